@@ -1,0 +1,1 @@
+"""The `oncall` command line."""

@@ -1,0 +1,345 @@
+"""Checks across documents: references resolve, no cycles, expressions compile, and warnings.
+
+Each check reads the ConfigSet and reports at the exact YAML node that is wrong, so a reviewer
+sees the problem on the line of the pull request that introduced it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+
+from oncall.config.configset import ConfigSet, Source
+from oncall.config.diagnostics import Diagnostic, error, warning
+from oncall.config.models import (
+    ConfigObject,
+    IfStep,
+    RunbookStep,
+    SlackStep,
+    TeamsStep,
+    Webhook,
+    WebhookStep,
+    WorkflowStep,
+)
+from oncall.config.suggest import did_you_mean
+from oncall.config.types import has_env_reference
+from oncall.config.yamlsource import Path
+from oncall.core.templates import (
+    RUNBOOK_VARIABLES,
+    WORKFLOW_VARIABLES,
+    TemplateProblem,
+    check_expression,
+    check_template,
+)
+
+Check = Callable[["Context"], Iterable[Diagnostic]]
+
+
+class Context:
+    """What every check reads: the config, the instant to look ahead from, and what is missing.
+
+    Documents that failed validation are absent from the ConfigSet; references to them are not
+    reported again, and user references are not checked at all when a Team failed.
+    """
+
+    def __init__(
+        self, config: ConfigSet, now: datetime | None, broken: set[tuple[str, str]]
+    ) -> None:
+        self.config = config
+        self.now = now
+        self.broken = broken
+        self.teams_broken = any(kind == "Team" for kind, _ in broken)
+
+    def missing(self, kind: str, name: str, known: Iterable[str]) -> bool:
+        if name in known:
+            return False
+        if kind == "User":
+            return not self.teams_broken
+        return (kind, name) not in self.broken
+
+
+class _Reporter:
+    """Builds diagnostics positioned inside one object's document."""
+
+    def __init__(self, config: ConfigSet, obj: ConfigObject) -> None:
+        self.source: Source = config.source(obj)
+
+    def error(self, loc: Path, message: str) -> Diagnostic:
+        return error(self.source.path, self.source.position(loc), message)
+
+    def warning(self, loc: Path, message: str) -> Diagnostic:
+        return warning(self.source.path, self.source.position(loc), message)
+
+
+def _unknown(what: str, name: str, known: Iterable[str]) -> str:
+    return f"unknown {what} {name!r}{did_you_mean(name, known)}"
+
+
+def check_references(ctx: Context) -> Iterator[Diagnostic]:
+    config = ctx.config
+    teams, services, users = config.teams, config.services, config.users
+    schedules, policies = config.schedules, config.policies
+    integrations, runbooks = config.integrations, config.runbooks
+
+    kind_of = {
+        "team": "Team",
+        "user": "User",
+        "schedule": "Schedule",
+        "escalation policy": "EscalationPolicy",
+        "service": "Service",
+        "runbook": "Runbook",
+        "integration": "Integration",
+    }
+
+    def ref(
+        r: _Reporter, loc: Path, what: str, name: str, known: dict[str, Any]
+    ) -> Iterator[Diagnostic]:
+        if ctx.missing(kind_of[what], name, known):
+            yield r.error(loc, _unknown(what, name, known))
+
+    for s in schedules.values():
+        r = _Reporter(config, s)
+        yield from ref(r, ("team",), "team", s.team, teams)
+        for i, layer in enumerate(s.layers):
+            for j, email in enumerate(layer.members):
+                yield from ref(r, ("layers", i, "members", j), "user", email, users)
+        for i, o in enumerate(s.overrides):
+            yield from ref(r, ("overrides", i, "who"), "user", o.who, users)
+
+    kinds = {"schedule": schedules, "user": users, "team": teams}
+    for p in policies.values():
+        r = _Reporter(config, p)
+        for i, step in enumerate(p.steps):
+            for j, target in enumerate(step.targets):
+                loc = ("steps", i, "targets", j)
+                yield from ref(r, loc, target.kind, target.ref, kinds[target.kind])
+
+    for svc in services.values():
+        r = _Reporter(config, svc)
+        yield from ref(r, ("team",), "team", svc.team, teams)
+        if svc.escalation_policy is not None:
+            loc = ("escalation_policy",)
+            yield from ref(r, loc, "escalation policy", svc.escalation_policy, policies)
+        for i, dep in enumerate(svc.depends_on):
+            yield from ref(r, ("depends_on", i), "service", dep, services)
+        for i, rb in enumerate(svc.runbooks):
+            name = getattr(rb, "runbook", None)
+            if name is not None:
+                yield from ref(r, ("runbooks", i, "runbook"), "runbook", name, runbooks)
+
+    for integ in integrations.values():
+        yield from ref(_Reporter(config, integ), ("service",), "service", integ.service, services)
+
+    for rule in config.routing_rules:
+        r = _Reporter(config, rule)
+        for i, name in enumerate(rule.integrations):
+            yield from ref(r, ("integrations", i), "integration", name, integrations)
+        if rule.service is not None:
+            yield from ref(r, ("service",), "service", rule.service, services)
+
+    for mw in config.maintenance_windows.values():
+        r = _Reporter(config, mw)
+        for i, name in enumerate(mw.services):
+            yield from ref(r, ("services", i), "service", name, services)
+
+    for page in config.status_pages.values():
+        r = _Reporter(config, page)
+        for i, component in enumerate(page.components):
+            for j, name in enumerate(component.services):
+                yield from ref(r, ("components", i, "services", j), "service", name, services)
+
+
+def check_dependency_cycles(ctx: Context) -> Iterator[Diagnostic]:
+    config = ctx.config
+    services = config.services
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    reported: set[frozenset[str]] = set()
+    for root in sorted(services):
+        if state.get(root):
+            continue
+        # Iterative DFS so that a long dependency chain cannot exhaust the stack.
+        path: list[str] = [root]
+        iters = [iter(services[root].depends_on)]
+        state[root] = 1
+        while iters:
+            nxt = next(iters[-1], None)
+            if nxt is None:
+                state[path.pop()] = 2
+                iters.pop()
+                continue
+            if nxt not in services:
+                continue
+            if state.get(nxt) == 1:
+                cycle = path[path.index(nxt) :] + [nxt]
+                key = frozenset(cycle)
+                if key not in reported:
+                    reported.add(key)
+                    start = services[cycle[0]]
+                    loc = ("depends_on", start.depends_on.index(cycle[1]))
+                    yield _Reporter(config, start).error(
+                        loc, "dependency cycle: " + " -> ".join(cycle)
+                    )
+            elif not state.get(nxt):
+                state[nxt] = 1
+                path.append(nxt)
+                iters.append(iter(services[nxt].depends_on))
+
+
+def check_runbooks(ctx: Context) -> Iterator[Diagnostic]:
+    config = ctx.config
+    for rb in config.runbooks.values():
+        r = _Reporter(config, rb)
+        try:
+            Draft202012Validator.check_schema(rb.parameters)
+        except SchemaError as exc:
+            loc = ("parameters", *exc.path)
+            yield r.error(loc, f"parameters is not a valid JSON Schema: {exc.message}")
+        yield from _webhook(r, ("webhook",), rb.webhook, RUNBOOK_VARIABLES)
+
+
+_SENSITIVE_HEADER = re.compile(r"authorization|token|secret|password|api[-_]?key|signature", re.I)
+
+
+def _webhook(r: _Reporter, loc: Path, hook: Webhook, names: frozenset[str]) -> Iterator[Diagnostic]:
+    yield from _templates(r, (*loc, "url"), hook.url, names)
+    for header, value in hook.headers.items():
+        hloc = (*loc, "headers", header)
+        if _SENSITIVE_HEADER.search(header) and not has_env_reference(value):
+            yield r.error(
+                hloc,
+                f"header {header!r} holds a literal secret: write ${{env:NAME}} and set NAME "
+                "in the environment",
+            )
+        yield from _templates(r, hloc, value, names)
+    yield from _templates(r, (*loc, "body"), hook.body, names)
+
+
+def _templates(r: _Reporter, loc: Path, value: Any, names: frozenset[str]) -> Iterator[Diagnostic]:
+    """Check every string inside `value` (nested mappings and lists too) as a template."""
+    stack: list[tuple[Path, Any]] = [(loc, value)]
+    while stack:
+        here, v = stack.pop()
+        if isinstance(v, str):
+            if "{{" in v or "{%" in v or "{#" in v:
+                try:
+                    check_template(v, names)
+                except TemplateProblem as exc:
+                    yield r.error(here, str(exc))
+        elif isinstance(v, dict):
+            stack.extend(((*here, k), item) for k, item in reversed(list(v.items())))
+        elif isinstance(v, list):
+            stack.extend(((*here, i), item) for i, item in reversed(list(enumerate(v))))
+
+
+def _expression(r: _Reporter, loc: Path, source: str, names: frozenset[str]) -> Iterator[Diagnostic]:
+    try:
+        check_expression(source, names)
+    except TemplateProblem as exc:
+        yield r.error(loc, str(exc))
+
+
+def check_workflows(ctx: Context) -> Iterator[Diagnostic]:
+    for wf in ctx.config.workflows.values():
+        r = _Reporter(ctx.config, wf)
+        if wf.when is not None:
+            yield from _expression(r, ("when",), wf.when, WORKFLOW_VARIABLES)
+        yield from _steps(ctx, r, ("steps",), wf.steps)
+
+
+def _steps(ctx: Context, r: _Reporter, loc: Path, steps: list[WorkflowStep]) -> Iterator[Diagnostic]:
+    config = ctx.config
+    names = WORKFLOW_VARIABLES
+    for i, step in enumerate(steps):
+        here = (*loc, i)
+        if isinstance(step, SlackStep):
+            yield from _templates(r, (*here, "slack"), step.slack.model_dump(), names)
+        elif isinstance(step, TeamsStep):
+            yield from _templates(r, (*here, "teams", "text"), step.teams.text, names)
+        elif isinstance(step, WebhookStep):
+            yield from _webhook(r, (*here, "webhook"), step.webhook, names)
+        elif isinstance(step, RunbookStep):
+            action = step.runbook
+            runbook = config.runbooks.get(action.name)
+            if runbook is None and ctx.missing("Runbook", action.name, config.runbooks):
+                message = _unknown("runbook", action.name, config.runbooks)
+                yield r.error((*here, "runbook", "name"), message)
+            elif runbook is not None:
+                required = runbook.parameters.get("required", [])
+                missing = [p for p in required if p not in action.params]
+                if missing:
+                    yield r.error(
+                        (*here, "runbook"),
+                        f"runbook {action.name!r} needs parameter(s): {', '.join(missing)}",
+                    )
+                props = runbook.parameters.get("properties")
+                if isinstance(props, dict) and runbook.parameters.get("additionalProperties") is False:
+                    for p in action.params:
+                        if p not in props:
+                            yield r.error(
+                                (*here, "runbook", "params", p),
+                                _unknown(f"parameter of runbook {action.name!r}:", p, props),
+                            )
+            yield from _templates(r, (*here, "runbook", "params"), action.params, names)
+        elif isinstance(step, IfStep):
+            yield from _expression(r, (*here, "if"), step.if_, names)
+            yield from _steps(ctx, r, (*here, "then"), step.then)
+            yield from _steps(ctx, r, (*here, "else"), step.else_)
+
+
+def check_policy_reach(ctx: Context) -> Iterator[Diagnostic]:
+    """Warn about services nobody is paged for and escalation steps that reach no one."""
+    config, now = ctx.config, ctx.now
+    for svc in config.services.values():
+        if svc.escalation_policy is None:
+            yield _Reporter(config, svc).warning(
+                ("name",), f"service {svc.name!r} has no escalation_policy: its alerts page no one"
+            )
+    for policy in config.policies.values():
+        r = _Reporter(config, policy)
+        for i, step in enumerate(policy.steps):
+            if not any(_reaches_someone(config, t.kind, t.ref, now) for t in step.targets):
+                yield r.warning(("steps", i, "targets"), f"step {i + 1} reaches no one")
+
+
+def _reaches_someone(config: ConfigSet, kind: str, ref: str, now: datetime | None) -> bool:
+    if kind == "user":
+        return ref in config.users
+    if kind == "team":
+        team = config.teams.get(ref)
+        return team is not None and any(m.role != "observer" for m in team.members)
+    schedule = config.schedules.get(ref)
+    if schedule is None:
+        return False
+    if now is None:
+        return True
+    local_now = now.astimezone(schedule.timezone).replace(tzinfo=None)
+    return any(layer.until is None or layer.until > local_now for layer in schedule.layers) or any(
+        o.to > local_now for o in schedule.overrides
+    )
+
+
+CHECKS: list[Check] = [
+    check_references,
+    check_dependency_cycles,
+    check_runbooks,
+    check_workflows,
+    check_policy_reach,
+]
+
+
+def check(
+    config: ConfigSet,
+    *,
+    now: datetime | None = None,
+    broken: set[tuple[str, str]] | None = None,
+) -> list[Diagnostic]:
+    ctx = Context(config, now, broken or set())
+    found: list[Diagnostic] = []
+    for run in CHECKS:
+        found.extend(run(ctx))
+    return found

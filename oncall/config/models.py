@@ -1,0 +1,451 @@
+"""Pydantic models for every kind of the config format (see docs/config-reference.md).
+
+Models hold parsed values (zones, durations, matchers) so the pure core computes with them
+directly. They check what one document can check alone; references between documents are
+checked in `oncall.config.checks`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Literal
+
+from dateutil.rrule import rrulestr
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+
+from oncall.config.types import (
+    WEEKDAYS,
+    ClockTime,
+    Duration,
+    DurationField,
+    Email,
+    EnvText,
+    LocalDateTime,
+    MatcherField,
+    Name,
+    PositiveDuration,
+    Priority,
+    SecretRef,
+    TargetField,
+    TimeZone,
+    Weekday,
+)
+
+API_VERSION = "oncall/v1"
+
+
+class Strict(BaseModel):
+    """Base for every mapping in the format: unknown fields are errors, typos never pass."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, strict=True)
+
+
+class ConfigObject(Strict):
+    """A top-level document: `kind` and `name`, unique per kind."""
+
+    KIND: ClassVar[str]
+    api_version: Literal["oncall/v1"] = Field(API_VERSION, alias="apiVersion")
+    name: Name
+
+
+# --- Team ------------------------------------------------------------------------------------
+
+Role = Literal["admin", "responder", "observer"]
+
+
+class Member(Strict):
+    email: Email
+    name: str | None = None
+    role: Role = "responder"
+
+
+class Team(ConfigObject):
+    KIND: ClassVar[str] = "Team"
+    kind: Literal["Team"]
+    description: str | None = None
+    members: list[Member] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_members(self) -> Team:
+        seen: set[str] = set()
+        for m in self.members:
+            if m.email in seen:
+                raise ValueError(f"{m.email} is listed twice in team {self.name}")
+            seen.add(m.email)
+        return self
+
+
+# --- Schedule --------------------------------------------------------------------------------
+
+
+class Rotation(Strict):
+    every: DurationField | None = None
+    rrule: str | None = None
+    start: LocalDateTime
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Rotation:
+        if (self.every is None) == (self.rrule is None):
+            raise ValueError("a rotation needs exactly one of 'every' or 'rrule'")
+        if self.every is not None:
+            if self.every.total_seconds <= 0:
+                raise ValueError("'every' must be longer than zero")
+            if self.every.days and self.every.seconds:
+                raise ValueError(
+                    f"'every: {self.every}' mixes days with hours: use whole days/weeks "
+                    "(wall-clock handoffs) or hours/minutes (elapsed time), not both"
+                )
+            if not self.every.days and self.every.seconds < 60:
+                raise ValueError("'every' must be at least 1m")
+        if self.rrule is not None:
+            _check_rrule(self.rrule, self)
+        return self
+
+
+def _check_rrule(text: str, rotation: Rotation) -> None:
+    upper = text.upper()
+    if "DTSTART" in upper:
+        raise ValueError("rrule must not contain DTSTART: the rotation's 'start' is used")
+    if upper.startswith("RRULE:"):
+        text = text[6:]
+    try:
+        rule = rrulestr(text, dtstart=rotation.start)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"invalid rrule {text!r}: {exc}") from None
+    if rule.after(rotation.start, inc=False) is None:  # type: ignore[union-attr]
+        raise ValueError(f"rrule {text!r} gives no handoff after the rotation's start")
+
+
+class Restriction(Strict):
+    days: list[Weekday] = Field(default_factory=lambda: list(WEEKDAYS), min_length=1)
+    from_: ClockTime = Field(alias="from")
+    to: ClockTime
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Restriction:
+        if self.from_ == self.to or (self.from_ == 0 and self.to == 1440):
+            if self.from_ == self.to:
+                raise ValueError("a restriction window must not start and end at the same time")
+        if self.from_ == 1440:
+            raise ValueError("'from' cannot be 24:00")
+        return self
+
+
+class Layer(Strict):
+    name: Name
+    members: list[Email] = Field(min_length=1)
+    rotation: Rotation
+    restrictions: list[Restriction] = Field(default_factory=list)
+    until: LocalDateTime | None = None
+
+    @model_validator(mode="after")
+    def _until_after_start(self) -> Layer:
+        if self.until is not None and self.until <= self.rotation.start:
+            raise ValueError("'until' must be after the rotation's start")
+        return self
+
+
+class Override(Strict):
+    who: Email
+    from_: LocalDateTime = Field(alias="from")
+    to: LocalDateTime
+
+    @model_validator(mode="after")
+    def _positive(self) -> Override:
+        if self.to <= self.from_:
+            raise ValueError("an override must end after it starts")
+        return self
+
+
+class Schedule(ConfigObject):
+    KIND: ClassVar[str] = "Schedule"
+    kind: Literal["Schedule"]
+    description: str | None = None
+    team: Name
+    timezone: TimeZone
+    layers: list[Layer] = Field(min_length=1)
+    overrides: list[Override] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_layers(self) -> Schedule:
+        seen: set[str] = set()
+        for layer in self.layers:
+            if layer.name in seen:
+                raise ValueError(f"layer name {layer.name!r} is used twice")
+            seen.add(layer.name)
+        return self
+
+
+# --- EscalationPolicy ------------------------------------------------------------------------
+
+
+class Step(Strict):
+    targets: list[TargetField] = Field(min_length=1)
+    timeout: PositiveDuration
+
+
+class EscalationPolicy(ConfigObject):
+    KIND: ClassVar[str] = "EscalationPolicy"
+    kind: Literal["EscalationPolicy"]
+    description: str | None = None
+    repeat: int = Field(0, ge=0, le=20)
+    steps: list[Step] = Field(min_length=1)
+
+
+# --- Service ---------------------------------------------------------------------------------
+
+
+class LinkRunbook(Strict):
+    title: str = Field(min_length=1)
+    url: str = Field(pattern=r"^https?://")
+
+
+class AutomatedRunbook(Strict):
+    runbook: Name
+
+
+def _runbook_ref_tag(value: Any) -> str | None:
+    if isinstance(value, AutomatedRunbook):
+        return "automated"
+    if isinstance(value, LinkRunbook):
+        return "link"
+    if isinstance(value, dict):
+        if "runbook" in value:
+            return "automated"
+        if "url" in value or "title" in value:
+            return "link"
+    return None
+
+
+RunbookRef = Annotated[
+    Annotated[LinkRunbook, Tag("link")] | Annotated[AutomatedRunbook, Tag("automated")],
+    Discriminator(
+        _runbook_ref_tag,
+        custom_error_type="invalid_runbook_ref",
+        custom_error_message="expected {title, url} or {runbook: NAME}",
+    ),
+]
+
+
+class Service(ConfigObject):
+    KIND: ClassVar[str] = "Service"
+    kind: Literal["Service"]
+    description: str | None = None
+    team: Name
+    escalation_policy: Name | None = None
+    urgency: Literal["high", "low"] = "high"
+    depends_on: list[Name] = Field(default_factory=list)
+    slack_channel: str | None = Field(None, pattern=r"^[#@]?[a-z0-9._-]{1,80}$|^[CG][A-Z0-9]{6,}$")
+    teams_webhook: SecretRef | None = None
+    runbooks: list[RunbookRef] = Field(default_factory=list)
+
+
+# --- Integration -----------------------------------------------------------------------------
+
+IntegrationType = Literal["generic", "alertmanager", "datadog", "newrelic", "cloudwatch", "grafana"]
+
+
+class Integration(ConfigObject):
+    KIND: ClassVar[str] = "Integration"
+    kind: Literal["Integration"]
+    description: str | None = None
+    type: IntegrationType
+    service: Name
+    secret: SecretRef | None = None
+    auth: Literal["bearer", "hmac"] | None = None
+
+    @model_validator(mode="after")
+    def _secret_required(self) -> Integration:
+        # CloudWatch arrives through SNS and is authenticated by SNS's own signature.
+        if self.secret is None and self.type != "cloudwatch":
+            raise ValueError(f"an {self.type} integration needs a 'secret: ${{env:NAME}}'")
+        return self
+
+
+# --- RoutingRule -----------------------------------------------------------------------------
+
+
+class RoutingRule(ConfigObject):
+    KIND: ClassVar[str] = "RoutingRule"
+    kind: Literal["RoutingRule"]
+    description: str | None = None
+    order: int = 100
+    integrations: list[Name] = Field(default_factory=list)
+    matchers: list[MatcherField] = Field(default_factory=list)
+    service: Name | None = None
+    drop: bool = False
+    priority: Priority | None = None
+    group_by: list[str] = Field(default_factory=list)
+    continue_: bool = Field(False, alias="continue")
+
+    @model_validator(mode="after")
+    def _service_or_drop(self) -> RoutingRule:
+        if self.drop and self.service is not None:
+            raise ValueError("a rule either routes to a 'service' or has 'drop: true', not both")
+        if not self.drop and self.service is None:
+            raise ValueError("a rule needs a 'service' to route to, or 'drop: true'")
+        return self
+
+
+# --- MaintenanceWindow -----------------------------------------------------------------------
+
+
+class MaintenanceWindow(ConfigObject):
+    KIND: ClassVar[str] = "MaintenanceWindow"
+    kind: Literal["MaintenanceWindow"]
+    description: str | None = None
+    services: list[Name] = Field(min_length=1)
+    from_: LocalDateTime = Field(alias="from")
+    to: LocalDateTime
+    timezone: TimeZone
+
+    @model_validator(mode="after")
+    def _positive(self) -> MaintenanceWindow:
+        if self.to <= self.from_:
+            raise ValueError("a maintenance window must end after it starts")
+        return self
+
+
+# --- Runbook ---------------------------------------------------------------------------------
+
+HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+class Webhook(Strict):
+    url: EnvText = Field(pattern=r"^https?://")
+    method: HttpMethod = "POST"
+    headers: dict[str, EnvText] = Field(default_factory=dict)
+    body: Any = None
+
+
+class Runbook(ConfigObject):
+    KIND: ClassVar[str] = "Runbook"
+    kind: Literal["Runbook"]
+    description: str | None = None
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object"})
+    webhook: Webhook
+    timeout: PositiveDuration = Field(default_factory=lambda: Duration.parse("60s"))
+    retries: int = Field(0, ge=0, le=10)
+
+
+# --- Workflow --------------------------------------------------------------------------------
+
+WorkflowEvent = Literal[
+    "incident.triggered", "incident.acknowledged", "incident.escalated", "incident.resolved"
+]
+
+
+class SlackAction(Strict):
+    channel: str = Field(min_length=1)
+    text: str = Field(min_length=1)
+
+
+class TeamsAction(Strict):
+    webhook: SecretRef
+    text: str = Field(min_length=1)
+
+
+class RunbookAction(Strict):
+    name: Name
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class SlackStep(Strict):
+    slack: SlackAction
+
+
+class TeamsStep(Strict):
+    teams: TeamsAction
+
+
+class WebhookStep(Strict):
+    webhook: Webhook
+
+
+class RunbookStep(Strict):
+    runbook: RunbookAction
+
+
+class IfStep(Strict):
+    if_: str = Field(alias="if", min_length=1)
+    then: list[WorkflowStep] = Field(min_length=1)
+    else_: list[WorkflowStep] = Field(default_factory=list, alias="else")
+
+
+STEP_KINDS = ("slack", "teams", "webhook", "runbook", "if")
+_STEP_TAGS = {
+    "SlackStep": "slack",
+    "TeamsStep": "teams",
+    "WebhookStep": "webhook",
+    "RunbookStep": "runbook",
+    "IfStep": "if",
+}
+
+
+def _step_tag(value: Any) -> str | None:
+    if isinstance(value, BaseModel):
+        return _STEP_TAGS.get(type(value).__name__)
+    if isinstance(value, dict):
+        for key in STEP_KINDS:
+            if key in value:
+                return key
+    return None
+
+
+WorkflowStep = Annotated[
+    Annotated[SlackStep, Tag("slack")]
+    | Annotated[TeamsStep, Tag("teams")]
+    | Annotated[WebhookStep, Tag("webhook")]
+    | Annotated[RunbookStep, Tag("runbook")]
+    | Annotated[IfStep, Tag("if")],
+    Discriminator(
+        _step_tag,
+        custom_error_type="invalid_step",
+        custom_error_message="a step needs one of: slack, teams, webhook, runbook, if",
+    ),
+]
+
+
+IfStep.model_rebuild()
+
+
+class Workflow(ConfigObject):
+    KIND: ClassVar[str] = "Workflow"
+    kind: Literal["Workflow"]
+    description: str | None = None
+    on: list[WorkflowEvent] = Field(min_length=1)
+    when: str | None = None
+    steps: list[WorkflowStep] = Field(min_length=1)
+
+
+# --- StatusPage ------------------------------------------------------------------------------
+
+
+class Component(Strict):
+    name: str = Field(min_length=1)
+    services: list[Name] = Field(min_length=1)
+
+
+class StatusPage(ConfigObject):
+    KIND: ClassVar[str] = "StatusPage"
+    kind: Literal["StatusPage"]
+    title: str = Field(min_length=1)
+    description: str | None = None
+    visibility: Literal["private", "public", "partners"] = "private"
+    components: list[Component] = Field(min_length=1)
+
+
+KINDS: dict[str, type[ConfigObject]] = {
+    cls.KIND: cls
+    for cls in (
+        Team,
+        Schedule,
+        EscalationPolicy,
+        Service,
+        Integration,
+        RoutingRule,
+        MaintenanceWindow,
+        Runbook,
+        Workflow,
+        StatusPage,
+    )
+}

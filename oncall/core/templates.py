@@ -1,0 +1,81 @@
+"""Sandboxed workflow expressions and templates.
+
+Jinja's immutable sandbox refuses attribute access to Python internals and calls that mutate;
+config authors get Jinja syntax (`{{ incident.title }}`, `incident.priority in ["P1"]`) and a
+typo is a validation error in CI instead of a failure during an incident.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from jinja2 import StrictUndefined, TemplateError, meta, nodes
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+
+class TemplateProblem(ValueError):
+    pass
+
+
+_ENV = ImmutableSandboxedEnvironment(autoescape=False, undefined=StrictUndefined)
+_ENV.globals.clear()
+
+WORKFLOW_VARIABLES = frozenset({"incident", "service", "event"})
+RUNBOOK_VARIABLES = frozenset({"params", "incident", "service"})
+
+
+def _parse(source: str) -> nodes.Template:
+    try:
+        return _ENV.parse(source)
+    except TemplateError as exc:
+        raise TemplateProblem(f"template syntax error: {exc.message or exc}") from exc
+
+
+def _check_names(tree: nodes.Template, allowed: frozenset[str]) -> None:
+    from oncall.config.suggest import did_you_mean
+
+    for name in sorted(meta.find_undeclared_variables(tree)):
+        if name not in allowed:
+            known = ", ".join(sorted(allowed))
+            hint = did_you_mean(name, allowed)
+            raise TemplateProblem(f"unknown variable {name!r}{hint}; known here: {known}")
+
+
+def check_template(source: str, allowed: frozenset[str]) -> None:
+    """Raise TemplateProblem unless `source` compiles and uses only `allowed` names."""
+    tree = _parse(source)
+    _check_names(tree, allowed)
+    try:
+        _ENV.from_string(source)
+    except TemplateError as exc:
+        raise TemplateProblem(f"template error: {exc}") from exc
+
+
+def check_expression(source: str, allowed: frozenset[str]) -> None:
+    """Raise TemplateProblem unless `source` is one valid expression over `allowed` names."""
+    if not source.strip():
+        raise TemplateProblem("empty expression")
+    if "{{" in source or "{%" in source:
+        raise TemplateProblem("write a bare expression here, without {{ }}")
+    try:
+        _ENV.compile_expression(source)
+    except TemplateError as exc:
+        raise TemplateProblem(f"expression syntax error: {exc.message or exc}") from exc
+    _check_names(_parse("{{ (" + source + ") }}"), allowed)
+
+
+def render(source: str, context: Mapping[str, Any]) -> str:
+    """Render a template; raises TemplateProblem (never arbitrary exceptions) on failure."""
+    try:
+        return _ENV.from_string(source).render(**context)
+    except Exception as exc:  # noqa: BLE001 - any failure inside the sandbox is the author's
+        raise TemplateProblem(f"template failed: {exc}") from exc
+
+
+def evaluate(source: str, context: Mapping[str, Any]) -> Any:
+    """Evaluate an expression; raises TemplateProblem on any failure."""
+    try:
+        return _ENV.compile_expression(source, undefined_to_none=False)(**context)
+    except Exception as exc:  # noqa: BLE001
+        raise TemplateProblem(f"expression failed: {exc}") from exc
