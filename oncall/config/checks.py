@@ -111,20 +111,21 @@ def check_references(ctx: Context) -> Iterator[Diagnostic]:
         for i, o in enumerate(s.overrides):
             yield from ref(r, ("overrides", i, "who"), "user", o.who, users)
 
-    kinds = {"schedule": schedules, "user": users, "team": teams}
+    kinds: dict[str, dict[str, Any]] = {"schedule": schedules, "user": users, "team": teams}
     for p in policies.values():
         r = _Reporter(config, p)
         for i, step in enumerate(p.steps):
             for j, target in enumerate(step.targets):
-                loc = ("steps", i, "targets", j)
-                yield from ref(r, loc, target.kind, target.ref, kinds[target.kind])
+                yield from ref(
+                    r, ("steps", i, "targets", j), target.kind, target.ref, kinds[target.kind]
+                )
 
     for svc in services.values():
         r = _Reporter(config, svc)
         yield from ref(r, ("team",), "team", svc.team, teams)
         if svc.escalation_policy is not None:
-            loc = ("escalation_policy",)
-            yield from ref(r, loc, "escalation policy", svc.escalation_policy, policies)
+            policy = svc.escalation_policy
+            yield from ref(r, ("escalation_policy",), "escalation policy", policy, policies)
         for i, dep in enumerate(svc.depends_on):
             yield from ref(r, ("depends_on", i), "service", dep, services)
         for i, rb in enumerate(svc.runbooks):
@@ -175,7 +176,7 @@ def check_dependency_cycles(ctx: Context) -> Iterator[Diagnostic]:
             if nxt not in services:
                 continue
             if state.get(nxt) == 1:
-                cycle = path[path.index(nxt) :] + [nxt]
+                cycle = [*path[path.index(nxt):], nxt]
                 key = frozenset(cycle)
                 if key not in reported:
                     reported.add(key)
@@ -236,7 +237,9 @@ def _templates(r: _Reporter, loc: Path, value: Any, names: frozenset[str]) -> It
             stack.extend(((*here, i), item) for i, item in reversed(list(enumerate(v))))
 
 
-def _expression(r: _Reporter, loc: Path, source: str, names: frozenset[str]) -> Iterator[Diagnostic]:
+def _expression(
+    r: _Reporter, loc: Path, source: str, names: frozenset[str]
+) -> Iterator[Diagnostic]:
     try:
         check_expression(source, names)
     except TemplateProblem as exc:
@@ -251,7 +254,9 @@ def check_workflows(ctx: Context) -> Iterator[Diagnostic]:
         yield from _steps(ctx, r, ("steps",), wf.steps)
 
 
-def _steps(ctx: Context, r: _Reporter, loc: Path, steps: list[WorkflowStep]) -> Iterator[Diagnostic]:
+def _steps(
+    ctx: Context, r: _Reporter, loc: Path, steps: list[WorkflowStep]
+) -> Iterator[Diagnostic]:
     config = ctx.config
     names = WORKFLOW_VARIABLES
     for i, step in enumerate(steps):
@@ -277,7 +282,8 @@ def _steps(ctx: Context, r: _Reporter, loc: Path, steps: list[WorkflowStep]) -> 
                         f"runbook {action.name!r} needs parameter(s): {', '.join(missing)}",
                     )
                 props = runbook.parameters.get("properties")
-                if isinstance(props, dict) and runbook.parameters.get("additionalProperties") is False:
+                closed = runbook.parameters.get("additionalProperties") is False
+                if isinstance(props, dict) and closed:
                     for p in action.params:
                         if p not in props:
                             yield r.error(

@@ -214,10 +214,9 @@ def _data_path(value: Any, loc: tuple[Any, ...]) -> Path:
     path: list[str | int] = []
     current = value
     for part in loc:
-        if isinstance(current, dict) and part in current:
-            path.append(part)
-            current = current[part]
-        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
+        in_dict = isinstance(current, dict) and part in current
+        in_list = isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current)
+        if in_dict or in_list:
             path.append(part)
             current = current[part]
         elif isinstance(current, dict) and isinstance(part, str) and part == loc[-1]:
@@ -288,8 +287,8 @@ def _translate(problem: Any, document: Document, cls: type[ConfigObject]) -> Dia
     elif kind == "literal_error":
         message = f"invalid value {_short(got)}: expected {ctx.get('expected')}"
         if isinstance(got, str):
-            options = str(ctx.get("expected", "")).replace(" or ", ", ").split(", ")
-            message += did_you_mean(got, [o.strip("'") for o in options])
+            expected = str(ctx.get("expected", "")).replace(" or ", ", ").split(", ")
+            message += did_you_mean(got, [o.strip("'") for o in expected])
     elif kind in _TYPE_NAMES:
         message = f"expected {_TYPE_NAMES[kind]}, got {describe(got)}"
     elif kind == "too_short":
@@ -309,7 +308,9 @@ def _translate(problem: Any, document: Document, cls: type[ConfigObject]) -> Dia
     elif kind in ("invalid_step", "invalid_runbook_ref"):
         message = str(problem["msg"])
         if isinstance(got, dict) and got:
-            options = STEP_KINDS if kind == "invalid_step" else ("title", "url", "runbook")
+            options: tuple[str, ...] = (
+                STEP_KINDS if kind == "invalid_step" else ("title", "url", "runbook")
+            )
             message += did_you_mean(str(next(iter(got))), options)
     else:
         message = str(problem["msg"])

@@ -43,7 +43,7 @@ class ConfigObject(Strict):
     """A top-level document: `kind` and `name`, unique per kind."""
 
     KIND: ClassVar[str]
-    api_version: Literal["oncall/v1"] = Field(API_VERSION, alias="apiVersion")
+    api_version: Literal["oncall/v1"] = Field("oncall/v1", alias="apiVersion")
     name: Name
 
 
@@ -122,9 +122,8 @@ class Restriction(Strict):
 
     @model_validator(mode="after")
     def _not_empty(self) -> Restriction:
-        if self.from_ == self.to or (self.from_ == 0 and self.to == 1440):
-            if self.from_ == self.to:
-                raise ValueError("a restriction window must not start and end at the same time")
+        if self.from_ == self.to:
+            raise ValueError("a restriction window must not start and end at the same time")
         if self.from_ == 1440:
             raise ValueError("'from' cannot be 24:00")
         return self

@@ -340,10 +340,7 @@ def _target(value: object) -> Target:
         raise ValueError(
             f"invalid target {text!r}{hint}: expected schedule:NAME, user:EMAIL or team:NAME"
         )
-    if kind == "user":
-        ref = _email(ref)
-    else:
-        ref = _name(ref)
+    ref = _email(ref) if kind == "user" else _name(ref)
     return Target(kind, ref)  # type: ignore[arg-type]
 
 

@@ -121,8 +121,13 @@ def _scalar(event: yaml.ScalarEvent) -> Any:
     if kind == "str":
         return event.value
     value = _plain(event.value)
-    expected = {"int": int, "float": (int, float), "bool": bool, "null": type(None)}[kind]
-    if not isinstance(value, expected) or (kind == "int" and isinstance(value, bool)):
+    valid = {
+        "int": isinstance(value, int) and not isinstance(value, bool),
+        "float": isinstance(value, (int, float)) and not isinstance(value, bool),
+        "bool": isinstance(value, bool),
+        "null": value is None,
+    }[kind]
+    if not valid:
         raise YamlError(_pos(event.start_mark), f"{event.value!r} is not a valid !!{kind}")
     return float(value) if kind == "float" else value
 
@@ -255,6 +260,7 @@ def read_documents(text: str, path: str) -> tuple[list[Document], list[Diagnosti
     try:
         while loader.check_event():
             event = loader.get_event()
+            assert event is not None
             if isinstance(event, yaml.DocumentStartEvent):
                 builder = _Builder(path, _pos(event.start_mark))
             elif isinstance(event, yaml.DocumentEndEvent):

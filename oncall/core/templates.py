@@ -69,7 +69,7 @@ def render(source: str, context: Mapping[str, Any]) -> str:
     """Render a template; raises TemplateProblem (never arbitrary exceptions) on failure."""
     try:
         return _ENV.from_string(source).render(**context)
-    except Exception as exc:  # noqa: BLE001 - any failure inside the sandbox is the author's
+    except Exception as exc:
         raise TemplateProblem(f"template failed: {exc}") from exc
 
 
@@ -77,5 +77,5 @@ def evaluate(source: str, context: Mapping[str, Any]) -> Any:
     """Evaluate an expression; raises TemplateProblem on any failure."""
     try:
         return _ENV.compile_expression(source, undefined_to_none=False)(**context)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise TemplateProblem(f"expression failed: {exc}") from exc
