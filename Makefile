@@ -24,7 +24,7 @@ run: setup
 	$(BIN)/oncall validate .
 
 lint: setup
-	$(BIN)/ruff check oncall tests bench
+	$(BIN)/ruff check $(wildcard oncall tests bench)
 
 typecheck: setup
 	$(BIN)/mypy
