@@ -7,7 +7,13 @@ import sys
 from collections.abc import Callable, Sequence
 
 from oncall import __version__
-from oncall.cli import config_commands
+from oncall.cli import (
+    config_commands,
+    db_commands,
+    reconcile_commands,
+    route_commands,
+    schedule_commands,
+)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -24,6 +30,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"oncall {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     config_commands.register(sub)
+    schedule_commands.register(sub)
+    db_commands.register(sub)
+    reconcile_commands.register(sub)
+    route_commands.register(sub)
     return parser
 
 

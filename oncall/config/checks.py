@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -26,6 +27,7 @@ from oncall.config.models import (
     WebhookStep,
     WorkflowStep,
 )
+from oncall.config.schedule_checks import check_schedules
 from oncall.config.suggest import did_you_mean
 from oncall.config.types import has_env_reference
 from oncall.config.yamlsource import Path
@@ -199,8 +201,21 @@ def check_runbooks(ctx: Context) -> Iterator[Diagnostic]:
             Draft202012Validator.check_schema(rb.parameters)
         except SchemaError as exc:
             loc = ("parameters", *exc.path)
-            yield r.error(loc, f"parameters is not a valid JSON Schema: {exc.message}")
+            yield r.error(loc, f"parameters is not a valid JSON Schema: {_schema_problem(exc)}")
         yield from _webhook(r, ("webhook",), rb.webhook, RUNBOOK_VARIABLES)
+
+
+_JSON_TYPES = ("array", "boolean", "integer", "null", "number", "object", "string")
+
+
+def _schema_problem(exc: SchemaError) -> str:
+    """jsonschema's message, made specific for the common case of a misspelt `type`."""
+    if exc.path and exc.path[-1] == "type" and isinstance(exc.instance, str):
+        return (
+            f"unknown type {exc.instance!r}{did_you_mean(exc.instance, _JSON_TYPES)}; "
+            f"types: {', '.join(_JSON_TYPES)}"
+        )
+    return exc.message
 
 
 _SENSITIVE_HEADER = re.compile(r"authorization|token|secret|password|api[-_]?key|signature", re.I)
@@ -227,10 +242,9 @@ def _templates(r: _Reporter, loc: Path, value: Any, names: frozenset[str]) -> It
         here, v = stack.pop()
         if isinstance(v, str):
             if "{{" in v or "{%" in v or "{#" in v:
-                try:
-                    check_template(v, names)
-                except TemplateProblem as exc:
-                    yield r.error(here, str(exc))
+                problem = _template_problem(v, names)
+                if problem is not None:
+                    yield r.error(here, problem)
         elif isinstance(v, dict):
             stack.extend(((*here, k), item) for k, item in reversed(list(v.items())))
         elif isinstance(v, list):
@@ -240,10 +254,30 @@ def _templates(r: _Reporter, loc: Path, value: Any, names: frozenset[str]) -> It
 def _expression(
     r: _Reporter, loc: Path, source: str, names: frozenset[str]
 ) -> Iterator[Diagnostic]:
+    problem = _expression_problem(source, names)
+    if problem is not None:
+        yield r.error(loc, problem)
+
+
+# Compiling is the slowest part of validation and the same texts recur across a repo's
+# workflows and runbooks, so each distinct (text, allowed names) is compiled once per process.
+@lru_cache(maxsize=4096)
+def _template_problem(source: str, names: frozenset[str]) -> str | None:
+    try:
+        check_template(source, names)
+    except TemplateProblem as exc:
+        return str(exc)
+    return None
+
+
+@lru_cache(maxsize=4096)
+def _expression_problem(source: str, names: frozenset[str]) -> str | None:
     try:
         check_expression(source, names)
     except TemplateProblem as exc:
-        yield r.error(loc, str(exc))
+        # Jinja parses an expression as a template: speak of the expression the user wrote.
+        return str(exc).replace("end of template", "end of expression").rstrip(".")
+    return None
 
 
 def check_workflows(ctx: Context) -> Iterator[Diagnostic]:
@@ -335,6 +369,7 @@ CHECKS: list[Check] = [
     check_runbooks,
     check_workflows,
     check_policy_reach,
+    check_schedules,
 ]
 
 

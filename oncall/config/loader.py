@@ -129,7 +129,13 @@ def _read_file(file: FsPath, rel: str, diagnostics: list[Diagnostic]) -> list[Do
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         position = _byte_position(raw, exc.start)
-        diagnostics.append(error(rel, position, "not UTF-8 text: invalid byte sequence"))
+        diagnostics.append(
+            error(
+                rel,
+                position,
+                f"not UTF-8 text: invalid byte 0x{raw[exc.start]:02x}; save the file as UTF-8",
+            )
+        )
         return []
     documents, problems = read_documents(text, rel)
     diagnostics.extend(problems)

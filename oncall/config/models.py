@@ -7,10 +7,20 @@ checked in `oncall.config.checks`.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
 
 from dateutil.rrule import rrulestr
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from oncall.config.types import (
     WEEKDAYS,
@@ -78,40 +88,53 @@ class Team(ConfigObject):
 
 
 class Rotation(Strict):
+    # `start` comes first so that the `rrule` check can read it and report at the rrule itself.
+    start: LocalDateTime
     every: DurationField | None = None
     rrule: str | None = None
-    start: LocalDateTime
+
+    @field_validator("every")
+    @classmethod
+    def _every(cls, every: Duration | None) -> Duration | None:
+        if every is None:
+            return every
+        if every.total_seconds <= 0:
+            raise ValueError("'every' must be longer than zero")
+        if every.days and every.seconds:
+            raise ValueError(
+                f"'every: {every}' mixes days with hours: use whole days/weeks "
+                "(wall-clock handoffs) or hours/minutes (elapsed time), not both"
+            )
+        if not every.days and every.seconds < 60:
+            raise ValueError("'every' must be at least 1m")
+        return every
+
+    @field_validator("rrule")
+    @classmethod
+    def _rrule(cls, rrule: str | None, info: ValidationInfo) -> str | None:
+        start = info.data.get("start")
+        if rrule is not None and start is not None:
+            _check_rrule(rrule, start)
+        return rrule
 
     @model_validator(mode="after")
     def _one_kind(self) -> Rotation:
         if (self.every is None) == (self.rrule is None):
             raise ValueError("a rotation needs exactly one of 'every' or 'rrule'")
-        if self.every is not None:
-            if self.every.total_seconds <= 0:
-                raise ValueError("'every' must be longer than zero")
-            if self.every.days and self.every.seconds:
-                raise ValueError(
-                    f"'every: {self.every}' mixes days with hours: use whole days/weeks "
-                    "(wall-clock handoffs) or hours/minutes (elapsed time), not both"
-                )
-            if not self.every.days and self.every.seconds < 60:
-                raise ValueError("'every' must be at least 1m")
-        if self.rrule is not None:
-            _check_rrule(self.rrule, self)
         return self
 
 
-def _check_rrule(text: str, rotation: Rotation) -> None:
+def _check_rrule(text: str, start: datetime) -> None:
     upper = text.upper()
     if "DTSTART" in upper:
         raise ValueError("rrule must not contain DTSTART: the rotation's 'start' is used")
     if upper.startswith("RRULE:"):
         text = text[6:]
     try:
-        rule = rrulestr(text, dtstart=rotation.start)
+        rule = rrulestr(text, dtstart=start)
     except (ValueError, TypeError) as exc:
         raise ValueError(f"invalid rrule {text!r}: {exc}") from None
-    if rule.after(rotation.start, inc=False) is None:  # type: ignore[union-attr]
+    if rule.after(start, inc=False) is None:  # type: ignore[union-attr]
         raise ValueError(f"rrule {text!r} gives no handoff after the rotation's start")
 
 
@@ -136,11 +159,13 @@ class Layer(Strict):
     restrictions: list[Restriction] = Field(default_factory=list)
     until: LocalDateTime | None = None
 
-    @model_validator(mode="after")
-    def _until_after_start(self) -> Layer:
-        if self.until is not None and self.until <= self.rotation.start:
+    @field_validator("until")
+    @classmethod
+    def _until_after_start(cls, until: datetime | None, info: ValidationInfo) -> datetime | None:
+        rotation = info.data.get("rotation")
+        if until is not None and rotation is not None and until <= rotation.start:
             raise ValueError("'until' must be after the rotation's start")
-        return self
+        return until
 
 
 class Override(Strict):
@@ -148,11 +173,13 @@ class Override(Strict):
     from_: LocalDateTime = Field(alias="from")
     to: LocalDateTime
 
-    @model_validator(mode="after")
-    def _positive(self) -> Override:
-        if self.to <= self.from_:
+    @field_validator("to")
+    @classmethod
+    def _positive(cls, to: datetime, info: ValidationInfo) -> datetime:
+        start = info.data.get("from_")
+        if start is not None and to <= start:
             raise ValueError("an override must end after it starts")
-        return self
+        return to
 
 
 class Schedule(ConfigObject):
@@ -276,10 +303,15 @@ class RoutingRule(ConfigObject):
     group_by: list[str] = Field(default_factory=list)
     continue_: bool = Field(False, alias="continue")
 
+    @field_validator("drop")
+    @classmethod
+    def _not_both(cls, drop: bool, info: ValidationInfo) -> bool:
+        if drop and info.data.get("service") is not None:
+            raise ValueError("a rule either routes to a 'service' or has 'drop: true', not both")
+        return drop
+
     @model_validator(mode="after")
     def _service_or_drop(self) -> RoutingRule:
-        if self.drop and self.service is not None:
-            raise ValueError("a rule either routes to a 'service' or has 'drop: true', not both")
         if not self.drop and self.service is None:
             raise ValueError("a rule needs a 'service' to route to, or 'drop: true'")
         return self
@@ -297,11 +329,13 @@ class MaintenanceWindow(ConfigObject):
     to: LocalDateTime
     timezone: TimeZone
 
-    @model_validator(mode="after")
-    def _positive(self) -> MaintenanceWindow:
-        if self.to <= self.from_:
+    @field_validator("to")
+    @classmethod
+    def _positive(cls, to: datetime, info: ValidationInfo) -> datetime:
+        start = info.data.get("from_")
+        if start is not None and to <= start:
             raise ValueError("a maintenance window must end after it starts")
-        return self
+        return to
 
 
 # --- Runbook ---------------------------------------------------------------------------------

@@ -355,10 +355,14 @@ TargetField = Annotated[
 def _matcher(value: object) -> Matcher:
     if isinstance(value, Matcher):
         return value
+    text = _text(value, 'a matcher like severity="critical"')
     try:
-        return parse_matcher(_text(value, 'a matcher like severity="critical"'))
+        return parse_matcher(text)
     except MatcherError as exc:
-        raise ValueError(str(exc)) from None
+        message = str(exc)
+        if repr(text) not in message:  # name the matcher when the parser did not
+            message = f"invalid matcher {text!r}: {message}"
+        raise ValueError(message) from None
 
 
 MatcherField = Annotated[

@@ -279,6 +279,13 @@ def read_documents(text: str, path: str) -> tuple[list[Document], list[Diagnosti
         message = exc.problem or exc.context or "invalid YAML"
         if exc.context and exc.problem:
             message = f"{exc.context}: {exc.problem}" if "while" not in exc.context else exc.problem
+            unclosed = "tab character" not in exc.problem  # a tab's context adds nothing
+            if unclosed and "while" in exc.context and exc.context_mark is not None:
+                opened = _pos(exc.context_mark)
+                if opened != position:  # say where the unclosed construct began
+                    message += (
+                        f" ({exc.context} started at line {opened.line}, column {opened.col})"
+                    )
         return documents, [error(path, position, f"YAML syntax error: {message}")]
     except yaml.YAMLError as exc:  # reader errors (bad characters) carry their own position
         position = Position(1, 1)

@@ -1,0 +1,553 @@
+"""The product's state as tables: config as applied, people, and operational data.
+
+Ownership decides who writes a table. The reconciler owns `config_objects`, `services`,
+`team_memberships` and the config-derived columns of `users`; everything else is operational data
+written by ingest, escalation, notification and the web app, and the reconciler never touches it.
+
+Status columns are plain strings (the vocabulary lives in the code that writes them) so adding a
+state needs no migration. Times are stored in UTC and always read back timezone-aware.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on SQLite (which has no zones) too."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: pass an aware datetime (UTC)")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+Json = JSON().with_variant(JSONB(), "postgresql")
+Id = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrements INTEGER PKs only
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {  # noqa: RUF012 - SQLAlchemy reads this class attribute
+        datetime: UTCDateTime(),
+        date: Date(),
+        dict[str, Any]: Json,
+        list[Any]: Json,
+        Any: Json,
+        str: String(255),
+        int: Integer(),
+        bool: Boolean(),
+    }
+
+
+def _id() -> Mapped[int]:
+    return mapped_column(Id, primary_key=True, autoincrement=True)
+
+
+def _fk(target: str, *, ondelete: str | None = None, index: bool = True) -> Any:
+    return mapped_column(Id, ForeignKey(target, ondelete=ondelete), index=index)
+
+
+# --- config as applied -----------------------------------------------------------------------
+
+
+class ConfigObjectRow(Base):
+    """One applied config document: its spec and where and when it came from."""
+
+    __tablename__ = "config_objects"
+    __table_args__ = (UniqueConstraint("kind", "name"),)
+
+    id: Mapped[int] = _id()
+    kind: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(255))
+    spec: Mapped[dict[str, Any]]
+    spec_hash: Mapped[str] = mapped_column(String(64))
+    """Hash of `spec` as the reconciler wrote it: a mismatch means someone edited the row."""
+    source_path: Mapped[str] = mapped_column(String(1024))
+    source_line: Mapped[int]
+    revision: Mapped[str | None] = mapped_column(String(64))
+    """Git revision of the apply that last created or changed the object."""
+    applied_at: Mapped[datetime]
+    applied_by: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+
+
+class ServiceRow(Base):
+    """Services, queried relationally by ingest and the app. Rows are retired, never deleted,
+    so incidents keep their service and a routing key is never reused or changed."""
+
+    __tablename__ = "services"
+
+    id: Mapped[int] = _id()
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    routing_key: Mapped[str] = mapped_column(String(64), unique=True)
+    team_name: Mapped[str]
+    escalation_policy_name: Mapped[str | None]
+    urgency: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    retired_at: Mapped[datetime | None]
+
+
+# --- people ----------------------------------------------------------------------------------
+
+
+class UserRow(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = _id()
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str | None]
+    time_zone: Mapped[str | None] = mapped_column(String(64))
+    in_config: Mapped[bool] = mapped_column(default=True)
+    """Listed by at least one Team in the applied config (the row stays when that ends)."""
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    disabled_at: Mapped[datetime | None]
+
+    memberships: Mapped[list[TeamMembershipRow]] = relationship(
+        back_populates="user", cascade="all, delete-orphan"
+    )
+
+
+class TeamMembershipRow(Base):
+    __tablename__ = "team_memberships"
+    __table_args__ = (UniqueConstraint("team_name", "user_id"),)
+
+    id: Mapped[int] = _id()
+    team_name: Mapped[str] = mapped_column(String(255), index=True)
+    user_id: Mapped[int] = _fk("users.id", ondelete="CASCADE")
+    role: Mapped[str] = mapped_column(String(16))
+
+    user: Mapped[UserRow] = relationship(back_populates="memberships")
+
+
+class ContactMethodRow(Base):
+    """Personal data: set by the user, never by the reconciler."""
+
+    __tablename__ = "contact_methods"
+    __table_args__ = (UniqueConstraint("user_id", "type", "address"),)
+
+    id: Mapped[int] = _id()
+    user_id: Mapped[int] = _fk("users.id", ondelete="CASCADE")
+    type: Mapped[str] = mapped_column(String(16))  # email, sms, voice, slack, push, teams
+    address: Mapped[str] = mapped_column(String(2048))
+    label: Mapped[str | None]
+    details: Mapped[dict[str, Any] | None]  # push subscription keys, Slack user id, ...
+    verified_at: Mapped[datetime | None]
+    verification_code_hash: Mapped[str | None] = mapped_column(String(128))
+    verification_expires_at: Mapped[datetime | None]
+    verification_attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime]
+    disabled_at: Mapped[datetime | None]
+
+
+class NotificationRuleRow(Base):
+    __tablename__ = "notification_rules"
+
+    id: Mapped[int] = _id()
+    user_id: Mapped[int] = _fk("users.id", ondelete="CASCADE")
+    contact_method_id: Mapped[int] = _fk("contact_methods.id", ondelete="CASCADE")
+    urgency: Mapped[str] = mapped_column(String(16))  # high, low
+    delay_seconds: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime]
+
+
+class LocalAccountRow(Base):
+    """Break-glass sign-in for when SSO is down."""
+
+    __tablename__ = "local_accounts"
+
+    id: Mapped[int] = _id()
+    user_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("users.id", ondelete="CASCADE"), unique=True
+    )
+    password_hash: Mapped[str] = mapped_column(String(512))
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    failed_attempts: Mapped[int] = mapped_column(default=0)
+    disabled_at: Mapped[datetime | None]
+
+
+class SessionRow(Base):
+    __tablename__ = "sessions"
+
+    id: Mapped[int] = _id()
+    token_hash: Mapped[str] = mapped_column(String(128), unique=True)
+    user_id: Mapped[int] = _fk("users.id", ondelete="CASCADE")
+    auth_method: Mapped[str] = mapped_column(String(16))  # oidc, local
+    csrf_token_hash: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    revoked_at: Mapped[datetime | None]
+
+
+class ApiKeyRow(Base):
+    """Only a hash of the key is kept; `prefix` finds the row without scanning hashes."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = _id()
+    name: Mapped[str]
+    prefix: Mapped[str] = mapped_column(String(32), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(128))
+    scopes: Mapped[list[Any]]
+    created_by_id: Mapped[int | None] = _fk("users.id", ondelete="SET NULL")
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class SecretTokenRow(Base):
+    """Hashed single-purpose tokens: iCal feed URLs, one-click acknowledge links."""
+
+    __tablename__ = "secret_tokens"
+
+    id: Mapped[int] = _id()
+    token_hash: Mapped[str] = mapped_column(String(128), unique=True)
+    purpose: Mapped[str] = mapped_column(String(32))  # ical, ack-link, ...
+    user_id: Mapped[int | None] = _fk("users.id", ondelete="CASCADE")
+    incident_id: Mapped[int | None] = _fk("incidents.id", ondelete="CASCADE")
+    subject: Mapped[str | None]  # e.g. a schedule name
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+    used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+# --- alerts and incidents --------------------------------------------------------------------
+
+OPEN_INCIDENT = "status != 'resolved'"
+
+
+class IncidentRow(Base):
+    """An incident. At most one *open* incident per (service, group key), enforced by a partial
+    unique index so concurrent ingest cannot create two; `version` supports compare-and-set."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (
+        Index(
+            "uq_incidents_open_group",
+            "service_id",
+            "group_key",
+            unique=True,
+            postgresql_where=text(OPEN_INCIDENT),
+            sqlite_where=text(OPEN_INCIDENT),
+        ),
+        Index("ix_incidents_status_triggered_at", "status", "triggered_at"),
+    )
+
+    id: Mapped[int] = _id()
+    title: Mapped[str] = mapped_column(String(1024))
+    description: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))  # triggered, acknowledged, resolved
+    priority: Mapped[str | None] = mapped_column(String(8))
+    urgency: Mapped[str] = mapped_column(String(16), default="high")
+    service_id: Mapped[int] = _fk("services.id")
+    group_key: Mapped[str] = mapped_column(String(512))
+    labels: Mapped[dict[str, Any]]
+    assignee_id: Mapped[int | None] = _fk("users.id", ondelete="SET NULL")
+    escalation_policy_name: Mapped[str | None]
+    escalation_generation: Mapped[int] = mapped_column(default=0)
+    escalation_cycle: Mapped[int] = mapped_column(default=0)
+    escalation_step: Mapped[int] = mapped_column(default=0)
+    version: Mapped[int] = mapped_column(default=0)
+    alert_count: Mapped[int] = mapped_column(default=0)
+    triggered_at: Mapped[datetime]
+    last_alert_at: Mapped[datetime | None]
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by_id: Mapped[int | None] = _fk("users.id", ondelete="SET NULL", index=False)
+    resolved_at: Mapped[datetime | None]
+    resolved_by_id: Mapped[int | None] = _fk("users.id", ondelete="SET NULL", index=False)
+    updated_at: Mapped[datetime]
+
+
+class AlertRow(Base):
+    __tablename__ = "alerts"
+    __table_args__ = (
+        Index("ix_alerts_integration_fingerprint", "integration_name", "fingerprint"),
+    )
+
+    id: Mapped[int] = _id()
+    integration_name: Mapped[str]
+    fingerprint: Mapped[str] = mapped_column(String(128))
+    dedup_key: Mapped[str | None] = mapped_column(String(512))
+    status: Mapped[str] = mapped_column(String(16))  # firing, resolved
+    severity: Mapped[str | None] = mapped_column(String(32))
+    summary: Mapped[str] = mapped_column(String(1024))
+    source: Mapped[str | None] = mapped_column(String(1024))
+    labels: Mapped[dict[str, Any]]
+    annotations: Mapped[dict[str, Any] | None]
+    service_id: Mapped[int | None] = _fk("services.id")
+    incident_id: Mapped[int | None] = _fk("incidents.id")
+    routing_rule_name: Mapped[str | None]
+    suppressed_reason: Mapped[str | None]  # maintenance window, drop rule
+    occurred_at: Mapped[datetime | None]
+    received_at: Mapped[datetime]
+    last_event_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+
+
+class AlertDeliveryRow(Base):
+    """Every accepted HTTP delivery, committed before the 2xx; repeats are found by delivery id."""
+
+    __tablename__ = "alert_deliveries"
+    __table_args__ = (
+        Index(
+            "uq_alert_deliveries_delivery",
+            "integration_name",
+            "delivery_id",
+            unique=True,
+            postgresql_where=text("delivery_id IS NOT NULL"),
+            sqlite_where=text("delivery_id IS NOT NULL"),
+        ),
+    )
+
+    id: Mapped[int] = _id()
+    integration_name: Mapped[str]
+    delivery_id: Mapped[str | None] = mapped_column(String(255))
+    alert_id: Mapped[int | None] = _fk("alerts.id")
+    event_action: Mapped[str] = mapped_column(String(16))  # trigger, acknowledge, resolve
+    outcome: Mapped[str] = mapped_column(String(32))  # new, deduplicated, duplicate, dropped
+    payload: Mapped[dict[str, Any] | None]
+    received_at: Mapped[datetime]
+
+
+class AuditEventRow(Base):
+    """The append-only audit log; an incident's timeline is its events in order."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        Index("ix_audit_events_incident_id_at", "incident_id", "at"),
+        Index("ix_audit_events_subject", "subject_kind", "subject_name", "at"),
+    )
+
+    id: Mapped[int] = _id()
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str]
+    type: Mapped[str] = mapped_column(String(64))
+    incident_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("incidents.id", ondelete="CASCADE")
+    )
+    subject_kind: Mapped[str | None] = mapped_column(String(64))
+    subject_name: Mapped[str | None]
+    before: Mapped[Any | None]
+    after: Mapped[Any | None]
+    data: Mapped[dict[str, Any] | None]
+
+
+class EscalationTimerRow(Base):
+    """A promise to run an escalation step at `due_at`; the sweeper claims overdue rows."""
+
+    __tablename__ = "escalation_timers"
+    __table_args__ = (
+        UniqueConstraint("incident_id", "generation", "cycle", "step"),
+        Index("ix_escalation_timers_status_due_at", "status", "due_at"),
+    )
+
+    id: Mapped[int] = _id()
+    incident_id: Mapped[int] = _fk("incidents.id", ondelete="CASCADE", index=False)
+    generation: Mapped[int] = mapped_column(default=0)
+    cycle: Mapped[int] = mapped_column(default=0)
+    step: Mapped[int]
+    due_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # claimed, done, cancelled
+    claimed_by: Mapped[str | None]
+    claimed_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(default=0)
+    done_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class NotificationRow(Base):
+    """The outbox: one notification owed to one person on one channel."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        Index("ix_notifications_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = _id()
+    idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
+    incident_id: Mapped[int | None] = _fk("incidents.id", ondelete="CASCADE")
+    user_id: Mapped[int | None] = _fk("users.id", ondelete="SET NULL")
+    contact_method_id: Mapped[int | None] = _fk("contact_methods.id", ondelete="SET NULL")
+    timer_id: Mapped[int | None] = _fk("escalation_timers.id", ondelete="SET NULL", index=False)
+    channel: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str] = mapped_column(String(2048))
+    kind: Mapped[str] = mapped_column(String(32), default="page")  # page, update, verification
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempt_count: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime]
+    claimed_by: Mapped[str | None]
+    claimed_at: Mapped[datetime | None]
+    provider: Mapped[str | None] = mapped_column(String(32))
+    provider_message_id: Mapped[str | None]
+    provider_data: Mapped[dict[str, Any] | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    failed_at: Mapped[datetime | None]
+
+
+class DeliveryAttemptRow(Base):
+    __tablename__ = "delivery_attempts"
+    __table_args__ = (UniqueConstraint("notification_id", "attempt"),)
+
+    id: Mapped[int] = _id()
+    notification_id: Mapped[int] = _fk("notifications.id", ondelete="CASCADE", index=False)
+    attempt: Mapped[int]
+    provider: Mapped[str] = mapped_column(String(32))
+    outcome: Mapped[str] = mapped_column(String(16))  # sent, failed, timeout, rejected
+    provider_message_id: Mapped[str | None]
+    response_status: Mapped[int | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+
+
+# --- made in the app -------------------------------------------------------------------------
+
+
+class ScheduleOverrideRow(Base):
+    """An override or swap made in the app (config overrides live in the Schedule spec)."""
+
+    __tablename__ = "schedule_overrides"
+    __table_args__ = (Index("ix_schedule_overrides_schedule_ends_at", "schedule_name", "ends_at"),)
+
+    id: Mapped[int] = _id()
+    schedule_name: Mapped[str]
+    user_id: Mapped[int] = _fk("users.id", ondelete="CASCADE")
+    replaces_user_id: Mapped[int | None] = _fk("users.id", ondelete="SET NULL", index=False)
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_by_id: Mapped[int | None] = _fk("users.id", ondelete="SET NULL", index=False)
+    created_at: Mapped[datetime]
+    cancelled_at: Mapped[datetime | None]
+
+
+class StatusPageComponentRow(Base):
+    """Current state of a status page component; a manual status wins over the computed one."""
+
+    __tablename__ = "status_page_components"
+    __table_args__ = (UniqueConstraint("page_name", "component_name"),)
+
+    id: Mapped[int] = _id()
+    page_name: Mapped[str]
+    component_name: Mapped[str]
+    status: Mapped[str] = mapped_column(String(32))  # operational, degraded, partial, major
+    manual_status: Mapped[str | None] = mapped_column(String(32))
+    message: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str | None]
+
+
+class StatusPageNoticeRow(Base):
+    """A public notice on a status page (investigating → identified → resolved)."""
+
+    __tablename__ = "status_page_notices"
+
+    id: Mapped[int] = _id()
+    page_name: Mapped[str] = mapped_column(String(255), index=True)
+    incident_id: Mapped[int | None] = _fk("incidents.id", ondelete="SET NULL")
+    title: Mapped[str] = mapped_column(String(1024))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(32))
+    created_by: Mapped[str | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+
+
+class PostmortemRow(Base):
+    __tablename__ = "postmortems"
+
+    id: Mapped[int] = _id()
+    incident_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("incidents.id", ondelete="CASCADE"), unique=True
+    )
+    title: Mapped[str] = mapped_column(String(1024))
+    status: Mapped[str] = mapped_column(String(16), default="draft")  # in_review, published
+    body: Mapped[str] = mapped_column(Text, default="")
+    author_id: Mapped[int | None] = _fk("users.id", ondelete="SET NULL")
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    published_at: Mapped[datetime | None]
+
+
+class ActionItemRow(Base):
+    __tablename__ = "postmortem_action_items"
+
+    id: Mapped[int] = _id()
+    postmortem_id: Mapped[int] = _fk("postmortems.id", ondelete="CASCADE")
+    title: Mapped[str] = mapped_column(String(1024))
+    owner_id: Mapped[int | None] = _fk("users.id", ondelete="SET NULL")
+    status: Mapped[str] = mapped_column(String(16), default="open")  # done, wontfix
+    due_on: Mapped[date | None]
+    url: Mapped[str | None] = mapped_column(String(2048))
+    created_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None]
+
+
+# --- the reconciler's own record -------------------------------------------------------------
+
+
+class ReconcileRunRow(Base):
+    __tablename__ = "reconcile_runs"
+
+    id: Mapped[int] = _id()
+    started_at: Mapped[datetime] = mapped_column(index=True)
+    finished_at: Mapped[datetime]
+    source: Mapped[str] = mapped_column(String(2048))
+    revision: Mapped[str | None] = mapped_column(String(64))
+    actor: Mapped[str]
+    result: Mapped[str] = mapped_column(String(16))  # applied, invalid, refused, failed
+    created: Mapped[int] = mapped_column(default=0)
+    updated: Mapped[int] = mapped_column(default=0)
+    deleted: Mapped[int] = mapped_column(default=0)
+    errors: Mapped[list[Any]]

@@ -1,0 +1,1 @@
+"""Alert ingest: pure payload normalisers and request authentication, under the HTTP adapter."""

@@ -1,0 +1,1 @@
+"""The reconciler: desired config (git) → plan → apply to the database, and drift back."""

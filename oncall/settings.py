@@ -1,0 +1,50 @@
+"""Process settings, read once from the environment and passed down explicitly.
+
+Nothing reads `os.environ` at import time: tests and tools build a `Settings` from any mapping,
+so two settings can coexist in one process (for example a test and the app it starts).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+DEFAULT_DATABASE_URL = "sqlite:///oncall.db"
+
+
+class SettingsError(ValueError):
+    """A setting is present but unusable; the message names the variable."""
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept the URL forms people paste (`postgres://`, `postgresql://`) and pick psycopg 3."""
+    url = url.strip()
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        database_url = normalize_database_url(
+            environ.get("ONCALL_DATABASE_URL") or DEFAULT_DATABASE_URL
+        )
+        if not database_url.startswith(("sqlite", "postgresql+psycopg://")):
+            raise SettingsError(
+                f"ONCALL_DATABASE_URL: unsupported database {database_url.split(':', 1)[0]!r}: "
+                "use sqlite:///PATH or postgresql://USER@HOST/DB"
+            )
+        redis_url = (environ.get("ONCALL_REDIS_URL") or "").strip() or None
+        if redis_url is not None and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise SettingsError("ONCALL_REDIS_URL: expected redis://HOST:PORT/DB")
+        return cls(database_url=database_url, redis_url=redis_url)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
