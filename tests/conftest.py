@@ -11,14 +11,18 @@ import getpass
 import os
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
 import pytest
 from sqlalchemy import Engine
 
+from oncall.config.configset import ConfigSet
+from oncall.config.loader import load
 from oncall.db.engine import make_engine
 from oncall.db.migrate import upgrade_engine
+from oncall.reconcile.apply import Origin, apply_config
 
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 
@@ -88,3 +92,24 @@ def migrated_engine(database_url: str) -> Iterator[Engine]:
     upgrade_engine(engine)
     yield engine
     engine.dispose()
+
+
+# --- the example organisation, applied ---------------------------------------------------------
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def example_config() -> ConfigSet:
+    """The repository's example organisation (rules/, schedules/, workflows/), validated."""
+    result = load(REPO_ROOT)
+    assert result.ok, [d.as_text() for d in result.errors]
+    return result.config
+
+
+@pytest.fixture
+def applied_engine(migrated_engine: Engine, example_config: ConfigSet) -> Engine:
+    """A migrated database with the example organisation applied, on SQLite and PostgreSQL."""
+    origin = Origin(actor="tests", source=str(REPO_ROOT), revision=None, now=datetime.now(UTC))
+    apply_config(migrated_engine, example_config, origin)
+    return migrated_engine

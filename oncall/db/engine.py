@@ -9,6 +9,8 @@ lock up front instead of failing with "database is locked" when a reader later u
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -64,3 +66,19 @@ def is_postgresql(bind: Engine | Connection) -> bool:
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+@contextmanager
+def write_session(engine: Engine) -> Iterator[Session]:
+    """A session in one write transaction, committed on success and rolled back on error.
+
+    On SQLite it begins with BEGIN IMMEDIATE: a deferred transaction that reads and then writes
+    fails at once with "database is locked" when another writer got there first, while an
+    immediate one waits its turn on the busy timeout. PostgreSQL needs nothing special.
+    """
+    with engine.connect() as conn:
+        if is_sqlite(conn):
+            conn = conn.execution_options(**{BEGIN_IMMEDIATE: True})
+        with conn.begin(), Session(bind=conn, expire_on_commit=False) as session:
+            yield session
+            session.flush()
