@@ -95,7 +95,8 @@ Resolver = Callable[[Target, datetime], Sequence[str]]
 """Who a target reaches at an instant: a schedule's person on call, a user, a team's members."""
 
 
-def _next_position(policy: Policy, level: int, cycle: int) -> tuple[int, int] | None:
+def next_position(policy: Policy, level: int, cycle: int) -> tuple[int, int] | None:
+    """The (level, cycle) that follows, or None after the last step of the last cycle."""
     if level + 1 < len(policy.steps):
         return level + 1, cycle
     if cycle < policy.repeat:
@@ -120,7 +121,7 @@ def _run_from(
             new = replace(state, level=level, cycle=cycle, next_due=now + step.timeout)
             return Decision(new, pages=(page,), skipped=tuple(skipped))
         skipped.append(Skip(level, cycle, step.targets))
-        position = _next_position(policy, level, cycle)
+        position = next_position(policy, level, cycle)
     new = replace(state, level=level, cycle=cycle, next_due=None)
     return Decision(new, skipped=tuple(skipped), exhausted=True)
 
@@ -144,7 +145,7 @@ def tick(policy: Policy, state: State, now: datetime, resolve: Resolver) -> Deci
     """
     if not state.pending or state.next_due is None or now < state.next_due:
         return Decision(state)
-    position = _next_position(policy, state.level, state.cycle)
+    position = next_position(policy, state.level, state.cycle)
     if position is None:
         return Decision(replace(state, next_due=None), exhausted=True)
     if state.assignee is not None:

@@ -434,6 +434,18 @@ class NotificationRow(Base):
     failed_at: Mapped[datetime | None]
 
 
+class ProviderCircuitRow(Base):
+    """A notification provider's circuit breaker, shared by every worker process."""
+
+    __tablename__ = "provider_circuits"
+
+    provider: Mapped[str] = mapped_column(String(32), primary_key=True)
+    circuit: Mapped[str] = mapped_column(String(16))  # closed, open, half_open
+    failures: Mapped[int] = mapped_column(default=0)
+    opened_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+
+
 class DeliveryAttemptRow(Base):
     __tablename__ = "delivery_attempts"
     __table_args__ = (UniqueConstraint("notification_id", "attempt"),)

@@ -1,0 +1,61 @@
+"""Who an escalation target reaches at an instant: schedules (with overrides made in the app),
+users and teams, over the config in force."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from oncall.config.configset import ConfigSet
+from oncall.config.models import Override, Schedule
+from oncall.config.types import Target
+from oncall.core.schedule import who_at
+from oncall.core.schedule.overrides import OverrideError, make_override, with_overrides
+from oncall.db.models import ScheduleOverrideRow, UserRow
+
+
+def effective_schedule(session: Session, schedule: Schedule, at: datetime) -> Schedule:
+    """The schedule with the app's overrides in force at `at` applied after the config's."""
+    rows = session.execute(
+        select(ScheduleOverrideRow, UserRow.email)
+        .join(UserRow, UserRow.id == ScheduleOverrideRow.user_id)
+        .where(
+            ScheduleOverrideRow.schedule_name == schedule.name,
+            ScheduleOverrideRow.cancelled_at.is_(None),
+            ScheduleOverrideRow.starts_at <= at,
+            ScheduleOverrideRow.ends_at > at,
+        )
+        .order_by(ScheduleOverrideRow.created_at, ScheduleOverrideRow.id)
+    ).all()
+    overrides: list[Override] = []
+    for row, email in rows:
+        try:
+            overrides.append(make_override(schedule, email, row.starts_at, row.ends_at))
+        except OverrideError:
+            continue  # an override the zone cannot express is left out, not fatal
+    return with_overrides(schedule, *overrides) if overrides else schedule
+
+
+class TargetResolver:
+    """A `Resolver` for the escalation core, bound to one session and one config."""
+
+    def __init__(self, session: Session, config: ConfigSet) -> None:
+        self.session = session
+        self.config = config
+
+    def __call__(self, target: Target, at: datetime) -> Sequence[str]:
+        if target.kind == "user":
+            return [target.ref] if target.ref in self.config.users else []
+        if target.kind == "team":
+            team = self.config.teams.get(target.ref)
+            if team is None:
+                return []
+            return [m.email for m in team.members if m.role != "observer"]
+        schedule = self.config.schedules.get(target.ref)
+        if schedule is None:
+            return []
+        who = who_at(effective_schedule(self.session, schedule, at), at)
+        return [who] if who else []
