@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Callable, Sequence
 
 from oncall import __version__
-from oncall.cli import (
-    config_commands,
-    db_commands,
-    reconcile_commands,
-    route_commands,
-    schedule_commands,
+
+COMMAND_MODULES = (
+    "config_commands",
+    "schedule_commands",
+    "route_commands",
+    "db_commands",
+    "reconcile_commands",
+    "api_commands",
+    "worker_commands",
+    "vapid_commands",
+    "user_commands",
 )
+"""Modules under oncall.cli that add subcommands; each has `register(subparsers)`."""
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -29,11 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="oncall", description="Configuration-as-code on-call paging.")
     parser.add_argument("--version", action="version", version=f"oncall {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    config_commands.register(sub)
-    schedule_commands.register(sub)
-    db_commands.register(sub)
-    reconcile_commands.register(sub)
-    route_commands.register(sub)
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"oncall.cli.{name}").register(sub)
     return parser
 
 

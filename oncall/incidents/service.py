@@ -101,6 +101,40 @@ def _stop_escalation(session: Session, incident_id: int, now: datetime) -> None:
     )
 
 
+def _queue_updates(session: Session, incident_id: int, status: str, now: datetime) -> None:
+    """Messages already posted (Slack) are rewritten to show the new state."""
+    posted = session.scalars(
+        select(NotificationRow).where(
+            NotificationRow.incident_id == incident_id,
+            NotificationRow.status == "sent",
+            NotificationRow.channel == "slack",
+            NotificationRow.kind.in_(("page", "channel")),
+        )
+    ).all()
+    for sent in posted:
+        data = sent.provider_data or {}
+        if not data.get("ts") or not data.get("channel"):
+            continue
+        key = f"update:{sent.id}:{status}"
+        if session.scalar(select(NotificationRow.id).where(NotificationRow.idempotency_key == key)):
+            continue
+        session.add(
+            NotificationRow(
+                idempotency_key=key,
+                incident_id=incident_id,
+                user_id=sent.user_id,
+                channel="slack",
+                address=str(data["channel"]),
+                kind="update",
+                status="pending",
+                attempt_count=0,
+                next_attempt_at=now,
+                provider_data={"channel": data["channel"], "ts": data["ts"]},
+                created_at=now,
+            )
+        )
+
+
 def open_or_join(
     session: Session,
     *,
@@ -209,6 +243,7 @@ def acknowledge(session: Session, incident_id: int, actor: Actor, now: datetime)
     if incident is None:
         return Outcome(get(session, incident_id), False)
     _stop_escalation(session, incident_id, now)
+    _queue_updates(session, incident_id, ACKNOWLEDGED, now)
     events.record(
         session,
         at=now,
@@ -240,6 +275,7 @@ def resolve(
     if incident is None:
         return Outcome(get(session, incident_id), False)
     _stop_escalation(session, incident_id, now)
+    _queue_updates(session, incident_id, RESOLVED, now)
     events.record(
         session,
         at=now,

@@ -59,3 +59,20 @@ class TargetResolver:
             return []
         who = who_at(effective_schedule(self.session, schedule, at), at)
         return [who] if who else []
+
+
+def first_responders(
+    session: Session, config: ConfigSet, service_name: str, at: datetime
+) -> tuple[int, list[str]]:
+    """Who a new incident on the service would page now: the first escalation step that reaches
+    anyone, as (step index, emails); (-1, []) when nobody would be paged."""
+    service = config.services.get(service_name)
+    policy = config.policies.get(service.escalation_policy or "") if service else None
+    if policy is None:
+        return -1, []
+    resolve = TargetResolver(session, config)
+    for index, step in enumerate(policy.steps):
+        people = list(dict.fromkeys(u for t in step.targets for u in resolve(t, at)))
+        if people:
+            return index, people
+    return -1, []

@@ -60,8 +60,9 @@ class Reply:
 
     @classmethod
     def json(cls, payload: Any, status: int = 200, **headers: str) -> Reply:
-        return cls(status, json.dumps(payload).encode(),
-                   {"Content-Type": "application/json", **headers})  # fmt: skip
+        return cls(
+            status, json.dumps(payload).encode(), {"Content-Type": "application/json", **headers}
+        )
 
     @classmethod
     def text(cls, text: str, status: int = 200, content_type: str = "text/plain") -> Reply:
@@ -131,7 +132,7 @@ class Peer:
         self._server = server
         self._released.clear()
         self._thread = threading.Thread(
-            target=server.serve_forever, name=f"{self.name}-peer", daemon=True
+            target=server.serve_forever, args=(0.05,), name=f"{self.name}-peer", daemon=True
         )
         self._thread.start()
         return self
@@ -150,9 +151,11 @@ class Peer:
         return self.start()
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.stop()
 
     @property

@@ -66,16 +66,25 @@ class SlackPeer(Peer):
         return Reply.json(handler(args))
 
     def _auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
-        return {"ok": True, "url": f"{self.url}/", "team": "oncall-test", "user": "oncall",
-                "team_id": "T0ONCALL", "user_id": "U0ONCALL", "bot_id": "B0ONCALL"}  # fmt: skip
+        return {
+            "ok": True,
+            "url": f"{self.url}/",
+            "team": "oncall-test",
+            "user": "oncall",
+            "team_id": "T0ONCALL",
+            "user_id": "U0ONCALL",
+            "bot_id": "B0ONCALL",
+        }
 
     def _lookup_by_email(self, args: dict[str, Any]) -> dict[str, Any]:
         email = str(args.get("email", "")).lower()
         user_id = next((uid for mail, uid in self.users.items() if mail.lower() == email), None)
         if user_id is None:
             return {"ok": False, "error": "users_not_found"}
-        return {"ok": True, "user": {"id": user_id, "name": email.split("@")[0],
-                                     "profile": {"email": email}}}  # fmt: skip
+        return {
+            "ok": True,
+            "user": {"id": user_id, "name": email.split("@")[0], "profile": {"email": email}},
+        }
 
     def _conversations_open(self, args: dict[str, Any]) -> dict[str, Any]:
         users = args.get("users")
@@ -98,8 +107,12 @@ class SlackPeer(Peer):
             return {"ok": False, "error": "no_text"}
         channel_id = self._channel_id(channel)
         ts = f"{int(time.time())}.{next(self._ts):06d}"
-        message = {"type": "message", "ts": ts, "text": args.get("text", ""),
-                   "blocks": args.get("blocks", [])}  # fmt: skip
+        message = {
+            "type": "message",
+            "ts": ts,
+            "text": args.get("text", ""),
+            "blocks": args.get("blocks", []),
+        }
         with self._lock:
             self.messages[(channel_id, ts)] = message
         return {"ok": True, "channel": channel_id, "ts": ts, "message": message}
@@ -109,8 +122,16 @@ class SlackPeer(Peer):
         with self._lock:
             if key not in self.messages:
                 return {"ok": False, "error": "message_not_found"}
-            message = {**self.messages[key], "text": args.get("text", ""),
-                       "blocks": args.get("blocks", [])}  # fmt: skip
+            message = {
+                **self.messages[key],
+                "text": args.get("text", ""),
+                "blocks": args.get("blocks", []),
+            }
             self.messages[key] = message
-        return {"ok": True, "channel": key[0], "ts": key[1], "text": message["text"],
-                "message": message}  # fmt: skip
+        return {
+            "ok": True,
+            "channel": key[0],
+            "ts": key[1],
+            "text": message["text"],
+            "message": message,
+        }

@@ -1,0 +1,36 @@
+"""Email through Amazon SES (boto3 `send_email`): the same subject, text and HTML as SMTP."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from oncall.notify.message import Notice, render_email
+from oncall.notify.providers.aws import aws_client, aws_failure
+from oncall.notify.providers.base import DeliveryResult
+from oncall.notify.settings import ProviderSettings
+
+
+class SesProvider:
+    name = "ses"
+
+    def __init__(self, settings: ProviderSettings, client: Any | None = None) -> None:
+        self.client = client or aws_client(settings, "ses")
+        self.sender = settings.email_from
+
+    def send(self, address: str, notice: Notice) -> DeliveryResult:
+        rendered = render_email(notice)
+        try:
+            response = self.client.send_email(
+                Source=self.sender,
+                Destination={"ToAddresses": [address]},
+                Message={
+                    "Subject": {"Data": rendered.subject, "Charset": "UTF-8"},
+                    "Body": {
+                        "Text": {"Data": rendered.text, "Charset": "UTF-8"},
+                        "Html": {"Data": rendered.html, "Charset": "UTF-8"},
+                    },
+                },
+            )
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a result
+            return aws_failure(self.name, exc)
+        return DeliveryResult.sent(self.name, str(response["MessageId"]))

@@ -1,0 +1,114 @@
+"""Email over plain SMTP (smtplib): a multipart text + HTML message.
+
+SMTP says itself what is worth retrying: 4xx replies are temporary (greylisting, a full queue)
+and 5xx are permanent (unknown mailbox, relaying denied), the reverse of HTTP's meaning.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from email import policy
+from email.message import EmailMessage
+from email.utils import make_msgid
+
+from oncall.notify.message import Notice, render_email
+from oncall.notify.providers.base import DeliveryResult, network_failure, unexpected_failure
+from oncall.notify.settings import ProviderSettings, SmtpSettings
+
+
+def build_email(sender: str, recipient: str, notice: Notice) -> EmailMessage:
+    """The MIME message both email providers send (SES takes its parts, SMTP the whole)."""
+    rendered = render_email(notice)
+    # CPython folds a long subject before an encoded word with the space left at the end of
+    # the line, which readers show as a double space; RFC 5322's 998 limit avoids folding.
+    message = EmailMessage(policy=policy.SMTP.clone(max_line_length=998))
+    message["Subject"] = rendered.subject
+    message["From"] = sender
+    message["To"] = recipient
+    domain = sender.rpartition("@")[2] or "localhost"
+    message["Message-ID"] = make_msgid(domain=domain)
+    if notice.is_incident:
+        # keeps every mail of one incident in one thread in most clients
+        thread = f"<{notice.tag}@{domain}>"
+        message["References"] = thread
+        message["X-Oncall-Incident"] = notice.incident_id
+    message.set_content(rendered.text)
+    message.add_alternative(rendered.html, subtype="html")
+    return message
+
+
+class SmtpProvider:
+    name = "smtp"
+
+    def __init__(
+        self, settings: ProviderSettings, *, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
+        if settings.smtp is None:
+            settings.require("smtp", smtp_url=None)
+        assert settings.smtp is not None
+        self.server: SmtpSettings = settings.smtp
+        self.sender = settings.email_from
+        self.timeout = settings.timeout("smtp")
+        self.ssl_context = ssl_context or ssl.create_default_context()
+
+    def send(self, address: str, notice: Notice) -> DeliveryResult:
+        try:
+            message = build_email(self.sender, address, notice)
+        except ValueError as exc:  # a header injection attempt or an unusable address
+            return DeliveryResult.failed(self.name, f"bad address: {exc}", retryable=False)
+        try:
+            with self._connect() as smtp:
+                refused = smtp.send_message(message)
+        except smtplib.SMTPRecipientsRefused as exc:
+            codes = [code for code, _ in exc.recipients.values()]
+            detail = "; ".join(
+                f"{rcpt}: {code} {text.decode(errors='replace')}"
+                for rcpt, (code, text) in exc.recipients.items()
+            )
+            return DeliveryResult.failed(
+                self.name,
+                f"recipient refused: {detail}",
+                retryable=all(400 <= c < 500 for c in codes),
+                status_code=codes[0] if codes else None,
+            )
+        except smtplib.SMTPResponseException as exc:
+            text = (
+                exc.smtp_error.decode(errors="replace")
+                if isinstance(exc.smtp_error, bytes)
+                else str(exc.smtp_error)
+            )
+            return DeliveryResult.failed(
+                self.name,
+                f"SMTP {exc.smtp_code}: {text}",
+                retryable=400 <= exc.smtp_code < 500,
+                status_code=exc.smtp_code,
+            )
+        except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError) as exc:
+            return network_failure(self.name, exc)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a result
+            return unexpected_failure(self.name, exc)
+        if refused:
+            return DeliveryResult.failed(
+                self.name, f"recipient refused: {refused}", retryable=False
+            )
+        return DeliveryResult.sent(self.name, str(message["Message-ID"]))
+
+    def _connect(self) -> smtplib.SMTP:
+        server = self.server
+        smtp: smtplib.SMTP
+        if server.implicit_tls:
+            smtp = smtplib.SMTP_SSL(
+                server.host, server.port, timeout=self.timeout, context=self.ssl_context
+            )
+        else:
+            smtp = smtplib.SMTP(server.host, server.port, timeout=self.timeout)
+        try:
+            if server.starttls:
+                smtp.starttls(context=self.ssl_context)
+            if server.username:
+                smtp.login(server.username, server.password or "")
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp

@@ -1,0 +1,1 @@
+"""Test and offline-run helpers that ship with the package (no test framework needed)."""

@@ -1,0 +1,130 @@
+"""An SMTP server (aiosmtpd) on a free local port that records every message it accepts.
+
+Switches: `reject(code, text)` answers every recipient with that reply (4xx temporary, 5xx
+permanent); `hang()` stalls after DATA so a client's timeout can be seen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from dataclasses import dataclass
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from types import TracebackType
+from typing import Any, Self, cast
+
+from aiosmtpd.controller import Controller
+
+
+@dataclass(frozen=True)
+class ReceivedMail:
+    mail_from: str
+    rcpt_tos: tuple[str, ...]
+    data: bytes
+
+    @property
+    def message(self) -> EmailMessage:
+        message: EmailMessage = message_from_bytes(self.data, policy=policy.default)
+        return message
+
+    def part(self, subtype: str) -> str:
+        """The text of the `text/<subtype>` part."""
+        body = self.message.get_body(preferencelist=(subtype,))
+        if body is None or body.get_content_subtype() != subtype:
+            raise LookupError(f"no text/{subtype} part")
+        return str(cast(EmailMessage, body).get_content())
+
+
+class _Recorder:
+    def __init__(self, peer: SmtpPeer) -> None:
+        self.peer = peer
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        if self.peer.rejection:
+            return self.peer.rejection
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.peer.hanging.is_set():
+            await asyncio.sleep(self.peer.hang_seconds)
+            return "451 4.3.0 timed out"
+        mail = ReceivedMail(envelope.mail_from, tuple(envelope.rcpt_tos), bytes(envelope.content))
+        with self.peer._lock:
+            self.peer._mails.append(mail)
+        return "250 Message accepted for delivery"
+
+
+class _FreePortController(Controller):  # type: ignore[misc]
+    """aiosmtpd connects to its own port to start; with port 0, learn the real one first."""
+
+    def _trigger_server(self) -> None:
+        if self.port == 0 and self.server is not None:
+            sockets: list[Any] = list(getattr(self.server, "sockets", []))
+            self.port = sockets[0].getsockname()[1]
+        super()._trigger_server()  # type: ignore[no-untyped-call]
+
+
+class SmtpPeer:
+    name = "smtp"
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._lock = threading.Lock()
+        self._mails: list[ReceivedMail] = []
+        self.rejection: str | None = None
+        self.hanging = threading.Event()
+        self.hang_seconds = 30.0
+        self._controller = _FreePortController(_Recorder(self), hostname=host, port=port)
+
+    def start(self) -> Self:
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        self.hanging.clear()
+        self._controller.stop()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def host(self) -> str:
+        return str(self._controller.hostname)
+
+    @property
+    def port(self) -> int:
+        return int(self._controller.port)
+
+    @property
+    def url(self) -> str:
+        return f"smtp://{self.host}:{self.port}"
+
+    def env(self) -> dict[str, str]:
+        return {"ONCALL_SMTP_URL": self.url}
+
+    @property
+    def mails(self) -> list[ReceivedMail]:
+        with self._lock:
+            return list(self._mails)
+
+    def reject(self, code: int = 550, text: str = "5.1.1 Mailbox unavailable") -> None:
+        self.rejection = f"{code} {text}"
+
+    def hang(self, seconds: float = 30.0) -> None:
+        self.hang_seconds = seconds
+        self.hanging.set()
+
+    def recover(self) -> None:
+        self.rejection = None
+        self.hanging.clear()

@@ -1,0 +1,367 @@
+"""Sending one outbox row: claim it, pick a provider the circuit breaker allows, call it outside
+any transaction, then record the attempt and decide: sent, retry later, or fail over.
+
+The claim is committed before the provider call and carries a lease: a worker killed during the
+call leaves a `sending` row that the sweeper reclaims after the lease, so a page is retried
+rather than lost (at-least-once; providers may see a duplicate after a crash, never a gap).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, or_, select
+from sqlalchemy.orm import Session
+
+from oncall.config.configset import ConfigSet
+from oncall.core.delivery import Backoff, Breaker, BreakerPolicy, Circuit
+from oncall.core.notification_rules import Channel
+from oncall.db.engine import write_session
+from oncall.db.models import (
+    ContactMethodRow,
+    DeliveryAttemptRow,
+    IncidentRow,
+    NotificationRow,
+    ProviderCircuitRow,
+)
+from oncall.incidents import events
+from oncall.notify.message import Notice
+from oncall.notify.providers.base import DeliveryResult, Provider
+from oncall.worker.notices import build_notice
+from oncall.worker.providers import ProviderChains
+
+LEASE = timedelta(seconds=90)
+"""A `sending` claim older than this belongs to a dead worker and is taken over."""
+SYSTEM = "system:dispatcher"
+
+
+@dataclass(frozen=True)
+class DispatchPolicy:
+    backoff: Backoff = field(default_factory=Backoff)
+    breaker: BreakerPolicy = field(default_factory=BreakerPolicy)
+
+
+@dataclass(frozen=True)
+class Dispatched:
+    outcome: str  # sent, retry, failed, cancelled, skipped
+    retry_at: datetime | None = None
+    pulled_forward: tuple[int, ...] = ()
+    """Other outbox rows made due now because this channel failed for good."""
+
+
+def due_notification_ids(session: Session, now: datetime, limit: int = 200) -> list[int]:
+    return list(
+        session.scalars(
+            select(NotificationRow.id)
+            .where(
+                or_(
+                    (NotificationRow.status == "pending")
+                    & (NotificationRow.next_attempt_at <= now),
+                    (NotificationRow.status == "sending")
+                    & (NotificationRow.claimed_at < now - LEASE),
+                )
+            )
+            .order_by(NotificationRow.next_attempt_at)
+            .limit(limit)
+        )
+    )
+
+
+def _claim(
+    session: Session, notification_id: int, now: datetime, worker: str
+) -> NotificationRow | None:
+    row = session.scalar(
+        select(NotificationRow)
+        .where(
+            NotificationRow.id == notification_id,
+            or_(
+                (NotificationRow.status == "pending") & (NotificationRow.next_attempt_at <= now),
+                (NotificationRow.status == "sending") & (NotificationRow.claimed_at < now - LEASE),
+            ),
+        )
+        .with_for_update(skip_locked=True)
+    )
+    if row is None:
+        return None
+    if row.kind == "page" and row.incident_id is not None:
+        incident = session.get(IncidentRow, row.incident_id)
+        if incident is None or incident.status != "triggered":
+            row.status, row.failed_at = "cancelled", now
+            row.last_error = "incident no longer triggered"
+            return None
+    row.status, row.claimed_by, row.claimed_at = "sending", worker, now
+    row.attempt_count += 1
+    return row
+
+
+def _breaker(session: Session, provider: str) -> Breaker:
+    row = session.get(ProviderCircuitRow, provider)
+    if row is None:
+        return Breaker()
+    return Breaker(Circuit(row.circuit), row.failures, row.opened_at)
+
+
+def _store_breaker(session: Session, provider: str, breaker: Breaker, now: datetime) -> None:
+    row = session.get(ProviderCircuitRow, provider, with_for_update=True)
+    before = row.circuit if row else Circuit.CLOSED.value
+    if row is None:
+        row = ProviderCircuitRow(provider=provider, circuit="closed", failures=0, updated_at=now)
+        session.add(row)
+    row.circuit, row.failures, row.opened_at = (
+        breaker.circuit.value,
+        breaker.failures,
+        breaker.opened_at,
+    )
+    row.updated_at = now
+    if before != row.circuit and row.circuit in ("open", "closed"):
+        events.record(
+            session,
+            at=now,
+            actor=SYSTEM,
+            type=f"provider.circuit_{row.circuit}",
+            data={"provider": provider, "failures": breaker.failures},
+        )
+
+
+def _choose(
+    session: Session, chain: list[Provider], policy: BreakerPolicy, now: datetime
+) -> Provider | None:
+    """The first provider of the chain whose circuit lets a call through (claiming a trial)."""
+    for provider in chain:
+        breaker = _breaker(session, provider.name)
+        if policy.allows(breaker, now):
+            if breaker.circuit is Circuit.OPEN:
+                _store_breaker(session, provider.name, policy.trial(breaker, now), now)
+            return provider
+    return None
+
+
+def _call(
+    provider: Provider, row_kind: str, address: str, notice: Notice, data: dict[str, str]
+) -> DeliveryResult:
+    update = getattr(provider, "update", None)
+    if row_kind == "update" and callable(update) and data.get("ts") and data.get("channel"):
+        result: DeliveryResult = update(data["channel"], data["ts"], notice)
+        return result
+    return provider.send(address, notice)
+
+
+def dispatch(
+    engine: Engine,
+    notification_id: int,
+    *,
+    config: ConfigSet,
+    chains: ProviderChains,
+    public_url: str,
+    worker: str,
+    clock: Callable[[], datetime],
+    policy: DispatchPolicy | None = None,
+    draw: Callable[[], float] = random.random,
+) -> Dispatched:
+    """Send one outbox row, failing over along the channel's provider chain."""
+    policy = policy or DispatchPolicy()
+    now = clock()
+    with write_session(engine) as session:
+        row = _claim(session, notification_id, now, worker)
+        if row is None:
+            return Dispatched("skipped")
+        channel = Channel(row.channel)
+        notice = build_notice(session, row, config, public_url, now)
+        address, kind, attempt = row.address, row.kind, row.attempt_count
+        data = {k: str(v) for k, v in (row.provider_data or {}).items()}
+    chain = list(chains.chain(channel))
+    if not chain:
+        result = DeliveryResult.failed(channel.value, "no provider configured", retryable=False)
+        _attempt(engine, notification_id, attempt, None, result, now, now, policy)
+        return _finish(engine, notification_id, attempt, result, policy, draw, clock())
+    tried: set[str] = set()
+    result = DeliveryResult.failed(
+        chain[0].name, "every provider's circuit is open", retryable=True
+    )
+    while True:
+        with write_session(engine) as session:
+            untried = [p for p in chain if p.name not in tried]
+            provider = _choose(session, untried, policy.breaker, clock())
+        if provider is None:
+            break
+        if tried:  # failing over within this attempt: the next provider is a new attempt
+            attempt = _bump(engine, notification_id)
+        tried.add(provider.name)
+        started = clock()
+        result = _call(provider, kind, address, notice, data)
+        failover = provider is not chain[0]
+        _attempt(
+            engine,
+            notification_id,
+            attempt,
+            provider,
+            result,
+            started,
+            clock(),
+            policy,
+            failover=failover,
+        )
+        if result.ok:
+            break
+    return _finish(engine, notification_id, attempt, result, policy, draw, clock())
+
+
+def _bump(engine: Engine, notification_id: int) -> int:
+    with write_session(engine) as session:
+        row = session.get(NotificationRow, notification_id, with_for_update=True)
+        assert row is not None
+        row.attempt_count += 1
+        return row.attempt_count
+
+
+def _attempt(
+    engine: Engine,
+    notification_id: int,
+    attempt: int,
+    provider: Provider | None,
+    result: DeliveryResult,
+    started: datetime,
+    now: datetime,
+    policy: DispatchPolicy,
+    *,
+    failover: bool = False,
+) -> None:
+    """Record one provider call and feed its outcome to the provider's circuit breaker."""
+    with write_session(engine) as session:
+        row = session.get(NotificationRow, notification_id)
+        assert row is not None
+        timed_out = "timed out" in (result.error or "").lower()
+        session.add(
+            DeliveryAttemptRow(
+                notification_id=notification_id,
+                attempt=attempt,
+                provider=result.provider,
+                outcome="sent" if result.ok else ("timeout" if timed_out else "failed"),
+                provider_message_id=result.provider_message_id,
+                response_status=result.status_code,
+                error=result.error,
+                started_at=started,
+                finished_at=now,
+            )
+        )
+        if provider is not None:
+            breaker = _breaker(session, provider.name)
+            if result.ok:
+                new = policy.breaker.succeeded(breaker)
+            elif result.retryable:
+                new = policy.breaker.failed(breaker, now)
+            else:
+                new = breaker  # the provider answered: the request was at fault, not it
+            if new != breaker:
+                _store_breaker(session, provider.name, new, now)
+        if not result.ok:
+            data = _event_data(row, result, attempt)
+            if failover:
+                data["failover"] = True
+            events.record(
+                session,
+                at=now,
+                actor=SYSTEM,
+                type="notification.attempt_failed",
+                incident_id=row.incident_id,
+                data=data,
+            )
+
+
+def _event_data(row: NotificationRow, result: DeliveryResult, attempt: int) -> dict[str, object]:
+    data: dict[str, object] = {
+        "notification_id": row.id,
+        "kind": row.kind,
+        "channel": row.channel,
+        "provider": result.provider,
+        "attempt": attempt,
+    }
+    if row.user_id is not None:
+        data["user_id"] = row.user_id
+    if result.error:
+        data["error"] = result.error
+    return data
+
+
+def _finish(
+    engine: Engine,
+    notification_id: int,
+    attempt: int,
+    result: DeliveryResult,
+    policy: DispatchPolicy,
+    draw: Callable[[], float],
+    now: datetime,
+) -> Dispatched:
+    with write_session(engine) as session:
+        row = session.get(NotificationRow, notification_id, with_for_update=True)
+        assert row is not None
+        data = _event_data(row, result, attempt)
+        if result.ok:
+            row.status, row.sent_at, row.provider = "sent", now, result.provider
+            row.provider_message_id = result.provider_message_id
+            if result.channel and result.ts:
+                row.provider_data = {"channel": result.channel, "ts": result.ts}
+            row.last_error = None
+            events.record(
+                session,
+                at=now,
+                actor=SYSTEM,
+                type="notification.sent",
+                incident_id=row.incident_id,
+                data=data,
+            )
+            return Dispatched("sent")
+        row.last_error = result.error
+        if result.gone and row.contact_method_id is not None:
+            method = session.get(ContactMethodRow, row.contact_method_id)
+            if method is not None:
+                method.disabled_at = now
+        if result.retryable and not result.gone and not policy.backoff.gives_up(attempt):
+            retry_at = now + policy.backoff.delay(attempt, draw())
+            row.status, row.next_attempt_at = "pending", retry_at
+            events.record(
+                session,
+                at=now,
+                actor=SYSTEM,
+                type="notification.retry",
+                incident_id=row.incident_id,
+                data={**data, "retry_at": retry_at.isoformat()},
+            )
+            return Dispatched("retry", retry_at=retry_at)
+        row.status, row.failed_at = "failed", now
+        events.record(
+            session,
+            at=now,
+            actor=SYSTEM,
+            type="notification.failed",
+            incident_id=row.incident_id,
+            data=data,
+        )
+        pulled = _next_channel(session, row, now) if row.kind == "page" else ()
+        return Dispatched("failed", pulled_forward=pulled)
+
+
+def _next_channel(session: Session, failed: NotificationRow, now: datetime) -> tuple[int, ...]:
+    """A channel failed for good: the person's next planned notification for this page is sent
+    now instead of waiting for its delay."""
+    later = session.scalars(
+        select(NotificationRow)
+        .where(
+            NotificationRow.incident_id == failed.incident_id,
+            NotificationRow.user_id == failed.user_id,
+            NotificationRow.timer_id == failed.timer_id,
+            NotificationRow.kind == "page",
+            NotificationRow.status == "pending",
+            NotificationRow.id != failed.id,
+        )
+        .order_by(NotificationRow.next_attempt_at, NotificationRow.id)
+    ).all()
+    if not later:
+        return ()
+    nxt = min(later, key=lambda r: (r.next_attempt_at, r.id))
+    if nxt.next_attempt_at > now:
+        nxt.next_attempt_at = now
+    return (nxt.id,)

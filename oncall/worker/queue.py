@@ -1,0 +1,96 @@
+"""The Huey queue: the fast path from a committed row to a worker acting on it.
+
+`ONCALL_REDIS_URL` set: RedisHuey, for any number of workers on any number of machines.
+Unset: SqliteHuey in a file next to the SQLite database, the embedded default. Tasks carry only
+row ids; the rows say what to do, so a lost or repeated task is harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from huey import Huey, RedisHuey, SqliteHuey
+from sqlalchemy.engine import make_url
+
+from oncall.settings import Settings
+
+log = logging.getLogger("oncall.worker")
+
+QUEUE_NAME = "oncall"
+
+
+def queue_path(settings: Settings) -> str:
+    """The SQLite queue file: beside the SQLite database, or in the working directory."""
+    if settings.is_sqlite:
+        database = make_url(settings.database_url).database
+        if database and database != ":memory:":
+            db = Path(database)
+            return str(db.with_name(db.stem + "-queue.db"))
+    return "oncall-queue.db"
+
+
+def make_huey(settings: Settings) -> Huey:
+    if settings.redis_url:
+        return RedisHuey(QUEUE_NAME, url=settings.redis_url, utc=True)
+    return SqliteHuey(QUEUE_NAME, filename=queue_path(settings), utc=True, timeout=30)
+
+
+@dataclass
+class Tasks:
+    """The task wrappers of one Huey instance; enqueueing only needs ids."""
+
+    huey: Huey
+    escalate: Any
+    dispatch: Any
+    sweep: Any
+
+    def timer_due(self, timer_id: int, due: datetime) -> None:
+        self._enqueue(self.escalate, timer_id, due)
+
+    def notification_due(self, notification_id: int, due: datetime) -> None:
+        self._enqueue(self.dispatch, notification_id, due)
+
+    def kick(self) -> None:
+        """Ask a worker to look for due rows now (after ingest created an incident)."""
+        try:
+            self.sweep()
+        except Exception as exc:  # noqa: BLE001 - the sweeper picks the rows up anyway
+            log.warning("could not enqueue a sweep: %s", exc)
+
+    def _enqueue(self, task: Any, row_id: int, due: datetime) -> None:
+        try:
+            task.schedule((row_id,), eta=due)
+        except Exception as exc:  # noqa: BLE001 - the row is the promise; the sweeper acts on it
+            log.warning("could not enqueue %s(%s): %s", task.name, row_id, exc)
+
+
+_lock = threading.Lock()
+_tasks: dict[tuple[str, str | None], Tasks] = {}
+
+
+def tasks_for(settings: Settings) -> Tasks:
+    """The (cached) Tasks for these settings; the same names in every process."""
+    key = (settings.database_url, settings.redis_url)
+    with _lock:
+        if key not in _tasks:
+            _tasks[key] = _register(make_huey(settings))
+        return _tasks[key]
+
+
+def _register(huey: Huey) -> Tasks:
+    from oncall.worker import handlers
+
+    escalate = huey.task(name="oncall.escalate")(handlers.escalate)
+    dispatch = huey.task(name="oncall.dispatch")(handlers.dispatch)
+    sweep = huey.task(name="oncall.sweep")(handlers.sweep)
+    return Tasks(huey, escalate, dispatch, sweep)
+
+
+def tasks_from_env(environ: Mapping[str, str]) -> Tasks:
+    return tasks_for(Settings.from_env(environ))
