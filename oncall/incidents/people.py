@@ -14,11 +14,10 @@ def actor_for_email(session: Session, email: str, via: str) -> Actor | None:
     user = session.scalar(select(UserRow).where(UserRow.email == email.strip().lower()))
     if user is None or user.disabled_at is not None:
         return None
-    roles = dict(
-        session.execute(
-            select(TeamMembershipRow.team_name, TeamMembershipRow.role).where(
-                TeamMembershipRow.user_id == user.id
-            )
-        ).tuples()
+    rows = session.execute(
+        select(TeamMembershipRow.team_name, TeamMembershipRow.role).where(
+            TeamMembershipRow.user_id == user.id
+        )
     )
+    roles = {team: role for team, role in rows}
     return Actor("user", user.email, roles, user_id=user.id, via=via)

@@ -33,8 +33,10 @@ from oncall.notify.providers.base import DeliveryResult, Provider
 from oncall.worker.notices import build_notice
 from oncall.worker.providers import ProviderChains
 
-LEASE = timedelta(seconds=90)
-"""A `sending` claim older than this belongs to a dead worker and is taken over."""
+LEASE = timedelta(seconds=30)
+"""A `sending` claim older than this belongs to a dead worker and is taken over: longer than
+any provider call may take (two providers at their timeout), short enough that a crash delays
+a page by seconds, not minutes."""
 SYSTEM = "system:dispatcher"
 
 
@@ -42,6 +44,7 @@ SYSTEM = "system:dispatcher"
 class DispatchPolicy:
     backoff: Backoff = field(default_factory=Backoff)
     breaker: BreakerPolicy = field(default_factory=BreakerPolicy)
+    lease: timedelta = LEASE
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,9 @@ class Dispatched:
     """Other outbox rows made due now because this channel failed for good."""
 
 
-def due_notification_ids(session: Session, now: datetime, limit: int = 200) -> list[int]:
+def due_notification_ids(
+    session: Session, now: datetime, limit: int = 200, lease: timedelta = LEASE
+) -> list[int]:
     return list(
         session.scalars(
             select(NotificationRow.id)
@@ -61,7 +66,7 @@ def due_notification_ids(session: Session, now: datetime, limit: int = 200) -> l
                     (NotificationRow.status == "pending")
                     & (NotificationRow.next_attempt_at <= now),
                     (NotificationRow.status == "sending")
-                    & (NotificationRow.claimed_at < now - LEASE),
+                    & (NotificationRow.claimed_at < now - lease),
                 )
             )
             .order_by(NotificationRow.next_attempt_at)
@@ -71,7 +76,7 @@ def due_notification_ids(session: Session, now: datetime, limit: int = 200) -> l
 
 
 def _claim(
-    session: Session, notification_id: int, now: datetime, worker: str
+    session: Session, notification_id: int, now: datetime, worker: str, lease: timedelta
 ) -> NotificationRow | None:
     row = session.scalar(
         select(NotificationRow)
@@ -79,7 +84,7 @@ def _claim(
             NotificationRow.id == notification_id,
             or_(
                 (NotificationRow.status == "pending") & (NotificationRow.next_attempt_at <= now),
-                (NotificationRow.status == "sending") & (NotificationRow.claimed_at < now - LEASE),
+                (NotificationRow.status == "sending") & (NotificationRow.claimed_at < now - lease),
             ),
         )
         .with_for_update(skip_locked=True)
@@ -165,7 +170,7 @@ def dispatch(
     policy = policy or DispatchPolicy()
     now = clock()
     with write_session(engine) as session:
-        row = _claim(session, notification_id, now, worker)
+        row = _claim(session, notification_id, now, worker, policy.lease)
         if row is None:
             return Dispatched("skipped")
         channel = Channel(row.channel)

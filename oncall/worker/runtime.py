@@ -6,7 +6,7 @@ import os
 import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -45,7 +45,9 @@ class Runtime:
             if not settings.is_sqlite
             else (make_engine(settings.database_url))
         )
-        return cls(settings, providers, engine, build_chains(providers))
+        slowest = max([providers.timeout(name) for name in providers.timeouts] or [10.0])
+        policy = DispatchPolicy(lease=timedelta(seconds=2 * slowest + 5))
+        return cls(settings, providers, engine, build_chains(providers), policy=policy)
 
     def config(self) -> ConfigSet:
         with Session(self.engine) as session:
@@ -81,4 +83,4 @@ class Runtime:
 
     def due_notifications(self) -> list[int]:
         with Session(self.engine) as session:
-            return due_notification_ids(session, self.clock())
+            return due_notification_ids(session, self.clock(), lease=self.policy.lease)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import itertools
 import time
 from collections.abc import Mapping
@@ -45,7 +46,25 @@ class SlackPeer(Peer):
         """The arguments of every call to one API method, in order."""
         return [r.params() for r in self.requests if r.path == f"/api/{method}"]
 
+    @property
+    def response_url(self) -> str:
+        """Where interaction replies go (Slack's `response_url`); posts are recorded."""
+        return f"{self.url}/response"
+
+    def responses(self) -> list[dict[str, Any]]:
+        return [r.json() for r in self.requests if r.path == "/response"]
+
+    @staticmethod
+    def sign(body: bytes, secret: str, timestamp: int | None = None) -> dict[str, str]:
+        """The headers Slack sends with a request signed by the app's signing secret."""
+        ts = str(int(time.time()) if timestamp is None else timestamp)
+        base = b"v0:" + ts.encode() + b":" + body
+        digest = hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+        return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": f"v0={digest}"}
+
     def handle(self, request: RecordedRequest) -> Reply:
+        if request.path == "/response":
+            return Reply.text("ok")
         if not request.path.startswith("/api/"):
             return Reply.text("not found", 404)
         method = request.path.removeprefix("/api/")
@@ -57,6 +76,7 @@ class SlackPeer(Peer):
         handler = {
             "auth.test": self._auth_test,
             "users.lookupByEmail": self._lookup_by_email,
+            "users.info": self._users_info,
             "conversations.open": self._conversations_open,
             "chat.postMessage": self._post_message,
             "chat.update": self._update,
@@ -81,6 +101,16 @@ class SlackPeer(Peer):
         user_id = next((uid for mail, uid in self.users.items() if mail.lower() == email), None)
         if user_id is None:
             return {"ok": False, "error": "users_not_found"}
+        return {
+            "ok": True,
+            "user": {"id": user_id, "name": email.split("@")[0], "profile": {"email": email}},
+        }
+
+    def _users_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        user_id = str(args.get("user", ""))
+        email = next((mail for mail, uid in self.users.items() if uid == user_id), None)
+        if email is None:
+            return {"ok": False, "error": "user_not_found"}
         return {
             "ok": True,
             "user": {"id": user_id, "name": email.split("@")[0], "profile": {"email": email}},
