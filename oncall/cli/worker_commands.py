@@ -23,9 +23,9 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--sweep-interval",
         type=float,
-        default=2.0,
+        default=0.5,
         metavar="SECONDS",
-        help="how often overdue timers and notifications are swept up (default 2)",
+        help="how often overdue timers and notifications are swept up (default 0.5)",
     )
     p.set_defaults(handler=worker)
 

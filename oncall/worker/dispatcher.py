@@ -304,6 +304,8 @@ def _finish(
         row = session.get(NotificationRow, notification_id, with_for_update=True)
         assert row is not None
         data = _event_data(row, result, attempt)
+        if row.kind == "verification" and result.ok:
+            row.provider_data = None  # the code is kept only until it is sent
         if result.ok:
             row.status, row.sent_at, row.provider = "sent", now, result.provider
             row.provider_message_id = result.provider_message_id
@@ -337,6 +339,8 @@ def _finish(
             )
             return Dispatched("retry", retry_at=retry_at)
         row.status, row.failed_at = "failed", now
+        if row.kind == "verification":
+            row.provider_data = None
         events.record(
             session,
             at=now,

@@ -229,24 +229,34 @@ def _channel_posts(
     enabled: Collection[Channel],
     now: datetime,
 ) -> list[tuple[int, datetime]]:
-    """The service's Slack channel hears about a new incident once, with its first page."""
+    """The service's Slack and Teams channels hear about a new incident once, with its first
+    page. The Teams address is the `${env:…}` reference, resolved only when sending."""
     spec = config.services.get(service.name)
-    if spec is None or not spec.slack_channel or Channel.SLACK not in enabled:
+    if spec is None:
         return []
-    row = NotificationRow(
-        idempotency_key=f"channel:{incident.id}:slack:{spec.slack_channel}",
-        incident_id=incident.id,
-        channel=Channel.SLACK.value,
-        address=spec.slack_channel,
-        kind="channel",
-        status="pending",
-        attempt_count=0,
-        next_attempt_at=now,
-        created_at=now,
-    )
-    session.add(row)
-    session.flush()
-    return [(row.id, now)]
+    wanted = [
+        (Channel.SLACK, spec.slack_channel),
+        (Channel.TEAMS, spec.teams_webhook),
+    ]
+    posts: list[tuple[int, datetime]] = []
+    for channel, address in wanted:
+        if not address or channel not in enabled:
+            continue
+        row = NotificationRow(
+            idempotency_key=f"channel:{incident.id}:{channel.value}:{address}",
+            incident_id=incident.id,
+            channel=channel.value,
+            address=address,
+            kind="channel",
+            status="pending",
+            attempt_count=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        session.add(row)
+        session.flush()
+        posts.append((row.id, now))
+    return posts
 
 
 def _finish(timer: EscalationTimerRow, now: datetime, status: str) -> None:

@@ -61,27 +61,25 @@ def dispatch(notification_id: int) -> None:
         tasks.notification_due(other, runtime().clock())
 
 
-def sweep() -> int:
+def sweep(threads: int = 8) -> int:
     """Run every overdue timer and send every due notification; returns how many rows ran.
 
     Called by the sweeper thread of every worker and by the `kick` task. Claims in the database
-    make it safe to run in any number of processes at once.
+    make it safe to run in any number of threads and processes at once.
     """
     rt = runtime()
     count = 0
-    for timer_id in rt.due_timers():
-        try:
-            escalate(timer_id)
-            count += 1
-        except Exception:
-            log.exception("escalation timer %s failed; it stays pending", timer_id)
-    due = rt.due_notifications()
-    if due:
-        with ThreadPoolExecutor(max_workers=min(8, len(due))) as pool:
-            for future in [pool.submit(dispatch, n) for n in due]:
-                try:
-                    future.result()
-                    count += 1
-                except Exception:
-                    log.exception("a notification failed to dispatch; it will be retried")
+    for batch, action in ((rt.due_timers(), escalate), (rt.due_notifications(), dispatch)):
+        if not batch:
+            continue
+        with ThreadPoolExecutor(max_workers=min(threads, len(batch))) as pool:
+            futures = {pool.submit(action, row_id): row_id for row_id in batch}
+        for future, row_id in futures.items():
+            try:
+                future.result()
+                count += 1
+            except Exception:
+                log.exception(
+                    "%s(%s) failed; the row stays due and is retried", action.__name__, row_id
+                )
     return count

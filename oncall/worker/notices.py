@@ -53,6 +53,8 @@ def build_notice(
     public_url: str,
     now: datetime,
 ) -> Notice:
+    if notification.kind == "verification":
+        return Notice.verification(str((notification.provider_data or {}).get("code", "")))
     incident = (
         session.get(IncidentRow, notification.incident_id) if notification.incident_id else None
     )

@@ -10,7 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from oncall.core.notification_rules import Channel
-from oncall.notify.providers.base import Provider
+from oncall.notify.message import Notice
+from oncall.notify.providers.base import DeliveryResult, Provider
 from oncall.notify.settings import ProviderSettings
 
 
@@ -55,4 +56,28 @@ def build_chains(settings: ProviderSettings) -> ProviderChains:
         from oncall.notify.providers.webpush import WebPushProvider
 
         chains[Channel.PUSH].append(WebPushProvider(settings))
+    from oncall.notify.providers.teams import TeamsProvider
+
+    chains[Channel.TEAMS].append(EnvWebhook(TeamsProvider(settings)))
     return ProviderChains({c: tuple(p) for c, p in chains.items() if p})
+
+
+class EnvWebhook:
+    """A webhook provider whose address is a `${env:NAME}` reference (a service's
+    `teams_webhook`): resolved at send time, so the secret URL is never stored in a row."""
+
+    def __init__(self, inner: Provider, environ: Mapping[str, str] | None = None) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.environ = environ
+
+    def send(self, address: str, notice: Notice) -> DeliveryResult:
+        import os
+
+        from oncall.config.types import MissingSecret, resolve_env
+
+        try:
+            url = resolve_env(address, self.environ if self.environ is not None else os.environ)
+        except MissingSecret as exc:
+            return DeliveryResult.failed(self.name, str(exc), retryable=False)
+        return self.inner.send(url, notice)

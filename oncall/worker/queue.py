@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,11 @@ def make_huey(settings: Settings) -> Huey:
     return SqliteHuey(QUEUE_NAME, filename=queue_path(settings), utc=True, timeout=30)
 
 
+KICK_INTERVAL = 0.05
+"""At most one sweep request per process every 50 ms; a request inside that gap is deferred
+to its end, never dropped, so a burst of alerts costs a handful of queue entries."""
+
+
 @dataclass
 class Tasks:
     """The task wrappers of one Huey instance; enqueueing only needs ids."""
@@ -49,6 +55,33 @@ class Tasks:
     escalate: Any
     dispatch: Any
     sweep: Any
+    _kick_lock: threading.Lock = field(default_factory=threading.Lock)
+    _last_kick: float = 0.0
+    _kick_pending: bool = False
+
+    def kick_soon(self) -> None:
+        """Ask a worker to sweep now (after ingest opened incidents), debounced."""
+        with self._kick_lock:
+            now = time.monotonic()
+            wait = self._last_kick + KICK_INTERVAL - now
+            if wait <= 0:
+                self._last_kick = now
+            elif self._kick_pending:
+                return
+            else:
+                self._kick_pending = True
+        if wait <= 0:
+            self.kick()
+            return
+        timer = threading.Timer(wait, self._deferred_kick)
+        timer.daemon = True
+        timer.start()
+
+    def _deferred_kick(self) -> None:
+        with self._kick_lock:
+            self._kick_pending = False
+            self._last_kick = time.monotonic()
+        self.kick()
 
     def timer_due(self, timer_id: int, due: datetime) -> None:
         self._enqueue(self.escalate, timer_id, due)

@@ -8,6 +8,7 @@ URL, `.requests` what it received, `.env()` the settings that point the app at i
 from __future__ import annotations
 
 import json
+import time
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,6 +25,8 @@ class RecordedRequest:
     query: dict[str, list[str]]
     headers: dict[str, str]
     body: bytes
+    received_at: float = field(default_factory=time.time)
+    """Wall-clock time the peer received it (for latency measurements)."""
 
     @property
     def text(self) -> str:
