@@ -5,10 +5,16 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+BUN := tools/node_modules/.bin/bun
+BUN_VERSION := 1.4.4
 
-.PHONY: run test lint typecheck setup validate clean
+export REFLEX_BUN_PATH := $(CURDIR)/$(BUN)
+export REFLEX_TELEMETRY_ENABLED := false
+export REFLEX_CHECK_LATEST_VERSION := false
 
-setup: $(STAMP)
+.PHONY: run test lint typecheck setup system-deps validate clean
+
+setup: $(STAMP) $(BUN)
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,11 +23,20 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
+# Reflex builds its frontend with bun, taken from the npm registry (never downloaded by Reflex).
+$(BUN):
+	npm install --prefix tools --no-save --no-audit --no-fund bun@$(BUN_VERSION)
+
+# Debian packages the tests drive: Chromium (browser tests), Prometheus Alertmanager (ingest).
+system-deps:
+	sh tests/browser/install_chromium.sh
+	sh tests/api/install_alertmanager.sh
+
 validate: setup
 	$(BIN)/oncall validate .
 
 run: setup
-	$(BIN)/oncall validate .
+	$(BIN)/oncall run .
 
 lint: setup
 	$(BIN)/ruff check $(wildcard oncall tests bench)
@@ -29,8 +44,8 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-test: setup lint typecheck
+test: setup system-deps lint typecheck
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .web .states

@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "worker_commands",
     "vapid_commands",
     "user_commands",
+    "run_commands",
 )
 """Modules under oncall.cli that add subcommands; each has `register(subparsers)`."""
 

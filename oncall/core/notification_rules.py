@@ -22,6 +22,8 @@ class Channel(StrEnum):
     SMS = "sms"
     VOICE = "voice"
     EMAIL = "email"
+    TEAMS = "teams"
+    """A service's Teams channel (incoming webhook); nobody's personal channel."""
 
 
 @dataclass(frozen=True, order=True)

@@ -102,16 +102,20 @@ def _stop_escalation(session: Session, incident_id: int, now: datetime) -> None:
 
 
 def _queue_updates(session: Session, incident_id: int, status: str, now: datetime) -> None:
-    """Messages already posted (Slack) are rewritten to show the new state."""
+    """Messages already posted (Slack) are rewritten to show the new state; a Teams channel,
+    whose webhook cannot edit a card, gets a new card."""
     posted = session.scalars(
         select(NotificationRow).where(
             NotificationRow.incident_id == incident_id,
             NotificationRow.status == "sent",
-            NotificationRow.channel == "slack",
+            NotificationRow.channel.in_(("slack", "teams")),
             NotificationRow.kind.in_(("page", "channel")),
         )
     ).all()
     for sent in posted:
+        if sent.channel == "teams":
+            _queue_teams_card(session, sent, status, now)
+            continue
         data = sent.provider_data or {}
         if not data.get("ts") or not data.get("channel"):
             continue
@@ -133,6 +137,29 @@ def _queue_updates(session: Session, incident_id: int, status: str, now: datetim
                 created_at=now,
             )
         )
+
+
+def _queue_teams_card(
+    session: Session, sent: NotificationRow, status: str, now: datetime
+) -> None:
+    if sent.kind != "channel":
+        return
+    key = f"update:{sent.id}:{status}"
+    if session.scalar(select(NotificationRow.id).where(NotificationRow.idempotency_key == key)):
+        return
+    session.add(
+        NotificationRow(
+            idempotency_key=key,
+            incident_id=sent.incident_id,
+            channel="teams",
+            address=sent.address,
+            kind="update",
+            status="pending",
+            attempt_count=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+    )
 
 
 def open_or_join(
@@ -342,6 +369,48 @@ def reassign(
     return Outcome(incident, True)
 
 
+def escalate_now(session: Session, incident_id: int, actor: Actor, now: datetime) -> Outcome:
+    """Run the next escalation step now instead of at its timeout (voice keypress 3).
+
+    The pending timer of the current escalation is made due at once, so the worker runs the
+    step through its usual compare-and-set: exactly once, even if pressed twice. Only a
+    triggered incident escalates; there is nothing to do for an acknowledged or resolved one.
+    """
+    actor.require_responder("escalate incidents")
+    incident = session.scalar(
+        select(IncidentRow).where(IncidentRow.id == incident_id).with_for_update()
+    )
+    if incident is None:
+        raise NotFound(f"incident {incident_id} does not exist")
+    if incident.status != TRIGGERED:
+        return Outcome(incident, False)
+    timer = session.scalar(
+        select(EscalationTimerRow)
+        .where(
+            EscalationTimerRow.incident_id == incident_id,
+            EscalationTimerRow.generation == incident.escalation_generation,
+            EscalationTimerRow.status == "pending",
+        )
+        .order_by(EscalationTimerRow.cycle, EscalationTimerRow.step)
+        .limit(1)
+        .with_for_update()
+    )
+    if timer is None:
+        return Outcome(incident, False)
+    timer.due_at = min(timer.due_at, now)
+    incident.version += 1
+    incident.updated_at = now
+    events.record(
+        session,
+        at=now,
+        actor=actor,
+        type="incident.escalate_requested",
+        incident_id=incident_id,
+        data={"step": timer.step, "cycle": timer.cycle},
+    )
+    return Outcome(incident, True)
+
+
 def add_note(
     session: Session, incident_id: int, actor: Actor, text: str, now: datetime
 ) -> None:
@@ -395,6 +464,7 @@ __all__ = [
     "acknowledge",
     "add_note",
     "change_priority",
+    "escalate_now",
     "open_or_join",
     "reassign",
     "resolve",

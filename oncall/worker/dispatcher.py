@@ -349,11 +349,11 @@ def _finish(
             incident_id=row.incident_id,
             data=data,
         )
-        pulled = _next_channel(session, row, now) if row.kind == "page" else ()
+        pulled = next_channel(session, row, now) if row.kind == "page" else ()
         return Dispatched("failed", pulled_forward=pulled)
 
 
-def _next_channel(session: Session, failed: NotificationRow, now: datetime) -> tuple[int, ...]:
+def next_channel(session: Session, failed: NotificationRow, now: datetime) -> tuple[int, ...]:
     """A channel failed for good: the person's next planned notification for this page is sent
     now instead of waiting for its delay."""
     later = session.scalars(

@@ -8,8 +8,8 @@ URL, `.requests` what it received, `.env()` the settings that point the app at i
 from __future__ import annotations
 
 import json
-import time
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer

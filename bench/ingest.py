@@ -1,0 +1,307 @@
+"""Ingest throughput and latency: the headless server on PostgreSQL under a loopback load.
+
+Creates a scratch PostgreSQL database, migrates it, applies the example organisation, starts
+`oncall api` (uvicorn, N workers) and drives it from a separate load-generator process: a mix of
+10% new alert groups and 90% duplicates of groups already open, posted as generic JSON alerts.
+The generator is open-loop (requests are scheduled at the target rate and latency is measured
+from the scheduled time, so a slow server cannot hide its queueing) over keep-alive
+connections. Then Prometheus Alertmanager's own `/api/v2/alerts` gets the same treatment in the
+same run, and the ratio is printed.
+
+    .venv/bin/python bench/ingest.py --rate 1000 --seconds 20 --workers 3 --threads 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parents[1]
+SECRET = "bench-s3cret"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def wait_ready(url: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+# --- the load generator (its own process) -------------------------------------------------------
+
+
+def _request(path: str, body: bytes, headers: dict[str, str]) -> bytes:
+    head = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1", "Content-Type: application/json",
+            f"Content-Length: {len(body)}", *(f"{k}: {v}" for k, v in headers.items())]
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+
+async def _read_response(reader: asyncio.StreamReader) -> int:
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    length = 0
+    chunked = False
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        if name.lower() == "content-length":
+            length = int(value)
+        elif name.lower() == "transfer-encoding" and "chunked" in value.lower():
+            chunked = True
+    if chunked:
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).strip(), 16)
+            await reader.readexactly(size + 2)
+            if size == 0:
+                break
+    elif length:
+        await reader.readexactly(length)
+    return status
+
+
+async def _drive(port: int, kind: str, rate: float, seconds: float, connections: int,
+                 new_share: float, seed: int) -> dict[str, Any]:
+    rng = random.Random(seed)
+    total = int(rate * seconds)
+    keys: list[str] = []
+    run = uuid.uuid4().hex[:8]
+
+    def body_for() -> bytes:
+        if not keys or rng.random() < new_share:
+            keys.append(f"{run}-{len(keys)}")
+            key = keys[-1]
+        else:
+            key = rng.choice(keys)
+        if kind == "oncall":
+            return json.dumps({"summary": f"Bench alert {key}", "dedup_key": key,
+                               "labels": {"job": "bench", "group": key}}).encode()
+        return json.dumps([{"labels": {"alertname": "Bench", "group": key},
+                            "annotations": {"summary": f"Bench alert {key}"}}]).encode()
+
+    if kind == "oncall":
+        path, headers = ("/api/v1/integrations/synthetic-checks/alerts",
+                         {"Authorization": f"Bearer {SECRET}"})
+    else:
+        path, headers = "/api/v2/alerts", {}
+    requests = [_request(path, body_for(), headers) for _ in range(total)]
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    next_index = 0
+    start = time.perf_counter() + 0.2
+
+    async def worker() -> None:
+        nonlocal next_index
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            while True:
+                i = next_index
+                if i >= total:
+                    return
+                next_index += 1
+                scheduled = start + i / rate
+                delay = scheduled - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                writer.write(requests[i])
+                status = await _read_response(reader)
+                latencies.append(time.perf_counter() - scheduled)
+                statuses[status] = statuses.get(status, 0) + 1
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    elapsed = time.perf_counter() - start
+    latencies.sort()
+    return {
+        "requests": total,
+        "elapsed": elapsed,
+        "rate": total / elapsed,
+        "p50_ms": 1000 * statistics.median(latencies),
+        "p99_ms": 1000 * latencies[int(len(latencies) * 0.99) - 1],
+        "max_ms": 1000 * latencies[-1],
+        "statuses": statuses,
+        "groups": len(keys),
+    }
+
+
+def _generator(queue: Any, *args: Any) -> None:
+    queue.put(asyncio.run(_drive(*args)))
+
+
+def generate(port: int, kind: str, args: argparse.Namespace, seed: int) -> dict[str, Any]:
+    """Run the load generator in a separate process; its figures come back over a queue."""
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    process = ctx.Process(target=_generator, args=(
+        queue, port, kind, args.rate, args.seconds, args.connections, args.new_share, seed))
+    process.start()
+    result: dict[str, Any] = queue.get()
+    process.join()
+    return result
+
+
+# --- the servers --------------------------------------------------------------------------------
+
+
+def scratch_database() -> tuple[str, str]:
+    for user in ("root", "postgres"):
+        try:
+            admin = psycopg.connect(host="127.0.0.1", user=user, dbname="postgres",
+                                    autocommit=True)
+        except psycopg.OperationalError:
+            continue
+        name = f"oncall_bench_{os.getpid()}"
+        admin.execute(f'CREATE DATABASE "{name}"')
+        admin.close()
+        return f"postgresql+psycopg://{user}@127.0.0.1:5432/{name}", user
+    raise SystemExit("PostgreSQL is not reachable on 127.0.0.1:5432")
+
+
+def drop_database(url: str, user: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(host="127.0.0.1", user=user, dbname="postgres",
+                         autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def prepare(url: str) -> None:
+    from oncall.config.loader import load
+    from oncall.db.engine import make_engine
+    from oncall.db.migrate import upgrade_engine
+    from oncall.reconcile.apply import Origin, apply_config
+
+    engine = make_engine(url)
+    upgrade_engine(engine)
+    result = load(ROOT)
+    assert result.ok
+    apply_config(engine, result.config,
+                 Origin(actor="bench", source=str(ROOT), revision=None, now=datetime.now(UTC)))
+    engine.dispose()
+
+
+def counts(url: str) -> tuple[int, int, int]:
+    from sqlalchemy import text
+
+    from oncall.db.engine import make_engine
+
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        row = conn.execute(text(
+            "SELECT (SELECT count(*) FROM alert_deliveries), (SELECT count(*) FROM alerts),"
+            " (SELECT count(*) FROM incidents)")).one()
+    engine.dispose()
+    return int(row[0]), int(row[1]), int(row[2])
+
+
+def run_oncall(args: argparse.Namespace, url: str) -> dict[str, Any]:
+    port = free_port()
+    env = {**os.environ, "SYNTHETICS_WEBHOOK_TOKEN": SECRET, "PROM_PROD_WEBHOOK_SECRET": "x",
+           "DATADOG_WEBHOOK_SECRET": "x"}
+    server = subprocess.Popen(
+        [str(ROOT / ".venv/bin/oncall"), "api", "--database-url", url, "--port", str(port),
+         "--workers", str(args.workers), "--threads", str(args.threads)], env=env,
+    )
+    try:
+        wait_ready(f"http://127.0.0.1:{port}/api/v1/openapi.json")
+        warm = argparse.Namespace(**{**vars(args), "seconds": 2.0})
+        generate(port, "oncall", warm, seed=1)
+        result = generate(port, "oncall", args, seed=2)
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    result["stored"] = counts(url)
+    return result
+
+
+def run_alertmanager(args: argparse.Namespace) -> dict[str, Any] | None:
+    binary = shutil.which("prometheus-alertmanager")
+    if binary is None:
+        print("prometheus-alertmanager not installed: tests/api/install_alertmanager.sh",
+              file=sys.stderr)
+        return None
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp) / "alertmanager.yml"
+        config.write_text("route: {receiver: none}\nreceivers: [{name: none}]\n")
+        process = subprocess.Popen(
+            [binary, f"--config.file={config}", f"--storage.path={tmp}/data",
+             f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=",
+             "--log.level=warn"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        try:
+            wait_ready(f"http://127.0.0.1:{port}/-/ready")
+            warm = argparse.Namespace(**{**vars(args), "seconds": 2.0})
+            generate(port, "alertmanager", warm, seed=1)
+            return generate(port, "alertmanager", args, seed=2)
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rate", type=float, default=1000.0, help="alerts per second offered")
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--workers", type=int, default=3, help="uvicorn worker processes")
+    parser.add_argument("--threads", type=int, default=2, help="database threads per worker")
+    parser.add_argument("--new-share", type=float, default=0.1,
+                        help="share of alerts that open a new group (default 0.1)")
+    args = parser.parse_args()
+
+    url, user = scratch_database()
+    try:
+        prepare(url)
+        ours = run_oncall(args, url)
+    finally:
+        drop_database(url, user)
+    theirs = run_alertmanager(args)
+
+    def line(name: str, r: dict[str, Any]) -> str:
+        return (f"{name:<13} offered {args.rate:>6.0f}/s  achieved {r['rate']:>7.1f}/s  "
+                f"p50 {r['p50_ms']:6.1f} ms  p99 {r['p99_ms']:7.1f} ms  "
+                f"max {r['max_ms']:7.1f} ms  statuses {r['statuses']}")
+
+    print(f"{int(args.rate * args.seconds)} alerts over {args.seconds:.0f} s, "
+          f"{args.new_share:.0%} new groups, {args.connections} connections, "
+          f"{args.workers} workers x {args.threads} threads")
+    print(line("oncall", ours))
+    deliveries, alerts, incidents = ours["stored"]
+    print(f"{'':<13} stored: {deliveries} deliveries, {alerts} alerts, {incidents} incidents")
+    if theirs is not None:
+        print(line("alertmanager", theirs))
+        print(f"ratio oncall/alertmanager (achieved rate): {ours['rate'] / theirs['rate']:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

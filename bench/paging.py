@@ -1,0 +1,320 @@
+"""Paging benchmark: how fast the first page goes out, and how late escalation steps run.
+
+    .venv/bin/python bench/paging.py [--backend embedded|production|both]
+        [--rate 50] [--seconds 60] [--timers 10000] [--window 60]
+
+1. Ingest to first provider request: alerts are posted to a running `oncall api` at `--rate`
+   per second for `--seconds` (each a new incident); a running `oncall worker` pages through
+   the local Slack peer. Latency is from the 202 reaching the sender to the peer receiving the
+   incident's first Slack message. Target: p99 under 1 s.
+2. Escalation lateness: `--timers` pending escalation timers with due times spread evenly over
+   the next `--timers / 50` seconds (50 fall due per second), queued as the worker itself
+   queues them; lateness is from due time to the step having run, over the steps that fall due
+   in the first `--window` seconds. Target: p99 under 1 s.
+
+Backends: `embedded` is SQLite + Huey's SQLite queue; `production` is PostgreSQL + Redis
+(127.0.0.1), in a scratch database and Redis db 12 that are created and cleaned up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import psycopg
+import redis
+from sqlalchemy import insert, select
+
+from oncall.db.engine import make_engine
+from oncall.db.models import EscalationTimerRow, IncidentRow, ServiceRow
+from oncall.settings import Settings
+from oncall.testing.peers import SlackPeer
+from oncall.worker.queue import tasks_for
+
+ONCALL = str(Path(sys.executable).with_name("oncall"))
+SECRET = "bench-hook-secret"
+CONFIG = {
+    "rules/team.yaml": """\
+kind: Team
+name: ops
+members:
+  - {email: alice@example.com, role: responder}
+  - {email: bob@example.com, role: responder}
+---
+kind: EscalationPolicy
+name: ops
+steps:
+  - {targets: ["schedule:ops-primary"], timeout: 1h}
+  - {targets: ["user:bob@example.com"], timeout: 1h}
+---
+kind: Service
+name: api
+team: ops
+escalation_policy: ops
+slack_channel: "#bench"
+---
+kind: Integration
+name: hooks
+type: generic
+service: api
+secret: ${env:HOOK_SECRET}
+""",
+    "schedules/ops.yaml": """\
+kind: Schedule
+name: ops-primary
+team: ops
+timezone: UTC
+layers:
+  - name: alice
+    members: [alice@example.com]
+    rotation: {every: 1w, start: 2026-01-05T00:00}
+""",
+    "workflows/.keep": "",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+class Backend:
+    def __init__(self, kind: str, root: Path) -> None:
+        self.kind = kind
+        self.root = root
+        self.pg_name: str | None = None
+        if kind == "embedded":
+            self.database_url = f"sqlite:///{root / 'oncall.db'}"
+            self.redis_url: str | None = None
+        else:
+            self.pg_name = f"bench_paging_{uuid.uuid4().hex[:8]}"
+            with psycopg.connect(host="127.0.0.1", dbname="postgres", user=getpass.getuser(),
+                                 autocommit=True) as conn:
+                conn.execute(f'CREATE DATABASE "{self.pg_name}"')
+            self.database_url = (
+                f"postgresql+psycopg://{getpass.getuser()}@127.0.0.1:5432/{self.pg_name}"
+            )
+            self.redis_url = "redis://127.0.0.1:6379/12"
+            redis.Redis.from_url(self.redis_url).flushdb()
+
+    def drop(self) -> None:
+        if self.pg_name:
+            with psycopg.connect(host="127.0.0.1", dbname="postgres", user=getpass.getuser(),
+                                 autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{self.pg_name}" WITH (FORCE)')
+        if self.redis_url:
+            redis.Redis.from_url(self.redis_url).flushdb()
+
+
+class Processes:
+    def __init__(self, env: dict[str, str], logs: Path) -> None:
+        self.env = env
+        self.logs = logs
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def run(self, *args: str) -> None:
+        subprocess.run([ONCALL, *args], env=self.env, check=True, capture_output=True)
+
+    def start(self, name: str, *args: str) -> None:
+        log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115
+        self.procs.append(subprocess.Popen([ONCALL, *args], env=self.env, stdout=log,
+                                           stderr=log))
+
+    def stop(self) -> None:
+        for p in self.procs:
+            p.send_signal(signal.SIGINT)
+        for p in self.procs:
+            try:
+                p.wait(15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        self.procs.clear()
+
+
+def first_page_latency(api: str, slack: SlackPeer, rate: float, seconds: float) -> dict[str, float]:
+    accepted: dict[str, float] = {}
+    errors = 0
+    lock = threading.Lock()
+    total = int(rate * seconds)
+    client = httpx.Client(timeout=10, limits=httpx.Limits(max_connections=32))
+
+    def send(n: int) -> None:
+        nonlocal errors
+        body = {"summary": f"bench-{n:06d} error rate high", "severity": "critical",
+                "dedup_key": f"bench-{n}", "labels": {"n": str(n)}}
+        r = client.post(f"{api}/api/v1/integrations/hooks/alerts", json=body,
+                        headers={"Authorization": f"Bearer {SECRET}"})
+        with lock:
+            if r.status_code == 202:
+                accepted[f"bench-{n:06d}"] = time.time()
+            else:
+                errors += 1
+
+    start = time.monotonic()
+    threads = []
+    for n in range(total):
+        delay = start + n / rate - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        t = threading.Thread(target=send, args=(n,))
+        t.start()
+        threads.append(t)
+    for t in threads:
+        t.join()
+    deadline = time.monotonic() + 60
+    first: dict[str, float] = {}
+    while time.monotonic() < deadline:
+        for request in slack.requests:
+            if request.path != "/api/chat.postMessage":
+                continue
+            text = str(request.params().get("text", ""))
+            for key in ("bench-",):
+                i = text.find(key)
+                if i >= 0:
+                    alert = text[i : i + 12]
+                    first[alert] = min(first.get(alert, request.received_at), request.received_at)
+        if len(first) >= len(accepted):
+            break
+        time.sleep(0.5)
+    latencies = [first[a] - t for a, t in accepted.items() if a in first]
+    return {
+        "sent": total, "accepted": len(accepted), "errors": errors,
+        "paged": len(latencies),
+        "p50": percentile(latencies, 0.50) if latencies else float("nan"),
+        "p99": percentile(latencies, 0.99) if latencies else float("nan"),
+        "max": max(latencies) if latencies else float("nan"),
+    }
+
+
+def escalation_lateness(database_url: str, redis_url: str | None, timers: int,
+                        window: float) -> dict[str, float]:
+    engine = make_engine(database_url)
+    settings = Settings(database_url=database_url, redis_url=redis_url)
+    tasks = tasks_for(settings)
+    per_second = 50.0
+    now = datetime.now(UTC)
+    start = now + timedelta(seconds=5)
+    with engine.begin() as conn:
+        service_id = conn.scalar(select(ServiceRow.id).where(ServiceRow.name == "api"))
+        rows = [
+            {"title": f"lateness-{n}", "status": "triggered", "priority": "P3",
+             "urgency": "high", "service_id": service_id, "group_key": f"late-{n}",
+             "labels": {}, "escalation_policy_name": "ops", "escalation_generation": 0,
+             "escalation_cycle": 0, "escalation_step": 0, "version": 0, "alert_count": 1,
+             "triggered_at": now, "updated_at": now}
+            for n in range(timers)
+        ]
+        ids = list(conn.scalars(insert(IncidentRow).returning(IncidentRow.id), rows))
+        dues = [start + timedelta(seconds=n / per_second) for n in range(timers)]
+        timer_rows = [
+            {"incident_id": i, "generation": 0, "cycle": 0, "step": 1, "due_at": due,
+             "status": "pending", "attempts": 0, "created_at": now}
+            for i, due in zip(ids, dues, strict=True)
+        ]
+        timer_ids = list(conn.scalars(insert(EscalationTimerRow).returning(EscalationTimerRow.id),
+                                      timer_rows))
+    for timer_id, due in zip(timer_ids, dues, strict=True):
+        tasks.timer_due(timer_id, due)  # as the worker queues the next step of an incident
+    end = start + timedelta(seconds=window)
+    while datetime.now(UTC) < end + timedelta(seconds=5):
+        time.sleep(1)
+    with engine.connect() as conn:
+        done = conn.execute(
+            select(EscalationTimerRow.due_at, EscalationTimerRow.done_at).where(
+                EscalationTimerRow.due_at < end, EscalationTimerRow.step == 1
+            )
+        ).all()
+    engine.dispose()
+    late = [(d.done_at - d.due_at).total_seconds() for d in done if d.done_at is not None]
+    return {
+        "pending": timers, "measured": len(done), "ran": len(late),
+        "p50": percentile(late, 0.5) if late else float("nan"),
+        "p99": percentile(late, 0.99) if late else float("nan"),
+        "max": max(late) if late else float("nan"),
+    }
+
+
+def run(kind: str, args: argparse.Namespace) -> None:
+    root = Path(tempfile.mkdtemp(prefix=f"bench-paging-{kind}-"))
+    backend = Backend(kind, root)
+    try:
+        for rel, text in CONFIG.items():
+            path = root / "config" / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        with SlackPeer(users={"alice@example.com": "UALICE", "bob@example.com": "UBOB"}) as slack:
+            env = {**{k: v for k, v in os.environ.items() if not k.startswith("ONCALL_")},
+                   "ONCALL_DATABASE_URL": backend.database_url, "HOOK_SECRET": SECRET,
+                   "ONCALL_LOG_LEVEL": "WARNING", **slack.env()}
+            if backend.redis_url:
+                env["ONCALL_REDIS_URL"] = backend.redis_url
+            procs = Processes(env, root)
+            procs.run("db", "upgrade")
+            procs.run("apply", str(root / "config"))
+            port = free_port()
+            procs.start("api", "api", "--port", str(port))
+            procs.start("worker", "worker", "--threads", "8")
+            api = f"http://127.0.0.1:{port}"
+            for _ in range(100):
+                try:
+                    if httpx.get(f"{api}/api/v1/openapi.json", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.2)
+            time.sleep(2)
+            paging = first_page_latency(api, slack, args.rate, args.seconds)
+            print(f"{kind}: ingest accepted -> first Slack request, {args.rate:g} alerts/s for "
+                  f"{args.seconds:g} s: {paging}", flush=True)
+            lateness = escalation_lateness(backend.database_url, backend.redis_url,
+                                           args.timers, args.window)
+            print(f"{kind}: escalation lateness with {args.timers} pending timers: {lateness}",
+                  flush=True)
+            procs.stop()
+            rows = [
+                f"| {kind} | first page p50 | {paging['p50'] * 1000:.0f} ms |",
+                f"| {kind} | first page p99 | {paging['p99'] * 1000:.0f} ms |",
+                f"| {kind} | pages delivered | {paging['paged']}/{paging['accepted']} |",
+                f"| {kind} | lateness p50 | {lateness['p50'] * 1000:.0f} ms |",
+                f"| {kind} | lateness p99 | {lateness['p99'] * 1000:.0f} ms |",
+                f"| {kind} | steps run on time window | {lateness['ran']}/{lateness['measured']} |",
+            ]
+            print("\n".join(rows), flush=True)
+    finally:
+        backend.drop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--backend", choices=["embedded", "production", "both"], default="both")
+    parser.add_argument("--rate", type=float, default=50.0)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--timers", type=int, default=10_000)
+    parser.add_argument("--window", type=float, default=60.0)
+    args = parser.parse_args()
+    for kind in (["embedded", "production"] if args.backend == "both" else [args.backend]):
+        run(kind, args)
+
+
+if __name__ == "__main__":
+    main()

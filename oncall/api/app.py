@@ -1,0 +1,305 @@
+"""The HTTP API: one Starlette app, mounted into the Reflex app as `api_transformer` and also
+served headless by `oncall api`.
+
+Adding routes: write a module with `routes(ctx: ApiContext) -> list[BaseRoute]` (and optionally
+`openapi_paths() -> dict` for the OpenAPI document), then add its dotted name to
+`ROUTE_MODULES`. Handlers get everything they need (engine, applied config, clock, outbound
+HTTP) from the `ApiContext`, so tests build the app with fakes and no globals.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import ModuleType
+from typing import Any
+
+import anyio.to_thread
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm import Session
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from oncall.api import problems
+from oncall.config.configset import ConfigSet
+from oncall.db.applied import AppliedConfig
+from oncall.db.engine import make_engine
+from oncall.db.migrate import require_current
+from oncall.ingest.pipeline import ServiceDirectory
+from oncall.settings import Settings
+
+ROUTE_MODULES: list[str] = [
+    "oncall.api.ingest",
+    "oncall.api.incidents",
+    "oncall.api.openapi",
+    "oncall.api.slack",
+    "oncall.api.ack",
+    "oncall.api.twilio",
+]
+"""Modules whose `routes(ctx)` make up the API, matched in this order."""
+
+MAX_BODY_BYTES = 1024 * 1024
+RETRY_AFTER_SECONDS = 5
+CONFIG_RECHECK_SECONDS = 1.0
+"""How often the applied config's version is checked: an apply is in force within a second."""
+
+REQUEST_ID_HEADER = "x-request-id"
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+Clock = Callable[[], datetime]
+CertFetcher = Callable[[str], bytes]
+UrlVisitor = Callable[[str], None]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class ApiContext:
+    """What every handler may use; built once per app."""
+
+    settings: Settings
+    engine: Engine
+    clock: Clock = utc_now
+    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    fetch_cert: CertFetcher | None = None
+    """Fetches an SNS signing certificate (PEM) by URL; None: over HTTPS with a short timeout."""
+    visit_url: UrlVisitor | None = None
+    """Confirms an SNS subscription by GET to its SubscribeURL; None: over HTTPS."""
+    retry_after: int = RETRY_AFTER_SECONDS
+    config_recheck: float = CONFIG_RECHECK_SECONDS
+    applied: AppliedConfig = field(default_factory=AppliedConfig)
+    route_modules: list[ModuleType] = field(default_factory=list)
+    services: ServiceDirectory = field(default_factory=ServiceDirectory)
+    _config: ConfigSet | None = None
+    _checked: float = 0.0
+
+    def fresh_config(self) -> ConfigSet | None:
+        """The cached ConfigSet while it needs no recheck, without touching the database."""
+        if self._config is not None and time.monotonic() - self._checked < self.config_recheck:
+            return self._config
+        return None
+
+    def config(self, session: Session) -> ConfigSet:
+        """The applied ConfigSet, rechecked against the database at most every second."""
+        now = time.monotonic()
+        if self._config is None or now - self._checked >= self.config_recheck:
+            self._config = self.applied.get(session)
+            self._checked = now
+        return self._config
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Errors that mean "try again later" rather than a bug: connection refused, pool empty."""
+    if isinstance(exc, PoolTimeout | OperationalError):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+def request_id(request: Request) -> str:
+    rid: str = request.scope.get("state", {}).get("request_id", "")
+    return rid
+
+
+# --- middleware -------------------------------------------------------------------------------
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class BodySizeLimit:
+    """413 for bodies over the limit, by Content-Length up front or while streaming."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = 0
+                if declared > self.limit:
+                    await self._refuse(scope, receive, send)
+                    return
+        received = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise _BodyTooLarge()
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _BodyTooLarge:
+            if started:
+                raise
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = problems.problem(
+            413, f"the request body is larger than {self.limit} bytes",
+            instance=scope.get("path"),
+            headers={"Connection": "close"},
+        )
+        await response(scope, receive, send)
+
+
+class RequestId:
+    """Every response carries `X-Request-Id` (the caller's, if sane, else a new one)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = ""
+        for name, value in scope.get("headers", []):
+            if name == b"x-request-id":
+                candidate = value.decode("latin-1")
+                if _SAFE_REQUEST_ID.match(candidate):
+                    rid = candidate
+                break
+        rid = rid or uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = rid
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", rid.encode("ascii")))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
+# --- error handlers ---------------------------------------------------------------------------
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    headers = dict(exc.headers or {})
+    detail = exc.detail if isinstance(exc.detail, str) else "request refused"
+    if exc.status_code == 404:
+        detail = f"no such resource: {request.url.path}"
+    return problems.problem(exc.status_code, detail, instance=request.url.path, headers=headers)
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    ctx: ApiContext | None = getattr(request.app.state, "ctx", None)
+    if database_unavailable(exc):
+        return problems.unavailable(ctx.retry_after if ctx else RETRY_AFTER_SECONDS,
+                                    instance=request.url.path)
+    return problems.problem(
+        500, f"internal error (request id {request_id(request)})", instance=request.url.path
+    )
+
+
+# --- the factory ------------------------------------------------------------------------------
+
+
+def load_route_modules(names: Sequence[str]) -> list[ModuleType]:
+    return [importlib.import_module(name) for name in names]
+
+
+def create_api(
+    settings: Settings,
+    engine: Engine | None = None,
+    *,
+    route_modules: Sequence[str] | None = None,
+    check_schema: bool = True,
+    threads: int | None = None,
+    **context: Any,
+) -> Starlette:
+    """The API app. Refuses (DatabaseNotMigrated) to run against an unmigrated database.
+
+    `threads` caps the worker threads running database work in this process (default: the
+    40 of Starlette's thread pool). Fewer threads contend less for the GIL: on a 2-core
+    machine, 2 threads per process gave the best throughput (docs/benchmarks.md).
+    `context` sets ApiContext fields (clock, environ, fetch_cert, visit_url ...), for tests.
+    """
+    owns_engine = engine is None
+    if engine is None:
+        engine = make_engine(settings.database_url, **engine_options(settings))
+    if check_schema:
+        try:
+            require_current(engine)
+        except Exception:
+            if owns_engine:
+                engine.dispose()
+            raise
+    ctx = ApiContext(settings=settings, engine=engine, **context)
+    modules = load_route_modules(ROUTE_MODULES if route_modules is None else route_modules)
+    ctx.route_modules = modules
+    routes = [route for module in modules for route in module.routes(ctx)]
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        if threads is not None:
+            anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+        try:
+            yield
+        finally:
+            if owns_engine:
+                engine.dispose()
+
+    app = Starlette(
+        routes=routes,
+        exception_handlers={HTTPException: _http_error, Exception: _server_error},
+        lifespan=lifespan,
+    )
+    app.state.ctx = ctx
+    app.add_middleware(BodySizeLimit)
+    app.add_middleware(RequestId)
+    return app
+
+
+def engine_options(settings: Settings) -> dict[str, Any]:
+    """Pool sizes for a server process: enough for the threadpool's concurrent requests."""
+    if settings.is_sqlite:
+        return {}
+    # No pre-ping: it costs a round trip per request. A connection found dead fails that one
+    # request with 503 (the sender retries) and SQLAlchemy then replaces the whole pool.
+    return {"pool_size": 20, "max_overflow": 20, "pool_timeout": 5, "pool_pre_ping": False}
+
+
+THREADS_VARIABLE = "ONCALL_API_THREADS"
+
+
+def app_from_env() -> Starlette:
+    """Factory for `uvicorn --factory oncall.api.app:app_from_env` (and `oncall api --workers`)."""
+    raw = os.environ.get(THREADS_VARIABLE, "").strip()
+    threads = int(raw) if raw.isdigit() and int(raw) > 0 else None
+    return create_api(Settings.from_env(os.environ), threads=threads)

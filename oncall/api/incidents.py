@@ -1,0 +1,426 @@
+"""The incidents REST API: list, get, and the responder actions, all through the service layer.
+
+Every request authenticates with an API key (`Authorization: Bearer oncall_…`) and acts as the
+key's user with that user's current roles, so an observer's key reads but cannot act (403).
+Actions are idempotent: acknowledging an acknowledged incident answers 200 with
+`"changed": false`; asking for a transition the state does not allow (acknowledging a resolved
+incident) answers 409.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from oncall.api import problems
+from oncall.api.app import ApiContext, database_unavailable
+from oncall.api.keys import actor_for_key
+from oncall.db.engine import write_session
+from oncall.db.models import AlertRow, AuditEventRow, UserRow
+from oncall.incidents import service
+from oncall.incidents.actors import Actor, Forbidden
+from oncall.incidents.queries import (
+    MAX_LIMIT,
+    IncidentDetail,
+    IncidentFilter,
+    IncidentItem,
+    incident_detail,
+    list_incidents,
+)
+
+BASE = "/api/v1/incidents"
+STATUSES = (service.TRIGGERED, service.ACKNOWLEDGED, service.RESOLVED)
+MAX_ID = 2**63 - 1
+M = TypeVar("M", bound=BaseModel)
+
+
+class Problem(Exception):
+    """Answered as the problem document it carries."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+# --- request bodies -----------------------------------------------------------------------------
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ResolveBody(_Body):
+    note: str | None = Field(None, max_length=20_000)
+
+
+class AcknowledgeBody(_Body):
+    pass
+
+
+class NoteBody(_Body):
+    text: str = Field(min_length=1, max_length=20_000)
+
+
+class ReassignBody(_Body):
+    assignee: str = Field(min_length=3, max_length=320, description="The new assignee's email")
+
+
+class PriorityBody(_Body):
+    priority: str = Field(pattern=r"^P[1-5]$")
+
+
+# --- serialisation ------------------------------------------------------------------------------
+
+
+def _time(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def incident_json(item: IncidentItem) -> dict[str, Any]:
+    i = item.incident
+    return {
+        "id": i.id,
+        "title": i.title,
+        "status": i.status,
+        "priority": i.priority,
+        "urgency": i.urgency,
+        "service": item.service,
+        "team": item.team,
+        "group_key": i.group_key,
+        "labels": i.labels,
+        "assignee": item.assignee,
+        "alert_count": i.alert_count,
+        "escalation_policy": i.escalation_policy_name,
+        "triggered_at": _time(i.triggered_at),
+        "last_alert_at": _time(i.last_alert_at),
+        "acknowledged_at": _time(i.acknowledged_at),
+        "resolved_at": _time(i.resolved_at),
+        "updated_at": _time(i.updated_at),
+        "version": i.version,
+    }
+
+
+def alert_json(a: AlertRow) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "integration": a.integration_name,
+        "status": a.status,
+        "severity": a.severity,
+        "summary": a.summary,
+        "source": a.source,
+        "dedup_key": a.dedup_key,
+        "labels": a.labels,
+        "routing_rule": a.routing_rule_name,
+        "suppressed_reason": a.suppressed_reason,
+        "occurred_at": _time(a.occurred_at),
+        "received_at": _time(a.received_at),
+        "resolved_at": _time(a.resolved_at),
+    }
+
+
+def event_json(e: AuditEventRow) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "at": _time(e.at),
+        "actor": e.actor,
+        "type": e.type,
+        "before": e.before,
+        "after": e.after,
+        "data": e.data,
+    }
+
+
+def detail_json(d: IncidentDetail) -> dict[str, Any]:
+    i = d.item.incident
+    return {
+        **incident_json(d.item),
+        "acknowledged_by": d.users.get(i.acknowledged_by_id) if i.acknowledged_by_id else None,
+        "resolved_by": d.users.get(i.resolved_by_id) if i.resolved_by_id else None,
+        "alerts": [alert_json(a) for a in d.alerts],
+        "timeline": [event_json(e) for e in d.timeline],
+    }
+
+
+# --- request helpers ----------------------------------------------------------------------------
+
+
+def _authenticate(session: Session, request: Request, now: datetime) -> Actor:
+    header = request.headers.get("authorization") or ""
+    scheme, _, token = header.strip().partition(" ")
+    actor = None
+    if scheme.lower() == "bearer" and token.strip():
+        actor = actor_for_key(session, token.strip(), now)
+    if actor is None:
+        raise Problem(problems.problem(
+            401, "a valid API key is required: Authorization: Bearer <key>",
+            instance=request.url.path, headers={"WWW-Authenticate": 'Bearer realm="oncall"'},
+        ))
+    return actor
+
+
+def _no_nul(value: str, name: str, path: str) -> str:
+    if "\x00" in value:
+        raise Problem(problems.unprocessable(name, "must not contain NUL characters",
+                                             instance=path))
+    return value
+
+
+def _values(request: Request, name: str, allowed: tuple[str, ...] | None = None
+            ) -> tuple[str, ...]:
+    """A filter given as repeated parameters and/or comma-separated values."""
+    out: list[str] = []
+    for raw in request.query_params.getlist(name):
+        for part in raw.split(","):
+            part = _no_nul(part.strip(), name, request.url.path)
+            if not part:
+                continue
+            if allowed is not None and part not in allowed:
+                raise Problem(problems.unprocessable(
+                    name, f"unknown value {part!r}: expected one of {', '.join(allowed)}",
+                    instance=request.url.path,
+                ))
+            out.append(part)
+    return tuple(dict.fromkeys(out))
+
+
+def _int_param(request: Request, name: str, low: int, high: int) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return None
+    if not raw.strip().isdigit() or not low <= int(raw) <= high:
+        raise Problem(problems.unprocessable(
+            name, f"expected a whole number from {low} to {high}", instance=request.url.path
+        ))
+    return int(raw)
+
+
+def encode_cursor(before: int) -> str:
+    return base64.urlsafe_b64encode(f"before:{before}".encode()).decode("ascii").rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int | None:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    kind, _, number = text.partition(":")
+    if kind != "before" or not number.isdigit() or int(number) > MAX_ID:
+        return None
+    return int(number)
+
+
+async def _parse_body(request: Request, model: type[M]) -> M:
+    raw = await request.body()
+    path = request.url.path
+    if not raw.strip():
+        data: Any = {}
+    else:
+        media = (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+        if media and media != "application/json" and not media.endswith("+json"):
+            raise Problem(problems.problem(415, f"expected application/json, got {media}",
+                                           instance=path))
+        try:
+            data = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise Problem(problems.problem(400, f"the body is not valid JSON: {exc}",
+                                           instance=path)) from None
+    if not isinstance(data, dict):
+        raise Problem(problems.unprocessable("", "expected a JSON object", instance=path))
+    try:
+        body = model.model_validate(data)
+    except ValidationError as exc:
+        found = []
+        for err in exc.errors(include_url=False):
+            loc = ".".join(str(p) for p in err["loc"])
+            msg = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
+            found.append((loc, msg))
+        raise Problem(problems.unprocessable(found[0][0], found[0][1], found,
+                                             instance=path)) from None
+    for name, value in body.model_dump().items():
+        if isinstance(value, str):
+            _no_nul(value, name, path)
+    return body
+
+
+def _incident_id(request: Request) -> int:
+    incident_id: int = request.path_params["incident_id"]
+    if incident_id < 1 or incident_id > MAX_ID:
+        raise Problem(problems.problem(404, f"incident {incident_id} does not exist",
+                                       instance=request.url.path))
+    return incident_id
+
+
+async def _run(ctx: ApiContext, request: Request, work: Callable[[], Response]) -> Response:
+    try:
+        return await run_in_threadpool(work)
+    except Problem as p:
+        return p.response
+    except Exception as exc:
+        if database_unavailable(exc):
+            return problems.unavailable(ctx.retry_after, instance=request.url.path)
+        raise
+
+
+# --- handlers -----------------------------------------------------------------------------------
+
+
+def routes(ctx: ApiContext) -> list[BaseRoute]:
+    async def index(request: Request) -> Response:
+        try:
+            flt = IncidentFilter(
+                status=_values(request, "status", STATUSES),
+                service=_values(request, "service"),
+                team=_values(request, "team"),
+                priority=_values(request, "priority", service.PRIORITIES),
+                q=_no_nul(request.query_params.get("q") or "", "q", request.url.path) or None,
+            )
+            limit = _int_param(request, "limit", 1, MAX_LIMIT) or 50
+            page = _int_param(request, "page", 1, 1_000_000)
+            cursor = request.query_params.get("cursor")
+            before = None
+            if cursor:
+                before = decode_cursor(cursor)
+                if before is None:
+                    raise Problem(problems.unprocessable(
+                        "cursor", "not a cursor from a previous answer", instance=request.url.path
+                    ))
+            if cursor and page is not None:
+                raise Problem(problems.unprocessable(
+                    "page", "use either cursor or page, not both", instance=request.url.path
+                ))
+        except Problem as p:
+            return p.response
+
+        def work() -> Response:
+            now = ctx.clock()
+            with Session(ctx.engine) as session, session.begin():
+                _authenticate(session, request, now)
+                result = list_incidents(session, flt, limit=limit, before=before, page=page)
+                body: dict[str, Any] = {
+                    "items": [incident_json(item) for item in result.items],
+                    "next_cursor": encode_cursor(result.next_before)
+                    if result.next_before is not None and page is None else None,
+                }
+                if page is not None:
+                    body["page"] = page
+                    body["total"] = result.total
+            return JSONResponse(body)
+
+        return await _run(ctx, request, work)
+
+    async def show(request: Request) -> Response:
+        try:
+            incident_id = _incident_id(request)
+        except Problem as p:
+            return p.response
+
+        def work() -> Response:
+            now = ctx.clock()
+            with Session(ctx.engine) as session, session.begin():
+                _authenticate(session, request, now)
+                detail = incident_detail(session, incident_id)
+                if detail is None:
+                    raise Problem(problems.problem(
+                        404, f"incident {incident_id} does not exist", instance=request.url.path
+                    ))
+                body = detail_json(detail)
+            return JSONResponse(body)
+
+        return await _run(ctx, request, work)
+
+    def action(model: type[M], perform: Callable[[Session, int, Actor, M, datetime],
+                                                 service.Outcome | None],
+               target: str | None) -> Callable[[Request], Any]:
+        async def handler(request: Request) -> Response:
+            try:
+                incident_id = _incident_id(request)
+                body = await _parse_body(request, model)
+            except Problem as p:
+                return p.response
+
+            def work() -> Response:
+                now = ctx.clock()
+                path = request.url.path
+                with write_session(ctx.engine) as session:
+                    actor = _authenticate(session, request, now)
+                    try:
+                        outcome = perform(session, incident_id, actor, body, now)
+                    except Forbidden as exc:
+                        raise Problem(problems.problem(403, str(exc), instance=path)) from None
+                    except service.NotFound as exc:
+                        raise Problem(problems.problem(404, str(exc), instance=path)) from None
+                    except service.Invalid as exc:
+                        raise Problem(problems.problem(409, str(exc), instance=path)) from None
+                    changed = outcome.changed if outcome is not None else True
+                    if (outcome is not None and not changed and target is not None
+                            and outcome.incident.status != target):
+                        raise Problem(problems.problem(
+                            409, f"incident {incident_id} is {outcome.incident.status}",
+                            instance=path,
+                        ))
+                    detail = incident_detail(session, incident_id)
+                    assert detail is not None
+                    result = {"changed": changed, "incident": incident_json(detail.item)}
+                return JSONResponse(result)
+
+            return await _run(ctx, request, work)
+
+        return handler
+
+    def acknowledge(s: Session, i: int, a: Actor, _b: AcknowledgeBody, now: datetime
+                    ) -> service.Outcome:
+        return service.acknowledge(s, i, a, now)
+
+    def resolve(s: Session, i: int, a: Actor, b: ResolveBody, now: datetime) -> service.Outcome:
+        return service.resolve(s, i, a, now, note=b.note or None)
+
+    def note(s: Session, i: int, a: Actor, b: NoteBody, now: datetime) -> None:
+        if not b.text.strip():
+            raise Problem(problems.unprocessable("text", "a note cannot be empty"))
+        service.add_note(s, i, a, b.text, now)
+
+    def reassign(s: Session, i: int, a: Actor, b: ReassignBody, now: datetime
+                 ) -> service.Outcome:
+        a.require_responder("reassign incidents")
+        incident = service.get(s, i)
+        user = s.scalar(select(UserRow).where(UserRow.email == b.assignee.strip().lower()))
+        if user is None or user.disabled_at is not None:
+            raise Problem(problems.unprocessable("assignee", f"unknown user {b.assignee!r}"))
+        policy = ctx.config(s).policies.get(incident.escalation_policy_name or "")
+        steps = len(policy.steps) if policy is not None else 1
+        return service.reassign(s, i, a, user.email, now, policy_steps=steps)
+
+    def priority(s: Session, i: int, a: Actor, b: PriorityBody, now: datetime
+                 ) -> service.Outcome:
+        return service.change_priority(s, i, a, b.priority, now)
+
+    one = BASE + "/{incident_id:int}"
+    return [
+        Route(BASE, index, methods=["GET"], name="incidents"),
+        Route(one, show, methods=["GET"], name="incident"),
+        Route(one + "/acknowledge", action(AcknowledgeBody, acknowledge, service.ACKNOWLEDGED),
+              methods=["POST"]),
+        Route(one + "/resolve", action(ResolveBody, resolve, service.RESOLVED),
+              methods=["POST"]),
+        Route(one + "/notes", action(NoteBody, note, None), methods=["POST"]),
+        Route(one + "/reassign", action(ReassignBody, reassign, None), methods=["POST"]),
+        Route(one + "/priority", action(PriorityBody, priority, None), methods=["POST"]),
+    ]
+
+
+def openapi_paths() -> dict[str, Any]:
+    from oncall.api.openapi import incident_paths
+
+    return incident_paths()

@@ -1,0 +1,238 @@
+"""Slack interactivity and the `/oncall` slash command.
+
+Every request is checked with slack-sdk's signature verifier (signing secret, 5-minute window)
+before anything is read. The Slack user is mapped to our user by the email on their Slack
+profile, and acts with that user's roles through the service layer, so an observer's click is
+refused exactly like a click in the web app. A forged request changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qs
+
+from slack_sdk import WebClient
+from slack_sdk.signature import Clock, SignatureVerifier
+from sqlalchemy.orm import Session
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from oncall.api import problems
+from oncall.api.app import ApiContext
+from oncall.config.suggest import did_you_mean
+from oncall.db.engine import write_session
+from oncall.incidents import service
+from oncall.incidents.actors import Actor, Forbidden
+from oncall.incidents.people import actor_for_email
+from oncall.notify.message import parse_slack_action
+from oncall.worker.targets import first_responders
+
+log = logging.getLogger("oncall.api.slack")
+
+INTERACTIONS = "/api/v1/slack/interactions"
+COMMANDS = "/api/v1/slack/commands"
+EMAIL_CACHE_SECONDS = 300.0
+
+UsersLookup = Callable[[str], str | None]
+"""Slack user id → email on their profile (None if Slack has no email for them)."""
+
+
+class _ContextClock(Clock):
+    def __init__(self, clock: Callable[[], datetime]) -> None:
+        self._clock = clock
+
+    def now(self) -> float:
+        return self._clock().timestamp()
+
+
+class SlackUsers:
+    """Looks up a Slack user's email with `users.info`, remembering answers for a while."""
+
+    def __init__(self, token: str, api_url: str, timeout: float = 5.0) -> None:
+        self._client = WebClient(token=token, base_url=api_url, timeout=int(max(timeout, 1)))
+        self._cache: dict[str, tuple[float, str | None]] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, user_id: str) -> str | None:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._cache.get(user_id)
+            if hit and now - hit[0] < EMAIL_CACHE_SECONDS:
+                return hit[1]
+        response = self._client.users_info(user=user_id)
+        profile: dict[str, Any] = (response.get("user") or {}).get("profile") or {}
+        email = profile.get("email")
+        with self._lock:
+            self._cache[user_id] = (now, email)
+        return email
+
+
+def _reply(text: str) -> JSONResponse:
+    return JSONResponse({"response_type": "ephemeral", "text": text})
+
+
+def _post_to_response_url(url: str, text: str) -> None:
+    """Tell the clicking user what happened (block actions answer through response_url)."""
+
+    def post() -> None:
+        body = json.dumps(
+            {"response_type": "ephemeral", "replace_original": False, "text": text}
+        ).encode()
+        request = urllib.request.Request(
+            url, data=body, headers={"Content-Type": "application/json"}, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=5):
+                pass
+        except OSError as exc:
+            log.warning("could not answer Slack at its response_url: %s", exc)
+
+    if url.startswith(("https://", "http://")):
+        threading.Thread(target=post, daemon=True).start()
+
+
+def routes(ctx: ApiContext) -> list[BaseRoute]:
+    secret = ctx.environ.get("ONCALL_SLACK_SIGNING_SECRET", "")
+    token = ctx.environ.get("ONCALL_SLACK_TOKEN", "")
+    api_url = ctx.environ.get("ONCALL_SLACK_API_URL", "https://slack.com/api/")
+    verifier = SignatureVerifier(secret, _ContextClock(ctx.clock)) if secret else None
+    users: UsersLookup | None = None
+    if token:
+        users = SlackUsers(token, api_url if api_url.endswith("/") else api_url + "/")
+
+    async def verified_form(request: Request) -> dict[str, str] | Response:
+        body = await request.body()
+        if verifier is None:
+            return problems.problem(
+                503,
+                "Slack is not configured: set ONCALL_SLACK_SIGNING_SECRET",
+                instance=request.url.path,
+            )
+        if not verifier.is_valid_request(body, dict(request.headers)):
+            log.warning("refused a Slack request with a bad or stale signature")
+            return problems.problem(401, "invalid Slack signature", instance=request.url.path)
+        form = parse_qs(body.decode("utf-8", "replace"))
+        return {k: v[0] for k, v in form.items() if v}
+
+    def actor_of(slack_user: str) -> Actor | str:
+        if users is None:
+            return "Slack is not configured to look up users (ONCALL_SLACK_TOKEN)."
+        try:
+            email = users(slack_user)
+        except Exception as exc:  # noqa: BLE001 - Slack down: answer, do not crash
+            log.warning("users.info failed for %s: %s", slack_user, exc)
+            return "Could not look you up in Slack right now; try again or use the web app."
+        if not email:
+            return "Your Slack profile has no email address, so oncall cannot tell who you are."
+        with Session(ctx.engine) as session:
+            actor = actor_for_email(session, email, via="slack")
+        if actor is None:
+            return f"{email} is not an oncall user: ask an admin to add you to a team."
+        return actor
+
+    def act(actor: Actor, verb: str, incident_id: int) -> str:
+        now = ctx.clock()
+        try:
+            with write_session(ctx.engine) as session:
+                if verb == "acknowledge":
+                    outcome = service.acknowledge(session, incident_id, actor, now)
+                else:
+                    outcome = service.resolve(session, incident_id, actor, now)
+        except service.NotFound:
+            return f"Incident #{incident_id} does not exist."
+        except Forbidden as exc:
+            return f"Not allowed: {exc}."
+        _kick(ctx)
+        past = "acknowledged" if verb == "acknowledge" else "resolved"
+        if outcome.changed:
+            return f"Incident #{incident_id} {past}."
+        return f"Incident #{incident_id} is already {outcome.incident.status}."
+
+    async def interactions(request: Request) -> Response:
+        form = await verified_form(request)
+        if isinstance(form, Response):
+            return form
+        try:
+            payload = json.loads(form.get("payload", ""))
+            slack_user = str(payload["user"]["id"])
+            actions = payload.get("actions") or []
+        except (ValueError, KeyError, TypeError):
+            return problems.unprocessable("payload", "not a Slack interaction payload")
+        response_url = str(payload.get("response_url", ""))
+        for raw in actions:
+            action = parse_slack_action(str(raw.get("action_id", "")), str(raw.get("value", "")))
+            if action is None or not action.incident_id.isdigit():
+                continue
+            actor = actor_of(slack_user)
+            text = (
+                actor
+                if isinstance(actor, str)
+                else act(actor, action.action, int(action.incident_id))
+            )
+            _post_to_response_url(response_url, text)
+            return JSONResponse({"text": text})
+        return Response(status_code=200)
+
+    async def commands(request: Request) -> Response:
+        form = await verified_form(request)
+        if isinstance(form, Response):
+            return form
+        words = form.get("text", "").split()
+        if not words or words[0] in ("help", "?"):
+            return _reply(HELP)
+        verb, rest = words[0].lower(), words[1:]
+        if verb == "who":
+            return _reply(_who(ctx, " ".join(rest)))
+        if verb in ("ack", "acknowledge", "res", "resolve"):
+            if len(rest) != 1 or not rest[0].lstrip("#").isdigit():
+                return _reply(f"Usage: /oncall {verb} INCIDENT_NUMBER")
+            actor = actor_of(form.get("user_id", ""))
+            if isinstance(actor, str):
+                return _reply(actor)
+            full = "acknowledge" if verb.startswith("ack") else "resolve"
+            return _reply(act(actor, full, int(rest[0].lstrip("#"))))
+        return _reply(f"Unknown command {verb!r}.\n{HELP}")
+
+    return [
+        Route(INTERACTIONS, interactions, methods=["POST"], name="slack-interactions"),
+        Route(COMMANDS, commands, methods=["POST"], name="slack-commands"),
+    ]
+
+
+HELP = (
+    "/oncall ack 123 — acknowledge incident 123\n"
+    "/oncall resolve 123 — resolve incident 123\n"
+    "/oncall who SERVICE — who is on call for a service now"
+)
+
+
+def _who(ctx: ApiContext, name: str) -> str:
+    if not name:
+        return "Usage: /oncall who SERVICE"
+    now = ctx.clock()
+    with Session(ctx.engine) as session:
+        config = ctx.config(session)
+        if name not in config.services:
+            return f"No service {name!r}{did_you_mean(name, config.services)}."
+        step, people = first_responders(session, config, name, now)
+    if not people:
+        return f"Nobody would be paged for {name} right now."
+    return f"On call for {name} now (step {step + 1}): " + ", ".join(people)
+
+
+def _kick(ctx: ApiContext) -> None:
+    """Let a worker send the message updates that an acknowledgement queued, right away."""
+    try:
+        from oncall.worker.queue import tasks_for
+
+        tasks_for(ctx.settings).kick()
+    except Exception as exc:  # noqa: BLE001 - the sweeper sends them anyway
+        log.debug("no queue to kick: %s", exc)

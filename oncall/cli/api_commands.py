@@ -1,0 +1,143 @@
+"""`oncall api` serves the HTTP API headless; `oncall api-key` creates and revokes API keys."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from oncall.api.app import THREADS_VARIABLE
+from oncall.api.keys import ApiKeyError, create_key, revoke_key
+from oncall.cli.db_commands import _one_line, add_database_option, database_url
+from oncall.db.engine import make_engine, write_session
+from oncall.db.migrate import DatabaseNotMigrated, require_current
+from oncall.settings import SettingsError
+
+
+def register(sub: Any) -> None:
+    api = sub.add_parser("api", help="serve the HTTP API (alert ingest, incidents REST)")
+    add_database_option(api)
+    api.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    api.add_argument("--port", type=int, default=8080, help="port to listen on (8080)")
+    api.add_argument("--workers", type=int, default=1,
+                     help="server processes sharing the port (default 1)")
+    api.add_argument("--threads", type=int, default=None,
+                     help="database threads per worker (default 40; 2 suits a 2-core machine)")
+    api.add_argument("--log-level", default="warning",
+                     choices=["critical", "error", "warning", "info", "debug"])
+    api.set_defaults(handler=serve)
+
+    keys = sub.add_parser("api-key", help="create or revoke API keys for the REST API")
+    key_sub = keys.add_subparsers(dest="key_command", metavar="COMMAND",
+                                  parser_class=type(keys))
+    create = key_sub.add_parser("create", help="create a key acting as a user; printed once")
+    create.add_argument("name", help="what the key is for, e.g. ci-deploys")
+    create.add_argument("--as", dest="email", required=True, metavar="EMAIL",
+                        help="the user the key acts as (with that user's roles)")
+    create.add_argument("--expires-in-days", type=int, metavar="DAYS",
+                        help="the key stops working after DAYS days (default: never)")
+    add_database_option(create)
+    create.set_defaults(handler=key_create)
+    revoke = key_sub.add_parser("revoke", help="revoke every active key of that name")
+    revoke.add_argument("name")
+    add_database_option(revoke)
+    revoke.set_defaults(handler=key_revoke)
+    keys.set_defaults(handler=lambda _args: _usage(keys))
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return 2
+
+
+def _error(message: str, code: int = 1) -> int:
+    print(f"oncall: error: {message}", file=sys.stderr)
+    return code
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    try:
+        url = database_url(args)
+    except SettingsError as exc:
+        return _error(str(exc), 2)
+    engine = make_engine(url)
+    try:
+        require_current(engine)
+    except DatabaseNotMigrated as exc:
+        return _error(str(exc))
+    except SQLAlchemyError as exc:
+        return _error(f"database: {_one_line(exc)}")
+    finally:
+        engine.dispose()
+    if args.workers < 1:
+        return _error("--workers must be at least 1", 2)
+    if args.threads is not None and args.threads < 1:
+        return _error("--threads must be at least 1", 2)
+    os.environ["ONCALL_DATABASE_URL"] = url  # the factory reads these, in every worker process
+    if args.threads is not None:
+        os.environ[THREADS_VARIABLE] = str(args.threads)
+    uvicorn.run(
+        "oncall.api.app:app_from_env",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=args.log_level,
+        access_log=False,
+        proxy_headers=True,
+    )
+    return 0
+
+
+def key_create(args: argparse.Namespace) -> int:
+    now = datetime.now(UTC)
+    expires = None
+    if args.expires_in_days is not None:
+        if args.expires_in_days < 1:
+            return _error("--expires-in-days must be at least 1", 2)
+        expires = now + timedelta(days=args.expires_in_days)
+    try:
+        engine = make_engine(database_url(args))
+    except SettingsError as exc:
+        return _error(str(exc), 2)
+    try:
+        require_current(engine)
+        with write_session(engine) as session:
+            key = create_key(session, args.name, args.email, now, expires)
+    except (DatabaseNotMigrated, ApiKeyError) as exc:
+        return _error(str(exc))
+    except SQLAlchemyError as exc:
+        return _error(f"database: {_one_line(exc)}")
+    finally:
+        engine.dispose()
+    print(key.key)
+    print(f"created API key {key.name!r} acting as {key.user}; it is shown only this once",
+          file=sys.stderr)
+    return 0
+
+
+def key_revoke(args: argparse.Namespace) -> int:
+    try:
+        engine = make_engine(database_url(args))
+    except SettingsError as exc:
+        return _error(str(exc), 2)
+    try:
+        require_current(engine)
+        with write_session(engine) as session:
+            count = revoke_key(session, args.name, datetime.now(UTC))
+    except DatabaseNotMigrated as exc:
+        return _error(str(exc))
+    except SQLAlchemyError as exc:
+        return _error(f"database: {_one_line(exc)}")
+    finally:
+        engine.dispose()
+    if count == 0:
+        return _error(f"no active API key named {args.name!r}")
+    print(f"revoked {count} key(s) named {args.name!r}", file=sys.stderr)
+    return 0

@@ -1,0 +1,160 @@
+"""`oncall run`: the whole app on one machine — migrate, apply the config, start a worker and
+the web app (with the API), and stop them together.
+
+With no Slack or email provider configured, local stand-ins (`oncall.testing.peers`) receive
+the pages, so a new user sees escalation work end to end with no account anywhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import signal
+import subprocess
+import sys
+import time
+from contextlib import ExitStack
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import oncall
+from oncall.settings import Settings, SettingsError
+
+ROOT = Path(oncall.__file__).resolve().parents[1]
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("run", help="run everything on this machine: worker, web app and API")
+    p.add_argument("dir", nargs="?", default=".", help="config repo to apply (default: .)")
+    p.add_argument("--port", type=int, default=3000, help="web app and API port (3000)")
+    p.add_argument(
+        "--no-peers",
+        action="store_true",
+        help="do not start local Slack/email stand-ins when none is configured",
+    )
+    p.set_defaults(handler=run)
+
+
+def _say(message: str) -> None:
+    print(f"oncall: {message}", file=sys.stderr, flush=True)
+
+
+def _apply(settings: Settings, directory: str) -> int:
+    from oncall.config.diagnostics import render
+    from oncall.config.loader import ConfigDirError, load
+    from oncall.db.engine import make_engine
+    from oncall.db.migrate import upgrade
+    from oncall.reconcile.apply import Origin, apply_config, git_revision
+
+    upgrade(settings.database_url)
+    try:
+        result = load(directory, now=datetime.now(UTC))
+    except ConfigDirError as exc:
+        _say(f"error: {exc}")
+        return 2
+    if result.errors:
+        print(render(result.diagnostics, "text"), file=sys.stderr)
+        _say("the config has errors: nothing was started")
+        return 1
+    engine = make_engine(settings.database_url)
+    try:
+        origin = Origin(
+            actor=f"user:{getpass.getuser()}",
+            source=str(Path(directory).resolve()),
+            revision=git_revision(directory),
+            now=datetime.now(UTC),
+        )
+        applied = apply_config(engine, result.config, origin, force=True)
+    finally:
+        engine.dispose()
+    _say(f"applied {directory}: {applied.plan.summary()}")
+    return 0
+
+
+def _peers(stack: ExitStack, env: dict[str, str], users: list[str]) -> None:
+    """Local Slack and SMTP stand-ins for the providers that are not configured."""
+    from oncall.testing.peers import SlackPeer
+
+    if not env.get("ONCALL_SLACK_TOKEN"):
+        slack = stack.enter_context(SlackPeer(users={u: f"U{i:05d}" for i, u in enumerate(users)}))
+        env.update(slack.env())
+        _say(f"Slack is not configured: pages go to a local stand-in at {slack.url}")
+    if not env.get("ONCALL_SMTP_URL") and not env.get("ONCALL_SES_REGION"):
+        try:
+            from oncall.testing.peers.smtp import SmtpPeer
+        except ImportError:
+            return
+        smtp = stack.enter_context(SmtpPeer())
+        env.update(smtp.env())
+        _say(f"email is not configured: mail goes to a local SMTP stand-in at {smtp.url}")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        settings = Settings.from_env(os.environ)
+    except SettingsError as exc:
+        _say(f"error: {exc}")
+        return 2
+    if not (ROOT / "rxconfig.py").exists():
+        _say(f"error: the web app needs the source checkout (no rxconfig.py in {ROOT})")
+        return 2
+    code = _apply(settings, args.dir)
+    if code:
+        return code
+    env = dict(os.environ)
+    env.setdefault("ONCALL_PUBLIC_URL", f"http://localhost:{args.port}")
+    bun = ROOT / "tools" / "node_modules" / ".bin" / "bun"
+    if bun.exists():
+        env.setdefault("REFLEX_BUN_PATH", str(bun))
+    env.setdefault("REFLEX_TELEMETRY_ENABLED", "false")
+    env.setdefault("REFLEX_CHECK_LATEST_VERSION", "false")
+    bin_dir = Path(sys.executable).parent
+    with ExitStack() as stack:
+        if not args.no_peers:
+            from oncall.config.loader import load
+
+            _peers(stack, env, sorted(load(args.dir).config.users))
+        children = [
+            subprocess.Popen([str(bin_dir / "oncall"), "worker"], env=env),
+            subprocess.Popen(
+                [
+                    str(bin_dir / "reflex"),
+                    "run",
+                    "--env",
+                    "prod",
+                    "--single-port",
+                    "--frontend-port",
+                    str(args.port),
+                    "--backend-port",
+                    str(args.port),
+                ],
+                env=env,
+                cwd=ROOT,
+            ),
+        ]
+        _say(f"web app and API on http://localhost:{args.port} (Ctrl-C stops everything)")
+        stopping = False
+
+        def stop(*_: object) -> None:
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGTERM, stop)
+        try:
+            while not stopping and all(c.poll() is None for c in children):
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            pass
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + 15
+        for child in children:
+            try:
+                child.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.kill()
+        failed = [c.returncode for c in children if c.returncode not in (0, -2, 130, None)]
+        return 1 if failed and not stopping else 0

@@ -1,0 +1,65 @@
+"""The Reflex app: pages, and the HTTP routes of the API and of sign-in and feeds.
+
+`reflex run` finds this module through `app_module_import` in rxconfig.py. The API app and the
+web app's own routes are API transformers: their routes are matched before Reflex's own.
+"""
+
+from __future__ import annotations
+
+import os
+
+import reflex as rx
+from starlette.applications import Starlette
+
+from oncall.api.app import create_api
+from oncall.db.migrate import require_current
+from oncall.settings import Settings
+from oncall.web import context, routes
+from oncall.web.pages.incident import incident_page
+from oncall.web.pages.incidents import incidents_page
+from oncall.web.pages.login import LoginState, login_page
+from oncall.web.pages.oncall import oncall_page, schedule_page
+from oncall.web.pages.profile import profile_page
+from oncall.web.pages.services import config_page, services_page
+from oncall.web.state.incident import IncidentState
+from oncall.web.state.incidents import IncidentsState
+from oncall.web.state.oncall import OnCallState, ScheduleState
+from oncall.web.state.profile import ProfileState
+from oncall.web.state.services import ConfigState, ServicesState
+
+
+def api_app() -> Starlette:
+    """The HTTP API (ingest, REST) on the web app's engine; the schema is checked at startup."""
+    return create_api(Settings.from_env(os.environ), context.engine(), check_schema=False)
+
+
+def check_schema() -> None:
+    """Refuse to serve an unmigrated database (run `oncall db upgrade` first)."""
+    require_current(context.engine())
+
+
+app = rx.App(
+    api_transformer=[routes.router(), api_app()],
+    head_components=[rx.el.meta(name="viewport", content="width=device-width, initial-scale=1")],
+)
+app.register_lifespan_task(check_schema)
+app.add_page(login_page, route="/login", title="Sign in · oncall", on_load=LoginState.load)
+app.add_page(incidents_page, route="/", title="Incidents · oncall", on_load=IncidentsState.load)
+app.add_page(
+    incident_page,
+    route="/incidents/[incident_id]",
+    title="Incident · oncall",
+    on_load=IncidentState.load,
+)
+app.add_page(oncall_page, route="/oncall", title="On call · oncall", on_load=OnCallState.load)
+app.add_page(
+    schedule_page,
+    route="/schedules/[schedule]",
+    title="Schedule · oncall",
+    on_load=ScheduleState.load,
+)
+app.add_page(
+    services_page, route="/services", title="Services · oncall", on_load=ServicesState.load
+)
+app.add_page(config_page, route="/config", title="Config · oncall", on_load=ConfigState.load)
+app.add_page(profile_page, route="/profile", title="Profile · oncall", on_load=ProfileState.load)

@@ -1,0 +1,181 @@
+"""The services catalog with dependencies, and the provenance of every config object."""
+# Reflex state attributes read on the class are Vars, not their annotated Python types.
+# mypy: disable-error-code="no-any-return, attr-defined, arg-type, operator"
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+
+from oncall.web.components.layout import page, status_badge
+from oncall.web.state.services import ConfigState, ServicesState
+
+
+def _tree(title: str, nodes: Any) -> rx.Component:
+    return rx.box(
+        rx.text(title, size="2", weight="bold"),
+        rx.cond(
+            nodes.length() > 0,
+            rx.vstack(
+                rx.foreach(
+                    nodes,
+                    lambda n: rx.text(
+                        "└ ",
+                        n["name"],
+                        rx.cond(
+                            n["open"] != "0",
+                            rx.badge(n["open"], " open", color_scheme="red", margin_left="0.4em"),
+                        ),
+                        size="2",
+                        padding_left=n["indent"],
+                    ),
+                ),
+                spacing="0",
+            ),
+            rx.text("none", size="2", color="gray"),
+        ),
+        min_width="14em",
+    )
+
+
+def _card(c: Any) -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.flex(
+                status_badge(c["status"]),
+                rx.heading(c["name"], size="3"),
+                rx.text(c["open"], " open", size="2", color="gray"),
+                spacing="2",
+                align="center",
+                wrap="wrap",
+            ),
+            rx.text(c["description"], size="2"),
+            rx.text(
+                "Owner ",
+                rx.text.strong(c["team"]),
+                " · policy ",
+                c["policy"],
+                " · urgency ",
+                c["urgency"],
+                size="2",
+                color="gray",
+            ),
+            rx.flex(
+                _tree("Depends on (upstream)", c["upstream"].to(list[dict[str, str]])),
+                rx.box(rx.text("⇢", size="5"), padding_top="1em"),
+                rx.box(
+                    rx.text(c["name"], weight="bold"),
+                    padding="0.5em",
+                    border="2px solid var(--accent-8)",
+                    border_radius="6px",
+                    align_self="center",
+                ),
+                rx.box(rx.text("⇢", size="5"), padding_top="1em"),
+                _tree("Used by (downstream)", c["downstream"].to(list[dict[str, str]])),
+                spacing="3",
+                wrap="wrap",
+                class_name="dependency-graph",
+            ),
+            spacing="2",
+            width="100%",
+        ),
+        width="100%",
+        class_name="service-card",
+    )
+
+
+def services_page() -> rx.Component:
+    return page(
+        rx.vstack(rx.foreach(ServicesState.cards, _card), spacing="3", width="100%"),
+        title="Services",
+    )
+
+
+def config_page() -> rx.Component:
+    S = ConfigState
+    return page(
+        rx.card(
+            rx.cond(
+                S.run.length() > 0,
+                rx.vstack(
+                    rx.flex(
+                        rx.text(
+                            "Last reconcile: ",
+                            rx.text.strong(S.run["result"]),
+                            " at ",
+                            S.run["at"],
+                            " by ",
+                            S.run["actor"],
+                        ),
+                        spacing="2",
+                        wrap="wrap",
+                    ),
+                    rx.text(
+                        "Revision ",
+                        S.run["revision"],
+                        " from ",
+                        S.run["source"],
+                        " · ",
+                        S.run["changes"],
+                        size="2",
+                        color="gray",
+                    ),
+                    rx.foreach(S.run_errors, lambda e: rx.text(e, color="red", size="2")),
+                    rx.cond(
+                        S.drift_count > 0,
+                        rx.callout(
+                            rx.text(
+                                S.drift_count,
+                                " object(s) changed in the database "
+                                "since they were applied (drift): the next "
+                                "apply restores them.",
+                            ),
+                            color_scheme="amber",
+                        ),
+                        rx.text(
+                            "No drift: the database matches what was applied.",
+                            size="2",
+                            color="green",
+                        ),
+                    ),
+                    spacing="1",
+                ),
+                rx.text("The config has never been applied.", color="gray"),
+            ),
+            width="100%",
+        ),
+        rx.select(S.kinds, value=S.kind_filter, on_change=S.set_kind_filter),
+        rx.box(
+            rx.table.root(
+                rx.table.header(
+                    rx.table.row(
+                        *[
+                            rx.table.column_header_cell(h)
+                            for h in ("Kind", "Name", "Source", "Revision", "Applied", "")
+                        ]
+                    )
+                ),
+                rx.table.body(
+                    rx.foreach(
+                        S.objects,
+                        lambda o: rx.table.row(
+                            rx.table.cell(o["kind"]),
+                            rx.table.cell(o["name"]),
+                            rx.table.cell(rx.code(o["source"])),
+                            rx.table.cell(o["revision"]),
+                            rx.table.cell(o["applied"], " by ", o["by"]),
+                            rx.table.cell(
+                                rx.cond(o["drift"] != "", rx.badge("drift", color_scheme="amber"))
+                            ),
+                        ),
+                    )
+                ),
+                width="100%",
+                size="1",
+            ),
+            overflow_x="auto",
+            width="100%",
+        ),
+        title="Config",
+    )

@@ -1,0 +1,1 @@
+"""Reflex state: one module per page family, all under the signed-in `SessionState`."""

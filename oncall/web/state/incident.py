@@ -1,0 +1,126 @@
+"""One incident: its alerts, full timeline and the service's runbooks, kept live."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import reflex as rx
+
+from oncall.config.models import LinkRunbook
+from oncall.web import context, format, queries
+from oncall.web.state import live
+from oncall.web.state.incidents import PRIORITY_CHOICES, ActionsMixin, summary_row
+from oncall.web.state.session import SessionState
+
+
+class IncidentState(ActionsMixin, SessionState):
+    incident_id: int = 0
+    found: bool = False
+    incident: dict[str, str] = {}  # noqa: RUF012
+    labels: list[dict[str, str]] = []  # noqa: RUF012
+    alerts: list[dict[str, str]] = []  # noqa: RUF012
+    timeline: list[dict[str, str]] = []  # noqa: RUF012
+    runbooks: list[dict[str, str]] = []  # noqa: RUF012
+    priorities: list[str] = PRIORITY_CHOICES
+    live: bool = False
+    _seen_change: str = ""
+    _live_id: int = 0
+
+    def _route_id(self) -> int:
+        raw = self.router.page.params.get("incident_id", "") or ""
+        raw = raw[0] if isinstance(raw, list) else raw
+        return int(raw) if str(raw).isdigit() else 0
+
+    def _refresh(self) -> None:
+        with context.read_session() as session:
+            detail = queries.incident_detail(session, self.incident_id)
+            self._seen_change = queries.last_change(session)
+            config = context.config(session)
+        self.found = detail is not None
+        if detail is None:
+            self.incident, self.alerts, self.timeline, self.runbooks = {}, [], [], []
+            return
+        tz = self.tz
+        row = summary_row(detail.incident, tz)
+        row["policy"] = detail.escalation_policy or ""
+        row["acknowledged"] = format.when(detail.acknowledged_at, tz)
+        row["resolved"] = format.when(detail.resolved_at, tz)
+        row["description"] = detail.description or ""
+        self.incident = row
+        self.labels = [{"name": k, "value": str(v)} for k, v in sorted(detail.labels.items())]
+        self.alerts = [
+            {
+                "id": str(a.id),
+                "integration": a.integration,
+                "status": a.status,
+                "severity": a.severity or "",
+                "summary": a.summary,
+                "source": a.source or "",
+                "received": format.when(a.received_at, tz),
+            }
+            for a in detail.alerts
+        ]
+        self.timeline = [
+            {
+                "at": format.when(t.at, tz),
+                "kind": t.kind,
+                "actor": t.actor,
+                "text": t.text,
+                "is_note": "yes" if t.kind == "incident.note" else "",
+            }
+            for t in detail.timeline
+        ]
+        service = config.services.get(detail.incident.service)
+        self.runbooks = []
+        for ref in service.runbooks if service is not None else []:
+            if isinstance(ref, LinkRunbook):
+                self.runbooks.append({"title": ref.title, "url": ref.url, "kind": "link"})
+            else:
+                self.runbooks.append({"title": ref.runbook, "url": "", "kind": "automated"})
+
+    def _after_change(self) -> None:
+        self._refresh()
+
+    @rx.event
+    def load(self) -> Any:
+        guard = self._require()
+        if guard is not None:
+            return guard
+        self.incident_id = self._route_id()
+        self.dialog = ""
+        self._refresh()
+        self._live_id += 1
+        return [
+            e for e in (IncidentState.watch, self._ask_tz(IncidentState.apply_tz)) if e is not None
+        ]
+
+    @rx.event
+    def apply_tz(self, tz: Any) -> None:
+        self._take_tz(tz)
+        self._refresh()
+
+    @rx.event
+    def stop_live(self) -> None:
+        self._live_id += 1
+        self.live = False
+
+    @rx.event(background=True)
+    async def watch(self) -> None:
+        async with self:
+            my_id = self._live_id
+            self.live = True
+            token = self.router.session.client_token
+        started = time.monotonic()
+        while not live.expired(started) and live.client_connected(token):
+            await asyncio.sleep(live.POLL_SECONDS)
+            change = await live.poll_change()
+            async with self:
+                if self._live_id != my_id:
+                    return
+                if change != self._seen_change:
+                    self._refresh()
+        async with self:
+            if self._live_id == my_id:
+                self.live = False

@@ -1,0 +1,259 @@
+"""The incidents dashboard: filters, counts, pagination, live updates, one-tap actions."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import reflex as rx
+from sqlalchemy import select
+
+from oncall.db.models import ServiceRow
+from oncall.incidents.actors import Actor
+from oncall.incidents.service import PRIORITIES
+from oncall.web import actions, context, format, queries
+from oncall.web.state import live
+from oncall.web.state.session import SessionState
+
+T = TypeVar("T")
+PAGE_SIZE = 25
+STATUS_CHOICES = ["open", "triggered", "acknowledged", "resolved", "all"]
+ANY = "any"
+
+
+def summary_row(item: queries.IncidentSummary, tz: str) -> dict[str, str]:
+    now = context.now()
+    return {
+        "id": str(item.id),
+        "title": item.title,
+        "status": item.status,
+        "priority": item.priority or "",
+        "urgency": item.urgency,
+        "service": item.service,
+        "team": item.team,
+        "assignee": item.assignee or "",
+        "alerts": str(item.alert_count),
+        "age": format.age(item.triggered_at, now),
+        "triggered": format.when(item.triggered_at, tz),
+    }
+
+
+class ActionsMixin(rx.State, mixin=True):
+    """Incident actions shared by the list and the detail page, with their dialog."""
+
+    dialog: str = ""  # "", resolve, reassign, note
+    dialog_incident: int = 0
+    dialog_text: str = ""
+    reassign_choices: list[str] = []  # noqa: RUF012 - Reflex state var default
+
+    if TYPE_CHECKING:  # provided by SessionState, which every user of the mixin derives from
+        error: str
+        notice: str
+
+        def _act(self, action: Callable[[Actor], T]) -> T | None: ...
+
+    def _after_change(self) -> None:
+        raise NotImplementedError
+
+    def _done(self, result: Any, message: str) -> None:
+        if not self.error:
+            self.notice = message if result is not False else "Nothing to change: already done."
+            self._after_change()
+
+    @rx.event
+    def acknowledge(self, incident_id: int | str) -> None:
+        iid = int(incident_id)
+        result = self._act(lambda a: actions.acknowledge(a, iid))
+        self._done(result, f"Incident #{iid} acknowledged.")
+
+    @rx.event
+    def change_priority(self, incident_id: int | str, priority: str) -> None:
+        iid = int(incident_id)
+        result = self._act(lambda a: actions.change_priority(a, iid, priority))
+        self._done(result, f"Incident #{iid} is now {priority}.")
+
+    @rx.event
+    def open_dialog(self, kind: str, incident_id: int | str) -> None:
+        self.dialog, self.dialog_incident, self.dialog_text = kind, int(incident_id), ""
+        self.error = ""
+        if kind == "reassign" and not self.reassign_choices:
+            with context.read_session() as session:
+                self.reassign_choices = sorted(context.config(session).users)
+
+    @rx.event
+    def close_dialog(self) -> None:
+        self.dialog, self.dialog_incident, self.dialog_text = "", 0, ""
+
+    @rx.event
+    def set_dialog_text(self, text: str) -> None:
+        self.dialog_text = text
+
+    @rx.event
+    def submit_dialog(self) -> None:
+        iid, text, kind = self.dialog_incident, self.dialog_text, self.dialog
+        if kind == "resolve":
+            result: Any = self._act(lambda a: actions.resolve(a, iid, text))
+            message = f"Incident #{iid} resolved."
+        elif kind == "reassign":
+            result = self._act(lambda a: actions.reassign(a, iid, text))
+            message = f"Incident #{iid} reassigned to {text}."
+        elif kind == "note":
+            result = self._act(lambda a: actions.add_note(a, iid, text))
+            message = f"Note added to incident #{iid}."
+        else:
+            return
+        if not self.error:
+            self.dialog, self.dialog_incident, self.dialog_text = "", 0, ""
+        self._done(result, message)
+
+
+class IncidentsState(ActionsMixin, SessionState):
+    items: list[dict[str, str]] = []  # noqa: RUF012
+    counts: dict[str, int] = {}  # noqa: RUF012
+    total: int = 0
+    page: int = 1
+    pages: int = 1
+    status: str = "open"
+    service: str = ANY
+    team: str = ANY
+    priority: str = ANY
+    text: str = ""
+    service_choices: list[str] = []  # noqa: RUF012
+    team_choices: list[str] = []  # noqa: RUF012
+    live: bool = False
+    _seen_change: str = ""
+    _live_id: int = 0
+
+    def _filter(self) -> queries.IncidentFilter:
+        return queries.IncidentFilter(
+            status=self.status,
+            service="" if self.service == ANY else self.service,
+            team="" if self.team == ANY else self.team,
+            priority="" if self.priority == ANY else self.priority,
+            text=self.text,
+            page=self.page,
+            page_size=PAGE_SIZE,
+        )
+
+    def _refresh(self) -> None:
+        with context.read_session() as session:
+            found = queries.list_incidents(session, self._filter())
+            self._seen_change = queries.last_change(session)
+        self.total = found.total
+        self.pages = max(1, -(-found.total // PAGE_SIZE))
+        if self.page > self.pages:
+            self.page = self.pages
+        self.counts = found.counts
+        self.items = [summary_row(item, self.tz) for item in found.items]
+
+    def _after_change(self) -> None:
+        self._refresh()
+
+    def _load_choices(self) -> None:
+        with context.read_session() as session:
+            self.service_choices = list(
+                session.scalars(
+                    select(ServiceRow.name)
+                    .where(ServiceRow.retired_at.is_(None))
+                    .order_by(ServiceRow.name)
+                )
+            )
+            self.team_choices = sorted(context.config(session).teams)
+
+    @rx.event
+    def load(self) -> Any:
+        guard = self._require()
+        if guard is not None:
+            return guard
+        self._load_choices()
+        self._refresh()
+        self._live_id += 1
+        return [
+            e
+            for e in (IncidentsState.watch, self._ask_tz(IncidentsState.apply_tz))
+            if e is not None
+        ]
+
+    @rx.event
+    def apply_tz(self, tz: Any) -> None:
+        self._take_tz(tz)
+        self._refresh()
+
+    @rx.event
+    def stop_live(self) -> None:
+        self._live_id += 1
+        self.live = False
+
+    def _set_filter(self, name: str, value: str) -> None:
+        setattr(self, name, value)
+        self.page = 1
+        self._refresh()
+
+    @rx.event
+    def set_status_filter(self, value: str) -> None:
+        self._set_filter("status", value if value in STATUS_CHOICES else "open")
+
+    @rx.event
+    def set_service_filter(self, value: str) -> None:
+        self._set_filter("service", value)
+
+    @rx.event
+    def set_team_filter(self, value: str) -> None:
+        self._set_filter("team", value)
+
+    @rx.event
+    def set_priority_filter(self, value: str) -> None:
+        self._set_filter("priority", value)
+
+    @rx.event
+    def set_text_filter(self, value: str) -> None:
+        self._set_filter("text", value[:200])
+
+    @rx.event
+    def clear_filters(self) -> None:
+        self.status, self.service, self.team, self.priority, self.text = "open", ANY, ANY, ANY, ""
+        self.page = 1
+        self._refresh()
+
+    @rx.event
+    def next_page(self) -> None:
+        if self.page < self.pages:
+            self.page += 1
+            self._refresh()
+
+    @rx.event
+    def prev_page(self) -> None:
+        if self.page > 1:
+            self.page -= 1
+            self._refresh()
+
+    def _poll_step(self, change: str) -> bool:
+        """Refresh when the database changed since the last look; True if it did."""
+        if change == self._seen_change:
+            return False
+        self._refresh()
+        return True
+
+    @rx.event(background=True)
+    async def watch(self) -> None:
+        async with self:
+            my_id = self._live_id
+            self.live = True
+            token = self.router.session.client_token
+        started = time.monotonic()
+        while not live.expired(started) and live.client_connected(token):
+            await asyncio.sleep(live.POLL_SECONDS)
+            change = await live.poll_change()
+            async with self:
+                if self._live_id != my_id:
+                    return
+                if change != self._seen_change:
+                    self._poll_step(change)
+        async with self:
+            if self._live_id == my_id:
+                self.live = False
+
+
+PRIORITY_CHOICES = list(PRIORITIES)

@@ -1,0 +1,152 @@
+"""Slack interactivity and slash commands: signed requests act as the mapped user; forged or
+unknown ones change nothing and get a clear reply."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urlencode
+
+import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+from starlette.testclient import TestClient
+
+from oncall.api.app import create_api
+from oncall.config.configset import ConfigSet
+from oncall.db.engine import write_session
+from oncall.db.models import AuditEventRow, IncidentRow, ServiceRow
+from oncall.incidents import service
+from oncall.incidents.actors import Actor
+from oncall.notify.message import ACK_ACTION_ID
+from oncall.settings import Settings
+from oncall.testing.peers import SlackPeer
+
+SECRET = "slack-signing-s3cret"
+
+
+@dataclass
+class Slack:
+    client: TestClient
+    peer: SlackPeer
+    engine: Engine
+    ids: dict[str, str]
+
+    def post(self, path: str, form: dict[str, str], *, secret: str = SECRET,
+             timestamp: int | None = None) -> object:
+        body = urlencode(form).encode()
+        headers = {"Content-Type": "application/x-www-form-urlencoded",
+                   **SlackPeer.sign(body, secret, timestamp)}
+        return self.client.post(path, content=body, headers=headers)
+
+    def click(self, email: str, action_id: str, value: str, **kw: object) -> object:
+        payload = {
+            "type": "block_actions",
+            "user": {"id": self.ids.get(email, "UNKNOWN1")},
+            "actions": [{"action_id": action_id, "value": value}],
+            "response_url": self.peer.response_url,
+        }
+        return self.post("/api/v1/slack/interactions", {"payload": json.dumps(payload)}, **kw)
+
+    def command(self, email: str, text: str) -> object:
+        return self.post("/api/v1/slack/commands", {
+            "command": "/oncall", "text": text, "user_id": self.ids.get(email, "UNKNOWN1"),
+        })
+
+
+@pytest.fixture
+def slack(applied_engine: Engine, example_config: ConfigSet) -> Iterator[Slack]:
+    ids = {email: f"U{i:05d}" for i, email in enumerate(sorted(example_config.users))}
+    ids["stranger@elsewhere.example"] = "USTRANGER"
+    with SlackPeer(users=ids) as peer:
+        environ = {**peer.env(), "ONCALL_SLACK_SIGNING_SECRET": SECRET}
+        app = create_api(Settings(database_url=str(applied_engine.url)), applied_engine,
+                         environ=environ)
+        with TestClient(app) as client:
+            yield Slack(client, peer, applied_engine, ids)
+
+
+def new_incident(engine: Engine) -> int:
+    with write_session(engine) as session:
+        svc = session.scalar(select(ServiceRow).where(ServiceRow.name == "checkout-api"))
+        assert svc is not None
+        incident, _ = service.open_or_join(
+            session, service=svc, group_key="slack", title="Checkout down", priority="P1",
+            urgency="high", labels={}, escalation_policy="payments",
+            actor=Actor.integration("prometheus-prod"), now=datetime.now(UTC),
+        )
+        return incident.id
+
+
+def status(engine: Engine, incident_id: int) -> str:
+    with Session(engine) as session:
+        incident = session.get(IncidentRow, incident_id)
+        assert incident is not None
+        return incident.status
+
+
+def test_acknowledge_button_acts_as_the_slack_user(slack: Slack) -> None:
+    incident_id = new_incident(slack.engine)
+    response = slack.click("marcus.bell@northwind.example", ACK_ACTION_ID,
+                           f"acknowledge:{incident_id}")
+    assert response.status_code == 200  # type: ignore[attr-defined]
+    assert status(slack.engine, incident_id) == "acknowledged"
+    with Session(slack.engine) as session:
+        event = session.scalars(
+            select(AuditEventRow).where(AuditEventRow.type == "incident.acknowledged")
+        ).one()
+        assert event.actor == "user:marcus.bell@northwind.example"
+        assert event.data == {"via": "slack"}
+    for _ in range(50):
+        if slack.peer.responses():
+            break
+        time.sleep(0.05)
+    assert slack.peer.responses()[0]["text"] == f"Incident #{incident_id} acknowledged."
+
+
+def test_observer_click_is_refused(slack: Slack) -> None:
+    incident_id = new_incident(slack.engine)
+    response = slack.click("eve.larsen@northwind.example", ACK_ACTION_ID,
+                           f"acknowledge:{incident_id}")
+    assert "observer" in response.json()["text"]  # type: ignore[attr-defined]
+    assert status(slack.engine, incident_id) == "triggered"
+
+
+def test_unknown_slack_user_changes_nothing(slack: Slack) -> None:
+    incident_id = new_incident(slack.engine)
+    response = slack.click("stranger@elsewhere.example", ACK_ACTION_ID,
+                           f"acknowledge:{incident_id}")
+    assert "not an oncall user" in response.json()["text"]  # type: ignore[attr-defined]
+    assert status(slack.engine, incident_id) == "triggered"
+
+
+@pytest.mark.parametrize(
+    ("secret", "age"), [("wrong-secret", 0), (SECRET, 301)], ids=["forged", "replayed"]
+)
+def test_bad_signatures_are_refused(slack: Slack, secret: str, age: int) -> None:
+    incident_id = new_incident(slack.engine)
+    response = slack.click("marcus.bell@northwind.example", ACK_ACTION_ID,
+                           f"acknowledge:{incident_id}", secret=secret,
+                           timestamp=int(time.time()) - age)
+    assert response.status_code == 401  # type: ignore[attr-defined]
+    assert response.headers["content-type"] == "application/problem+json"  # type: ignore[attr-defined]
+    assert status(slack.engine, incident_id) == "triggered"
+
+
+def test_slash_commands(slack: Slack) -> None:
+    incident_id = new_incident(slack.engine)
+    marcus = "marcus.bell@northwind.example"
+    reply = slack.command(marcus, f"ack {incident_id}").json()  # type: ignore[attr-defined]
+    assert reply == {"response_type": "ephemeral", "text": f"Incident #{incident_id} acknowledged."}
+    reply = slack.command(marcus, f"resolve #{incident_id}").json()  # type: ignore[attr-defined]
+    assert reply["text"] == f"Incident #{incident_id} resolved."
+    assert status(slack.engine, incident_id) == "resolved"
+    who = slack.command(marcus, "who checkout-api").json()["text"]  # type: ignore[attr-defined]
+    assert who.startswith("On call for checkout-api now (step 1): ")
+    assert "did you mean 'checkout-api'" in slack.command(marcus, "who checkout").json()["text"]  # type: ignore[attr-defined]
+    assert "Usage" in slack.command(marcus, "ack").json()["text"]  # type: ignore[attr-defined]
+    assert "/oncall ack 123" in slack.command(marcus, "help").json()["text"]  # type: ignore[attr-defined]
+    assert "does not exist" in slack.command(marcus, "ack 99999").json()["text"]  # type: ignore[attr-defined]

@@ -1,0 +1,176 @@
+"""The web app in Chromium: SSO sign-in, a live incident, acknowledge, timeline, roles,
+break-glass sign-in, and a screenshot of every page (test-output/screenshots/)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from oncall.db.models import AuditEventRow, IncidentRow, TeamMembershipRow, UserRow
+from oncall.web import auth
+
+from .conftest import ADMIN_PASSWORD, App, Provider
+
+pytestmark = pytest.mark.browser
+
+RESPONDER = "samuel.osei@northwind.example"
+OBSERVER = "ruby.chen@northwind.example"
+ADMIN = "lena.fischer@northwind.example"
+LIVE_TIMEOUT_MS = 10_000
+
+
+def sso(browser: Any, app: App, provider: Provider, email: str, **context: Any) -> Any:
+    provider.next_email = email
+    page = browser.new_context(**context).new_page()
+    page.goto(f"{app.url}/")
+    page.wait_for_url("**/login**")
+    page.click("#sso-sign-in")
+    page.wait_for_selector("#signed-in-as, #login-error")
+    errors = page.locator("#login-error")
+    assert errors.count() == 0, errors.inner_text()
+    return page
+
+
+def card(page: Any, title: str) -> Any:
+    return page.locator(".incident-card", has_text=title)
+
+
+def test_sso_live_incident_acknowledge_and_timeline(
+    browser: Any, app: App, provider: Provider, shot: Any
+) -> None:
+    page = sso(browser, app, provider, RESPONDER)
+    assert page.locator("#signed-in-as").inner_text() == "Samuel Osei"
+    page.wait_for_selector("#live-badge")
+    title = f"Checkout journey failing {uuid.uuid4().hex[:6]}"
+    result = app.post_alert(title, title)
+    card(page, title).wait_for(timeout=LIVE_TIMEOUT_MS)  # appears without a reload
+    shot(page, "incidents")
+    card(page, title).locator(".ack-button").click()
+    page.locator(".incident-card[data-status=acknowledged]", has_text=title).wait_for()
+    iid = result["incidents"][0]
+    with app.engine.connect() as conn:
+        assert (
+            conn.scalar(select(IncidentRow.status).where(IncidentRow.id == iid)) == "acknowledged"
+        )
+    page.goto(f"{app.url}/incidents/{iid}")
+    page.locator(".timeline-entry", has_text="incident.acknowledged").wait_for()
+    entry = page.locator(".timeline-entry", has_text="incident.acknowledged").inner_text()
+    assert f"user:{RESPONDER}" in entry
+    shot(page, "incident")
+    page.click(".note-button")
+    page.fill("#dialog-text", "Rolled back **release 42**")
+    page.click("#dialog-save")
+    page.locator(".timeline-note strong", has_text="release 42").wait_for()
+    shot(page, "incident-with-note")
+
+
+def test_observer_sees_no_actions_and_is_refused_server_side(
+    browser: Any, app: App, provider: Provider, shot: Any
+) -> None:
+    title = f"Search latency {uuid.uuid4().hex[:6]}"
+    result = app.post_alert(title, title)
+    page = sso(browser, app, provider, OBSERVER)
+    card(page, title).wait_for()
+    assert card(page, title).locator(".ack-button").count() == 0
+    shot(page, "incidents-observer")
+    page.close()
+
+    # A responder's page is open with the button showing; then the config demotes them.
+    page = sso(browser, app, provider, "grace.mwangi@northwind.example")
+    card(page, title).locator(".ack-button").wait_for()
+    with app.engine.begin() as conn:
+        user_id = conn.scalar(
+            select(UserRow.id).where(UserRow.email == "grace.mwangi@northwind.example")
+        )
+        conn.execute(
+            update(TeamMembershipRow)
+            .where(TeamMembershipRow.user_id == user_id)
+            .values(role="observer")
+        )
+    try:
+        card(page, title).locator(".ack-button").click()
+        page.locator("#error-message", has_text="observer").wait_for()
+        shot(page, "acknowledge-refused")
+        iid = result["incidents"][0]
+        with app.engine.connect() as conn:
+            assert (
+                conn.scalar(select(IncidentRow.status).where(IncidentRow.id == iid)) == "triggered"
+            )
+    finally:
+        with app.engine.begin() as conn:
+            conn.execute(
+                update(TeamMembershipRow)
+                .where(TeamMembershipRow.user_id == user_id)
+                .values(role="responder")
+            )
+
+
+def test_break_glass_sign_in_is_audited(browser: Any, app: App, shot: Any) -> None:
+    page = browser.new_context().new_page()
+    page.goto(f"{app.url}/login")
+    page.wait_for_selector("#break-glass")
+    shot(page, "login")
+    page.click("#break-glass")
+    page.wait_for_selector("#password")
+    shot(page, "break-glass")
+    page.fill("#email", ADMIN)
+    page.fill("#password", ADMIN_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("#signed-in-as")
+    assert page.locator("#signed-in-as").inner_text() == "Lena Fischer"
+    with app.engine.connect() as conn:
+        actors = list(
+            conn.scalars(
+                select(AuditEventRow.actor).where(AuditEventRow.type == auth.LOCAL_SIGN_IN)
+            )
+        )
+    assert f"user:{ADMIN}" in actors
+    page.click("#sign-out")
+    page.wait_for_url("**/login**")
+
+
+def test_every_page(browser: Any, app: App, provider: Provider, shot: Any) -> None:
+    app.post_alert("Catalog API 5xx above 2%", "catalog-5xx")
+    page = sso(browser, app, provider, ADMIN)
+    for path, name, ready in [
+        ("/oncall", "oncall", "#oncall-schedules"),
+        ("/schedules/storefront-primary", "schedule", ".shift-bar"),
+        ("/services", "services", ".service-card"),
+        ("/config", "config", "text=Last reconcile"),
+        ("/profile", "profile", "#test-page"),
+    ]:
+        page.goto(f"{app.url}{path}")
+        page.wait_for_selector(ready)
+        shot(page, name)
+    page.goto(f"{app.url}/schedules/storefront-primary")
+    page.wait_for_selector(".shift-bar")
+    page.click("text=New feed URL for this schedule")
+    feed = page.locator("#feed-url").inner_text().strip()
+    ical = page.request.get(feed)
+    assert ical.status == 200 and b"BEGIN:VCALENDAR" in ical.body()
+
+
+def test_phone_width_acknowledge_in_one_tap(
+    browser: Any, app: App, provider: Provider, shot: Any
+) -> None:
+    title = f"Phone page {uuid.uuid4().hex[:6]}"
+    app.post_alert(title, title)
+    page = sso(
+        browser,
+        app,
+        provider,
+        RESPONDER,
+        viewport={"width": 390, "height": 844},
+        is_mobile=True,
+        has_touch=True,
+    )
+    button = card(page, title).locator(".ack-button")
+    button.wait_for()
+    box = button.bounding_box()
+    assert box is not None and box["height"] >= 40 and box["x"] + box["width"] <= 390
+    shot(page, "incidents-phone")
+    button.tap()
+    page.locator(".incident-card[data-status=acknowledged]", has_text=title).wait_for()

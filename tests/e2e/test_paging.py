@@ -1,0 +1,181 @@
+"""The core promise, with real processes: the right person is paged within seconds, every
+time, exactly once, through crashes, lost queue entries and competing workers."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from urllib.parse import urlencode
+
+import httpx
+import psycopg
+import pytest
+import redis
+
+from oncall.notify.message import ACK_ACTION_ID
+from oncall.testing.peers import SlackPeer
+from oncall.testing.peers.smtp import SmtpPeer
+
+from .conftest import SIGNING_SECRET, Stack, wait_for  # type: ignore[import-not-found]
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
+
+SLACK_USERS = {"alice@example.com": "UALICE", "bob@example.com": "UBOB"}
+
+
+@pytest.fixture
+def peers() -> Iterator[tuple[SlackPeer, SmtpPeer]]:
+    with SlackPeer(users=SLACK_USERS) as slack, SmtpPeer() as smtp:
+        yield slack, smtp
+
+
+@pytest.fixture
+def stack(
+    stack_factory: Callable[[dict[str, str]], Stack], peers: tuple[SlackPeer, SmtpPeer]
+) -> Stack:
+    slack, smtp = peers
+    s = stack_factory({**slack.env(), **smtp.env()})
+    s.start_api()
+    return s
+
+
+def dms(slack: SlackPeer) -> Counter[str]:
+    """Direct messages sent, by the DM channel they went to (one channel per person)."""
+    return Counter(
+        str(call["channel"]) for call in slack.calls("chat.postMessage")
+        if not str(call["channel"]).startswith("#")
+    )
+
+
+def mails_to(smtp: SmtpPeer, address: str) -> int:
+    return sum(1 for m in smtp.mails if m.message["To"] == address)
+
+
+def sql(stack: Stack, query: str) -> list[tuple[object, ...]]:
+    dsn = stack.env["ONCALL_DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(query).fetchall()
+
+
+def click_acknowledge(stack: Stack, slack_user: str, incident_id: int) -> httpx.Response:
+    payload = {"type": "block_actions", "user": {"id": slack_user},
+               "actions": [{"action_id": ACK_ACTION_ID, "value": f"acknowledge:{incident_id}"}]}
+    body = urlencode({"payload": json.dumps(payload)}).encode()
+    headers = {"Content-Type": "application/x-www-form-urlencoded",
+               **SlackPeer.sign(body, SIGNING_SECRET)}
+    return httpx.post(f"{stack.api_url}/api/v1/slack/interactions", content=body,
+                      headers=headers, timeout=10)
+
+
+def step_runs(stack: Stack) -> list[tuple[object, ...]]:
+    return sql(stack, "SELECT generation, cycle, step, count(*) FROM escalation_timers "
+                      "WHERE status = 'done' GROUP BY 1, 2, 3 ORDER BY 1, 2, 3")
+
+
+def test_page_escalate_acknowledge_nothing_twice(
+    stack: Stack, peers: tuple[SlackPeer, SmtpPeer]
+) -> None:
+    slack, smtp = peers
+    stack.start_worker()
+    time.sleep(1.5)  # the worker is up and idle
+    sent = time.monotonic()
+    response = stack.post_alert()
+    assert response.status_code == 202, response.text
+    incident_id = sql(stack, "SELECT id FROM incidents")[0][0]
+
+    # step 1: alice, on Slack (DM) and by email, within 2 seconds of the alert being accepted
+    wait_for(lambda: mails_to(smtp, "alice@example.com") == 1 and len(dms(slack)) == 1, 2.0)
+    first_page = time.monotonic() - sent
+    assert first_page < 2.0
+    assert any(c["channel"] == "#ops" for c in slack.calls("chat.postMessage"))
+
+    # nobody acknowledges: step 2 (bob) after its 3 s timeout
+    wait_for(lambda: mails_to(smtp, "bob@example.com") == 1, 6.0)
+    assert len(dms(slack)) == 2
+
+    # bob acknowledges through a signed Slack interaction: no further steps
+    assert click_acknowledge(stack, "UBOB", int(str(incident_id))).status_code == 200
+    wait_for(lambda: sql(stack, "SELECT status FROM incidents")[0][0] == "acknowledged", 2.0)
+    wait_for(lambda: len(slack.calls("chat.update")) >= 3, 5.0)  # both DMs and the channel post
+    time.sleep(7)  # longer than any remaining step's timeout
+    assert mails_to(smtp, "alice@example.com") == 1
+    assert mails_to(smtp, "bob@example.com") == 1
+    assert all(count == 1 for count in dms(slack).values())
+    assert step_runs(stack) == [(0, 0, 0, 1), (0, 0, 1, 1)]
+
+
+def test_worker_killed_before_a_step_is_due(
+    stack: Stack, peers: tuple[SlackPeer, SmtpPeer]
+) -> None:
+    _, smtp = peers
+    worker = stack.start_worker()
+    time.sleep(1.5)
+    stack.post_alert()
+    wait_for(lambda: mails_to(smtp, "alice@example.com") == 1, 3.0)
+    due = datetime.fromisoformat(
+        str(sql(stack, "SELECT due_at FROM escalation_timers WHERE status='pending'")[0][0])
+    )
+    stack.kill(worker)  # step 2 is due in about 3 s and no worker is running
+    while datetime.now(UTC) < due:
+        time.sleep(0.1)
+    time.sleep(2)
+    stack.start_worker()  # after the due time: the step must still run, once
+    wait_for(lambda: mails_to(smtp, "bob@example.com") == 1, 15.0)
+    late = datetime.now(UTC) - due
+    assert late.total_seconds() < 15
+    time.sleep(2)
+    assert mails_to(smtp, "bob@example.com") == 1
+    assert step_runs(stack)[:2] == [(0, 0, 0, 1), (0, 0, 1, 1)]
+
+
+def test_worker_killed_while_sending(stack: Stack, peers: tuple[SlackPeer, SmtpPeer]) -> None:
+    slack, smtp = peers
+    slack.hang()  # the Slack call will block until the worker is killed
+    worker = stack.start_worker()
+    time.sleep(1.5)
+    stack.post_alert()
+    wait_for(lambda: any(r.path == "/api/chat.postMessage" for r in slack.requests)
+             or any(r.path == "/api/users.lookupByEmail" for r in slack.requests), 5.0)
+    stack.kill(worker)  # mid-task
+    slack.recover()
+    stack.start_worker()
+    # the page that was in flight is taken over after the claim's lease and delivered
+    wait_for(lambda: len(dms(slack)) >= 1, 20.0)
+    wait_for(lambda: mails_to(smtp, "alice@example.com") == 1, 5.0)
+    assert step_runs(stack)[0] == (0, 0, 0, 1)
+
+
+def test_redis_flushed_mid_escalation(
+    stack: Stack, peers: tuple[SlackPeer, SmtpPeer]
+) -> None:
+    _, smtp = peers
+    stack.start_worker()
+    time.sleep(1.5)
+    stack.post_alert()
+    wait_for(lambda: mails_to(smtp, "alice@example.com") == 1, 3.0)
+    redis.Redis.from_url(stack.env["ONCALL_REDIS_URL"]).flushdb()  # the queued step-2 task is gone
+    wait_for(lambda: mails_to(smtp, "bob@example.com") == 1, 10.0)
+    time.sleep(2)
+    assert mails_to(smtp, "bob@example.com") == 1
+    assert step_runs(stack)[:2] == [(0, 0, 0, 1), (0, 0, 1, 1)]
+
+
+def test_two_workers_page_once(stack: Stack, peers: tuple[SlackPeer, SmtpPeer]) -> None:
+    _, smtp = peers
+    stack.start_worker()
+    stack.start_worker()
+    time.sleep(1.5)
+    for n in range(5):
+        stack.post_alert(dedup_key=f"alert-{n}", summary=f"Alert {n}")
+    wait_for(lambda: mails_to(smtp, "bob@example.com") == 5, 12.0)
+    time.sleep(2)
+    assert mails_to(smtp, "alice@example.com") == 5
+    assert mails_to(smtp, "bob@example.com") == 5
+    runs = step_runs(stack)
+    assert all(count == 5 for *_, count in runs[:2])
+    duplicates = sql(stack, "SELECT idempotency_key FROM notifications GROUP BY 1 "
+                            "HAVING count(*) > 1")
+    assert duplicates == []
