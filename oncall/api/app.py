@@ -46,6 +46,7 @@ ROUTE_MODULES: list[str] = [
     "oncall.api.openapi",
     "oncall.api.slack",
     "oncall.api.ack",
+    "oncall.api.metrics",
     "oncall.api.twilio",
 ]
 """Modules whose `routes(ctx)` make up the API, matched in this order."""
