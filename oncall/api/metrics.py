@@ -46,11 +46,12 @@ def render(session: Session, now: datetime) -> str:
         out.append(f"# TYPE {name} {kind}")
 
     metric("oncall_incidents", "gauge", "Incidents by status (resolved: all time).")
-    counts = dict(
-        session.execute(select(IncidentRow.status, func.count()).group_by(IncidentRow.status))
-        .tuples()
-        .all()
-    )
+    counts = {
+        status: n
+        for status, n in session.execute(
+            select(IncidentRow.status, func.count()).group_by(IncidentRow.status)
+        )
+    }
     for status in ("triggered", "acknowledged", "resolved"):
         out.append(_line("oncall_incidents", counts.get(status, 0), status=status))
 

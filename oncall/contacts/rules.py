@@ -74,7 +74,7 @@ def notification_rules(session: Session, actor: Actor, user_id: int) -> list[Not
             NotificationRuleRow.delay_seconds,
             NotificationRuleRow.id,
         )
-    ).tuples()
+    )
     return [_view(rule, method) for rule, method in rows]
 
 

@@ -116,7 +116,7 @@ def list_incidents(
             stmt = stmt.where(IncidentRow.id < before)
         stmt = stmt.order_by(IncidentRow.id.desc())
     rows: list[tuple[IncidentRow, ServiceRow]] = [
-        (incident, svc) for incident, svc in session.execute(stmt.limit(limit + 1)).tuples()
+        (incident, svc) for incident, svc in session.execute(stmt.limit(limit + 1))
     ]
     more = len(rows) > limit
     rows = rows[:limit]
