@@ -224,8 +224,9 @@ def counts(url: str) -> tuple[int, int, int]:
 
 def run_oncall(args: argparse.Namespace, url: str) -> dict[str, Any]:
     port = free_port()
+    # production shape: PostgreSQL for rows, Redis for the hand-off queue to workers
     env = {**os.environ, "SYNTHETICS_WEBHOOK_TOKEN": SECRET, "PROM_PROD_WEBHOOK_SECRET": "x",
-           "DATADOG_WEBHOOK_SECRET": "x"}
+           "DATADOG_WEBHOOK_SECRET": "x", "ONCALL_REDIS_URL": "redis://127.0.0.1:6379/11"}
     server = subprocess.Popen(
         [str(ROOT / ".venv/bin/oncall"), "api", "--database-url", url, "--port", str(port),
          "--workers", str(args.workers), "--threads", str(args.threads)], env=env,

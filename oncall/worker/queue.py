@@ -60,7 +60,10 @@ class Tasks:
     _kick_pending: bool = False
 
     def kick_soon(self) -> None:
-        """Ask a worker to sweep now (after ingest opened incidents), debounced."""
+        """Ask a worker to sweep now (after ingest opened incidents), debounced.
+
+        Never blocks the caller: the enqueue happens on a short-lived thread, so a slow or
+        unreachable queue cannot hold up an HTTP answer."""
         with self._kick_lock:
             now = time.monotonic()
             wait = self._last_kick + KICK_INTERVAL - now
@@ -71,7 +74,7 @@ class Tasks:
             else:
                 self._kick_pending = True
         if wait <= 0:
-            self.kick()
+            threading.Thread(target=self.kick, daemon=True).start()
             return
         timer = threading.Timer(wait, self._deferred_kick)
         timer.daemon = True
