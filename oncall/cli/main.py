@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "vapid_commands",
     "user_commands",
     "run_commands",
+    "incident_commands",
 )
 """Modules under oncall.cli that add subcommands; each has `register(subparsers)`."""
 

@@ -9,7 +9,15 @@ from dataclasses import dataclass, field
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from oncall.db.models import AlertRow, AuditEventRow, IncidentRow, ServiceRow, UserRow
+from oncall.db.models import (
+    AlertRow,
+    AuditEventRow,
+    DeliveryAttemptRow,
+    IncidentRow,
+    NotificationRow,
+    ServiceRow,
+    UserRow,
+)
 
 MAX_LIMIT = 200
 
@@ -149,3 +157,36 @@ def incident_detail(session: Session, incident_id: int) -> IncidentDetail | None
     users = _emails(session, (incident.acknowledged_by_id, incident.resolved_by_id,
                               incident.assignee_id))
     return IncidentDetail(item, alerts, timeline, users)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One notification owed on an incident, with every provider attempt made for it."""
+
+    notification: NotificationRow
+    person: str | None
+    attempts: list[DeliveryAttemptRow]
+
+
+def delivery_trail(session: Session, incident_id: int) -> list[Delivery]:
+    """Who was notified how, when, and what each provider answered, in the order owed."""
+    rows = list(
+        session.scalars(
+            select(NotificationRow)
+            .where(NotificationRow.incident_id == incident_id)
+            .order_by(NotificationRow.created_at, NotificationRow.id)
+        )
+    )
+    attempts: dict[int, list[DeliveryAttemptRow]] = {}
+    if rows:
+        for attempt in session.scalars(
+            select(DeliveryAttemptRow)
+            .where(DeliveryAttemptRow.notification_id.in_([r.id for r in rows]))
+            .order_by(DeliveryAttemptRow.notification_id, DeliveryAttemptRow.attempt)
+        ):
+            attempts.setdefault(attempt.notification_id, []).append(attempt)
+    people = _emails(session, (r.user_id for r in rows))
+    return [
+        Delivery(r, people.get(r.user_id) if r.user_id else None, attempts.get(r.id, []))
+        for r in rows
+    ]
