@@ -9,6 +9,8 @@ lock up front instead of failing with "database is locked" when a reader later u
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -76,9 +78,32 @@ def write_session(engine: Engine) -> Iterator[Session]:
     fails at once with "database is locked" when another writer got there first, while an
     immediate one waits its turn on the busy timeout. PostgreSQL needs nothing special.
     """
-    with engine.connect() as conn:
-        if is_sqlite(conn):
-            conn = conn.execution_options(**{BEGIN_IMMEDIATE: True})
+    if engine.dialect.name != "sqlite":
+        with (
+            engine.connect() as conn,
+            conn.begin(),
+            Session(bind=conn, expire_on_commit=False) as session,
+        ):
+            yield session
+            session.flush()
+        return
+    # SQLite has one writer at a time. Threads of one process queue on a lock instead of on
+    # SQLite's busy handler, which polls with sleeps of up to 100 ms and collapses under load;
+    # other processes still wait on the busy timeout.
+    with _writer_lock(engine), engine.connect() as conn:
+        conn = conn.execution_options(**{BEGIN_IMMEDIATE: True})
         with conn.begin(), Session(bind=conn, expire_on_commit=False) as session:
             yield session
             session.flush()
+
+
+_writer_locks: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
+_writer_locks_guard = threading.Lock()
+
+
+def _writer_lock(engine: Engine) -> threading.RLock:
+    with _writer_locks_guard:
+        lock = _writer_locks.get(engine)
+        if lock is None:
+            lock = _writer_locks[engine] = threading.RLock()
+        return lock

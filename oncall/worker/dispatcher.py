@@ -132,15 +132,26 @@ def _store_breaker(session: Session, provider: str, breaker: Breaker, now: datet
 
 
 def _choose(
-    session: Session, chain: list[Provider], policy: BreakerPolicy, now: datetime
+    engine: Engine, chain: list[Provider], policy: BreakerPolicy, now: datetime
 ) -> Provider | None:
-    """The first provider of the chain whose circuit lets a call through (claiming a trial)."""
+    """The first provider of the chain whose circuit lets a call through.
+
+    Reading the breakers needs no write; only an open circuit whose cool-down has passed is
+    written (to half-open), so that one trial call goes out across all workers.
+    """
+    with Session(engine) as session:
+        breakers = {p.name: _breaker(session, p.name) for p in chain}
     for provider in chain:
-        breaker = _breaker(session, provider.name)
-        if policy.allows(breaker, now):
-            if breaker.circuit is Circuit.OPEN:
-                _store_breaker(session, provider.name, policy.trial(breaker, now), now)
+        breaker = breakers[provider.name]
+        if not policy.allows(breaker, now):
+            continue
+        if breaker.circuit is not Circuit.OPEN:
             return provider
+        with write_session(engine) as session:
+            current = _breaker(session, provider.name)
+            if current.circuit is Circuit.OPEN and policy.allows(current, now):
+                _store_breaker(session, provider.name, policy.trial(current, now), now)
+                return provider
     return None
 
 
@@ -152,6 +163,15 @@ def _call(
         result: DeliveryResult = update(data["channel"], data["ts"], notice)
         return result
     return provider.send(address, notice)
+
+
+@dataclass(frozen=True)
+class _Call:
+    provider: Provider | None
+    result: DeliveryResult
+    started: datetime
+    finished: datetime
+    failover: bool = False
 
 
 def dispatch(
@@ -166,7 +186,10 @@ def dispatch(
     policy: DispatchPolicy | None = None,
     draw: Callable[[], float] = random.random,
 ) -> Dispatched:
-    """Send one outbox row, failing over along the channel's provider chain."""
+    """Send one outbox row, failing over along the channel's provider chain.
+
+    Two write transactions: the claim, and the outcome with every provider call it took.
+    """
     policy = policy or DispatchPolicy()
     now = clock()
     with write_session(engine) as session:
@@ -175,105 +198,32 @@ def dispatch(
             return Dispatched("skipped")
         channel = Channel(row.channel)
         notice = build_notice(session, row, config, public_url, now)
-        address, kind, attempt = row.address, row.kind, row.attempt_count
+        address, kind, first_attempt = row.address, row.kind, row.attempt_count
         data = {k: str(v) for k, v in (row.provider_data or {}).items()}
     chain = list(chains.chain(channel))
+    calls: list[_Call] = []
     if not chain:
-        result = DeliveryResult.failed(channel.value, "no provider configured", retryable=False)
-        _attempt(engine, notification_id, attempt, None, result, now, now, policy)
-        return _finish(engine, notification_id, attempt, result, policy, draw, clock())
+        failure = DeliveryResult.failed(channel.value, "no provider configured", retryable=False)
+        calls.append(_Call(None, failure, now, now))
     tried: set[str] = set()
-    result = DeliveryResult.failed(
-        chain[0].name, "every provider's circuit is open", retryable=True
-    )
-    while True:
-        with write_session(engine) as session:
-            untried = [p for p in chain if p.name not in tried]
-            provider = _choose(session, untried, policy.breaker, clock())
+    while chain:
+        provider = _choose(
+            engine, [p for p in chain if p.name not in tried], policy.breaker, clock()
+        )
         if provider is None:
             break
-        if tried:  # failing over within this attempt: the next provider is a new attempt
-            attempt = _bump(engine, notification_id)
         tried.add(provider.name)
         started = clock()
         result = _call(provider, kind, address, notice, data)
-        failover = provider is not chain[0]
-        _attempt(
-            engine,
-            notification_id,
-            attempt,
-            provider,
-            result,
-            started,
-            clock(),
-            policy,
-            failover=failover,
-        )
+        calls.append(_Call(provider, result, started, clock(), provider is not chain[0]))
         if result.ok:
             break
-    return _finish(engine, notification_id, attempt, result, policy, draw, clock())
-
-
-def _bump(engine: Engine, notification_id: int) -> int:
-    with write_session(engine) as session:
-        row = session.get(NotificationRow, notification_id, with_for_update=True)
-        assert row is not None
-        row.attempt_count += 1
-        return row.attempt_count
-
-
-def _attempt(
-    engine: Engine,
-    notification_id: int,
-    attempt: int,
-    provider: Provider | None,
-    result: DeliveryResult,
-    started: datetime,
-    now: datetime,
-    policy: DispatchPolicy,
-    *,
-    failover: bool = False,
-) -> None:
-    """Record one provider call and feed its outcome to the provider's circuit breaker."""
-    with write_session(engine) as session:
-        row = session.get(NotificationRow, notification_id)
-        assert row is not None
-        timed_out = "timed out" in (result.error or "").lower()
-        session.add(
-            DeliveryAttemptRow(
-                notification_id=notification_id,
-                attempt=attempt,
-                provider=result.provider,
-                outcome="sent" if result.ok else ("timeout" if timed_out else "failed"),
-                provider_message_id=result.provider_message_id,
-                response_status=result.status_code,
-                error=result.error,
-                started_at=started,
-                finished_at=now,
-            )
+    if not calls:
+        failure = DeliveryResult.failed(
+            chain[0].name, "every provider's circuit is open", retryable=True
         )
-        if provider is not None:
-            breaker = _breaker(session, provider.name)
-            if result.ok:
-                new = policy.breaker.succeeded(breaker)
-            elif result.retryable:
-                new = policy.breaker.failed(breaker, now)
-            else:
-                new = breaker  # the provider answered: the request was at fault, not it
-            if new != breaker:
-                _store_breaker(session, provider.name, new, now)
-        if not result.ok:
-            data = _event_data(row, result, attempt)
-            if failover:
-                data["failover"] = True
-            events.record(
-                session,
-                at=now,
-                actor=SYSTEM,
-                type="notification.attempt_failed",
-                incident_id=row.incident_id,
-                data=data,
-            )
+        calls.append(_Call(None, failure, now, now))
+    return _finish(engine, notification_id, first_attempt, calls, policy, draw, clock())
 
 
 def _event_data(row: NotificationRow, result: DeliveryResult, attempt: int) -> dict[str, object]:
@@ -294,16 +244,61 @@ def _event_data(row: NotificationRow, result: DeliveryResult, attempt: int) -> d
 def _finish(
     engine: Engine,
     notification_id: int,
-    attempt: int,
-    result: DeliveryResult,
+    first_attempt: int,
+    calls: list[_Call],
     policy: DispatchPolicy,
     draw: Callable[[], float],
     now: datetime,
 ) -> Dispatched:
+    """Record every call (attempts, breakers, events) and decide: sent, retry or failed."""
     with write_session(engine) as session:
         row = session.get(NotificationRow, notification_id, with_for_update=True)
         assert row is not None
+        attempt = first_attempt
+        for index, call in enumerate(calls):
+            attempt = first_attempt + index
+            result = call.result
+            timed_out = "timed out" in (result.error or "").lower()
+            session.add(
+                DeliveryAttemptRow(
+                    notification_id=notification_id,
+                    attempt=attempt,
+                    provider=result.provider,
+                    outcome="sent" if result.ok else ("timeout" if timed_out else "failed"),
+                    provider_message_id=result.provider_message_id,
+                    response_status=result.status_code,
+                    error=result.error,
+                    started_at=call.started,
+                    finished_at=call.finished,
+                )
+            )
+            if call.provider is not None:
+                breaker = _breaker(session, call.provider.name)
+                if result.ok:
+                    new = policy.breaker.succeeded(breaker)
+                elif result.retryable:
+                    new = policy.breaker.failed(breaker, now)
+                else:
+                    new = breaker  # the provider answered: the request was at fault, not it
+                if new != breaker:
+                    _store_breaker(session, call.provider.name, new, now)
+            if not result.ok:
+                failed = _event_data(row, result, attempt)
+                if call.failover:
+                    failed["failover"] = True
+                events.record(
+                    session,
+                    at=call.finished,
+                    actor=SYSTEM,
+                    type="notification.attempt_failed",
+                    incident_id=row.incident_id,
+                    data=failed,
+                )
+        row.attempt_count = attempt
+        result = calls[-1].result
         data = _event_data(row, result, attempt)
+        if calls[-1].failover:
+            data["failover"] = True
         if row.kind == "verification" and result.ok:
             row.provider_data = None  # the code is kept only until it is sent
         if result.ok:
