@@ -139,9 +139,7 @@ def _queue_updates(session: Session, incident_id: int, status: str, now: datetim
         )
 
 
-def _queue_teams_card(
-    session: Session, sent: NotificationRow, status: str, now: datetime
-) -> None:
+def _queue_teams_card(session: Session, sent: NotificationRow, status: str, now: datetime) -> None:
     if sent.kind != "channel":
         return
     key = f"update:{sent.id}:{status}"
@@ -254,66 +252,75 @@ def _transition(
     return incident if result.rowcount else None  # type: ignore[attr-defined]
 
 
-def acknowledge(session: Session, incident_id: int, actor: Actor, now: datetime) -> Outcome:
-    actor.require_responder("acknowledge incidents")
+def _settle(
+    session: Session,
+    incident_id: int,
+    actor: Actor,
+    now: datetime,
+    *,
+    status: str,
+    allowed_from: tuple[str, ...],
+    event: str,
+    data: dict[str, Any] | None = None,
+) -> Outcome:
+    """Acknowledge or resolve: one compare-and-set, escalation stopped, posted messages
+    updated, one audit event. A repeat (already in that state) changes nothing."""
+    before = get(session, incident_id).status
     incident = _transition(
         session,
         incident_id,
-        allowed_from=(TRIGGERED,),
+        allowed_from=allowed_from,
         values={
-            "status": ACKNOWLEDGED,
-            "acknowledged_at": now,
-            "acknowledged_by_id": actor.user_id,
+            "status": status,
+            f"{status}_at": now,
+            f"{status}_by_id": actor.user_id,
             "updated_at": now,
         },
     )
     if incident is None:
         return Outcome(get(session, incident_id), False)
     _stop_escalation(session, incident_id, now)
-    _queue_updates(session, incident_id, ACKNOWLEDGED, now)
+    _queue_updates(session, incident_id, status, now)
     events.record(
         session,
         at=now,
         actor=actor,
-        type=events.ACKNOWLEDGED,
+        type=event,
         incident_id=incident_id,
-        before={"status": TRIGGERED},
-        after={"status": ACKNOWLEDGED},
+        before={"status": before},
+        after={"status": status},
+        data=data,
     )
     return Outcome(incident, True)
+
+
+def acknowledge(session: Session, incident_id: int, actor: Actor, now: datetime) -> Outcome:
+    actor.require_responder("acknowledge incidents")
+    return _settle(
+        session,
+        incident_id,
+        actor,
+        now,
+        status=ACKNOWLEDGED,
+        allowed_from=(TRIGGERED,),
+        event=events.ACKNOWLEDGED,
+    )
 
 
 def resolve(
     session: Session, incident_id: int, actor: Actor, now: datetime, note: str | None = None
 ) -> Outcome:
     actor.require_responder("resolve incidents")
-    before = get(session, incident_id).status
-    incident = _transition(
+    return _settle(
         session,
         incident_id,
+        actor,
+        now,
+        status=RESOLVED,
         allowed_from=(TRIGGERED, ACKNOWLEDGED),
-        values={
-            "status": RESOLVED,
-            "resolved_at": now,
-            "resolved_by_id": actor.user_id,
-            "updated_at": now,
-        },
-    )
-    if incident is None:
-        return Outcome(get(session, incident_id), False)
-    _stop_escalation(session, incident_id, now)
-    _queue_updates(session, incident_id, RESOLVED, now)
-    events.record(
-        session,
-        at=now,
-        actor=actor,
-        type=events.RESOLVED,
-        incident_id=incident_id,
-        before={"status": before},
-        after={"status": RESOLVED},
+        event=events.RESOLVED,
         data={"note": note} if note else None,
     )
-    return Outcome(incident, True)
 
 
 def reassign(
@@ -411,9 +418,7 @@ def escalate_now(session: Session, incident_id: int, actor: Actor, now: datetime
     return Outcome(incident, True)
 
 
-def add_note(
-    session: Session, incident_id: int, actor: Actor, text: str, now: datetime
-) -> None:
+def add_note(session: Session, incident_id: int, actor: Actor, text: str, now: datetime) -> None:
     actor.require_responder("add notes")
     if not text.strip():
         raise Invalid("a note cannot be empty")
@@ -421,7 +426,11 @@ def add_note(
         raise Invalid("a note is limited to 20,000 characters")
     get(session, incident_id)
     events.record(
-        session, at=now, actor=actor, type=events.NOTE, incident_id=incident_id,
+        session,
+        at=now,
+        actor=actor,
+        type=events.NOTE,
+        incident_id=incident_id,
         data={"text": text},
     )
 
@@ -447,8 +456,13 @@ def change_priority(
     incident = get(session, incident_id)
     session.refresh(incident)
     events.record(
-        session, at=now, actor=actor, type=events.PRIORITY, incident_id=incident_id,
-        before={"priority": before}, after={"priority": priority},
+        session,
+        at=now,
+        actor=actor,
+        type=events.PRIORITY,
+        incident_id=incident_id,
+        before={"priority": before},
+        after={"priority": priority},
     )
     return Outcome(incident, True)
 
