@@ -41,8 +41,9 @@ from oncall.core.alerts import Alert
 from oncall.db.engine import write_session
 from oncall.incidents import events
 from oncall.ingest import auth
+from oncall.ingest.fastpath import fast_path_applies, open_trigger, repeat_trigger
 from oncall.ingest.normalizers import PayloadError, normalize
-from oncall.ingest.pipeline import Result, ingest, repeat_trigger
+from oncall.ingest.pipeline import Result, ingest
 
 log = logging.getLogger(__name__)
 
@@ -332,15 +333,16 @@ def _sqlstate(exc: OperationalError) -> str | None:
 
 def _store(ctx: ApiContext, config: ConfigSet, integration: Integration, alerts: list[Alert],
            now: datetime) -> Result:
-    fast = repeat_trigger(ctx.engine, integration, alerts, now)
-    if fast is not None:
-        return fast
     for attempt in range(RETRIES):
         try:
+            fast = (repeat_trigger(ctx.engine, integration, alerts, now)
+                    or open_trigger(ctx.engine, config, integration, alerts, now, ctx.services))
+            if fast is not None:
+                return fast
             with write_session(ctx.engine) as session:
                 return ingest(session, config, integration, alerts, now=now,
-                              services=ctx.services, repeat_tried=attempt == 0
-                              and ctx.engine.dialect.name == "postgresql" and len(alerts) == 1)
+                              services=ctx.services, repeat_tried=fast_path_applies(
+                                  ctx.engine, alerts))
         except OperationalError as exc:
             if _sqlstate(exc) not in _RETRYABLE_SQLSTATES or attempt == RETRIES - 1:
                 raise

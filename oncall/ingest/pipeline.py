@@ -21,13 +21,12 @@ Rules:
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from oncall.config.configset import ConfigSet
@@ -58,7 +57,8 @@ def alert_fingerprint(dedup_key: str) -> str:
     return hashlib.sha256(dedup_key.encode("utf-8")).hexdigest()[:32]
 
 
-def _lock_key(integration: str, fingerprint: str) -> int:
+def alert_lock_key(integration: str, fingerprint: str) -> int:
+    """The PostgreSQL advisory lock that serialises the read-then-write of one alert's rows."""
     digest = hashlib.sha256(f"alert\0{integration}\0{fingerprint}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
 
@@ -88,11 +88,26 @@ class ServiceDirectory:
     def __init__(self) -> None:
         self._config: ConfigSet | None = None
         self._rows: dict[str, ServiceRow] = {}
+        self._ids: dict[str, int] = {}
+
+    def get_id(self, conn: Connection, config: ConfigSet, name: str) -> int | None:
+        """The id of the applied service `name`, for callers working on a Connection."""
+        if self._config is not config:
+            self._config, self._rows, self._ids = config, {}, {}
+        cached = self._ids.get(name)
+        if cached is None:
+            cached = conn.scalar(
+                select(ServiceRow.id).where(ServiceRow.name == name,
+                                            ServiceRow.retired_at.is_(None))
+            )
+            if cached is not None:
+                self._ids[name] = cached
+        return cached
 
     def get(self, session: Session, config: ConfigSet, name: str) -> ServiceRow | None:
         """A detached row: only its id and name are read, and those never change."""
         if self._config is not config:
-            self._config, self._rows = config, {}
+            self._config, self._rows, self._ids = config, {}, {}
         cached = self._rows.get(name)
         if cached is not None:
             return cached
@@ -103,56 +118,6 @@ class ServiceDirectory:
             session.expunge(row)
             self._rows[name] = row
         return row
-
-
-_REPEAT_SQL = """
-WITH bumped AS (
-    UPDATE alerts SET last_event_at = %(at)s
-    WHERE integration_name = %(integration)s AND fingerprint = %(fp)s
-      AND status = 'firing' AND last_event_at <= %(at)s
-    RETURNING id, incident_id
-), recorded AS (
-    INSERT INTO alert_deliveries
-        (integration_name, delivery_id, alert_id, event_action, outcome, payload, received_at)
-    SELECT %(integration)s, NULL, min(id), 'trigger', 'deduplicated', %(payload)s::jsonb,
-           %(now)s
-    FROM bumped HAVING count(*) > 0
-    RETURNING id
-)
-SELECT id, incident_id FROM bumped ORDER BY id
-"""
-
-
-def repeat_trigger(engine: Engine, integration: Integration, alerts: Sequence[Alert],
-                   now: datetime) -> Result | None:
-    """The common case in one statement and one transaction, on PostgreSQL: a delivery of one
-    trigger, with no provider delivery id, for an alert already firing. It bumps the alert's
-    last event time and records the delivery, exactly as `ingest` would; None means "not this
-    case", and the caller runs `ingest` instead.
-
-    Row locks on the firing rows make it safe beside `ingest`, which changes those rows only
-    while holding them too.
-    """
-    if (engine.dialect.name != "postgresql" or len(alerts) != 1
-            or alerts[0].action != "trigger" or alerts[0].delivery_id is not None):
-        return None
-    alert = alerts[0]
-    params = {
-        "at": alert.occurred_at,
-        "integration": integration.name,
-        "fp": alert_fingerprint(alert.dedup_key),
-        "payload": json.dumps(alert.to_json()),
-        "now": now,
-    }
-    with engine.connect() as conn:
-        rows = conn.exec_driver_sql(_REPEAT_SQL, params).all()
-        conn.commit()
-    if not rows:
-        return None
-    result = Result()
-    result._add(DEDUPLICATED, [row[0] for row in rows],
-                [row[1] for row in rows if row[1] is not None])
-    return result
 
 
 def ingest(
@@ -214,7 +179,7 @@ def _one(
                         [incident for _, incident in repeated if incident is not None])
             return
     if postgres:
-        session.execute(select(func.pg_advisory_xact_lock(_lock_key(name, fp))))
+        session.execute(select(func.pg_advisory_xact_lock(alert_lock_key(name, fp))))
 
     rows = list(
         session.scalars(
@@ -313,7 +278,7 @@ def _new_row(integration: Integration, alert: Alert, fp: str, now: datetime,
         summary=alert.summary[:1024],
         source=alert.source[:1024] if alert.source else None,
         labels=dict(alert.labels),
-        annotations=_annotations(alert),
+        annotations=alert_annotations(alert),
         occurred_at=alert.occurred_at,
         received_at=now,
         last_event_at=alert.occurred_at,
@@ -321,7 +286,7 @@ def _new_row(integration: Integration, alert: Alert, fp: str, now: datetime,
     )
 
 
-def _annotations(alert: Alert) -> dict[str, Any] | None:
+def alert_annotations(alert: Alert) -> dict[str, Any] | None:
     out: dict[str, Any] = dict(alert.annotations)
     if alert.links:
         out["links"] = [link.to_json() for link in alert.links]

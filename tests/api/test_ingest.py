@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import OperationalError
 
 from oncall.api.app import create_api
@@ -355,19 +355,22 @@ def test_unreachable_database_answers_503_with_retry_after(secrets_env: Any) -> 
     assert response.headers["content-type"] == PROBLEM
 
 
+@pytest.mark.parametrize("action", ["trigger", "resolve"])
 def test_a_failure_before_commit_answers_503_and_keeps_nothing(
-    api: Any, monkeypatch: pytest.MonkeyPatch
+    api: Any, api_engine: Engine, action: str
 ) -> None:
-    import oncall.api.ingest as ingest_module
+    """The delivery row is the last write of every path: failing it fails the whole delivery."""
 
-    real = ingest_module.ingest
+    def connection_lost(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "INSERT INTO alert_deliveries" in statement:
+            raise OperationalError(statement, {}, Exception("connection lost"))
 
-    def fail_after_writing(*args: Any, **kwargs: Any) -> Any:
-        real(*args, **kwargs)
-        raise OperationalError("COMMIT", {}, Exception("connection lost"))
-
-    monkeypatch.setattr(ingest_module, "ingest", fail_after_writing)
-    response = api.post("synthetic-checks", {"summary": "Checkout down", "dedup_key": "x"})
+    event.listen(api_engine, "before_cursor_execute", connection_lost)
+    try:
+        response = api.post("synthetic-checks", {"summary": "Checkout down", "dedup_key": "x",
+                                                 "event_action": action})
+    finally:
+        event.remove(api_engine, "before_cursor_execute", connection_lost)
     assert response.status_code == 503
     assert "retry-after" in response.headers
     assert api.stored() == (0, 0, 0)

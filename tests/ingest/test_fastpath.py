@@ -1,0 +1,149 @@
+"""The PostgreSQL fast paths write exactly what `pipeline.ingest` writes, and step aside otherwise.
+
+Each scenario is a series of single-alert deliveries. It runs twice from the same empty tables
+(identities restarted): once through `pipeline.ingest` only, once the way the ingest endpoint
+stores a delivery (fast paths first). Every row of every table ingest writes must be equal,
+ids included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, text
+
+from oncall.config.configset import ConfigSet
+from oncall.core.alerts import Action, Alert
+from oncall.db.engine import make_engine, write_session
+from oncall.db.migrate import upgrade_engine
+from oncall.ingest.fastpath import fast_path_applies, open_trigger, repeat_trigger
+from oncall.ingest.pipeline import Result, ServiceDirectory, ingest
+from oncall.reconcile.apply import Origin, apply_config
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+TABLES = ("incidents", "alerts", "audit_events", "escalation_timers", "alert_deliveries")
+CHECKOUT = {"alertname": "CheckoutLatencyHigh", "env": "prod", "cluster": "eu"}
+NODE = {"alertname": "KubeNodeNotReady", "namespace": "payments", "cluster": "eu"}
+
+
+def alert(key: str, action: Action = "trigger", minutes: int = 0, delivery_id: str | None = None,
+          **labels: str) -> Alert:
+    return Alert(provider="alertmanager", action=action, summary=f"{labels.get('alertname')}",
+                 severity="critical", dedup_key=key, occurred_at=NOW + timedelta(minutes=minutes),
+                 labels={"severity": "critical", **labels}, delivery_id=delivery_id,
+                 integration="prometheus-prod")
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    deliveries: tuple[Alert, ...]
+    fast: tuple[str | None, ...]
+    """Per delivery: which fast path served it ("open", "repeat") or None (`ingest` did)."""
+
+
+CASES = [
+    Case("a new alert opens an incident", (alert("a", **CHECKOUT, pod="1"),), ("open",)),
+    Case("a repeat of a firing alert is deduplicated",
+         (alert("a", **CHECKOUT), alert("a", minutes=1, **CHECKOUT)), ("open", "repeat")),
+    Case("a second alert of the group joins its incident",
+         (alert("a", **CHECKOUT, pod="1"), alert("b", minutes=1, **CHECKOUT, pod="2")),
+         ("open", "open")),
+    Case("after a resolve the next trigger opens a new incident",
+         (alert("a", **CHECKOUT), alert("a", "resolve", 1, **CHECKOUT),
+          alert("a", minutes=2, **CHECKOUT)), ("open", None, "open")),
+    Case("a trigger older than the resolve stays resolved",
+         (alert("a", "resolve", 5, **CHECKOUT), alert("a", minutes=1, **CHECKOUT)), (None, None)),
+    Case("an older repeat changes nothing",
+         (alert("a", minutes=5, **CHECKOUT), alert("a", minutes=1, **CHECKOUT)), ("open", None)),
+    Case("a continue rule pages two services: the general path",
+         (alert("n", **NODE),), (None,)),
+    Case("a dropped alert is recorded by the general path",
+         (alert("s", alertname="CheckoutDown", env="staging"),), (None,)),
+    Case("a delivery id is checked by the general path",
+         (alert("a", delivery_id="d-1", **CHECKOUT), alert("a", delivery_id="d-1", **CHECKOUT)),
+         (None, None)),
+]
+
+
+@pytest.fixture(scope="module")
+def postgres_applied_engine(postgres_url: str, example_config: ConfigSet) -> Iterator[Engine]:
+    """The example organisation applied once on PostgreSQL; each case truncates what it wrote."""
+    engine = make_engine(postgres_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP SCHEMA public CASCADE")
+        conn.exec_driver_sql("CREATE SCHEMA public")
+    upgrade_engine(engine)
+    apply_config(engine, example_config,
+                 Origin(actor="tests", source="tests", revision=None, now=NOW))
+    yield engine
+    engine.dispose()
+
+
+def _reset(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+
+
+def _rows(engine: Engine) -> dict[str, list[dict[str, Any]]]:
+    with engine.connect() as conn:
+        return {table: [dict(row._mapping) for row in
+                        conn.execute(text(f"SELECT * FROM {table} ORDER BY id"))]
+                for table in TABLES}
+
+
+def _general(engine: Engine, config: ConfigSet, delivery: Alert) -> Result:
+    with write_session(engine) as session:
+        return ingest(session, config, config.integrations["prometheus-prod"], [delivery],
+                      now=delivery.occurred_at)
+
+
+def _endpoint(engine: Engine, config: ConfigSet, delivery: Alert, services: ServiceDirectory
+              ) -> tuple[Result, str | None]:
+    integration, now = config.integrations["prometheus-prod"], delivery.occurred_at
+    repeated = repeat_trigger(engine, integration, [delivery], now)
+    if repeated is not None:
+        return repeated, "repeat"
+    opened = open_trigger(engine, config, integration, [delivery], now, services)
+    if opened is not None:
+        return opened, "open"
+    with write_session(engine) as session:
+        return ingest(session, config, integration, [delivery], now=now, services=services,
+                      repeat_tried=fast_path_applies(engine, [delivery])), None
+
+
+def _results(results: Sequence[Result]) -> list[tuple[list[str], list[int], list[int]]]:
+    return [(r.outcomes, r.alert_ids, r.incident_ids) for r in results]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_fast_paths_write_what_ingest_writes(postgres_applied_engine: Engine,
+                                             example_config: ConfigSet, case: Case) -> None:
+    engine = postgres_applied_engine
+    _reset(engine)
+    general = [_general(engine, example_config, d) for d in case.deliveries]
+    expected = _rows(engine)
+
+    _reset(engine)
+    services = ServiceDirectory()
+    served = [_endpoint(engine, example_config, d, services) for d in case.deliveries]
+    assert tuple(path for _, path in served) == case.fast
+    assert _results([r for r, _ in served]) == _results(general)
+    assert _rows(engine) == expected
+
+
+def test_sqlite_always_takes_the_general_path(tmp_path: Path,
+                                              example_config: ConfigSet) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'oncall.db'}")
+    integration = example_config.integrations["prometheus-prod"]
+    delivery = alert("a", **CHECKOUT)
+    assert not fast_path_applies(engine, [delivery])
+    assert repeat_trigger(engine, integration, [delivery], NOW) is None
+    assert open_trigger(engine, example_config, integration, [delivery], NOW,
+                        ServiceDirectory()) is None
