@@ -33,9 +33,13 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from cputime import CpuMeter, named, tree
 
 ROOT = Path(__file__).resolve().parents[1]
+CORES = os.cpu_count() or 1
 SECRET = "bench-s3cret"
+WINDOW = 5.0
+"""Seconds per window of the per-window p99 (a slow start shows apart from the steady state)."""
 
 
 def free_port() -> int:
@@ -88,6 +92,10 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
     return status
 
 
+def _p99(ordered: list[float]) -> float:
+    return ordered[max(0, int(len(ordered) * 0.99) - 1)]
+
+
 async def _drive(port: int, kind: str, rate: float, seconds: float, connections: int,
                  new_share: float, seed: int) -> dict[str, Any]:
     rng = random.Random(seed)
@@ -114,6 +122,7 @@ async def _drive(port: int, kind: str, rate: float, seconds: float, connections:
         path, headers = "/api/v2/alerts", {}
     requests = [_request(path, body_for(), headers) for _ in range(total)]
     latencies: list[float] = []
+    by_window: dict[int, list[float]] = {}
     statuses: dict[int, int] = {}
     next_index = 0
     start = time.perf_counter() + 0.2
@@ -134,19 +143,23 @@ async def _drive(port: int, kind: str, rate: float, seconds: float, connections:
                 writer.write(requests[i])
                 status = await _read_response(reader)
                 latencies.append(time.perf_counter() - scheduled)
+                by_window.setdefault(int(i / rate / WINDOW), []).append(latencies[-1])
                 statuses[status] = statuses.get(status, 0) + 1
         finally:
             writer.close()
 
+    cpu = time.process_time()
     await asyncio.gather(*(worker() for _ in range(connections)))
     elapsed = time.perf_counter() - start
     latencies.sort()
     return {
+        "generator_cpu": time.process_time() - cpu,
+        "window_p99_ms": [1000 * _p99(sorted(w)) for _, w in sorted(by_window.items())],
         "requests": total,
         "elapsed": elapsed,
         "rate": total / elapsed,
         "p50_ms": 1000 * statistics.median(latencies),
-        "p99_ms": 1000 * latencies[int(len(latencies) * 0.99) - 1],
+        "p99_ms": 1000 * _p99(latencies),
         "max_ms": 1000 * latencies[-1],
         "statuses": statuses,
         "groups": len(keys),
@@ -235,7 +248,11 @@ def run_oncall(args: argparse.Namespace, url: str) -> dict[str, Any]:
         wait_ready(f"http://127.0.0.1:{port}/api/v1/openapi.json")
         warm = argparse.Namespace(**{**vars(args), "seconds": 2.0})
         generate(port, "oncall", warm, seed=1)
+        meter = CpuMeter(server=tree(server.pid), postgres=named("postgres"),
+                         redis=named("redis-server"))
+        meter.start()
         result = generate(port, "oncall", args, seed=2)
+        result["cpu"] = meter.stop()
     finally:
         server.terminate()
         server.wait(timeout=20)
@@ -298,6 +315,15 @@ def main() -> int:
     print(line("oncall", ours))
     deliveries, alerts, incidents = ours["stored"]
     print(f"{'':<13} stored: {deliveries} deliveries, {alerts} alerts, {incidents} incidents")
+    print(f"{'':<13} p99 per {WINDOW:.0f} s window: "
+          + " ".join(f"{p:.0f}" for p in ours["window_p99_ms"]) + " ms")
+    per_k = 1000 / ours["requests"]
+    cpu = {**ours["cpu"], "generator": ours["generator_cpu"]}
+    print(f"{'':<13} CPU ms per alert: "
+          + ", ".join(f"{name} {1000 * seconds * per_k / 1000:.2f}"
+                      for name, seconds in cpu.items())
+          + f" (machine busy {100 * sum(cpu.values()) / ours['elapsed'] / CORES:.0f}%"
+          f" of {CORES} cores)")
     if theirs is not None:
         print(line("alertmanager", theirs))
         print(f"ratio oncall/alertmanager (achieved rate): {ours['rate'] / theirs['rate']:.2f}")

@@ -22,6 +22,8 @@ from types import ModuleType
 from typing import Any
 
 import anyio.to_thread
+import psycopg
+from psycopg_pool import PoolTimeout as AsyncPoolTimeout
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -34,6 +36,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from oncall.api import problems
 from oncall.config.configset import ConfigSet
+from oncall.db.aio import AsyncPostgres
 from oncall.db.applied import AppliedConfig
 from oncall.db.engine import make_engine
 from oncall.db.migrate import require_current
@@ -85,6 +88,8 @@ class ApiContext:
     applied: AppliedConfig = field(default_factory=AppliedConfig)
     route_modules: list[ModuleType] = field(default_factory=list)
     services: ServiceDirectory = field(default_factory=ServiceDirectory)
+    postgres: AsyncPostgres | None = None
+    """Asyncio connections for ingest's fast path; None on SQLite."""
     _config: ConfigSet | None = None
     _checked: float = 0.0
 
@@ -105,7 +110,8 @@ class ApiContext:
 
 def database_unavailable(exc: BaseException) -> bool:
     """Errors that mean "try again later" rather than a bug: connection refused, pool empty."""
-    if isinstance(exc, PoolTimeout | OperationalError):
+    if isinstance(exc, PoolTimeout | OperationalError | psycopg.OperationalError
+                  | AsyncPoolTimeout):
         return True
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
@@ -262,6 +268,8 @@ def create_api(
                 engine.dispose()
             raise
     ctx = ApiContext(settings=settings, engine=engine, **context)
+    if engine.dialect.name == "postgresql":
+        ctx.postgres = AsyncPostgres(engine.url)
     modules = load_route_modules(ROUTE_MODULES if route_modules is None else route_modules)
     ctx.route_modules = modules
     routes = [route for module in modules for route in module.routes(ctx)]
@@ -273,6 +281,8 @@ def create_api(
         try:
             yield
         finally:
+            if ctx.postgres is not None:
+                await ctx.postgres.close()
             if owns_engine:
                 engine.dispose()
 

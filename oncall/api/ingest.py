@@ -40,8 +40,8 @@ from oncall.config.types import MissingSecret, resolve_env
 from oncall.core.alerts import Alert
 from oncall.db.engine import write_session
 from oncall.incidents import events
-from oncall.ingest import auth
-from oncall.ingest.fastpath import fast_path_applies, open_trigger, repeat_trigger
+from oncall.ingest import auth, fastpath
+from oncall.ingest.fastpath import fast_path_applies
 from oncall.ingest.normalizers import PayloadError, normalize
 from oncall.ingest.pipeline import Result, ingest
 
@@ -240,7 +240,9 @@ async def _receive(ctx: ApiContext, certs: CertCache, visit: Callable[[str], Non
         return problems.unprocessable("", str(exc), instance=path)
 
     try:
-        result = await run_in_threadpool(_store, ctx, config, integration, alerts, now)
+        result = await _store_fast(ctx, config, integration, alerts, now)
+        if result is None:
+            result = await run_in_threadpool(_store, ctx, config, integration, alerts, now)
     except Exception as exc:
         if database_unavailable(exc):
             log.warning("ingest %s: database unavailable: %s", name, exc)
@@ -331,18 +333,23 @@ def _sqlstate(exc: OperationalError) -> str | None:
     return code if isinstance(code, str) else None
 
 
+async def _store_fast(ctx: ApiContext, config: ConfigSet, integration: Integration,
+                      alerts: list[Alert], now: datetime) -> Result | None:
+    """The common deliveries on the event loop (PostgreSQL); None: `_store` in a thread."""
+    if ctx.postgres is None or not fast_path_applies(ctx.engine.dialect.name, alerts):
+        return None
+    async with ctx.postgres.connection() as conn:
+        return await fastpath.store(conn, config, integration, alerts[0], now, ctx.services)
+
+
 def _store(ctx: ApiContext, config: ConfigSet, integration: Integration, alerts: list[Alert],
            now: datetime) -> Result:
+    repeat_tried = fast_path_applies(ctx.engine.dialect.name, alerts)
     for attempt in range(RETRIES):
         try:
-            fast = (repeat_trigger(ctx.engine, integration, alerts, now)
-                    or open_trigger(ctx.engine, config, integration, alerts, now, ctx.services))
-            if fast is not None:
-                return fast
             with write_session(ctx.engine) as session:
                 return ingest(session, config, integration, alerts, now=now,
-                              services=ctx.services, repeat_tried=fast_path_applies(
-                                  ctx.engine, alerts))
+                              services=ctx.services, repeat_tried=repeat_tried and attempt == 0)
         except OperationalError as exc:
             if _sqlstate(exc) not in _RETRYABLE_SQLSTATES or attempt == RETRIES - 1:
                 raise

@@ -8,7 +8,8 @@ advisory lock and the read that `pipeline._one` takes too). They write exactly t
 return None for anything else, so the caller runs `pipeline.ingest` for the rest: other
 actions, delivery ids, stale events, several destinations, suppression.
 
-PostgreSQL only; SQLite (the embedded default) always takes `pipeline.ingest`.
+PostgreSQL only, on the event loop through `oncall.db.aio`; SQLite (the embedded default)
+always takes `pipeline.ingest`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine
+import psycopg
+from psycopg import errors
 
 from oncall.config.configset import ConfigSet
 from oncall.config.models import Integration
@@ -57,6 +59,8 @@ SELECT id, incident_id FROM bumped ORDER BY id
 """
 
 _LOCK_SQL = "SELECT pg_advisory_xact_lock(%(lock)s)"
+
+_SERVICE_SQL = "SELECT id FROM services WHERE name = %(name)s AND retired_at IS NULL"
 
 _KNOWN_SQL = f"""
 SELECT status, last_event_at FROM alerts
@@ -122,26 +126,36 @@ SELECT incident.id, alert.id FROM incident, alert
 """
 
 
-def fast_path_applies(engine: Engine, alerts: Sequence[Alert]) -> bool:
+RETRIES = 3
+"""Deadlocks and serialisation failures are retried, each in a new transaction."""
+
+
+def fast_path_applies(dialect: str, alerts: Sequence[Alert]) -> bool:
     """One trigger without a delivery id, on PostgreSQL: the deliveries these paths take."""
-    return (engine.dialect.name == "postgresql" and len(alerts) == 1
+    return (dialect == "postgresql" and len(alerts) == 1
             and alerts[0].action == "trigger" and alerts[0].delivery_id is None)
 
 
-def _single_trigger(engine: Engine, alerts: Sequence[Alert]) -> Alert | None:
-    return alerts[0] if fast_path_applies(engine, alerts) else None
+async def store(conn: psycopg.AsyncConnection, config: ConfigSet, integration: Integration,
+                alert: Alert, now: datetime, services: ServiceDirectory) -> Result | None:
+    """A repeat, else a new alert; None: `pipeline.ingest` must decide. `conn` autocommits."""
+    for attempt in range(RETRIES):
+        try:
+            return (await repeat_trigger(conn, integration, alert, now)
+                    or await open_trigger(conn, config, integration, alert, now, services))
+        except (errors.DeadlockDetected, errors.SerializationFailure):
+            if attempt == RETRIES - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
-def repeat_trigger(engine: Engine, integration: Integration, alerts: Sequence[Alert],
-                   now: datetime) -> Result | None:
+async def repeat_trigger(conn: psycopg.AsyncConnection, integration: Integration, alert: Alert,
+                         now: datetime) -> Result | None:
     """A trigger for an alert already firing: bump its last event time and record the delivery.
 
-    One statement in autocommit, so one round trip. Row locks on the firing rows make it safe
+    One autocommitted statement, so one round trip. Row locks on the firing rows make it safe
     beside `pipeline.ingest`, which changes those rows only while holding them too.
     """
-    alert = _single_trigger(engine, alerts)
-    if alert is None:
-        return None
     params = {
         "at": alert.occurred_at,
         "integration": integration.name,
@@ -149,8 +163,7 @@ def repeat_trigger(engine: Engine, integration: Integration, alerts: Sequence[Al
         "payload": json.dumps(alert.to_json()),
         "now": now,
     }
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        rows = conn.exec_driver_sql(_REPEAT_SQL, params).all()
+    rows = await (await conn.execute(_REPEAT_SQL, params)).fetchall()
     if not rows:
         return None
     result = Result()
@@ -159,18 +172,26 @@ def repeat_trigger(engine: Engine, integration: Integration, alerts: Sequence[Al
     return result
 
 
-def open_trigger(engine: Engine, config: ConfigSet, integration: Integration,
-                 alerts: Sequence[Alert], now: datetime, services: ServiceDirectory
-                 ) -> Result | None:
+async def _service_id(conn: psycopg.AsyncConnection, services: ServiceDirectory,
+                      config: ConfigSet, name: str) -> int | None:
+    found = services.cached_id(config, name)
+    if found is None:
+        row = await (await conn.execute(_SERVICE_SQL, {"name": name})).fetchone()
+        if row is not None:
+            found = int(row[0])
+            services.remember_id(config, name, found)
+    return found
+
+
+async def open_trigger(conn: psycopg.AsyncConnection, config: ConfigSet,
+                       integration: Integration, alert: Alert, now: datetime,
+                       services: ServiceDirectory) -> Result | None:
     """The first event of a new alert, routed to one service that pages.
 
     Under the alert's advisory lock, as in `pipeline._one`: if the alert turns out to be
     firing already (a concurrent delivery won) or this event is older than what is known, the
     transaction is rolled back and None returned, and `pipeline.ingest` decides.
     """
-    alert = _single_trigger(engine, alerts)
-    if alert is None:
-        return None
     name = integration.name
     fp = alert_fingerprint(alert.dedup_key)
     routed = route(config, name, alert.labels, now, alert.dedup_key)
@@ -179,53 +200,52 @@ def open_trigger(engine: Engine, config: ConfigSet, integration: Integration,
     destination = routed.destinations[0]
     assert destination.service is not None  # pages: not dropped
     svc_config = config.services.get(destination.service)
-    with engine.connect() as conn:
-        svc_row = services.get_id(conn, config, destination.service)
-        if svc_config is None or svc_row is None:
-            return None
-        conn.exec_driver_sql(_LOCK_SQL, {"lock": alert_lock_key(name, fp)})
-        known = conn.exec_driver_sql(_KNOWN_SQL, {"integration": name, "fp": fp}).all()
+    service_id = await _service_id(conn, services, config, destination.service)
+    if svc_config is None or service_id is None:
+        return None
+    labels = json.dumps(dict(alert.labels))
+    annotations = alert_annotations(alert)
+    params: dict[str, Any] = {
+        "title": alert.summary[:1024],
+        "triggered": TRIGGERED,
+        "priority": destination.priority,
+        "urgency": svc_config.urgency,
+        "service_id": service_id,
+        "group_key": destination.group_key[:512],
+        "labels": labels,
+        "policy": svc_config.escalation_policy,
+        "start_cycle": START_CYCLE,
+        "start_step": START_STEP,
+        "now": now,
+        "integration": name,
+        "fp": fp,
+        "dedup_key": alert.dedup_key[:512],
+        "severity": alert.severity,
+        "summary": alert.summary[:1024],
+        "source": alert.source[:1024] if alert.source else None,
+        "annotations": json.dumps(annotations) if annotations is not None else None,
+        "rule": destination.rule,
+        "occurred_at": alert.occurred_at,
+        "actor": Actor.integration(name).label,
+        "triggered_type": events.TRIGGERED,
+        "triggered_data": json.dumps({"service": destination.service,
+                                      "group_key": destination.group_key[:512],
+                                      "title": alert.summary[:1024]}),
+        "alert_type": events.ALERT,
+        "alert_data": json.dumps({"summary": alert.summary[:1024],
+                                  "severity": alert.severity,
+                                  "dedup_key": alert.dedup_key,
+                                  "rule": destination.rule}),
+        "outcome": NEW,
+        "payload": json.dumps(alert.to_json()),
+    }
+    async with conn.transaction():
+        await conn.execute(_LOCK_SQL, {"lock": alert_lock_key(name, fp)})
+        known = await (await conn.execute(_KNOWN_SQL, {"integration": name, "fp": fp})).fetchall()
         if any(status == FIRING or last > alert.occurred_at for status, last in known):
-            conn.rollback()
-            return None
-        labels = json.dumps(dict(alert.labels))
-        annotations = alert_annotations(alert)
-        params: dict[str, Any] = {
-            "title": alert.summary[:1024],
-            "triggered": TRIGGERED,
-            "priority": destination.priority,
-            "urgency": svc_config.urgency,
-            "service_id": svc_row,
-            "group_key": destination.group_key[:512],
-            "labels": labels,
-            "policy": svc_config.escalation_policy,
-            "start_cycle": START_CYCLE,
-            "start_step": START_STEP,
-            "now": now,
-            "integration": name,
-            "fp": fp,
-            "dedup_key": alert.dedup_key[:512],
-            "severity": alert.severity,
-            "summary": alert.summary[:1024],
-            "source": alert.source[:1024] if alert.source else None,
-            "annotations": json.dumps(annotations) if annotations is not None else None,
-            "rule": destination.rule,
-            "occurred_at": alert.occurred_at,
-            "actor": Actor.integration(name).label,
-            "triggered_type": events.TRIGGERED,
-            "triggered_data": json.dumps({"service": destination.service,
-                                          "group_key": destination.group_key[:512],
-                                          "title": alert.summary[:1024]}),
-            "alert_type": events.ALERT,
-            "alert_data": json.dumps({"summary": alert.summary[:1024],
-                                      "severity": alert.severity,
-                                      "dedup_key": alert.dedup_key,
-                                      "rule": destination.rule}),
-            "outcome": NEW,
-            "payload": json.dumps(alert.to_json()),
-        }
-        incident_id, alert_id = conn.exec_driver_sql(_OPEN_SQL, params).one()
-        conn.commit()
+            return None  # leaving the block commits a transaction that wrote nothing
+        row = await (await conn.execute(_OPEN_SQL, params)).fetchone()
+    assert row is not None
     result = Result()
-    result._add(NEW, [alert_id], [incident_id])
+    result._add(NEW, [row[1]], [row[0]])
     return result

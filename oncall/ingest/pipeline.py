@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from oncall.config.configset import ConfigSet
@@ -90,19 +90,15 @@ class ServiceDirectory:
         self._rows: dict[str, ServiceRow] = {}
         self._ids: dict[str, int] = {}
 
-    def get_id(self, conn: Connection, config: ConfigSet, name: str) -> int | None:
-        """The id of the applied service `name`, for callers working on a Connection."""
+    def cached_id(self, config: ConfigSet, name: str) -> int | None:
+        """The id of applied service `name` if known, for callers not holding a Session."""
         if self._config is not config:
             self._config, self._rows, self._ids = config, {}, {}
-        cached = self._ids.get(name)
-        if cached is None:
-            cached = conn.scalar(
-                select(ServiceRow.id).where(ServiceRow.name == name,
-                                            ServiceRow.retired_at.is_(None))
-            )
-            if cached is not None:
-                self._ids[name] = cached
-        return cached
+        return self._ids.get(name)
+
+    def remember_id(self, config: ConfigSet, name: str, service_id: int) -> None:
+        if self._config is config:
+            self._ids[name] = service_id
 
     def get(self, session: Session, config: ConfigSet, name: str) -> ServiceRow | None:
         """A detached row: only its id and name are read, and those never change."""

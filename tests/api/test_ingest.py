@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -355,22 +357,45 @@ def test_unreachable_database_answers_503_with_retry_after(secrets_env: Any) -> 
     assert response.headers["content-type"] == PROBLEM
 
 
-@pytest.mark.parametrize("action", ["trigger", "resolve"])
-def test_a_failure_before_commit_answers_503_and_keeps_nothing(
-    api: Any, api_engine: Engine, action: str
-) -> None:
-    """The delivery row is the last write of every path: failing it fails the whole delivery."""
+@contextmanager
+def deliveries_fail(engine: Engine) -> Iterator[None]:
+    """Inserting a delivery row fails as if the connection were lost: on PostgreSQL in the
+    server (a trigger), so every path sees it; on SQLite in the driver."""
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.exec_driver_sql(
+                "CREATE FUNCTION lose_connection() RETURNS trigger LANGUAGE plpgsql AS $$"
+                " BEGIN RAISE EXCEPTION 'connection lost' USING ERRCODE = '08006'; END $$")
+            conn.exec_driver_sql("CREATE TRIGGER lose_connection BEFORE INSERT ON"
+                                 " alert_deliveries FOR EACH ROW EXECUTE FUNCTION"
+                                 " lose_connection()")
+        try:
+            yield
+        finally:
+            with engine.begin() as conn:
+                conn.exec_driver_sql("DROP TRIGGER lose_connection ON alert_deliveries")
+                conn.exec_driver_sql("DROP FUNCTION lose_connection()")
+        return
 
     def connection_lost(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         if "INSERT INTO alert_deliveries" in statement:
             raise OperationalError(statement, {}, Exception("connection lost"))
 
-    event.listen(api_engine, "before_cursor_execute", connection_lost)
+    event.listen(engine, "before_cursor_execute", connection_lost)
     try:
+        yield
+    finally:
+        event.remove(engine, "before_cursor_execute", connection_lost)
+
+
+@pytest.mark.parametrize("action", ["trigger", "resolve"])
+def test_a_failure_before_commit_answers_503_and_keeps_nothing(
+    api: Any, api_engine: Engine, action: str
+) -> None:
+    """The delivery row is the last write of every path: failing it fails the whole delivery."""
+    with deliveries_fail(api_engine):
         response = api.post("synthetic-checks", {"summary": "Checkout down", "dedup_key": "x",
                                                  "event_action": action})
-    finally:
-        event.remove(api_engine, "before_cursor_execute", connection_lost)
     assert response.status_code == 503
     assert "retry-after" in response.headers
     assert api.stored() == (0, 0, 0)

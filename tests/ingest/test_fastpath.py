@@ -8,20 +8,23 @@ ids included.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from sqlalchemy import Engine, text
 
 from oncall.config.configset import ConfigSet
 from oncall.core.alerts import Action, Alert
+from oncall.db.aio import conninfo
 from oncall.db.engine import make_engine, write_session
 from oncall.db.migrate import upgrade_engine
-from oncall.ingest.fastpath import fast_path_applies, open_trigger, repeat_trigger
+from oncall.ingest import fastpath
+from oncall.ingest.fastpath import fast_path_applies
 from oncall.ingest.pipeline import Result, ServiceDirectory, ingest
 from oncall.reconcile.apply import Origin, apply_config
 
@@ -105,16 +108,28 @@ def _general(engine: Engine, config: ConfigSet, delivery: Alert) -> Result:
 
 def _endpoint(engine: Engine, config: ConfigSet, delivery: Alert, services: ServiceDirectory
               ) -> tuple[Result, str | None]:
+    """As the ingest endpoint stores a delivery: the fast paths on an autocommit asyncio
+    connection, then `pipeline.ingest` if neither applies."""
     integration, now = config.integrations["prometheus-prod"], delivery.occurred_at
-    repeated = repeat_trigger(engine, integration, [delivery], now)
-    if repeated is not None:
-        return repeated, "repeat"
-    opened = open_trigger(engine, config, integration, [delivery], now, services)
-    if opened is not None:
-        return opened, "open"
+
+    async def fast() -> tuple[Result | None, str | None]:
+        async with await psycopg.AsyncConnection.connect(conninfo(engine.url),
+                                                         autocommit=True) as conn:
+            repeated = await fastpath.repeat_trigger(conn, integration, delivery, now)
+            if repeated is not None:
+                return repeated, "repeat"
+            opened = await fastpath.open_trigger(conn, config, integration, delivery, now,
+                                                 services)
+            return opened, "open" if opened is not None else None
+
+    applies = fast_path_applies(engine.dialect.name, [delivery])
+    if applies:
+        result, path = asyncio.run(fast())
+        if result is not None:
+            return result, path
     with write_session(engine) as session:
         return ingest(session, config, integration, [delivery], now=now, services=services,
-                      repeat_tried=fast_path_applies(engine, [delivery])), None
+                      repeat_tried=applies), None
 
 
 def _results(results: Sequence[Result]) -> list[tuple[list[str], list[int], list[int]]]:
@@ -138,12 +153,14 @@ def test_fast_paths_write_what_ingest_writes(postgres_applied_engine: Engine,
     assert _rows(engine) == expected
 
 
-def test_sqlite_always_takes_the_general_path(tmp_path: Path,
-                                              example_config: ConfigSet) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'oncall.db'}")
-    integration = example_config.integrations["prometheus-prod"]
-    delivery = alert("a", **CHECKOUT)
-    assert not fast_path_applies(engine, [delivery])
-    assert repeat_trigger(engine, integration, [delivery], NOW) is None
-    assert open_trigger(engine, example_config, integration, [delivery], NOW,
-                        ServiceDirectory()) is None
+@pytest.mark.parametrize(("dialect", "deliveries", "applies"), [
+    ("postgresql", [alert("a", **CHECKOUT)], True),
+    ("sqlite", [alert("a", **CHECKOUT)], False),
+    ("postgresql", [alert("a", "resolve", **CHECKOUT)], False),
+    ("postgresql", [alert("a", "acknowledge", **CHECKOUT)], False),
+    ("postgresql", [alert("a", delivery_id="d-1", **CHECKOUT)], False),
+    ("postgresql", [alert("a", **CHECKOUT), alert("b", **CHECKOUT)], False),
+])
+def test_which_deliveries_take_the_fast_paths(dialect: str, deliveries: list[Alert],
+                                              applies: bool) -> None:
+    assert fast_path_applies(dialect, deliveries) is applies

@@ -1,0 +1,80 @@
+"""CPU seconds used by groups of processes over a measured interval, read from /proc (Linux).
+
+On a 2-core machine the server, PostgreSQL, Redis and the load generator share the CPU, so
+"how much CPU does one alert cost, and where" says more than a rate alone.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+TICKS = os.sysconf("SC_CLK_TCK")
+PROC = Path("/proc")
+
+
+def _stat(pid: int) -> tuple[str, int, float] | None:
+    """(command name, parent pid, CPU seconds) of a live process."""
+    try:
+        raw = (PROC / str(pid) / "stat").read_text()
+    except OSError:
+        return None
+    name = raw[raw.index("(") + 1:raw.rindex(")")]
+    fields = raw[raw.rindex(")") + 2:].split()
+    return name, int(fields[1]), (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def _all() -> dict[int, tuple[str, int, float]]:
+    out = {}
+    for entry in PROC.iterdir():
+        if entry.name.isdigit():
+            stat = _stat(int(entry.name))
+            if stat is not None:
+                out[int(entry.name)] = stat
+    return out
+
+
+def tree(root: int) -> Callable[[dict[int, tuple[str, int, float]]], Iterable[int]]:
+    """A process and all its descendants."""
+    def select(procs: dict[int, tuple[str, int, float]]) -> Iterable[int]:
+        members = {root}
+        grew = True
+        while grew:
+            grew = False
+            for pid, (_, parent, _) in procs.items():
+                if parent in members and pid not in members:
+                    members.add(pid)
+                    grew = True
+        return [pid for pid in members if pid in procs]
+    return select
+
+
+def named(*names: str) -> Callable[[dict[int, tuple[str, int, float]]], Iterable[int]]:
+    """Every process whose command name is one of `names` (postgres, redis-server)."""
+    def select(procs: dict[int, tuple[str, int, float]]) -> Iterable[int]:
+        return [pid for pid, (name, _, _) in procs.items() if name in names]
+    return select
+
+
+class CpuMeter:
+    """`start()`, run the load, `stop()`: CPU seconds per group over the interval.
+
+    A process that exits during the interval takes its CPU with it, so the groups measured
+    should outlive the interval (servers, databases).
+    """
+
+    def __init__(self, **groups: Callable[[dict[int, tuple[str, int, float]]], Iterable[int]]
+                 ) -> None:
+        self.groups = groups
+        self._before: dict[int, float] = {}
+
+    def start(self) -> None:
+        self._before = {pid: cpu for pid, (_, _, cpu) in _all().items()}
+
+    def stop(self) -> dict[str, float]:
+        procs = _all()
+        return {
+            name: sum(procs[pid][2] - self._before.get(pid, 0.0) for pid in select(procs))
+            for name, select in self.groups.items()
+        }
