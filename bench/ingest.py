@@ -8,7 +8,7 @@ from the scheduled time, so a slow server cannot hide its queueing) over keep-al
 connections. Then Prometheus Alertmanager's own `/api/v2/alerts` gets the same treatment in the
 same run, and the ratio is printed.
 
-    .venv/bin/python bench/ingest.py --rate 1000 --seconds 20 --workers 3 --threads 2
+    .venv/bin/python bench/ingest.py --rate 1000 --seconds 30 --workers 2 --threads 2
 """
 
 from __future__ import annotations
@@ -246,7 +246,7 @@ def run_oncall(args: argparse.Namespace, url: str) -> dict[str, Any]:
     )
     try:
         wait_ready(f"http://127.0.0.1:{port}/api/v1/openapi.json")
-        warm = argparse.Namespace(**{**vars(args), "seconds": 2.0})
+        warm = argparse.Namespace(**{**vars(args), "seconds": args.warmup})
         generate(port, "oncall", warm, seed=1)
         meter = CpuMeter(server=tree(server.pid), postgres=named("postgres"),
                          redis=named("redis-server"))
@@ -277,7 +277,7 @@ def run_alertmanager(args: argparse.Namespace) -> dict[str, Any] | None:
         )
         try:
             wait_ready(f"http://127.0.0.1:{port}/-/ready")
-            warm = argparse.Namespace(**{**vars(args), "seconds": 2.0})
+            warm = argparse.Namespace(**{**vars(args), "seconds": args.warmup})
             generate(port, "alertmanager", warm, seed=1)
             return generate(port, "alertmanager", args, seed=2)
         finally:
@@ -290,6 +290,8 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=1000.0, help="alerts per second offered")
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--warmup", type=float, default=10.0,
+                        help="seconds of load before measuring (fresh processes and database)")
     parser.add_argument("--workers", type=int, default=3, help="uvicorn worker processes")
     parser.add_argument("--threads", type=int, default=2, help="database threads per worker")
     parser.add_argument("--new-share", type=float, default=0.1,

@@ -10,6 +10,7 @@ HTTP) from the `ApiContext`, so tests build the app with fakes and no globals.
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import re
 import time
@@ -42,6 +43,8 @@ from oncall.db.engine import make_engine
 from oncall.db.migrate import require_current
 from oncall.ingest.pipeline import ServiceDirectory
 from oncall.settings import Settings
+
+log = logging.getLogger(__name__)
 
 ROUTE_MODULES: list[str] = [
     "oncall.api.ingest",
@@ -278,6 +281,7 @@ def create_api(
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         if threads is not None:
             anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+        await _warm_up(ctx)
         try:
             yield
         finally:
@@ -295,6 +299,23 @@ def create_api(
     app.add_middleware(BodySizeLimit)
     app.add_middleware(RequestId)
     return app
+
+
+async def _warm_up(ctx: ApiContext) -> None:
+    """Load the applied config and open the database connections before the first request,
+    so the first alert after a start or restart is not the one that waits for them. A
+    database that is down now only delays this until the first request (answered 503)."""
+
+    def load_config() -> None:
+        with Session(ctx.engine) as session:
+            ctx.config(session)
+
+    try:
+        await anyio.to_thread.run_sync(load_config)
+        if ctx.postgres is not None:
+            await ctx.postgres.open()
+    except Exception as exc:  # noqa: BLE001 - the first request retries and reports it
+        log.warning("warm-up: %s", exc)
 
 
 def engine_options(settings: Settings) -> dict[str, Any]:

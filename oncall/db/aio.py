@@ -48,12 +48,17 @@ class AsyncPostgres:
         pool = self._pools.get(loop)
         if pool is None:
             pool = AsyncConnectionPool(
-                self._conninfo, min_size=1, max_size=self._size, timeout=self._timeout,
+                self._conninfo, min_size=self._size, max_size=self._size, timeout=self._timeout,
                 kwargs={"autocommit": True}, open=False, name="oncall-ingest",
             )
             self._pools[loop] = pool
             await pool.open(wait=False)
         return pool
+
+    async def open(self) -> None:
+        """Open the running loop's pool and wait until its connections are established."""
+        pool = await self._pool()
+        await pool.wait(timeout=self._timeout)
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[psycopg.AsyncConnection]:

@@ -188,9 +188,9 @@ async def open_trigger(conn: psycopg.AsyncConnection, config: ConfigSet,
                        services: ServiceDirectory) -> Result | None:
     """The first event of a new alert, routed to one service that pages.
 
-    Under the alert's advisory lock, as in `pipeline._one`: if the alert turns out to be
-    firing already (a concurrent delivery won) or this event is older than what is known, the
-    transaction is rolled back and None returned, and `pipeline.ingest` decides.
+    Under the alert's advisory lock, as in `pipeline._one`. If the alert turns out to be firing
+    already (a concurrent delivery won), it is recorded as a repeat; if this event is older
+    than what is known, None is returned and `pipeline.ingest` decides.
     """
     name = integration.name
     fp = alert_fingerprint(alert.dedup_key)
@@ -242,7 +242,11 @@ async def open_trigger(conn: psycopg.AsyncConnection, config: ConfigSet,
     async with conn.transaction():
         await conn.execute(_LOCK_SQL, {"lock": alert_lock_key(name, fp)})
         known = await (await conn.execute(_KNOWN_SQL, {"integration": name, "fp": fp})).fetchall()
-        if any(status == FIRING or last > alert.occurred_at for status, last in known):
+        if any(status == FIRING for status, _ in known):
+            # a concurrent delivery of the same alert opened it since `repeat_trigger` looked
+            # (an alert storm): now it is visible, so this is a repeat after all
+            return await repeat_trigger(conn, integration, alert, now)
+        if any(last > alert.occurred_at for _, last in known):
             return None  # leaving the block commits a transaction that wrote nothing
         row = await (await conn.execute(_OPEN_SQL, params)).fetchone()
     assert row is not None

@@ -153,6 +153,33 @@ def test_fast_paths_write_what_ingest_writes(postgres_applied_engine: Engine,
     assert _rows(engine) == expected
 
 
+@pytest.mark.postgres
+def test_a_new_alert_found_firing_under_the_lock_is_a_repeat(postgres_applied_engine: Engine,
+                                                             example_config: ConfigSet) -> None:
+    """An alert storm: the first delivery opened the alert after the second one's repeat
+    statement looked, so the second finds it firing under the advisory lock."""
+    engine = postgres_applied_engine
+    first, second = alert("a", **CHECKOUT), alert("a", minutes=1, **CHECKOUT)
+    _reset(engine)
+    expected_result = [_general(engine, example_config, d) for d in (first, second)][1]
+    expected = _rows(engine)
+
+    _reset(engine)
+    integration = example_config.integrations["prometheus-prod"]
+    _general(engine, example_config, first)
+
+    async def race() -> Result | None:
+        async with await psycopg.AsyncConnection.connect(conninfo(engine.url),
+                                                         autocommit=True) as conn:
+            return await fastpath.open_trigger(conn, example_config, integration, second,
+                                               second.occurred_at, ServiceDirectory())
+
+    result = asyncio.run(race())
+    assert result is not None
+    assert _results([result]) == _results([expected_result])
+    assert _rows(engine) == expected
+
+
 @pytest.mark.parametrize(("dialect", "deliveries", "applies"), [
     ("postgresql", [alert("a", **CHECKOUT)], True),
     ("sqlite", [alert("a", **CHECKOUT)], False),
