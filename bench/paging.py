@@ -294,7 +294,8 @@ def run(kind: str, args: argparse.Namespace) -> None:
             procs.run("apply", str(root / "config"))
             port = free_port()
             procs.start("api", "api", "--port", str(port))
-            procs.start("worker", "worker", "--threads", "8")
+            for n in range(args.workers):
+                procs.start(f"worker-{n}", "worker", "--threads", str(args.threads))
             api = f"http://127.0.0.1:{port}"
             for _ in range(100):
                 try:
@@ -333,6 +334,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--timers", type=int, default=10_000)
     parser.add_argument("--window", type=float, default=60.0)
+    parser.add_argument("--workers", type=int, default=1, help="`oncall worker` processes")
+    parser.add_argument("--threads", type=int, default=8, help="threads per worker")
     args = parser.parse_args()
     for kind in (["embedded", "production"] if args.backend == "both" else [args.backend]):
         run(kind, args)

@@ -23,6 +23,33 @@ EXHAUSTED = "escalation.exhausted"
 SUPPRESSED = "alert.suppressed"
 
 
+def row_values(
+    *,
+    at: datetime,
+    actor: Actor | str,
+    type: str,
+    incident_id: int | None = None,
+    before: Any = None,
+    after: Any = None,
+    data: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The columns of one audit event, for `record` and for Core inserts on hot paths."""
+    label = actor.label if isinstance(actor, Actor) else actor
+    if isinstance(actor, Actor) and actor.via:
+        data = {"via": actor.via, **(data or {})}
+    return {
+        "at": at,
+        "actor": label,
+        "type": type,
+        "incident_id": incident_id,
+        "subject_kind": "incident" if incident_id is not None else None,
+        "subject_name": str(incident_id) if incident_id is not None else None,
+        "before": before,
+        "after": after,
+        "data": data,
+    }
+
+
 def record(
     session: Session,
     *,
@@ -34,19 +61,7 @@ def record(
     after: Any = None,
     data: dict[str, Any] | None = None,
 ) -> AuditEventRow:
-    label = actor.label if isinstance(actor, Actor) else actor
-    if isinstance(actor, Actor) and actor.via:
-        data = {"via": actor.via, **(data or {})}
-    row = AuditEventRow(
-        at=at,
-        actor=label,
-        type=type,
-        incident_id=incident_id,
-        subject_kind="incident" if incident_id is not None else None,
-        subject_name=str(incident_id) if incident_id is not None else None,
-        before=before,
-        after=after,
-        data=data,
-    )
+    row = AuditEventRow(**row_values(at=at, actor=actor, type=type, incident_id=incident_id,
+                                     before=before, after=after, data=data))
     session.add(row)
     return row

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, or_, select
+from sqlalchemy import Engine, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from oncall.config.configset import ConfigSet
@@ -21,6 +21,7 @@ from oncall.core.delivery import Backoff, Breaker, BreakerPolicy, Circuit
 from oncall.core.notification_rules import Channel
 from oncall.db.engine import write_session
 from oncall.db.models import (
+    AuditEventRow,
     ContactMethodRow,
     DeliveryAttemptRow,
     IncidentRow,
@@ -133,25 +134,32 @@ def _store_breaker(session: Session, provider: str, breaker: Breaker, now: datet
 
 def _choose(
     engine: Engine, chain: list[Provider], policy: BreakerPolicy, now: datetime
-) -> Provider | None:
+) -> tuple[Provider, Breaker] | None:
     """The first provider of the chain whose circuit lets a call through.
 
     Reading the breakers needs no write; only an open circuit whose cool-down has passed is
     written (to half-open), so that one trial call goes out across all workers.
     """
     with Session(engine) as session:
-        breakers = {p.name: _breaker(session, p.name) for p in chain}
+        rows = session.scalars(
+            select(ProviderCircuitRow).where(ProviderCircuitRow.provider.in_(
+                [p.name for p in chain]))
+        )
+        found = {row.provider: Breaker(Circuit(row.circuit), row.failures, row.opened_at)
+                 for row in rows}
+    breakers = {p.name: found.get(p.name, Breaker()) for p in chain}
     for provider in chain:
         breaker = breakers[provider.name]
         if not policy.allows(breaker, now):
             continue
         if breaker.circuit is not Circuit.OPEN:
-            return provider
+            return provider, breaker
         with write_session(engine) as session:
             current = _breaker(session, provider.name)
             if current.circuit is Circuit.OPEN and policy.allows(current, now):
-                _store_breaker(session, provider.name, policy.trial(current, now), now)
-                return provider
+                trial = policy.trial(current, now)
+                _store_breaker(session, provider.name, trial, now)
+                return provider, trial
     return None
 
 
@@ -172,6 +180,18 @@ class _Call:
     started: datetime
     finished: datetime
     failover: bool = False
+    breaker: Breaker | None = None
+    """The provider's circuit as read just before the call."""
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    """What the claim read of the row, for recording the outcome without reading it again."""
+
+    kind: str
+    channel: str
+    incident_id: int | None
+    user_id: int | None
 
 
 def dispatch(
@@ -200,6 +220,7 @@ def dispatch(
         notice = build_notice(session, row, config, public_url, now)
         address, kind, first_attempt = row.address, row.kind, row.attempt_count
         data = {k: str(v) for k, v in (row.provider_data or {}).items()}
+        claimed = _Claimed(row.kind, row.channel, row.incident_id, row.user_id)
     chain = list(chains.chain(channel))
     calls: list[_Call] = []
     if not chain:
@@ -207,15 +228,17 @@ def dispatch(
         calls.append(_Call(None, failure, now, now))
     tried: set[str] = set()
     while chain:
-        provider = _choose(
+        chosen = _choose(
             engine, [p for p in chain if p.name not in tried], policy.breaker, clock()
         )
-        if provider is None:
+        if chosen is None:
             break
+        provider, breaker = chosen
         tried.add(provider.name)
         started = clock()
         result = _call(provider, kind, address, notice, data)
-        calls.append(_Call(provider, result, started, clock(), provider is not chain[0]))
+        calls.append(_Call(provider, result, started, clock(), provider is not chain[0],
+                           breaker))
         if result.ok:
             break
     if not calls:
@@ -223,7 +246,54 @@ def dispatch(
             chain[0].name, "every provider's circuit is open", retryable=True
         )
         calls.append(_Call(None, failure, now, now))
-    return _finish(engine, notification_id, first_attempt, calls, policy, draw, clock())
+    finished = clock()
+    if _plainly_sent(calls, claimed):
+        return _sent(engine, notification_id, first_attempt, calls[0], claimed, finished)
+    return _finish(engine, notification_id, first_attempt, calls, policy, draw, finished)
+
+
+def _plainly_sent(calls: list[_Call], claimed: _Claimed) -> bool:
+    """Nearly every send: one call that worked, through a provider whose circuit was closed
+    and clean, so no breaker, retry or failover needs recording."""
+    if len(calls) != 1 or claimed.kind == "verification":
+        return False
+    call = calls[0]
+    return (call.provider is not None and call.result.ok and call.breaker is not None
+            and call.breaker.circuit is Circuit.CLOSED and call.breaker.failures == 0)
+
+
+def _sent(engine: Engine, notification_id: int, attempt: int, call: _Call, claimed: _Claimed,
+          now: datetime) -> Dispatched:
+    """What `_finish` records for a plain send, in three statements instead of the ORM's
+    load-lock-flush (a third of a worker's CPU per page went there)."""
+    result = call.result
+    values: dict[str, object] = {
+        "status": "sent", "sent_at": now, "provider": result.provider,
+        "provider_message_id": result.provider_message_id, "last_error": None,
+        "attempt_count": attempt,
+    }
+    if result.channel and result.ts:
+        values["provider_data"] = {"channel": result.channel, "ts": result.ts}
+    data: dict[str, object] = {"notification_id": notification_id, "kind": claimed.kind,
+                               "channel": claimed.channel, "provider": result.provider,
+                               "attempt": attempt}
+    if claimed.user_id is not None:
+        data["user_id"] = claimed.user_id
+    with write_session(engine) as session:
+        session.execute(
+            update(NotificationRow).where(NotificationRow.id == notification_id).values(values)
+            .execution_options(synchronize_session=False)
+        )
+        session.execute(insert(DeliveryAttemptRow).values(
+            notification_id=notification_id, attempt=attempt, provider=result.provider,
+            outcome="sent", provider_message_id=result.provider_message_id,
+            response_status=result.status_code, error=None, started_at=call.started,
+            finished_at=call.finished,
+        ))
+        session.execute(insert(AuditEventRow).values(events.row_values(
+            at=now, actor=SYSTEM, type="notification.sent", incident_id=claimed.incident_id,
+            data=data)))
+    return Dispatched("sent")
 
 
 def _event_data(row: NotificationRow, result: DeliveryResult, attempt: int) -> dict[str, object]:

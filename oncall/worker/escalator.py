@@ -117,6 +117,7 @@ def run_timer(
                 "reason": "reaches no one",
             },
         )
+    owed: list[NotificationRow] = []
     for page in decision.pages:
         paged: list[str] = []
         for email in page.users:
@@ -144,8 +145,7 @@ def run_timer(
                     created_at=now,
                 )
                 session.add(row)
-                session.flush()
-                result.notifications.append((row.id, row.next_attempt_at))
+                owed.append(row)
             paged.append(email)
             if not contacts:
                 events.record(
@@ -170,7 +170,10 @@ def run_timer(
             },
         )
     if timer.generation == 0 and timer.cycle == 0 and timer.step == 0 and service is not None:
-        result.notifications += _channel_posts(session, config, incident, service, enabled, now)
+        owed += _channel_posts(session, config, incident, service, enabled, now)
+    if owed:
+        session.flush()  # one INSERT for all of them
+        result.notifications += [(row.id, row.next_attempt_at) for row in owed]
     if decision.exhausted:
         events.record(
             session,
@@ -228,7 +231,7 @@ def _channel_posts(
     service: ServiceRow,
     enabled: Collection[Channel],
     now: datetime,
-) -> list[tuple[int, datetime]]:
+) -> list[NotificationRow]:
     """The service's Slack and Teams channels hear about a new incident once, with its first
     page. The Teams address is the `${env:…}` reference, resolved only when sending."""
     spec = config.services.get(service.name)
@@ -238,7 +241,7 @@ def _channel_posts(
         (Channel.SLACK, spec.slack_channel),
         (Channel.TEAMS, spec.teams_webhook),
     ]
-    posts: list[tuple[int, datetime]] = []
+    posts: list[NotificationRow] = []
     for channel, address in wanted:
         if not address or channel not in enabled:
             continue
@@ -254,8 +257,7 @@ def _channel_posts(
             created_at=now,
         )
         session.add(row)
-        session.flush()
-        posts.append((row.id, now))
+        posts.append(row)
     return posts
 
 

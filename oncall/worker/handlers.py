@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from oncall.worker.runtime import Runtime
@@ -41,24 +43,83 @@ def _tasks() -> Tasks:
     return tasks_for(runtime().settings)
 
 
+_inflight: set[tuple[str, int]] = set()
+
+
+@contextmanager
+def _exclusive(kind: str, row_id: int) -> Iterator[bool]:
+    """Whether this thread may act on the row: not if another thread of this process already
+    does. The database claims keep processes apart; this keeps a backlog from being queued
+    once per sweep and per task, which under load cost more than the work itself."""
+    key = (kind, row_id)
+    with _lock:
+        mine = key not in _inflight
+        _inflight.add(key)
+    try:
+        yield mine
+    finally:
+        if mine:
+            with _lock:
+                _inflight.discard(key)
+
+
+def _not_in_flight(kind: str, ids: list[int]) -> list[int]:
+    with _lock:
+        return [row_id for row_id in ids if (kind, row_id) not in _inflight]
+
+
 def escalate(timer_id: int) -> None:
-    result = runtime().run_timer(timer_id)
+    """Run the step; the pages due now are sent from this thread at once (the first page should
+    not wait for a queue round trip), later ones are queued for their time."""
+    with _exclusive("timer", timer_id) as mine:
+        if mine:
+            _escalate(timer_id)
+
+
+def _escalate(timer_id: int) -> None:
+    rt = runtime()
+    result = rt.run_timer(timer_id)
     if not result.ran:
         return
     tasks = _tasks()
-    for notification_id, due in result.notifications:
-        tasks.notification_due(notification_id, due)
     if result.next_timer is not None:
         tasks.timer_due(*result.next_timer)
+    now = rt.clock()
+    for notification_id, due in result.notifications:
+        if due > now:
+            tasks.notification_due(notification_id, due)
+    for notification_id, due in result.notifications:
+        if due <= now:
+            dispatch(notification_id)
 
 
 def dispatch(notification_id: int) -> None:
+    with _exclusive("notification", notification_id) as mine:
+        if mine:
+            _dispatch(notification_id)
+
+
+def _dispatch(notification_id: int) -> None:
     outcome = runtime().dispatch(notification_id)
     tasks = _tasks()
     if outcome.retry_at is not None:
         tasks.notification_due(notification_id, outcome.retry_at)
     for other in outcome.pulled_forward:
         tasks.notification_due(other, runtime().clock())
+
+
+_pools: dict[int, ThreadPoolExecutor] = {}
+
+
+def _pool(threads: int) -> ThreadPoolExecutor:
+    """One pool per size for the process's lifetime: a sweep twice a second should not start
+    and stop threads each time."""
+    with _lock:
+        pool = _pools.get(threads)
+        if pool is None:
+            pool = _pools[threads] = ThreadPoolExecutor(max_workers=threads,
+                                                        thread_name_prefix="sweep")
+        return pool
 
 
 def sweep(threads: int = 8) -> int:
@@ -69,11 +130,13 @@ def sweep(threads: int = 8) -> int:
     """
     rt = runtime()
     count = 0
-    for batch, action in ((rt.due_timers(), escalate), (rt.due_notifications(), dispatch)):
+    pool = _pool(threads)
+    for kind, ids, action in (("timer", rt.due_timers(), escalate),
+                              ("notification", rt.due_notifications(), dispatch)):
+        batch = _not_in_flight(kind, ids)
         if not batch:
             continue
-        with ThreadPoolExecutor(max_workers=min(threads, len(batch))) as pool:
-            futures = {pool.submit(action, row_id): row_id for row_id in batch}
+        futures = {pool.submit(action, row_id): row_id for row_id in batch}
         for future, row_id in futures.items():
             try:
                 future.result()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -20,6 +21,8 @@ from oncall.worker.dispatcher import Dispatched, DispatchPolicy, dispatch, due_n
 from oncall.worker.escalator import StepResult, due_timer_ids, run_timer
 from oncall.worker.providers import ProviderChains, build_chains
 
+CONFIG_RECHECK_SECONDS = 1.0
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -35,13 +38,20 @@ class Runtime:
     clock: Callable[[], datetime] = utcnow
     policy: DispatchPolicy = field(default_factory=DispatchPolicy)
     applied: AppliedConfig = field(default_factory=AppliedConfig)
+    config_recheck: float = CONFIG_RECHECK_SECONDS
+    _config: ConfigSet | None = None
+    _checked: float = -1e9
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Runtime:
         settings = Settings.from_env(environ)
         providers = ProviderSettings.from_env(environ)
+        # No pre-ping: it would cost a round trip for each of the several sessions a page
+        # takes. After a database restart the first statement on a stale connection fails,
+        # SQLAlchemy replaces the whole pool, and the row it was for stays due for the sweeper.
         engine = (
-            make_engine(settings.database_url, pool_size=10)
+            make_engine(settings.database_url, pool_size=20, max_overflow=20,
+                        pool_pre_ping=False)
             if not settings.is_sqlite
             else (make_engine(settings.database_url))
         )
@@ -50,8 +60,14 @@ class Runtime:
         return cls(settings, providers, engine, build_chains(providers), policy=policy)
 
     def config(self) -> ConfigSet:
-        with Session(self.engine) as session:
-            return self.applied.get(session)
+        """The applied config, checked against the database at most every second: an apply
+        is in force within a second, and a page does not pay two queries to learn that."""
+        now = time.monotonic()
+        if self._config is None or now - self._checked >= self.config_recheck:
+            with Session(self.engine) as session:
+                self._config = self.applied.get(session)
+            self._checked = now
+        return self._config
 
     def run_timer(self, timer_id: int) -> StepResult:
         config = self.config()

@@ -47,6 +47,25 @@ def test_direct_message_finds_the_user_by_email(slack: SlackPeer) -> None:
     assert posted["channel"].startswith("D") and posted["channel"] == result.channel
 
 
+def test_a_direct_message_channel_is_remembered_until_slack_says_it_is_gone(
+    slack: SlackPeer,
+) -> None:
+    provider = SlackProvider(provider_settings(slack.env()))
+    first, second = provider.send("alice@example.com", PAGE), provider.send("alice@example.com",
+                                                                              PAGE)
+    assert first.ok and second.ok and first.channel == second.channel
+    assert len(slack.calls("users.lookupByEmail")) == 1
+    assert len(slack.calls("conversations.open")) == 1
+
+    slack.close_dm("U0ALICE")
+    third = provider.send("alice@example.com", PAGE)
+
+    assert third.ok and third.channel != first.channel
+    assert len(slack.calls("users.lookupByEmail")) == 2
+    assert len(slack.calls("conversations.open")) == 2
+    assert len(slack.calls("chat.postMessage")) == 4  # the one refused, then the new channel
+
+
 def test_unknown_email_is_a_permanent_failure(slack: SlackPeer) -> None:
     result = SlackProvider(provider_settings(slack.env())).send("nobody@example.com", PAGE)
 

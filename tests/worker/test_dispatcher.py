@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -126,3 +127,46 @@ def test_slack_timeout_is_a_retryable_failure(harness: Harness) -> None:
     h.clock.advance(timedelta(seconds=5))
     h.run_due()
     assert dict(((c, s) for _, c, _, s in outbox(h, incident_id)))["slack"] == "sent"
+
+
+def _recorded(h: Harness, incident_id: int) -> list[tuple[object, ...]]:
+    """What sending leaves behind, less ids and times: outbox rows, attempts, audit events."""
+    with Session(h.engine) as session:
+        rows = session.scalars(select(NotificationRow).where(
+            NotificationRow.incident_id == incident_id).order_by(NotificationRow.id)).all()
+        out: list[tuple[object, ...]] = [
+            ("notification", r.kind, r.channel, r.address, r.status, r.provider,
+             r.attempt_count, r.last_error, sorted(r.provider_data or {}),
+             r.sent_at is not None) for r in rows]
+        for r in rows:
+            out += [("attempt", r.channel, a.attempt, a.provider, a.outcome, a.error,
+                     a.response_status, a.provider_message_id is not None)
+                    for a in session.scalars(select(DeliveryAttemptRow).where(
+                        DeliveryAttemptRow.notification_id == r.id))]
+        out += [("event", e.type, e.actor, e.subject_kind,
+                 sorted((k, v) for k, v in (e.data or {}).items() if k != "notification_id"))
+                for e in session.scalars(select(AuditEventRow).where(
+                    AuditEventRow.incident_id == incident_id,
+                    AuditEventRow.type.like("notification.%")))]
+    return sorted(out, key=repr)
+
+
+def test_a_plain_send_records_what_the_general_outcome_step_records(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import oncall.worker.dispatcher as dispatcher
+
+    h = harness
+    lean = h.open_incident()
+    h.run_due()
+    lean_rows = _recorded(h, lean)
+    with write_session(h.engine) as session:
+        service.resolve(session, lean, Actor.integration("prometheus-prod"), h.clock())
+
+    monkeypatch.setattr(dispatcher, "_plainly_sent", lambda *_args: False)
+    general = h.open_incident()
+    assert general != lean
+    h.run_due()
+
+    assert [r for r in lean_rows if r[0] == "notification" and r[4] == "sent"]
+    assert lean_rows == _recorded(h, general)

@@ -7,6 +7,8 @@ time a hanging Slack holds a worker.
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 from slack_sdk import WebClient
@@ -31,12 +33,42 @@ _RETRYABLE_ERRORS = {
 }
 
 
+DM_CACHE_SECONDS = 3600.0
+_GONE_DM_ERRORS = {"channel_not_found", "is_archived", "not_in_channel", "user_not_found",
+                   "account_inactive", "cannot_dm_bot"}
+
+
+class _Remembered:
+    """email -> DM channel id, each for `ttl` seconds; shared by the worker's threads."""
+
+    def __init__(self, ttl: float) -> None:
+        self._ttl = ttl
+        self._lock = threading.Lock()
+        self._items: dict[str, tuple[float, str]] = {}
+
+    def get(self, key: str) -> str | None:
+        with self._lock:
+            hit = self._items.get(key)
+        if hit is None or time.monotonic() - hit[0] >= self._ttl:
+            return None
+        return hit[1]
+
+    def put(self, key: str, value: str) -> None:
+        with self._lock:
+            self._items[key] = (time.monotonic(), value)
+
+    def forget(self, key: str) -> None:
+        with self._lock:
+            self._items.pop(key, None)
+
+
 class SlackProvider:
     name = "slack"
 
     def __init__(self, settings: ProviderSettings, client: WebClient | None = None) -> None:
         settings.require("slack", slack_token=settings.slack_token)
         timeout = settings.timeout("slack")
+        self._dms = _Remembered(DM_CACHE_SECONDS)
         self.client = client or WebClient(
             token=settings.slack_token,
             base_url=settings.slack_api_url,
@@ -48,10 +80,8 @@ class SlackProvider:
     def send(self, address: str, notice: Notice) -> DeliveryResult:
         """`address`: a channel id or `#name`, or an email address for a direct message."""
         try:
-            channel = self._dm_channel(address) if "@" in address else address
-            response = self.client.chat_postMessage(
-                channel=channel, unfurl_links=False, unfurl_media=False, **render_slack(notice)
-            )
+            response = self._send_dm(address, notice) if "@" in address else self._post(
+                address, notice)
             return DeliveryResult.sent(
                 self.name,
                 f"{response['channel']}/{response['ts']}",
@@ -86,6 +116,27 @@ class SlackProvider:
             raise
         user: dict[str, Any] = response["user"]
         return str(user["id"])
+
+    def _post(self, channel: str, notice: Notice) -> Any:
+        return self.client.chat_postMessage(
+            channel=channel, unfurl_links=False, unfurl_media=False, **render_slack(notice)
+        )
+
+    def _send_dm(self, email: str, notice: Notice) -> Any:
+        """A DM takes three API calls the first time (user by email, open the conversation,
+        post) and one after: the conversation is remembered for an hour, and forgotten at once
+        if Slack says it is gone."""
+        cached = self._dms.get(email)
+        if cached is not None:
+            try:
+                return self._post(cached, notice)
+            except SlackApiError as exc:
+                if _error_code(exc) not in _GONE_DM_ERRORS:
+                    raise
+                self._dms.forget(email)
+        channel = self._dm_channel(email)
+        self._dms.put(email, channel)
+        return self._post(channel, notice)
 
     def _dm_channel(self, email: str) -> str:
         user_id = self.lookup_user(email)

@@ -33,6 +33,9 @@ class SlackPeer(Peer):
         self.users: dict[str, str] = dict(users or {})
         self.channels: dict[str, str] = {}
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}
+        self.closed: set[str] = set()
+        """Channel ids that answer `channel_not_found` (a DM closed since it was opened)."""
+        self._dm_generation: dict[str, int] = {}
         self._ts = itertools.count(1)
 
     @property
@@ -122,7 +125,15 @@ class SlackPeer(Peer):
             users = ",".join(users)
         if not users:
             return {"ok": False, "error": "users_list_not_supplied"}
-        return {"ok": True, "channel": {"id": _id("D", str(users))}}
+        generation = self._dm_generation.get(str(users), 0)
+        return {"ok": True, "channel": {"id": _id("D", f"{users}/{generation}")}}
+
+    def close_dm(self, user_id: str) -> None:
+        """The DM with this user goes away; `conversations.open` then gives a new one."""
+        with self._lock:
+            generation = self._dm_generation.get(user_id, 0)
+            self.closed.add(_id("D", f"{user_id}/{generation}"))
+            self._dm_generation[user_id] = generation + 1
 
     def _channel_id(self, channel: str) -> str:
         if channel.startswith("#"):
@@ -136,6 +147,8 @@ class SlackPeer(Peer):
         if not args.get("text") and not args.get("blocks"):
             return {"ok": False, "error": "no_text"}
         channel_id = self._channel_id(channel)
+        if channel_id in self.closed:
+            return {"ok": False, "error": "channel_not_found"}
         ts = f"{int(time.time())}.{next(self._ts):06d}"
         message = {
             "type": "message",
