@@ -281,12 +281,10 @@ def create_api(
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         if threads is not None:
             anyio.to_thread.current_default_thread_limiter().total_tokens = threads
-        await _warm_up(ctx)
         try:
-            yield
+            async with serving(ctx):
+                yield
         finally:
-            if ctx.postgres is not None:
-                await ctx.postgres.close()
             if owns_engine:
                 engine.dispose()
 
@@ -299,6 +297,19 @@ def create_api(
     app.add_middleware(BodySizeLimit)
     app.add_middleware(RequestId)
     return app
+
+
+@asynccontextmanager
+async def serving(ctx: ApiContext) -> AsyncIterator[None]:
+    """While the API serves: its config loaded and its connection pool open, closed after.
+    The API's own lifespan runs it; the web app, which mounts the API (and so does not run
+    the API's lifespan), registers it as a lifespan task of its own."""
+    await _warm_up(ctx)
+    try:
+        yield
+    finally:
+        if ctx.postgres is not None:
+            await ctx.postgres.close()
 
 
 async def _warm_up(ctx: ApiContext) -> None:

@@ -32,7 +32,13 @@ def conninfo(url: URL) -> str:
 
 
 class AsyncPostgres:
-    """Pools of autocommit asyncio connections to one database, one pool per event loop."""
+    """Autocommit asyncio connections to one database.
+
+    A server opens a pool in its event loop at start-up (`open`, from the API's lifespan);
+    requests on that loop borrow from it. A loop without a pool (a test client's per-request
+    loop) gets one connection per request, closed after it: a pool tied to a short-lived loop
+    would outlive it and hold its connections.
+    """
 
     def __init__(self, url: URL, size: int = POOL_SIZE,
                  timeout: float = CONNECT_TIMEOUT_SECONDS) -> None:
@@ -43,31 +49,35 @@ class AsyncPostgres:
             asyncio.AbstractEventLoop, AsyncConnectionPool[psycopg.AsyncConnection]
         ] = weakref.WeakKeyDictionary()
 
-    async def _pool(self) -> AsyncConnectionPool[psycopg.AsyncConnection]:
+    async def open(self) -> None:
+        """Open the running loop's pool and wait for its connections. If the database is
+        down, this raises after the timeout and the pool keeps reconnecting by itself."""
         loop = asyncio.get_running_loop()
         pool = self._pools.get(loop)
         if pool is None:
             pool = AsyncConnectionPool(
-                self._conninfo, min_size=self._size, max_size=self._size, timeout=self._timeout,
-                kwargs={"autocommit": True}, open=False, name="oncall-ingest",
+                self._conninfo, min_size=self._size, max_size=self._size,
+                timeout=self._timeout, kwargs={"autocommit": True}, open=False,
+                name="oncall-ingest",
             )
             self._pools[loop] = pool
             await pool.open(wait=False)
-        return pool
-
-    async def open(self) -> None:
-        """Open the running loop's pool and wait until its connections are established."""
-        pool = await self._pool()
         await pool.wait(timeout=self._timeout)
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[psycopg.AsyncConnection]:
-        pool = await self._pool()
-        async with pool.connection() as conn:
+        pool = self._pools.get(asyncio.get_running_loop())
+        if pool is not None:
+            async with pool.connection() as conn:
+                yield conn
+            return
+        conn = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True,
+                                                     connect_timeout=int(self._timeout))
+        async with conn:
             yield conn
 
     async def close(self) -> None:
-        """Close the pool of the running loop (at shutdown)."""
+        """Close the running loop's pool (at shutdown)."""
         pool = self._pools.pop(asyncio.get_running_loop(), None)
         if pool is not None:
             await pool.close()

@@ -6,12 +6,13 @@ web app's own routes are API transformers: their routes are matched before Refle
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import reflex as rx
 from starlette.applications import Starlette
 
-from oncall.api.app import create_api
+from oncall.api.app import create_api, serving
 from oncall.db.migrate import require_current
 from oncall.settings import Settings
 from oncall.web import context, routes
@@ -38,11 +39,20 @@ def check_schema() -> None:
     require_current(context.engine())
 
 
+api = api_app()
+
+
+def api_serving() -> contextlib.AbstractAsyncContextManager[None]:
+    """The API's start-up and shutdown (its connection pool), in the web app's lifespan."""
+    return serving(api.state.ctx)
+
+
 app = rx.App(
-    api_transformer=[routes.router(), api_app()],
+    api_transformer=[routes.router(), api],
     head_components=[rx.el.meta(name="viewport", content="width=device-width, initial-scale=1")],
 )
 app.register_lifespan_task(check_schema)
+app.register_lifespan_task(api_serving)
 app.add_page(login_page, route="/login", title="Sign in · oncall", on_load=LoginState.load)
 app.add_page(incidents_page, route="/", title="Incidents · oncall", on_load=IncidentsState.load)
 app.add_page(
