@@ -12,8 +12,9 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import Engine, insert, or_, select, update
+from sqlalchemy import Engine, Table, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from oncall.config.configset import ConfigSet
@@ -140,13 +141,12 @@ def _choose(
     Reading the breakers needs no write; only an open circuit whose cool-down has passed is
     written (to half-open), so that one trial call goes out across all workers.
     """
-    with Session(engine) as session:
-        rows = session.scalars(
-            select(ProviderCircuitRow).where(ProviderCircuitRow.provider.in_(
-                [p.name for p in chain]))
-        )
-        found = {row.provider: Breaker(Circuit(row.circuit), row.failures, row.opened_at)
-                 for row in rows}
+    with engine.connect() as conn:
+        found = {
+            provider: Breaker(Circuit(circuit), failures, opened_at)
+            for provider, circuit, failures, opened_at in conn.execute(
+                _READ_CIRCUITS, {"names": [p.name for p in chain]})
+        }
     breakers = {p.name: found.get(p.name, Breaker()) for p in chain}
     for provider in chain:
         breaker = breakers[provider.name]
@@ -252,6 +252,25 @@ def dispatch(
     return _finish(engine, notification_id, first_attempt, calls, policy, draw, finished)
 
 
+# Built once: a statement made per call costs more CPU (construction and cache key) than the
+# database spends running it.
+_NOTIFICATIONS = cast(Table, NotificationRow.__table__)
+_MARK_SENT = (
+    update(_NOTIFICATIONS).where(_NOTIFICATIONS.c.id == bindparam("nid"))
+    .values(status="sent", sent_at=bindparam("now"), provider=bindparam("provider"),
+            provider_message_id=bindparam("message_id"), last_error=None,
+            attempt_count=bindparam("attempt"))
+)
+_MARK_SENT_AT = _MARK_SENT.values(
+    provider_data=bindparam("data", type_=_NOTIFICATIONS.c.provider_data.type))
+_CIRCUITS = cast(Table, ProviderCircuitRow.__table__)
+_READ_CIRCUITS = select(
+    _CIRCUITS.c.provider, _CIRCUITS.c.circuit, _CIRCUITS.c.failures, _CIRCUITS.c.opened_at
+).where(_CIRCUITS.c.provider.in_(bindparam("names", expanding=True)))
+_ADD_ATTEMPT = insert(cast(Table, DeliveryAttemptRow.__table__))
+_ADD_EVENT = insert(cast(Table, AuditEventRow.__table__))
+
+
 def _plainly_sent(calls: list[_Call], claimed: _Claimed) -> bool:
     """Nearly every send: one call that worked, through a provider whose circuit was closed
     and clean, so no breaker, retry or failover needs recording."""
@@ -267,32 +286,29 @@ def _sent(engine: Engine, notification_id: int, attempt: int, call: _Call, claim
     """What `_finish` records for a plain send, in three statements instead of the ORM's
     load-lock-flush (a third of a worker's CPU per page went there)."""
     result = call.result
-    values: dict[str, object] = {
-        "status": "sent", "sent_at": now, "provider": result.provider,
-        "provider_message_id": result.provider_message_id, "last_error": None,
-        "attempt_count": attempt,
-    }
-    if result.channel and result.ts:
-        values["provider_data"] = {"channel": result.channel, "ts": result.ts}
     data: dict[str, object] = {"notification_id": notification_id, "kind": claimed.kind,
                                "channel": claimed.channel, "provider": result.provider,
                                "attempt": attempt}
     if claimed.user_id is not None:
         data["user_id"] = claimed.user_id
+    params = {"nid": notification_id, "now": now, "provider": result.provider,
+              "message_id": result.provider_message_id, "attempt": attempt}
+    mark = _MARK_SENT
+    if result.channel and result.ts:
+        mark = _MARK_SENT_AT
+        params["data"] = {"channel": result.channel, "ts": result.ts}
     with write_session(engine) as session:
-        session.execute(
-            update(NotificationRow).where(NotificationRow.id == notification_id).values(values)
-            .execution_options(synchronize_session=False)
-        )
-        session.execute(insert(DeliveryAttemptRow).values(
-            notification_id=notification_id, attempt=attempt, provider=result.provider,
-            outcome="sent", provider_message_id=result.provider_message_id,
-            response_status=result.status_code, error=None, started_at=call.started,
-            finished_at=call.finished,
-        ))
-        session.execute(insert(AuditEventRow).values(events.row_values(
+        conn = session.connection()
+        conn.execute(mark, params)
+        conn.execute(_ADD_ATTEMPT, {
+            "notification_id": notification_id, "attempt": attempt, "provider": result.provider,
+            "outcome": "sent", "provider_message_id": result.provider_message_id,
+            "response_status": result.status_code, "error": None, "started_at": call.started,
+            "finished_at": call.finished,
+        })
+        conn.execute(_ADD_EVENT, events.row_values(
             at=now, actor=SYSTEM, type="notification.sent", incident_id=claimed.incident_id,
-            data=data)))
+            data=data))
     return Dispatched("sent")
 
 
