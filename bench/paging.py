@@ -335,7 +335,7 @@ def main() -> None:
     parser.add_argument("--timers", type=int, default=10_000)
     parser.add_argument("--window", type=float, default=60.0)
     parser.add_argument("--workers", type=int, default=1, help="`oncall worker` processes")
-    parser.add_argument("--threads", type=int, default=8, help="threads per worker")
+    parser.add_argument("--threads", type=int, default=4, help="threads per worker")
     args = parser.parse_args()
     for kind in (["embedded", "production"] if args.backend == "both" else [args.backend]):
         run(kind, args)

@@ -19,13 +19,15 @@ log = logging.getLogger("oncall.worker")
 
 def register(sub: Any) -> None:
     p = sub.add_parser("worker", help="run escalations and send notifications (a Huey consumer)")
-    p.add_argument("--threads", type=int, default=4, help="worker threads (default 4)")
+    p.add_argument("--threads", type=int, default=4,
+                   help="threads for queued tasks, and as many for sweeps (default 4; the work "
+                        "is mostly Python, so more threads than cores contend for the GIL)")
     p.add_argument(
         "--sweep-interval",
         type=float,
-        default=0.5,
+        default=0.25,
         metavar="SECONDS",
-        help="how often overdue timers and notifications are swept up (default 0.5)",
+        help="how often overdue timers and notifications are swept up (default 0.25)",
     )
     p.set_defaults(handler=worker)
 
@@ -63,7 +65,7 @@ def worker(args: argparse.Namespace) -> int:
             f"oncall: error: cannot reach the database: {exc.__class__.__name__}", file=sys.stderr
         )
         return 1
-    handlers.install(runtime)
+    handlers.install(runtime, sweep_threads=args.threads)
     tasks = tasks_for(runtime.settings)
     channels = ", ".join(sorted(c.value for c in runtime.chains.enabled)) or "none"
     log.info(

@@ -17,14 +17,18 @@ if TYPE_CHECKING:
 log = logging.getLogger("oncall.worker")
 
 _runtime: Runtime | None = None
+_sweep_threads = 4
 _lock = threading.Lock()
 
 
-def install(runtime: Runtime) -> None:
-    """Set this process's runtime (the worker command does it at start-up)."""
-    global _runtime
+def install(runtime: Runtime, sweep_threads: int | None = None) -> None:
+    """Set this process's runtime, and the threads its sweeps use (the worker command does it
+    at start-up with its `--threads`)."""
+    global _runtime, _sweep_threads
     with _lock:
         _runtime = runtime
+        if sweep_threads is not None:
+            _sweep_threads = sweep_threads
 
 
 def runtime() -> Runtime:
@@ -122,7 +126,7 @@ def _pool(threads: int) -> ThreadPoolExecutor:
         return pool
 
 
-def sweep(threads: int = 8) -> int:
+def sweep(threads: int | None = None) -> int:
     """Run every overdue timer and send every due notification; returns how many rows ran.
 
     Called by the sweeper thread of every worker and by the `kick` task. Claims in the database
@@ -130,7 +134,7 @@ def sweep(threads: int = 8) -> int:
     """
     rt = runtime()
     count = 0
-    pool = _pool(threads)
+    pool = _pool(threads or _sweep_threads)
     for kind, ids, action in (("timer", rt.due_timers(), escalate),
                               ("notification", rt.due_notifications(), dispatch)):
         batch = _not_in_flight(kind, ids)
