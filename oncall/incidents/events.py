@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, NotRequired, TypedDict, Unpack
 
 from sqlalchemy.orm import Session
 
@@ -23,45 +23,37 @@ EXHAUSTED = "escalation.exhausted"
 SUPPRESSED = "alert.suppressed"
 
 
-def row_values(
-    *,
-    at: datetime,
-    actor: Actor | str,
-    type: str,
-    incident_id: int | None = None,
-    before: Any = None,
-    after: Any = None,
-    data: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+class EventFields(TypedDict):
+    """What describes one audit event; `at`, `actor` and `type` are required."""
+
+    at: datetime
+    actor: Actor | str
+    type: str
+    incident_id: NotRequired[int | None]
+    before: NotRequired[Any]
+    after: NotRequired[Any]
+    data: NotRequired[dict[str, Any] | None]
+
+
+def row_values(**event: Unpack[EventFields]) -> dict[str, Any]:
     """The columns of one audit event, for `record` and for Core inserts on hot paths."""
-    label = actor.label if isinstance(actor, Actor) else actor
+    actor, incident_id, data = event["actor"], event.get("incident_id"), event.get("data")
     if isinstance(actor, Actor) and actor.via:
         data = {"via": actor.via, **(data or {})}
     return {
-        "at": at,
-        "actor": label,
-        "type": type,
+        "at": event["at"],
+        "actor": actor.label if isinstance(actor, Actor) else actor,
+        "type": event["type"],
         "incident_id": incident_id,
         "subject_kind": "incident" if incident_id is not None else None,
         "subject_name": str(incident_id) if incident_id is not None else None,
-        "before": before,
-        "after": after,
+        "before": event.get("before"),
+        "after": event.get("after"),
         "data": data,
     }
 
 
-def record(
-    session: Session,
-    *,
-    at: datetime,
-    actor: Actor | str,
-    type: str,
-    incident_id: int | None = None,
-    before: Any = None,
-    after: Any = None,
-    data: dict[str, Any] | None = None,
-) -> AuditEventRow:
-    row = AuditEventRow(**row_values(at=at, actor=actor, type=type, incident_id=incident_id,
-                                     before=before, after=after, data=data))
+def record(session: Session, **event: Unpack[EventFields]) -> AuditEventRow:
+    row = AuditEventRow(**row_values(**event))
     session.add(row)
     return row

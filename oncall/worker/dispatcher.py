@@ -193,6 +193,10 @@ class _Claimed:
     incident_id: int | None
     user_id: int | None
 
+    @classmethod
+    def of(cls, row: NotificationRow) -> _Claimed:
+        return cls(row.kind, row.channel, row.incident_id, row.user_id)
+
 
 def dispatch(
     engine: Engine,
@@ -220,7 +224,7 @@ def dispatch(
         notice = build_notice(session, row, config, public_url, now)
         address, kind, first_attempt = row.address, row.kind, row.attempt_count
         data = {k: str(v) for k, v in (row.provider_data or {}).items()}
-        claimed = _Claimed(row.kind, row.channel, row.incident_id, row.user_id)
+        claimed = _Claimed.of(row)
     chain = list(chains.chain(channel))
     calls: list[_Call] = []
     if not chain:
@@ -286,11 +290,7 @@ def _sent(engine: Engine, notification_id: int, attempt: int, call: _Call, claim
     """What `_finish` records for a plain send, in three statements instead of the ORM's
     load-lock-flush (a third of a worker's CPU per page went there)."""
     result = call.result
-    data: dict[str, object] = {"notification_id": notification_id, "kind": claimed.kind,
-                               "channel": claimed.channel, "provider": result.provider,
-                               "attempt": attempt}
-    if claimed.user_id is not None:
-        data["user_id"] = claimed.user_id
+    data = _event_data(notification_id, claimed, result, attempt)
     params = {"nid": notification_id, "now": now, "provider": result.provider,
               "message_id": result.provider_message_id, "attempt": attempt}
     mark = _MARK_SENT
@@ -312,16 +312,17 @@ def _sent(engine: Engine, notification_id: int, attempt: int, call: _Call, claim
     return Dispatched("sent")
 
 
-def _event_data(row: NotificationRow, result: DeliveryResult, attempt: int) -> dict[str, object]:
+def _event_data(notification_id: int, claimed: _Claimed, result: DeliveryResult,
+                attempt: int) -> dict[str, object]:
     data: dict[str, object] = {
-        "notification_id": row.id,
-        "kind": row.kind,
-        "channel": row.channel,
+        "notification_id": notification_id,
+        "kind": claimed.kind,
+        "channel": claimed.channel,
         "provider": result.provider,
         "attempt": attempt,
     }
-    if row.user_id is not None:
-        data["user_id"] = row.user_id
+    if claimed.user_id is not None:
+        data["user_id"] = claimed.user_id
     if result.error:
         data["error"] = result.error
     return data
@@ -369,7 +370,7 @@ def _finish(
                 if new != breaker:
                     _store_breaker(session, call.provider.name, new, now)
             if not result.ok:
-                failed = _event_data(row, result, attempt)
+                failed = _event_data(row.id, _Claimed.of(row), result, attempt)
                 if call.failover:
                     failed["failover"] = True
                 events.record(
@@ -382,7 +383,7 @@ def _finish(
                 )
         row.attempt_count = attempt
         result = calls[-1].result
-        data = _event_data(row, result, attempt)
+        data = _event_data(row.id, _Claimed.of(row), result, attempt)
         if calls[-1].failover:
             data["failover"] = True
         if row.kind == "verification" and result.ok:
