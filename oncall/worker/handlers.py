@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from oncall.worker.runtime import Runtime
@@ -48,39 +47,65 @@ def _tasks() -> Tasks:
 
 
 _inflight: set[tuple[str, int]] = set()
+_pool: ThreadPoolExecutor | None = None
 
 
-@contextmanager
-def _exclusive(kind: str, row_id: int) -> Iterator[bool]:
-    """Whether this thread may act on the row: not if another thread of this process already
-    does. The database claims keep processes apart; this keeps a backlog from being queued
-    once per sweep and per task, which under load cost more than the work itself."""
-    key = (kind, row_id)
+def _executor() -> ThreadPoolExecutor:
+    """The process's pool for sweeps and for pages sent as their step runs; made once, so a
+    sweep four times a second does not start and stop threads."""
+    global _pool
     with _lock:
-        mine = key not in _inflight
-        _inflight.add(key)
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=_sweep_threads, thread_name_prefix="sweep")
+        return _pool
+
+
+def _claim_locally(kind: str, row_id: int) -> bool:
+    """Whether this process may act on the row: not if one of its threads already has it
+    (queued or running). The database claims keep processes apart; this keeps a backlog from
+    being handed out again by every sweep and task, which under load cost more than the work."""
+    with _lock:
+        if (kind, row_id) in _inflight:
+            return False
+        _inflight.add((kind, row_id))
+        return True
+
+
+def _release(kind: str, row_id: int) -> None:
+    with _lock:
+        _inflight.discard((kind, row_id))
+
+
+def _run(kind: str, row_id: int, action: Callable[[int], None]) -> None:
     try:
-        yield mine
+        action(row_id)
     finally:
-        if mine:
-            with _lock:
-                _inflight.discard(key)
+        _release(kind, row_id)
 
 
-def _not_in_flight(kind: str, ids: list[int]) -> list[int]:
-    with _lock:
-        return [row_id for row_id in ids if (kind, row_id) not in _inflight]
+def _start(kind: str, row_id: int, action: Callable[[int], None]) -> Future[None] | None:
+    """Hand the row to the pool, unless this process already has it in hand."""
+    if not _claim_locally(kind, row_id):
+        return None
+    return _executor().submit(_run, kind, row_id, action)
 
 
 def escalate(timer_id: int) -> None:
-    """Run the step; the pages due now are sent from this thread at once (the first page should
-    not wait for a queue round trip), later ones are queued for their time."""
-    with _exclusive("timer", timer_id) as mine:
-        if mine:
-            _escalate(timer_id)
+    """The queued task: run the step unless this process already is."""
+    if _claim_locally("timer", timer_id):
+        _run("timer", timer_id, _escalate)
+
+
+def dispatch(notification_id: int) -> None:
+    """The queued task: send the notification unless this process already is."""
+    if _claim_locally("notification", notification_id):
+        _run("notification", notification_id, _dispatch)
 
 
 def _escalate(timer_id: int) -> None:
+    """Run the step. Its pages due now go to the pool at once, side by side (the first page
+    should not wait for a queue round trip, nor one channel for another's provider); later
+    ones are queued for their time."""
     rt = runtime()
     result = rt.run_timer(timer_id)
     if not result.ran:
@@ -92,15 +117,8 @@ def _escalate(timer_id: int) -> None:
     for notification_id, due in result.notifications:
         if due > now:
             tasks.notification_due(notification_id, due)
-    for notification_id, due in result.notifications:
-        if due <= now:
-            dispatch(notification_id)
-
-
-def dispatch(notification_id: int) -> None:
-    with _exclusive("notification", notification_id) as mine:
-        if mine:
-            _dispatch(notification_id)
+        else:
+            _start("notification", notification_id, _dispatch)
 
 
 def _dispatch(notification_id: int) -> None:
@@ -112,21 +130,7 @@ def _dispatch(notification_id: int) -> None:
         tasks.notification_due(other, runtime().clock())
 
 
-_pools: dict[int, ThreadPoolExecutor] = {}
-
-
-def _pool(threads: int) -> ThreadPoolExecutor:
-    """One pool per size for the process's lifetime: a sweep twice a second should not start
-    and stop threads each time."""
-    with _lock:
-        pool = _pools.get(threads)
-        if pool is None:
-            pool = _pools[threads] = ThreadPoolExecutor(max_workers=threads,
-                                                        thread_name_prefix="sweep")
-        return pool
-
-
-def sweep(threads: int | None = None) -> int:
+def sweep() -> int:
     """Run every overdue timer and send every due notification; returns how many rows ran.
 
     Called by the sweeper thread of every worker and by the `kick` task. Claims in the database
@@ -134,19 +138,15 @@ def sweep(threads: int | None = None) -> int:
     """
     rt = runtime()
     count = 0
-    pool = _pool(threads or _sweep_threads)
-    for kind, ids, action in (("timer", rt.due_timers(), escalate),
-                              ("notification", rt.due_notifications(), dispatch)):
-        batch = _not_in_flight(kind, ids)
-        if not batch:
-            continue
-        futures = {pool.submit(action, row_id): row_id for row_id in batch}
-        for future, row_id in futures.items():
+    for kind, ids, action in (("timer", rt.due_timers(), _escalate),
+                              ("notification", rt.due_notifications(), _dispatch)):
+        futures = {row_id: _start(kind, row_id, action) for row_id in ids}
+        for row_id, future in futures.items():
+            if future is None:
+                continue
             try:
                 future.result()
                 count += 1
             except Exception:
-                log.exception(
-                    "%s(%s) failed; the row stays due and is retried", action.__name__, row_id
-                )
+                log.exception("%s(%s) failed; the row stays due and is retried", kind, row_id)
     return count

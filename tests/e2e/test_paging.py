@@ -93,8 +93,7 @@ def test_page_escalate_acknowledge_nothing_twice(
     assert any(c["channel"] == "#ops" for c in slack.calls("chat.postMessage"))
 
     # nobody acknowledges: step 2 (bob) after its 3 s timeout
-    wait_for(lambda: mails_to(smtp, "bob@example.com") == 1, 6.0)
-    assert len(dms(slack)) == 2
+    wait_for(lambda: mails_to(smtp, "bob@example.com") == 1 and len(dms(slack)) == 2, 6.0)
 
     # bob acknowledges through a signed Slack interaction: no further steps
     assert click_acknowledge(stack, "UBOB", int(str(incident_id))).status_code == 200
