@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import psycopg
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from sqlalchemy import URL
 
 POOL_SIZE = 8
@@ -36,8 +36,10 @@ class AsyncPostgres:
 
     A server opens a pool in its event loop at start-up (`open`, from the API's lifespan);
     requests on that loop borrow from it. A loop without a pool (a test client's per-request
-    loop) gets one connection per request, closed after it: a pool tied to a short-lived loop
-    would outlive it and hold its connections.
+    loop, a server run without its lifespan) gets one connection per request, closed after it,
+    at most `size` at once: a pool tied to a short-lived loop would outlive it and hold its
+    connections, and unbounded connections would exhaust the server's `max_connections`
+    under a storm of alerts.
     """
 
     def __init__(self, url: URL, size: int = POOL_SIZE,
@@ -47,6 +49,9 @@ class AsyncPostgres:
         self._timeout = timeout
         self._pools: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, AsyncConnectionPool[psycopg.AsyncConnection]
+        ] = weakref.WeakKeyDictionary()
+        self._unpooled: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, asyncio.Semaphore
         ] = weakref.WeakKeyDictionary()
 
     async def open(self) -> None:
@@ -66,15 +71,26 @@ class AsyncPostgres:
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[psycopg.AsyncConnection]:
-        pool = self._pools.get(asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
+        pool = self._pools.get(loop)
         if pool is not None:
             async with pool.connection() as conn:
                 yield conn
             return
-        conn = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True,
-                                                     connect_timeout=int(self._timeout))
-        async with conn:
-            yield conn
+        limit = self._unpooled.get(loop)
+        if limit is None:
+            limit = self._unpooled[loop] = asyncio.Semaphore(self._size)
+        try:
+            await asyncio.wait_for(limit.acquire(), self._timeout)
+        except TimeoutError:
+            raise PoolTimeout(f"no connection free within {self._timeout} s") from None
+        try:
+            conn = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True,
+                                                         connect_timeout=int(self._timeout))
+            async with conn:
+                yield conn
+        finally:
+            limit.release()
 
     async def close(self) -> None:
         """Close the running loop's pool (at shutdown)."""

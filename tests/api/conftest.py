@@ -244,11 +244,12 @@ class Server:
 
 @pytest.fixture
 def live_server(api_engine: Engine, secrets_env: dict[str, str]) -> Iterator[Server]:
-    """The API on a real uvicorn in a thread, against the test database, on the real clock."""
+    """The API on a real uvicorn in a thread, against the test database, on the real clock,
+    started as `oncall api` starts it (its lifespan loads the config and opens the pool)."""
     app = create_api(Settings(database_url=str(api_engine.url)), api_engine, config_recheck=0.0)
     port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                            access_log=False, lifespan="off", backlog=512)
+                            access_log=False, lifespan="on", backlog=512)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
