@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import Any
 
 import reflex as rx
 
 from oncall.config.models import LinkRunbook
 from oncall.web import context, format, queries
-from oncall.web.state import live
 from oncall.web.state.incidents import PRIORITY_CHOICES, ActionsMixin, summary_row
+from oncall.web.state.live import LiveMixin
 from oncall.web.state.session import SessionState
 
 
-class IncidentState(ActionsMixin, SessionState):
+class IncidentState(ActionsMixin, LiveMixin, SessionState):
     incident_id: int = 0
     found: bool = False
     incident: dict[str, str] = {}  # noqa: RUF012
@@ -24,9 +22,6 @@ class IncidentState(ActionsMixin, SessionState):
     timeline: list[dict[str, str]] = []  # noqa: RUF012
     runbooks: list[dict[str, str]] = []  # noqa: RUF012
     priorities: list[str] = PRIORITY_CHOICES
-    live: bool = False
-    _seen_change: str = ""
-    _live_id: int = 0
 
     def _route_id(self) -> int:
         raw = self.router.page.params.get("incident_id", "") or ""
@@ -91,7 +86,7 @@ class IncidentState(ActionsMixin, SessionState):
         self.incident_id = self._route_id()
         self.dialog = ""
         self._refresh()
-        self._live_id += 1
+        self._start_live()
         return [
             e for e in (IncidentState.watch, self._ask_tz(IncidentState.apply_tz)) if e is not None
         ]
@@ -101,26 +96,3 @@ class IncidentState(ActionsMixin, SessionState):
         self._take_tz(tz)
         self._refresh()
 
-    @rx.event
-    def stop_live(self) -> None:
-        self._live_id += 1
-        self.live = False
-
-    @rx.event(background=True)
-    async def watch(self) -> None:
-        async with self:
-            my_id = self._live_id
-            self.live = True
-            token = self.router.session.client_token
-        started = time.monotonic()
-        while not live.expired(started) and live.client_connected(token):
-            await asyncio.sleep(live.POLL_SECONDS)
-            change = await live.poll_change()
-            async with self:
-                if self._live_id != my_id:
-                    return
-                if change != self._seen_change:
-                    self._refresh()
-        async with self:
-            if self._live_id == my_id:
-                self.live = False

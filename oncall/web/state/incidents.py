@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -14,7 +12,7 @@ from oncall.db.models import ServiceRow
 from oncall.incidents.actors import Actor
 from oncall.incidents.service import PRIORITIES
 from oncall.web import actions, context, format, queries
-from oncall.web.state import live
+from oncall.web.state.live import LiveMixin
 from oncall.web.state.session import SessionState
 
 T = TypeVar("T")
@@ -109,7 +107,7 @@ class ActionsMixin(rx.State, mixin=True):
         self._done(result, message)
 
 
-class IncidentsState(ActionsMixin, SessionState):
+class IncidentsState(ActionsMixin, LiveMixin, SessionState):
     items: list[dict[str, str]] = []  # noqa: RUF012
     counts: dict[str, int] = {}  # noqa: RUF012
     total: int = 0
@@ -122,9 +120,6 @@ class IncidentsState(ActionsMixin, SessionState):
     text: str = ""
     service_choices: list[str] = []  # noqa: RUF012
     team_choices: list[str] = []  # noqa: RUF012
-    live: bool = False
-    _seen_change: str = ""
-    _live_id: int = 0
 
     def _filter(self) -> queries.IncidentFilter:
         return queries.IncidentFilter(
@@ -169,7 +164,7 @@ class IncidentsState(ActionsMixin, SessionState):
             return guard
         self._load_choices()
         self._refresh()
-        self._live_id += 1
+        self._start_live()
         return [
             e
             for e in (IncidentsState.watch, self._ask_tz(IncidentsState.apply_tz))
@@ -180,11 +175,6 @@ class IncidentsState(ActionsMixin, SessionState):
     def apply_tz(self, tz: Any) -> None:
         self._take_tz(tz)
         self._refresh()
-
-    @rx.event
-    def stop_live(self) -> None:
-        self._live_id += 1
-        self.live = False
 
     def _set_filter(self, name: str, value: str) -> None:
         setattr(self, name, value)
@@ -229,31 +219,6 @@ class IncidentsState(ActionsMixin, SessionState):
             self.page -= 1
             self._refresh()
 
-    def _poll_step(self, change: str) -> bool:
-        """Refresh when the database changed since the last look; True if it did."""
-        if change == self._seen_change:
-            return False
-        self._refresh()
-        return True
-
-    @rx.event(background=True)
-    async def watch(self) -> None:
-        async with self:
-            my_id = self._live_id
-            self.live = True
-            token = self.router.session.client_token
-        started = time.monotonic()
-        while not live.expired(started) and live.client_connected(token):
-            await asyncio.sleep(live.POLL_SECONDS)
-            change = await live.poll_change()
-            async with self:
-                if self._live_id != my_id:
-                    return
-                if change != self._seen_change:
-                    self._poll_step(change)
-        async with self:
-            if self._live_id == my_id:
-                self.live = False
 
 
 PRIORITY_CHOICES = list(PRIORITIES)

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import TYPE_CHECKING
+
+import reflex as rx
 
 from oncall.web import context, queries
 
@@ -42,3 +45,49 @@ def client_connected(token: str) -> bool:
 
 def expired(started: float) -> bool:
     return time.monotonic() - started > MAX_SECONDS
+
+
+class LiveMixin(rx.State, mixin=True):
+    """A page kept live: `load` calls `_start_live` and returns `watch`; `_refresh` must note
+    the change it saw in `_seen_change`. A newer load or `stop_live` ends the running loop."""
+
+    live: bool = False
+    _seen_change: str = ""
+    _live_id: int = 0
+
+    if TYPE_CHECKING:  # provided by each page's state
+
+        def _refresh(self) -> None: ...
+
+    def _start_live(self) -> None:
+        self._live_id += 1
+
+    def _poll_step(self, change: str) -> bool:
+        """Refresh when the database changed since the last look; True if it did."""
+        if change == self._seen_change:
+            return False
+        self._refresh()
+        return True
+
+    @rx.event
+    def stop_live(self) -> None:
+        self._live_id += 1
+        self.live = False
+
+    @rx.event(background=True)
+    async def watch(self) -> None:
+        async with self:
+            my_id = self._live_id
+            self.live = True
+            token = self.router.session.client_token
+        started = time.monotonic()
+        while not expired(started) and client_connected(token):
+            await asyncio.sleep(POLL_SECONDS)
+            change = await poll_change()
+            async with self:
+                if self._live_id != my_id:
+                    return
+                self._poll_step(change)
+        async with self:
+            if self._live_id == my_id:
+                self.live = False
