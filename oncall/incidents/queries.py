@@ -4,7 +4,7 @@ pagination, and one incident with its alerts and timeline. Nothing here writes."
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
@@ -20,6 +20,8 @@ from oncall.db.models import (
 )
 
 MAX_LIMIT = 200
+STATUSES = ("triggered", "acknowledged", "resolved")
+OPEN_STATUSES = ("triggered", "acknowledged")
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,16 @@ def list_incidents(
     rows = rows[:limit]
     next_before = rows[-1][0].id if more and rows else None
     return IncidentPage(_items(session, rows), next_before, total)
+
+
+def status_counts(session: Session, flt: IncidentFilter) -> dict[str, int]:
+    """Incidents per status matching every field of `flt` but its status."""
+    stmt = (_filtered(replace(flt, status=()))
+            .with_only_columns(IncidentRow.status, func.count())
+            .group_by(IncidentRow.status))
+    counts = dict.fromkeys(STATUSES, 0)
+    counts.update({status: n for status, n in session.execute(stmt)})
+    return counts
 
 
 def incident_detail(session: Session, incident_id: int) -> IncidentDetail | None:

@@ -30,25 +30,28 @@ class IncidentState(ActionsMixin, LiveMixin, SessionState):
 
     def _refresh(self) -> None:
         with context.read_session() as session:
-            detail = queries.incident_detail(session, self.incident_id)
+            story = queries.incident_story(session, self.incident_id)
             self._seen_change = queries.last_change(session)
             config = context.config(session)
-        self.found = detail is not None
-        if detail is None:
+        self.found = story is not None
+        if story is None:
             self.incident, self.alerts, self.timeline, self.runbooks = {}, [], [], []
             return
         tz = self.tz
-        row = summary_row(detail.incident, tz)
-        row["policy"] = detail.escalation_policy or ""
-        row["acknowledged"] = format.when(detail.acknowledged_at, tz)
-        row["resolved"] = format.when(detail.resolved_at, tz)
-        row["description"] = detail.description or ""
+        detail = story.detail
+        incident = detail.item.incident
+        row = summary_row(detail.item, tz)
+        row["policy"] = incident.escalation_policy_name or ""
+        row["acknowledged"] = format.when(incident.acknowledged_at, tz)
+        row["resolved"] = format.when(incident.resolved_at, tz)
+        row["description"] = incident.description or ""
         self.incident = row
-        self.labels = [{"name": k, "value": str(v)} for k, v in sorted(detail.labels.items())]
+        labels = incident.labels or {}
+        self.labels = [{"name": k, "value": str(v)} for k, v in sorted(labels.items())]
         self.alerts = [
             {
                 "id": str(a.id),
-                "integration": a.integration,
+                "integration": a.integration_name,
                 "status": a.status,
                 "severity": a.severity or "",
                 "summary": a.summary,
@@ -65,9 +68,9 @@ class IncidentState(ActionsMixin, LiveMixin, SessionState):
                 "text": t.text,
                 "is_note": "yes" if t.kind == "incident.note" else "",
             }
-            for t in detail.timeline
+            for t in story.timeline
         ]
-        service = config.services.get(detail.incident.service)
+        service = config.services.get(detail.item.service)
         self.runbooks = []
         for ref in service.runbooks if service is not None else []:
             if isinstance(ref, LinkRunbook):

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from oncall.db.models import ServiceRow
 from oncall.incidents.actors import Actor
+from oncall.incidents.queries import IncidentItem
 from oncall.incidents.service import PRIORITIES
 from oncall.web import actions, context, format, queries
 from oncall.web.state.live import LiveMixin
@@ -21,20 +22,20 @@ STATUS_CHOICES = ["open", "triggered", "acknowledged", "resolved", "all"]
 ANY = "any"
 
 
-def summary_row(item: queries.IncidentSummary, tz: str) -> dict[str, str]:
-    now = context.now()
+def summary_row(item: IncidentItem, tz: str) -> dict[str, str]:
+    incident = item.incident
     return {
-        "id": str(item.id),
-        "title": item.title,
-        "status": item.status,
-        "priority": item.priority or "",
-        "urgency": item.urgency,
+        "id": str(incident.id),
+        "title": incident.title,
+        "status": incident.status,
+        "priority": incident.priority or "",
+        "urgency": incident.urgency,
         "service": item.service,
         "team": item.team,
         "assignee": item.assignee or "",
-        "alerts": str(item.alert_count),
-        "age": format.age(item.triggered_at, now),
-        "triggered": format.when(item.triggered_at, tz),
+        "alerts": str(incident.alert_count),
+        "age": format.age(incident.triggered_at, context.now()),
+        "triggered": format.when(incident.triggered_at, tz),
     }
 
 
