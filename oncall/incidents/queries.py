@@ -112,14 +112,17 @@ def list_incidents(
     limit: int = 50,
     before: int | None = None,
     page: int | None = None,
+    count: bool = True,
 ) -> IncidentPage:
     """Newest first. Cursor paging (`before`, stable while incidents arrive) or numbered pages
-    (`page`, 1-based, with a total count)."""
+    (`page`, 1-based, with a total count unless `count` is false: a caller that has the
+    `status_counts` knows it)."""
     limit = max(1, min(limit, MAX_LIMIT))
     stmt = _filtered(flt)
     total: int | None = None
     if page is not None:
-        total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+        if count:
+            total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
         stmt = stmt.order_by(IncidentRow.id.desc()).offset((max(page, 1) - 1) * limit)
     else:
         if before is not None:

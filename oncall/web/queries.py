@@ -18,7 +18,6 @@ from oncall.incidents.queries import OPEN_STATUSES, STATUSES, Delivery, Incident
 
 OPEN = "open"
 ALL = "all"
-MAX_PAGE_SIZE = 200
 
 
 @dataclass(frozen=True)
@@ -55,12 +54,12 @@ class IncidentPage:
 
 def list_incidents(session: Session, f: IncidentFilter) -> IncidentPage:
     flt = f.query()
-    found = queries.list_incidents(session, flt, limit=min(f.page_size, MAX_PAGE_SIZE),
-                                   page=max(1, f.page))
+    found = queries.list_incidents(session, flt, limit=f.page_size, page=max(1, f.page),
+                                   count=False)
     counts = queries.status_counts(session, flt)
     counts[OPEN] = sum(counts[s] for s in OPEN_STATUSES)
     counts[ALL] = sum(counts[s] for s in STATUSES)
-    return IncidentPage(found.items, found.total or 0, counts)
+    return IncidentPage(found.items, counts.get(f.status, counts[OPEN]), counts)
 
 
 def last_change(session: Session) -> str:

@@ -221,5 +221,4 @@ class IncidentsState(ActionsMixin, LiveMixin, SessionState):
             self._refresh()
 
 
-
 PRIORITY_CHOICES = list(PRIORITIES)
