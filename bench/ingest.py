@@ -103,8 +103,11 @@ async def _drive(port: int, kind: str, rate: float, seconds: float, connections:
     keys: list[str] = []
     run = uuid.uuid4().hex[:8]
 
+    fresh: list[bool] = []
+
     def body_for() -> bytes:
-        if not keys or rng.random() < new_share:
+        fresh.append(not keys or rng.random() < new_share)
+        if fresh[-1]:
             keys.append(f"{run}-{len(keys)}")
             key = keys[-1]
         else:
@@ -122,14 +125,22 @@ async def _drive(port: int, kind: str, rate: float, seconds: float, connections:
         path, headers = "/api/v2/alerts", {}
     requests = [_request(path, body_for(), headers) for _ in range(total)]
     latencies: list[float] = []
+    by_kind: dict[bool, list[float]] = {True: [], False: []}
     by_window: dict[int, list[float]] = {}
     statuses: dict[int, int] = {}
     next_index = 0
-    start = time.perf_counter() + 0.2
+    start = 0.0
+    connected = 0
+    go = asyncio.Event()
 
     async def worker() -> None:
-        nonlocal next_index
+        nonlocal next_index, connected, start
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        connected += 1
+        if connected == connections:  # the clock starts once every connection is open
+            start = time.perf_counter() + 0.05
+            go.set()
+        await go.wait()
         try:
             while True:
                 i = next_index
@@ -143,6 +154,7 @@ async def _drive(port: int, kind: str, rate: float, seconds: float, connections:
                 writer.write(requests[i])
                 status = await _read_response(reader)
                 latencies.append(time.perf_counter() - scheduled)
+                by_kind[fresh[i]].append(latencies[-1])
                 by_window.setdefault(int(i / rate / WINDOW), []).append(latencies[-1])
                 statuses[status] = statuses.get(status, 0) + 1
         finally:
@@ -161,6 +173,8 @@ async def _drive(port: int, kind: str, rate: float, seconds: float, connections:
         "p50_ms": 1000 * statistics.median(latencies),
         "p99_ms": 1000 * _p99(latencies),
         "max_ms": 1000 * latencies[-1],
+        "kind_p99_ms": {("new" if new else "repeat"): 1000 * _p99(sorted(values))
+                        for new, values in by_kind.items() if values},
         "statuses": statuses,
         "groups": len(keys),
     }
@@ -319,6 +333,8 @@ def main() -> int:
     print(f"{'':<13} stored: {deliveries} deliveries, {alerts} alerts, {incidents} incidents")
     print(f"{'':<13} p99 per {WINDOW:.0f} s window: "
           + " ".join(f"{p:.0f}" for p in ours["window_p99_ms"]) + " ms")
+    print(f"{'':<13} p99 by kind: "
+          + ", ".join(f"{kind} {p:.0f} ms" for kind, p in ours["kind_p99_ms"].items()))
     per_k = 1000 / ours["requests"]
     cpu = {**ours["cpu"], "generator": ours["generator_cpu"]}
     print(f"{'':<13} CPU ms per alert: "

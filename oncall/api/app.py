@@ -41,6 +41,7 @@ from oncall.db.aio import AsyncPostgres
 from oncall.db.applied import AppliedConfig
 from oncall.db.engine import make_engine
 from oncall.db.migrate import require_current
+from oncall.heap import freeze_long_lived
 from oncall.ingest.pipeline import ServiceDirectory
 from oncall.settings import Settings
 
@@ -106,7 +107,10 @@ class ApiContext:
         """The applied ConfigSet, rechecked against the database at most every second."""
         now = time.monotonic()
         if self._config is None or now - self._checked >= self.config_recheck:
-            self._config = self.applied.get(session)
+            config = self.applied.get(session)
+            if config is not self._config and self._config is not None:
+                freeze_long_lived()
+            self._config = config
             self._checked = now
         return self._config
 
@@ -305,6 +309,7 @@ async def serving(ctx: ApiContext) -> AsyncIterator[None]:
     The API's own lifespan runs it; the web app, which mounts the API (and so does not run
     the API's lifespan), registers it as a lifespan task of its own."""
     await _warm_up(ctx)
+    freeze_long_lived()
     try:
         yield
     finally:

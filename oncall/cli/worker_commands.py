@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from oncall.db.migrate import DatabaseNotMigrated, require_current
+from oncall.heap import freeze_long_lived
 from oncall.settings import SettingsError
 
 log = logging.getLogger("oncall.worker")
@@ -77,6 +78,8 @@ def worker(args: argparse.Namespace) -> int:
     )
     sweeper.start()
     handlers.sweep()  # whatever fell due while no worker ran
+    runtime.config()
+    freeze_long_lived()
     consumer = tasks.huey.create_consumer(
         workers=args.threads,
         worker_type="thread",

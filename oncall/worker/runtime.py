@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from oncall.config.configset import ConfigSet
 from oncall.db.applied import AppliedConfig
 from oncall.db.engine import make_engine, write_session
+from oncall.heap import freeze_long_lived
 from oncall.notify.settings import ProviderSettings
 from oncall.settings import Settings
 from oncall.worker.dispatcher import Dispatched, DispatchPolicy, dispatch, due_notification_ids
@@ -65,7 +66,10 @@ class Runtime:
         now = time.monotonic()
         if self._config is None or now - self._checked >= self.config_recheck:
             with Session(self.engine) as session:
-                self._config = self.applied.get(session)
+                config = self.applied.get(session)
+            if config is not self._config and self._config is not None:
+                freeze_long_lived()
+            self._config = config
             self._checked = now
         return self._config
 
