@@ -9,6 +9,8 @@ lock up front instead of failing with "database is locked" when a reader later u
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
 import weakref
 from collections.abc import Iterator
@@ -97,13 +99,64 @@ def write_session(engine: Engine) -> Iterator[Session]:
             session.flush()
 
 
-_writer_locks: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
+class _WriterLock:
+    """One SQLite writer at a time, first among this process's threads, then across processes.
+
+    Threads queue on an RLock; processes (the app, its workers, the CLI) on an exclusive
+    `flock` of a file beside the database, which the kernel hands to the next waiter as soon
+    as it is released. Without it, writers of different processes met in SQLite's busy
+    handler, which sleeps up to 100 ms between tries: under load a worker's transactions
+    waited behind the API's for tens of seconds. SQLite's own locking stays the guarantee;
+    this only orders the waiting. An in-memory database has no file and needs no lock."""
+
+    def __init__(self, path: str | None) -> None:
+        self._threads = threading.RLock()
+        self._path = path
+        self._fd: int | None = None
+        self._pid = 0
+        self._depth = 0
+
+    def __enter__(self) -> None:
+        self._threads.acquire()
+        try:
+            if self._depth == 0 and self._path is not None:
+                if self._fd is None or self._pid != os.getpid():
+                    # a forked child opens its own: a flock is shared by a file's openers
+                    self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+                    self._pid = os.getpid()
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+            self._depth += 1
+        except BaseException:
+            self._threads.release()
+            raise
+
+    def __exit__(self, *_: object) -> None:
+        try:
+            self._depth -= 1
+            if self._depth == 0 and self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
+
+    def __del__(self) -> None:
+        if self._fd is not None and self._pid == os.getpid():
+            os.close(self._fd)
+
+
+_writer_locks: weakref.WeakKeyDictionary[Engine, _WriterLock] = weakref.WeakKeyDictionary()
 _writer_locks_guard = threading.Lock()
 
 
-def _writer_lock(engine: Engine) -> threading.RLock:
+def _lock_path(engine: Engine) -> str | None:
+    database = engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return f"{database}.writer-lock"
+
+
+def _writer_lock(engine: Engine) -> _WriterLock:
     with _writer_locks_guard:
         lock = _writer_locks.get(engine)
         if lock is None:
-            lock = _writer_locks[engine] = threading.RLock()
+            lock = _writer_locks[engine] = _WriterLock(_lock_path(engine))
         return lock

@@ -12,15 +12,15 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Engine, Table, bindparam, insert, or_, select, update
+from sqlalchemy import Connection, Engine, Table, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from oncall.config.configset import ConfigSet
 from oncall.core.delivery import Backoff, Breaker, BreakerPolicy, Circuit
 from oncall.core.notification_rules import Channel
-from oncall.db.engine import write_session
+from oncall.db.engine import is_postgresql, write_session
 from oncall.db.models import (
     AuditEventRow,
     ContactMethodRow,
@@ -32,6 +32,7 @@ from oncall.db.models import (
 from oncall.incidents import events
 from oncall.notify.message import Notice
 from oncall.notify.providers.base import DeliveryResult, Provider
+from oncall.worker.fastpath import Claim, claim_plain
 from oncall.worker.notices import build_notice
 from oncall.worker.providers import ProviderChains
 
@@ -133,21 +134,30 @@ def _store_breaker(session: Session, provider: str, breaker: Breaker, now: datet
         )
 
 
+def _read_breakers(conn: Connection, chain: list[Provider]) -> dict[str, Breaker]:
+    found = {
+        provider: Breaker(Circuit(circuit), failures, opened_at)
+        for provider, circuit, failures, opened_at in conn.execute(
+            _READ_CIRCUITS, {"names": [p.name for p in chain]})
+    }
+    return {p.name: found.get(p.name, Breaker()) for p in chain}
+
+
 def _choose(
-    engine: Engine, chain: list[Provider], policy: BreakerPolicy, now: datetime
+    engine: Engine, chain: list[Provider], policy: BreakerPolicy, now: datetime,
+    known: dict[str, Breaker] | None = None,
 ) -> tuple[Provider, Breaker] | None:
     """The first provider of the chain whose circuit lets a call through.
 
-    Reading the breakers needs no write; only an open circuit whose cool-down has passed is
-    written (to half-open), so that one trial call goes out across all workers.
+    Reading the breakers needs no write (`known`: as just read by the caller); only an open
+    circuit whose cool-down has passed is written (to half-open), so that one trial call goes
+    out across all workers.
     """
-    with engine.connect() as conn:
-        found = {
-            provider: Breaker(Circuit(circuit), failures, opened_at)
-            for provider, circuit, failures, opened_at in conn.execute(
-                _READ_CIRCUITS, {"names": [p.name for p in chain]})
-        }
-    breakers = {p.name: found.get(p.name, Breaker()) for p in chain}
+    if known is None:
+        with engine.connect() as conn:
+            breakers = _read_breakers(conn, chain)
+    else:
+        breakers = {p.name: known.get(p.name, Breaker()) for p in chain}
     for provider in chain:
         breaker = breakers[provider.name]
         if not policy.allows(breaker, now):
@@ -198,6 +208,25 @@ class _Claimed:
         return cls(row.kind, row.channel, row.incident_id, row.user_id)
 
 
+def _claim_general(engine: Engine, notification_id: int, now: datetime, worker: str,
+                   lease: timedelta, config: ConfigSet, chains: ProviderChains,
+                   public_url: str) -> Claim | None:
+    """The claim of any row, in a transaction of its own, with the circuits read in it."""
+    with write_session(engine) as session:
+        row = _claim(session, notification_id, now, worker, lease)
+        if row is None:
+            return None
+        chain = list(chains.chain(Channel(row.channel)))
+        notice = build_notice(session, row, config, public_url, now)
+        return Claim(
+            kind=row.kind, channel=row.channel, address=row.address,
+            attempt=row.attempt_count,
+            provider_data={k: str(v) for k, v in (row.provider_data or {}).items()},
+            incident_id=row.incident_id, user_id=row.user_id, notice=notice,
+            breakers=_read_breakers(session.connection(), chain) if chain else {},
+        )
+
+
 def dispatch(
     engine: Engine,
     notification_id: int,
@@ -212,20 +241,26 @@ def dispatch(
 ) -> Dispatched:
     """Send one outbox row, failing over along the channel's provider chain.
 
-    Two write transactions: the claim, and the outcome with every provider call it took.
+    Two writes: the claim, and the outcome with every provider call it took.
     """
     policy = policy or DispatchPolicy()
     now = clock()
-    with write_session(engine) as session:
-        row = _claim(session, notification_id, now, worker, policy.lease)
-        if row is None:
+    claim = None
+    if is_postgresql(engine):
+        claim = claim_plain(engine, notification_id, now, worker, policy.lease, config,
+                            public_url, lambda conn, name: _read_breakers(
+                                conn, list(chains.chain(Channel(name)))))
+    if claim is None:
+        claim = _claim_general(engine, notification_id, now, worker, policy.lease, config,
+                               chains, public_url)
+        if claim is None:
             return Dispatched("skipped")
-        channel = Channel(row.channel)
-        notice = build_notice(session, row, config, public_url, now)
-        address, kind, first_attempt = row.address, row.kind, row.attempt_count
-        data = {k: str(v) for k, v in (row.provider_data or {}).items()}
-        claimed = _Claimed.of(row)
+    channel = Channel(claim.channel)
     chain = list(chains.chain(channel))
+    notice, address, kind, first_attempt = claim.notice, claim.address, claim.kind, claim.attempt
+    data = claim.provider_data
+    claimed = _Claimed(claim.kind, claim.channel, claim.incident_id, claim.user_id)
+    known: dict[str, Breaker] | None = claim.breakers if chain else None
     calls: list[_Call] = []
     if not chain:
         failure = DeliveryResult.failed(channel.value, "no provider configured", retryable=False)
@@ -233,8 +268,9 @@ def dispatch(
     tried: set[str] = set()
     while chain:
         chosen = _choose(
-            engine, [p for p in chain if p.name not in tried], policy.breaker, clock()
+            engine, [p for p in chain if p.name not in tried], policy.breaker, clock(), known
         )
+        known = None  # a failover reads the circuits afresh: the first call may have taken long
         if chosen is None:
             break
         provider, breaker = chosen
@@ -271,8 +307,35 @@ _CIRCUITS = cast(Table, ProviderCircuitRow.__table__)
 _READ_CIRCUITS = select(
     _CIRCUITS.c.provider, _CIRCUITS.c.circuit, _CIRCUITS.c.failures, _CIRCUITS.c.opened_at
 ).where(_CIRCUITS.c.provider.in_(bindparam("names", expanding=True)))
-_ADD_ATTEMPT = insert(cast(Table, DeliveryAttemptRow.__table__))
-_ADD_EVENT = insert(cast(Table, AuditEventRow.__table__))
+_ATTEMPTS = cast(Table, DeliveryAttemptRow.__table__)
+_EVENTS = cast(Table, AuditEventRow.__table__)
+_ADD_ATTEMPT = insert(_ATTEMPTS)
+_ADD_EVENT = insert(_EVENTS)
+
+
+def _bound(table: Table, prefix: str, names: list[str]) -> dict[str, Any]:
+    return {name: bindparam(prefix + name, type_=table.c[name].type) for name in names}
+
+
+_ATTEMPT_COLUMNS = ["notification_id", "attempt", "provider", "outcome", "provider_message_id",
+                    "response_status", "error", "started_at", "finished_at"]
+_EVENT_COLUMNS = ["at", "actor", "type", "incident_id", "subject_kind", "subject_name",
+                  "before", "after", "data"]
+
+
+def _one_statement(mark: Any) -> Any:
+    """PostgreSQL: the three writes of a plain send as one statement (data-modifying CTEs),
+    run in autocommit: one round trip instead of five with BEGIN and COMMIT."""
+    return (
+        insert(_EVENTS).values(_bound(_EVENTS, "e_", _EVENT_COLUMNS))
+        .add_cte(mark.cte("marked"))
+        .add_cte(insert(_ATTEMPTS).values(_bound(_ATTEMPTS, "a_", _ATTEMPT_COLUMNS))
+                 .cte("attempted"))
+    )
+
+
+_SENT_IN_ONE = _one_statement(_MARK_SENT)
+_SENT_AT_IN_ONE = _one_statement(_MARK_SENT_AT)
 
 
 def _plainly_sent(calls: list[_Call], claimed: _Claimed) -> bool:
@@ -297,18 +360,25 @@ def _sent(engine: Engine, notification_id: int, attempt: int, call: _Call, claim
     if result.channel and result.ts:
         mark = _MARK_SENT_AT
         params["data"] = {"channel": result.channel, "ts": result.ts}
+    attempt_row = {
+        "notification_id": notification_id, "attempt": attempt, "provider": result.provider,
+        "outcome": "sent", "provider_message_id": result.provider_message_id,
+        "response_status": result.status_code, "error": None, "started_at": call.started,
+        "finished_at": call.finished,
+    }
+    event_row = events.row_values(at=now, actor=SYSTEM, type="notification.sent",
+                                  incident_id=claimed.incident_id, data=data)
+    if is_postgresql(engine):
+        params.update({f"a_{k}": v for k, v in attempt_row.items()})
+        params.update({f"e_{k}": v for k, v in event_row.items()})
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(_SENT_AT_IN_ONE if mark is _MARK_SENT_AT else _SENT_IN_ONE, params)
+        return Dispatched("sent")
     with write_session(engine) as session:
         conn = session.connection()
         conn.execute(mark, params)
-        conn.execute(_ADD_ATTEMPT, {
-            "notification_id": notification_id, "attempt": attempt, "provider": result.provider,
-            "outcome": "sent", "provider_message_id": result.provider_message_id,
-            "response_status": result.status_code, "error": None, "started_at": call.started,
-            "finished_at": call.finished,
-        })
-        conn.execute(_ADD_EVENT, events.row_values(
-            at=now, actor=SYSTEM, type="notification.sent", incident_id=claimed.incident_id,
-            data=data))
+        conn.execute(_ADD_ATTEMPT, attempt_row)
+        conn.execute(_ADD_EVENT, event_row)
     return Dispatched("sent")
 
 

@@ -69,13 +69,16 @@ def run_timer(
     if timer is None:
         return StepResult(False)
     timer.claimed_by, timer.claimed_at, timer.attempts = worker, now, timer.attempts + 1
-    incident = session.scalar(
-        select(IncidentRow).where(IncidentRow.id == timer.incident_id).with_for_update()
-    )
+    found = session.execute(
+        select(IncidentRow, ServiceRow)
+        .outerjoin(ServiceRow, ServiceRow.id == IncidentRow.service_id)
+        .where(IncidentRow.id == timer.incident_id)
+        .with_for_update(of=IncidentRow)
+    ).first()
+    incident, service = found if found is not None else (None, None)
     if incident is None or not _is_next(incident, timer):
         _finish(timer, now, "cancelled")
         return StepResult(False)
-    service = session.get(ServiceRow, incident.service_id)
     policy_model = config.policies.get(incident.escalation_policy_name or "")
     if policy_model is None and service is not None and service.escalation_policy_name:
         policy_model = config.policies.get(service.escalation_policy_name)
@@ -171,9 +174,6 @@ def run_timer(
         )
     if timer.generation == 0 and timer.cycle == 0 and timer.step == 0 and service is not None:
         owed += _channel_posts(session, config, incident, service, enabled, now)
-    if owed:
-        session.flush()  # one INSERT for all of them
-        result.notifications += [(row.id, row.next_attempt_at) for row in owed]
     if decision.exhausted:
         events.record(
             session,
@@ -186,6 +186,7 @@ def run_timer(
     new = decision.state
     incident.escalation_step, incident.escalation_cycle = new.level, new.cycle
     incident.version += 1
+    nxt = None
     if new.next_due is not None:
         following = core.next_position(policy, new.level, new.cycle)
         level, cycle = following if following else (len(policy.steps), new.cycle)
@@ -199,9 +200,11 @@ def run_timer(
             created_at=now,
         )
         session.add(nxt)
-        session.flush()
-        result.next_timer = (nxt.id, nxt.due_at)
     _finish(timer, now, "done")
+    session.flush()  # everything at once: one INSERT per table, one UPDATE per row
+    result.notifications += [(row.id, row.next_attempt_at) for row in owed]
+    if nxt is not None:
+        result.next_timer = (nxt.id, nxt.due_at)
     return result
 
 

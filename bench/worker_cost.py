@@ -1,0 +1,144 @@
+"""What one plain page costs a worker: CPU, SQL statements and write transactions per incident.
+
+Opens `--incidents` incidents on the paging benchmark's organisation (one person on call, one
+service with a Slack channel), then runs each one's first step and sends its pages due now in
+one thread, as a worker's task does (`oncall.worker.handlers._escalate`), against the local
+Slack peer. Steadier than the end-to-end paging benchmark, whose figures at saturation swing
+with small changes of capacity, and it tells where a change of the paging path goes.
+
+    .venv/bin/python bench/worker_cost.py --backend production --incidents 500
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from paging import CONFIG, SECRET
+from sqlalchemy import Engine, event, select
+
+from oncall.config.loader import load
+from oncall.db.engine import make_engine, write_session
+from oncall.db.migrate import upgrade_engine
+from oncall.db.models import ServiceRow
+from oncall.incidents import service
+from oncall.incidents.actors import Actor
+from oncall.notify.settings import ProviderSettings
+from oncall.reconcile.apply import Origin, apply_config
+from oncall.settings import Settings
+from oncall.testing.peers import SlackPeer
+from oncall.worker.escalator import due_timer_ids
+from oncall.worker.providers import build_chains
+from oncall.worker.runtime import Runtime, utcnow
+
+
+class Counter:
+    """Statements and transactions the engine runs, counted at the driver."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.statements = 0
+        self.commits = 0
+        event.listen(engine, "before_cursor_execute", self._statement)
+        event.listen(engine, "commit", self._commit)
+
+    def _statement(self, *_: Any) -> None:
+        self.statements += 1
+
+    def _commit(self, *_: Any) -> None:
+        self.commits += 1
+
+
+def prepare(url: str, root: Path, incidents: int) -> None:
+    for rel, text in CONFIG.items():
+        path = root / "config" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    os.environ["HOOK_SECRET"] = SECRET
+    engine = make_engine(url)
+    upgrade_engine(engine)
+    result = load(root / "config")
+    assert result.ok, result
+    apply_config(engine, result.config, Origin(actor="bench", source=str(root), revision=None,
+                                               now=utcnow()))
+    with write_session(engine) as session:
+        svc = session.scalar(select(ServiceRow).where(ServiceRow.name == "api"))
+        assert svc is not None
+        for n in range(incidents):
+            service.open_or_join(
+                session, service=svc, group_key=f"cost-{n}", title=f"cost-{n} error rate high",
+                priority="P1", urgency="high", labels={"n": str(n)},
+                escalation_policy=svc.escalation_policy_name,
+                actor=Actor.integration("hooks"), now=utcnow(),
+            )
+    engine.dispose()
+
+
+def measure(url: str, incidents: int) -> dict[str, float]:
+    with SlackPeer(users={"alice@example.com": "UALICE", "bob@example.com": "UBOB"}) as slack:
+        providers = ProviderSettings.from_env(slack.env())
+        engine = make_engine(url, pool_pre_ping=False) if "postgresql" in url else make_engine(url)
+        runtime = Runtime(Settings(database_url=url), providers, engine, build_chains(providers))
+        runtime.config()
+        with engine.connect() as conn, write_session(engine) as session:
+            conn.close()
+            timers = due_timer_ids(session, utcnow(), limit=incidents)
+        assert len(timers) == incidents, (len(timers), incidents)
+        counter = Counter(engine)
+        wall, cpu = time.perf_counter(), time.thread_time()
+        sent = 0
+        for timer_id in timers:
+            result = runtime.run_timer(timer_id)
+            for notification_id, due in result.notifications:
+                if due <= runtime.clock():
+                    sent += runtime.dispatch(notification_id).outcome == "sent"
+        wall, cpu = time.perf_counter() - wall, time.thread_time() - cpu
+        posts = sum(1 for r in slack.requests if r.path == "/api/chat.postMessage")
+        engine.dispose()
+    return {"incidents": incidents, "sent": sent, "slack_posts": posts,
+            "cpu_ms": 1000 * cpu / incidents, "wall_ms": 1000 * wall / incidents,
+            "statements": counter.statements / incidents,
+            "transactions": counter.commits / incidents}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--backend", choices=["embedded", "production", "both"], default="both")
+    parser.add_argument("--incidents", type=int, default=500)
+    args = parser.parse_args()
+    for kind in (["embedded", "production"] if args.backend == "both" else [args.backend]):
+        root = Path(tempfile.mkdtemp(prefix=f"bench-worker-cost-{kind}-"))
+        pg_name = None
+        if kind == "embedded":
+            url = f"sqlite:///{root / 'oncall.db'}"
+        else:
+            pg_name = f"bench_cost_{uuid.uuid4().hex[:8]}"
+            with psycopg.connect(host="127.0.0.1", dbname="postgres", user=getpass.getuser(),
+                                 autocommit=True) as conn:
+                conn.execute(f'CREATE DATABASE "{pg_name}"')
+            url = f"postgresql+psycopg://{getpass.getuser()}@127.0.0.1:5432/{pg_name}"
+        try:
+            prepare(url, root, args.incidents)
+            r = measure(url, args.incidents)
+            print(f"{kind:<10} {r['incidents']} incidents, {r['sent']} pages sent "
+                  f"({r['slack_posts']} Slack posts): per incident {r['cpu_ms']:.2f} ms CPU, "
+                  f"{r['wall_ms']:.2f} ms wall, {r['statements']:.1f} statements, "
+                  f"{r['transactions']:.1f} commits", flush=True)
+        finally:
+            if pg_name:
+                with psycopg.connect(host="127.0.0.1", dbname="postgres",
+                                     user=getpass.getuser(), autocommit=True) as conn:
+                    conn.execute(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
+            shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
