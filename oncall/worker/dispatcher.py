@@ -245,11 +245,9 @@ def dispatch(
     """
     policy = policy or DispatchPolicy()
     now = clock()
-    claim = None
-    if is_postgresql(engine):
-        claim = claim_plain(engine, notification_id, now, worker, policy.lease, config,
-                            public_url, lambda conn, name: _read_breakers(
-                                conn, list(chains.chain(Channel(name)))))
+    claim = claim_plain(engine, notification_id, now, worker, policy.lease, config,
+                        public_url, lambda conn, name: _read_breakers(
+                            conn, list(chains.chain(Channel(name)))))
     if claim is None:
         claim = _claim_general(engine, notification_id, now, worker, policy.lease, config,
                                chains, public_url)

@@ -1,4 +1,4 @@
-"""The one-statement claim of a plain page (PostgreSQL) against the general claim: the same
+"""The statement-level claim of a plain page against the general claim: the same
 rows claimed, the same notices sent, the same trail recorded; and what it leaves to the
 general path."""
 
@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import oncall.worker.dispatcher as dispatcher
-from oncall.db.engine import is_postgresql, write_session
+from oncall.db.engine import write_session
 from oncall.db.models import NotificationRow
 from oncall.incidents import service
 from oncall.incidents.actors import Actor
@@ -72,10 +72,7 @@ def test_fast_claim_sends_and_records_what_the_general_claim_does(
     channels = {channel for _, channel, _, _ in outbox(h, fast)}
     assert {"slack", "email"} <= channels  # a fast (Slack) and a general (email) row
 
-    if is_postgresql(h.engine):
-        assert fast_claims, "no row took the fast path on PostgreSQL"
-    else:
-        assert not fast_claims  # SQLite always takes the general path
+    assert fast_claims, "no row took the fast path"
 
     monkeypatch.setattr(dispatcher, "claim_plain", lambda *_args: None)
     sent.clear()
