@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import redis
 from cputime import CpuMeter, named, tree
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -254,6 +255,8 @@ def run_oncall(args: argparse.Namespace, url: str) -> dict[str, Any]:
     # production shape: PostgreSQL for rows, Redis for the hand-off queue to workers
     env = {**os.environ, "SYNTHETICS_WEBHOOK_TOKEN": SECRET, "PROM_PROD_WEBHOOK_SECRET": "x",
            "DATADOG_WEBHOOK_SECRET": "x", "ONCALL_REDIS_URL": "redis://127.0.0.1:6379/11"}
+    queue = redis.Redis.from_url(env["ONCALL_REDIS_URL"])
+    queue.flushdb()  # no worker runs here: the hand-offs of earlier runs would pile up
     server = subprocess.Popen(
         [str(ROOT / ".venv/bin/oncall"), "api", "--database-url", url, "--port", str(port),
          "--workers", str(args.workers), "--threads", str(args.threads)], env=env,
@@ -270,6 +273,7 @@ def run_oncall(args: argparse.Namespace, url: str) -> dict[str, Any]:
     finally:
         server.terminate()
         server.wait(timeout=20)
+        queue.flushdb()
     result["stored"] = counts(url)
     return result
 
