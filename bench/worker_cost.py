@@ -24,6 +24,7 @@ from typing import Any
 import psycopg
 from paging import CONFIG, SECRET
 from sqlalchemy import Engine, event, select
+from sqlalchemy.orm import Session
 
 from oncall.config.loader import load
 from oncall.db.engine import make_engine, write_session
@@ -87,8 +88,7 @@ def measure(url: str, incidents: int) -> dict[str, float]:
         engine = make_engine(url, pool_pre_ping=False) if "postgresql" in url else make_engine(url)
         runtime = Runtime(Settings(database_url=url), providers, engine, build_chains(providers))
         runtime.config()
-        with engine.connect() as conn, write_session(engine) as session:
-            conn.close()
+        with Session(engine) as session:
             timers = due_timer_ids(session, utcnow(), limit=incidents)
         assert len(timers) == incidents, (len(timers), incidents)
         counter = Counter(engine)
