@@ -57,23 +57,36 @@ def named(*names: str) -> Callable[[dict[int, tuple[str, int, float]]], Iterable
     return select
 
 
+def _machine() -> tuple[int, int]:
+    """(steal ticks, all ticks) of the whole machine since boot, from /proc/stat."""
+    fields = [int(f) for f in (PROC / "stat").read_text().split("\n", 1)[0].split()[1:]]
+    return fields[7], sum(fields[:8])
+
+
 class CpuMeter:
     """`start()`, run the load, `stop()`: CPU seconds per group over the interval.
 
     A process that exits during the interval takes its CPU with it, so the groups measured
-    should outlive the interval (servers, databases).
+    should outlive the interval (servers, databases). `steal` is the share of the machine's
+    CPU time its hypervisor gave to other guests over the interval: on a shared virtual
+    machine that, not the code, is what moves a figure from one run to the next.
     """
 
     def __init__(self, **groups: Callable[[dict[int, tuple[str, int, float]]], Iterable[int]]
                  ) -> None:
         self.groups = groups
         self._before: dict[int, float] = {}
+        self._machine = (0, 0)
+        self.steal = 0.0
 
     def start(self) -> None:
         self._before = {pid: cpu for pid, (_, _, cpu) in _all().items()}
+        self._machine = _machine()
 
     def stop(self) -> dict[str, float]:
         procs = _all()
+        steal, ticks = _machine()
+        self.steal = (steal - self._machine[0]) / max(1, ticks - self._machine[1])
         return {
             name: sum(procs[pid][2] - self._before.get(pid, 0.0) for pid in select(procs))
             for name, select in self.groups.items()

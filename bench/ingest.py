@@ -39,8 +39,6 @@ from cputime import CpuMeter, named, tree
 ROOT = Path(__file__).resolve().parents[1]
 CORES = os.cpu_count() or 1
 SECRET = "bench-s3cret"
-WINDOW = 5.0
-"""Seconds per window of the per-window p99 (a slow start shows apart from the steady state)."""
 
 
 def free_port() -> int:
@@ -98,7 +96,7 @@ def _p99(ordered: list[float]) -> float:
 
 
 async def _drive(port: int, kind: str, rate: float, seconds: float, connections: int,
-                 new_share: float, seed: int) -> dict[str, Any]:
+                 new_share: float, window: float, seed: int) -> dict[str, Any]:
     rng = random.Random(seed)
     total = int(rate * seconds)
     keys: list[str] = []
@@ -156,7 +154,7 @@ async def _drive(port: int, kind: str, rate: float, seconds: float, connections:
                 status = await _read_response(reader)
                 latencies.append(time.perf_counter() - scheduled)
                 by_kind[fresh[i]].append(latencies[-1])
-                by_window.setdefault(int(i / rate / WINDOW), []).append(latencies[-1])
+                by_window.setdefault(int(i / rate / window), []).append(latencies[-1])
                 statuses[status] = statuses.get(status, 0) + 1
         finally:
             writer.close()
@@ -190,7 +188,8 @@ def generate(port: int, kind: str, args: argparse.Namespace, seed: int) -> dict[
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
     process = ctx.Process(target=_generator, args=(
-        queue, port, kind, args.rate, args.seconds, args.connections, args.new_share, seed))
+        queue, port, kind, args.rate, args.seconds, args.connections, args.new_share, args.window,
+        seed))
     process.start()
     result: dict[str, Any] = queue.get()
     process.join()
@@ -270,6 +269,7 @@ def run_oncall(args: argparse.Namespace, url: str) -> dict[str, Any]:
         meter.start()
         result = generate(port, "oncall", args, seed=2)
         result["cpu"] = meter.stop()
+        result["steal"] = meter.steal
     finally:
         server.terminate()
         server.wait(timeout=20)
@@ -308,6 +308,9 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=1000.0, help="alerts per second offered")
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--window", type=float, default=5.0,
+                        help="seconds per window of the per-window p99 (a slow start shows"
+                             " apart from the steady state)")
     parser.add_argument("--warmup", type=float, default=10.0,
                         help="seconds of load before measuring (fresh processes and database)")
     parser.add_argument("--workers", type=int, default=3, help="uvicorn worker processes")
@@ -335,7 +338,7 @@ def main() -> int:
     print(line("oncall", ours))
     deliveries, alerts, incidents = ours["stored"]
     print(f"{'':<13} stored: {deliveries} deliveries, {alerts} alerts, {incidents} incidents")
-    print(f"{'':<13} p99 per {WINDOW:.0f} s window: "
+    print(f"{'':<13} p99 per {args.window:g} s window: "
           + " ".join(f"{p:.0f}" for p in ours["window_p99_ms"]) + " ms")
     print(f"{'':<13} p99 by kind: "
           + ", ".join(f"{kind} {p:.0f} ms" for kind, p in ours["kind_p99_ms"].items()))
@@ -345,7 +348,7 @@ def main() -> int:
           + ", ".join(f"{name} {1000 * seconds * per_k / 1000:.2f}"
                       for name, seconds in cpu.items())
           + f" (machine busy {100 * sum(cpu.values()) / ours['elapsed'] / CORES:.0f}%"
-          f" of {CORES} cores)")
+          f" of {CORES} cores; hypervisor steal {ours['steal']:.0%})")
     if theirs is not None:
         print(line("alertmanager", theirs))
         print(f"ratio oncall/alertmanager (achieved rate): {ours['rate'] / theirs['rate']:.2f}")

@@ -43,6 +43,7 @@ from oncall.db.engine import make_engine
 from oncall.db.migrate import require_current
 from oncall.heap import freeze_long_lived
 from oncall.ingest.pipeline import ServiceDirectory
+from oncall.ingest.repeats import RepeatBatcher
 from oncall.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,7 @@ class ApiContext:
     route_modules: list[ModuleType] = field(default_factory=list)
     services: ServiceDirectory = field(default_factory=ServiceDirectory)
     postgres: AsyncPostgres | None = None
+    repeats: RepeatBatcher | None = None
     """Asyncio connections for ingest's fast path; None on SQLite."""
     _config: ConfigSet | None = None
     _checked: float = 0.0
@@ -277,6 +279,7 @@ def create_api(
     ctx = ApiContext(settings=settings, engine=engine, **context)
     if engine.dialect.name == "postgresql":
         ctx.postgres = AsyncPostgres(engine.url)
+        ctx.repeats = RepeatBatcher(ctx.postgres)
     modules = load_route_modules(ROUTE_MODULES if route_modules is None else route_modules)
     ctx.route_modules = modules
     routes = [route for module in modules for route in module.routes(ctx)]

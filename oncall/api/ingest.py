@@ -25,6 +25,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+import psycopg
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -336,10 +337,21 @@ def _sqlstate(exc: OperationalError) -> str | None:
 async def _store_fast(ctx: ApiContext, config: ConfigSet, integration: Integration,
                       alerts: list[Alert], now: datetime) -> Result | None:
     """The common deliveries on the event loop (PostgreSQL); None: `_store` in a thread."""
-    if ctx.postgres is None or not fast_path_applies(ctx.engine.dialect.name, alerts):
+    if (ctx.postgres is None or ctx.repeats is None
+            or not fast_path_applies(ctx.engine.dialect.name, alerts)):
         return None
-    async with ctx.postgres.connection() as conn:
-        return await fastpath.store(conn, config, integration, alerts[0], now, ctx.services)
+    alert, repeats = alerts[0], ctx.repeats
+    try:
+        repeated = await repeats.submit(integration.name, alert, now)
+        if repeated is None and await repeats.wait_for_opener(integration.name, alert):
+            repeated = await repeats.submit(integration.name, alert, now)
+    except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
+        repeated = None  # `fastpath.store` tries again, with its retries
+    if repeated is not None:
+        return repeated
+    async with repeats.opening(integration.name, alert), ctx.postgres.connection() as conn:
+        return await fastpath.store(conn, config, integration, alert, now, ctx.services,
+                                    repeat_tried=True)
 
 
 def _store(ctx: ApiContext, config: ConfigSet, integration: Integration, alerts: list[Alert],

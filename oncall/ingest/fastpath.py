@@ -41,11 +41,10 @@ from oncall.ingest.pipeline import (
     alert_lock_key,
 )
 
-_REPEAT_SQL = """
+REPEAT_SQL = """
 WITH bumped AS (
-    UPDATE alerts SET last_event_at = %(at)s
-    WHERE integration_name = %(integration)s AND fingerprint = %(fp)s
-      AND status = 'firing' AND last_event_at <= %(at)s
+    UPDATE alerts SET last_event_at = GREATEST(last_event_at, %(at)s)
+    WHERE integration_name = %(integration)s AND fingerprint = %(fp)s AND status = 'firing'
     RETURNING id, incident_id
 ), recorded AS (
     INSERT INTO alert_deliveries
@@ -137,12 +136,17 @@ def fast_path_applies(dialect: str, alerts: Sequence[Alert]) -> bool:
 
 
 async def store(conn: psycopg.AsyncConnection, config: ConfigSet, integration: Integration,
-                alert: Alert, now: datetime, services: ServiceDirectory) -> Result | None:
-    """A repeat, else a new alert; None: `pipeline.ingest` must decide. `conn` autocommits."""
+                alert: Alert, now: datetime, services: ServiceDirectory,
+                repeat_tried: bool = False) -> Result | None:
+    """A repeat, else a new alert; None: `pipeline.ingest` must decide. `conn` autocommits.
+    `repeat_tried`: the caller found no firing alert to repeat (`repeats.RepeatBatcher`)."""
     for attempt in range(RETRIES):
         try:
-            return (await repeat_trigger(conn, integration, alert, now)
-                    or await open_trigger(conn, config, integration, alert, now, services))
+            repeated = None
+            if attempt > 0 or not repeat_tried:
+                repeated = await repeat_trigger(conn, integration, alert, now)
+            return repeated or await open_trigger(conn, config, integration, alert, now,
+                                                  services)
         except (errors.DeadlockDetected, errors.SerializationFailure):
             if attempt == RETRIES - 1:
                 raise
@@ -156,14 +160,23 @@ async def repeat_trigger(conn: psycopg.AsyncConnection, integration: Integration
     One autocommitted statement, so one round trip. Row locks on the firing rows make it safe
     beside `pipeline.ingest`, which changes those rows only while holding them too.
     """
-    params = {
+    rows = await (await conn.execute(REPEAT_SQL, repeat_params(integration.name, alert, now))
+                  ).fetchall()
+    return repeat_result(rows)
+
+
+def repeat_params(integration: str, alert: Alert, now: datetime) -> dict[str, Any]:
+    return {
         "at": alert.occurred_at,
-        "integration": integration.name,
+        "integration": integration,
         "fp": alert_fingerprint(alert.dedup_key),
         "payload": json.dumps(alert.to_json()),
         "now": now,
     }
-    rows = await (await conn.execute(_REPEAT_SQL, params)).fetchall()
+
+
+def repeat_result(rows: Sequence[tuple[int, int | None]]) -> Result | None:
+    """What `REPEAT_SQL` returned, as the delivery's Result; None: no firing alert to repeat."""
     if not rows:
         return None
     result = Result()
@@ -239,7 +252,9 @@ async def open_trigger(conn: psycopg.AsyncConnection, config: ConfigSet,
         "outcome": NEW,
         "payload": json.dumps(alert.to_json()),
     }
-    async with conn.transaction():
+    # Pipelined: BEGIN, the lock and the read go in one round trip, the write and COMMIT in
+    # another, so the transaction (and the lock) is held for two round trips, not five.
+    async with conn.pipeline(), conn.transaction():
         await conn.execute(_LOCK_SQL, {"lock": alert_lock_key(name, fp)})
         known = await (await conn.execute(_KNOWN_SQL, {"integration": name, "fp": fp})).fetchall()
         if any(status == FIRING for status, _ in known):
@@ -248,7 +263,8 @@ async def open_trigger(conn: psycopg.AsyncConnection, config: ConfigSet,
             return await repeat_trigger(conn, integration, alert, now)
         if any(last > alert.occurred_at for _, last in known):
             return None  # leaving the block commits a transaction that wrote nothing
-        row = await (await conn.execute(_OPEN_SQL, params)).fetchone()
+        opened = await conn.execute(_OPEN_SQL, params)
+    row = await opened.fetchone()
     assert row is not None
     result = Result()
     result._add(NEW, [row[1]], [row[0]])

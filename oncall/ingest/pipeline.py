@@ -13,6 +13,9 @@ Rules:
 - Events carry their source time: one older than the newest applied for that alert changes
   nothing (a late trigger after its resolve stays resolved; a resolve arriving before its trigger
   leaves a resolved row that makes the late trigger stale).
+- A trigger while the alert is firing is a repeat whatever its time: it confirms the state the
+  alert is in, and the alert's last event time only moves forward. (Concurrent repeats stamped
+  with their arrival time reach the database in any order; none of them is news.)
 - Same-alert concurrency: on PostgreSQL a transaction-scoped advisory lock per alert serialises
   the read-then-write of the alert rows; SQLite's BEGIN IMMEDIATE serialises all writers anyway.
   Incidents are deduplicated by the partial unique index on open incidents (`open_or_join`).
@@ -26,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from oncall.config.configset import ConfigSet
@@ -189,17 +192,16 @@ def _one(
     newest = max((row.last_event_at for row in rows), default=None)
     at = alert.occurred_at
 
-    if newest is not None and at < newest:
+    if alert.action == "trigger" and firing:
+        _bump(session, firing, at)  # a repeat, whatever its time: see the module's rules
+        outcome, touched = DEDUPLICATED, firing
+        incidents = [row.incident_id for row in firing if row.incident_id is not None]
+    elif newest is not None and at < newest:
         outcome, touched, incidents = STALE, rows[:1], []
     elif alert.action == "trigger":
-        if firing:
-            _bump(session, firing, at)
-            outcome, touched = DEDUPLICATED, firing
-            incidents = [row.incident_id for row in firing if row.incident_id is not None]
-        else:
-            outcome, touched, incidents = _open(
-                session, config, integration, alert, fp, now, actor, services
-            )
+        outcome, touched, incidents = _open(
+            session, config, integration, alert, fp, now, actor, services
+        )
     elif alert.action == "resolve":
         if firing:
             outcome, touched, incidents = _resolve(session, firing, alert, now, actor)
@@ -219,18 +221,18 @@ def _one(
 
 def _repeat_trigger(session: Session, integration: str, fp: str, at: datetime
                     ) -> list[tuple[int, int | None]]:
-    """The common case in one statement: a trigger for an alert already firing, not older than
-    what is known. Row locks make it safe without the advisory lock; anything else (no firing
-    rows, an older event) returns nothing and takes the full path."""
+    """The common case in one statement: a trigger for an alert already firing. Row locks make
+    it safe without the advisory lock; with no firing rows it returns nothing and the full path
+    decides."""
     stmt = (
         update(AlertRow)
         .where(
             AlertRow.integration_name == integration,
             AlertRow.fingerprint == fp,
             AlertRow.status == FIRING,
-            AlertRow.last_event_at <= at,
         )
-        .values(last_event_at=at)
+        .values(last_event_at=case((AlertRow.last_event_at < at, at),
+                                   else_=AlertRow.last_event_at))
         .returning(AlertRow.id, AlertRow.incident_id)
     )
     rows = session.execute(stmt.execution_options(synchronize_session=False)).all()

@@ -53,6 +53,11 @@ def test_200_identical_alerts_make_one_incident(live_server: Any) -> None:
             "labels": {"env": "prod", "alertname": "CheckoutDown"}}
     assert storm(live_server.url, [body] * 200) == [202] * 200
     assert counts(live_server) == (200, 1, 1)
+    with Session(live_server.engine) as session:
+        outcomes = dict(session.execute(
+            select(AlertDeliveryRow.outcome, func.count()).group_by(AlertDeliveryRow.outcome)
+        ).tuples().all())
+    assert outcomes == {"new": 1, "deduplicated": 199}  # however they raced, none is stale
 
 
 def test_20_group_keys_make_20_incidents(live_server: Any) -> None:

@@ -9,7 +9,7 @@ ids included.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,12 +21,10 @@ from sqlalchemy import Engine, text
 from oncall.config.configset import ConfigSet
 from oncall.core.alerts import Action, Alert
 from oncall.db.aio import conninfo
-from oncall.db.engine import make_engine, write_session
-from oncall.db.migrate import upgrade_engine
+from oncall.db.engine import write_session
 from oncall.ingest import fastpath
 from oncall.ingest.fastpath import fast_path_applies
 from oncall.ingest.pipeline import Result, ServiceDirectory, ingest
-from oncall.reconcile.apply import Origin, apply_config
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 TABLES = ("incidents", "alerts", "audit_events", "escalation_timers", "alert_deliveries")
@@ -62,8 +60,9 @@ CASES = [
           alert("a", minutes=2, **CHECKOUT)), ("open", None, "open")),
     Case("a trigger older than the resolve stays resolved",
          (alert("a", "resolve", 5, **CHECKOUT), alert("a", minutes=1, **CHECKOUT)), (None, None)),
-    Case("an older repeat changes nothing",
-         (alert("a", minutes=5, **CHECKOUT), alert("a", minutes=1, **CHECKOUT)), ("open", None)),
+    Case("an older repeat of a firing alert is deduplicated, its time kept",
+         (alert("a", minutes=5, **CHECKOUT), alert("a", minutes=1, **CHECKOUT)),
+         ("open", "repeat")),
     Case("a continue rule pages two services: the general path",
          (alert("n", **NODE),), (None,)),
     Case("a dropped alert is recorded by the general path",
@@ -72,20 +71,6 @@ CASES = [
          (alert("a", delivery_id="d-1", **CHECKOUT), alert("a", delivery_id="d-1", **CHECKOUT)),
          (None, None)),
 ]
-
-
-@pytest.fixture(scope="module")
-def postgres_applied_engine(postgres_url: str, example_config: ConfigSet) -> Iterator[Engine]:
-    """The example organisation applied once on PostgreSQL; each case truncates what it wrote."""
-    engine = make_engine(postgres_url)
-    with engine.begin() as conn:
-        conn.exec_driver_sql("DROP SCHEMA public CASCADE")
-        conn.exec_driver_sql("CREATE SCHEMA public")
-    upgrade_engine(engine)
-    apply_config(engine, example_config,
-                 Origin(actor="tests", source="tests", revision=None, now=NOW))
-    yield engine
-    engine.dispose()
 
 
 def _reset(engine: Engine) -> None:
