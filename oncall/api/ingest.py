@@ -41,7 +41,7 @@ from oncall.config.types import MissingSecret, resolve_env
 from oncall.core.alerts import Alert
 from oncall.db.engine import write_session
 from oncall.incidents import events
-from oncall.ingest import auth, fastpath
+from oncall.ingest import auth, fastpath, fastpath_sqlite
 from oncall.ingest.fastpath import fast_path_applies
 from oncall.ingest.normalizers import PayloadError, normalize
 from oncall.ingest.pipeline import Result, ingest
@@ -356,6 +356,11 @@ async def _store_fast(ctx: ApiContext, config: ConfigSet, integration: Integrati
 
 def _store(ctx: ApiContext, config: ConfigSet, integration: Integration, alerts: list[Alert],
            now: datetime) -> Result:
+    if fastpath_sqlite.fast_path_applies(ctx.engine.dialect.name, alerts):
+        stored = fastpath_sqlite.store(ctx.engine, config, integration, alerts[0], now,
+                                       ctx.services)
+        if stored is not None:
+            return stored
     repeat_tried = fast_path_applies(ctx.engine.dialect.name, alerts)
     for attempt in range(RETRIES):
         try:

@@ -80,23 +80,25 @@ def write_session(engine: Engine) -> Iterator[Session]:
     fails at once with "database is locked" when another writer got there first, while an
     immediate one waits its turn on the busy timeout. PostgreSQL needs nothing special.
     """
+    with write_connection(engine) as conn, Session(bind=conn, expire_on_commit=False) as session:
+        yield session
+        session.flush()
+
+
+@contextmanager
+def write_connection(engine: Engine) -> Iterator[Connection]:
+    """`write_session` for Core statements only: a connection in one write transaction."""
     if engine.dialect.name != "sqlite":
-        with (
-            engine.connect() as conn,
-            conn.begin(),
-            Session(bind=conn, expire_on_commit=False) as session,
-        ):
-            yield session
-            session.flush()
+        with engine.begin() as conn:
+            yield conn
         return
     # SQLite has one writer at a time. Threads of one process queue on a lock instead of on
     # SQLite's busy handler, which polls with sleeps of up to 100 ms and collapses under load;
     # other processes still wait on the busy timeout.
     with _writer_lock(engine), engine.connect() as conn:
         conn = conn.execution_options(**{BEGIN_IMMEDIATE: True})
-        with conn.begin(), Session(bind=conn, expire_on_commit=False) as session:
-            yield session
-            session.flush()
+        with conn.begin():
+            yield conn
 
 
 class _WriterLock:

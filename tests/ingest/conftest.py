@@ -28,3 +28,15 @@ def postgres_applied_engine(postgres_url: str, example_config: ConfigSet) -> Ite
                  Origin(actor="tests", source="tests", revision=None, now=APPLIED_AT))
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def sqlite_applied_engine(tmp_path_factory: pytest.TempPathFactory,
+                          example_config: ConfigSet) -> Iterator[Engine]:
+    """The same on a SQLite file, as the embedded default runs."""
+    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('ingest') / 'oncall.db'}")
+    upgrade_engine(engine)
+    apply_config(engine, example_config,
+                 Origin(actor="tests", source="tests", revision=None, now=APPLIED_AT))
+    yield engine
+    engine.dispose()

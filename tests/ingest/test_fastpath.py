@@ -1,4 +1,6 @@
-"""The PostgreSQL fast paths write exactly what `pipeline.ingest` writes, and step aside otherwise.
+"""The fast paths write exactly what `pipeline.ingest` writes, and step aside otherwise.
+
+PostgreSQL's (`fastpath`, on the event loop) and SQLite's (`fastpath_sqlite`, in Core).
 
 Each scenario is a series of single-alert deliveries. It runs twice from the same empty tables
 (identities restarted): once through `pipeline.ingest` only, once the way the ingest endpoint
@@ -22,7 +24,7 @@ from oncall.config.configset import ConfigSet
 from oncall.core.alerts import Action, Alert
 from oncall.db.aio import conninfo
 from oncall.db.engine import write_session
-from oncall.ingest import fastpath
+from oncall.ingest import fastpath, fastpath_sqlite
 from oncall.ingest.fastpath import fast_path_applies
 from oncall.ingest.pipeline import Result, ServiceDirectory, ingest
 
@@ -73,9 +75,20 @@ CASES = [
 ]
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def engine(request: pytest.FixtureRequest) -> Engine:
+    name = "sqlite_applied_engine" if request.param == "sqlite" else "postgres_applied_engine"
+    found: Engine = request.getfixturevalue(name)
+    return found
+
+
 def _reset(engine: Engine) -> None:
     with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+        if engine.dialect.name == "sqlite":  # rowids start again at 1 in an emptied table
+            for table in reversed(TABLES):
+                conn.execute(text(f"DELETE FROM {table}"))
+        else:
+            conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
 
 
 def _rows(engine: Engine) -> dict[str, list[dict[str, Any]]]:
@@ -93,8 +106,8 @@ def _general(engine: Engine, config: ConfigSet, delivery: Alert) -> Result:
 
 def _endpoint(engine: Engine, config: ConfigSet, delivery: Alert, services: ServiceDirectory
               ) -> tuple[Result, str | None]:
-    """As the ingest endpoint stores a delivery: the fast paths on an autocommit asyncio
-    connection, then `pipeline.ingest` if neither applies."""
+    """As the ingest endpoint stores a delivery: the fast paths (on PostgreSQL on an
+    autocommit asyncio connection), then `pipeline.ingest` if neither applies."""
     integration, now = config.integrations["prometheus-prod"], delivery.occurred_at
 
     async def fast() -> tuple[Result | None, str | None]:
@@ -107,6 +120,10 @@ def _endpoint(engine: Engine, config: ConfigSet, delivery: Alert, services: Serv
                                                  services)
             return opened, "open" if opened is not None else None
 
+    if fastpath_sqlite.fast_path_applies(engine.dialect.name, [delivery]):
+        stored = fastpath_sqlite.store(engine, config, integration, delivery, now, services)
+        if stored is not None:
+            return stored, "repeat" if stored.outcomes == ["deduplicated"] else "open"
     applies = fast_path_applies(engine.dialect.name, [delivery])
     if applies:
         result, path = asyncio.run(fast())
@@ -121,11 +138,9 @@ def _results(results: Sequence[Result]) -> list[tuple[list[str], list[int], list
     return [(r.outcomes, r.alert_ids, r.incident_ids) for r in results]
 
 
-@pytest.mark.postgres
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_fast_paths_write_what_ingest_writes(postgres_applied_engine: Engine,
-                                             example_config: ConfigSet, case: Case) -> None:
-    engine = postgres_applied_engine
+def test_fast_paths_write_what_ingest_writes(engine: Engine, example_config: ConfigSet,
+                                             case: Case) -> None:
     _reset(engine)
     general = [_general(engine, example_config, d) for d in case.deliveries]
     expected = _rows(engine)
@@ -167,7 +182,7 @@ def test_a_new_alert_found_firing_under_the_lock_is_a_repeat(postgres_applied_en
 
 @pytest.mark.parametrize(("dialect", "deliveries", "applies"), [
     ("postgresql", [alert("a", **CHECKOUT)], True),
-    ("sqlite", [alert("a", **CHECKOUT)], False),
+    ("sqlite", [alert("a", **CHECKOUT)], False),  # SQLite's own: fastpath_sqlite
     ("postgresql", [alert("a", "resolve", **CHECKOUT)], False),
     ("postgresql", [alert("a", "acknowledge", **CHECKOUT)], False),
     ("postgresql", [alert("a", delivery_id="d-1", **CHECKOUT)], False),
