@@ -8,8 +8,8 @@ advisory lock and the read that `pipeline._one` takes too). They write exactly t
 return None for anything else, so the caller runs `pipeline.ingest` for the rest: other
 actions, delivery ids, stale events, several destinations, suppression.
 
-PostgreSQL only, on the event loop through `oncall.db.aio`; SQLite (the embedded default)
-always takes `pipeline.ingest`.
+PostgreSQL only, on the event loop through `oncall.db.aio`; SQLite (the embedded default) has
+its own in `fastpath_sqlite`. Concurrent repeats are sent together by `repeats`.
 """
 
 from __future__ import annotations

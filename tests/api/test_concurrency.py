@@ -54,9 +54,8 @@ def test_200_identical_alerts_make_one_incident(live_server: Any) -> None:
     assert storm(live_server.url, [body] * 200) == [202] * 200
     assert counts(live_server) == (200, 1, 1)
     with Session(live_server.engine) as session:
-        outcomes = dict(session.execute(
-            select(AlertDeliveryRow.outcome, func.count()).group_by(AlertDeliveryRow.outcome)
-        ).tuples().all())
+        outcomes = {outcome: count for outcome, count in session.execute(
+            select(AlertDeliveryRow.outcome, func.count()).group_by(AlertDeliveryRow.outcome))}
     assert outcomes == {"new": 1, "deduplicated": 199}  # however they raced, none is stale
 
 
