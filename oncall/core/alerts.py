@@ -97,6 +97,23 @@ class Link:
         return {"href": self.href, "text": self.text}
 
 
+_TEXT_FIELDS = ("summary", "dedup_key", "source", "delivery_id", "labels", "annotations",
+                "details", "links")
+
+
+def _has_nul(value: object) -> bool:
+    """PostgreSQL stores no U+0000 in text or JSON; such an alert is refused, not half-kept."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, Mapping):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    if isinstance(value, Link):
+        return _has_nul(value.href) or _has_nul(value.text)
+    return False
+
+
 @dataclass(frozen=True)
 class Alert:
     """One alert event from a source: what it says, how bad, and what it is the same as.
@@ -131,6 +148,10 @@ class Alert:
             raise ValueError(f"unknown severity {self.severity!r}")
         if not self.dedup_key:
             raise ValueError("dedup_key must not be empty")
+        for name in _TEXT_FIELDS:
+            if _has_nul(getattr(self, name)):
+                raise ValueError(f"{name} contains a NUL character (U+0000), which cannot be"
+                                 " stored")
 
     def for_integration(self, name: str) -> Alert:
         return replace(self, integration=name)

@@ -251,6 +251,19 @@ def test_malformed_payload_is_422_naming_the_field(
     assert api.stored() == (0, 0, 0)
 
 
+@pytest.mark.parametrize(("body", "field"), [
+    ({"summary": "disk\u0000full"}, "summary"),
+    ({"summary": "x", "labels": {"host": "db\u00001"}}, "labels"),
+])
+def test_a_nul_character_is_422_naming_the_field(api: Any, body: dict[str, Any], field: str
+                                                 ) -> None:
+    """No database stores U+0000 in text: refused up front, not a 500 half-way through."""
+    response = api.post("synthetic-checks", body)
+    assert response.status_code == 422, response.text
+    assert f"{field} contains a NUL character" in response.json()["detail"]
+    assert api.stored() == (0, 0, 0)
+
+
 def test_every_response_has_a_request_id(api: Any) -> None:
     response = api.client.get("/nowhere", headers={"X-Request-Id": "abc-123"})
     assert response.status_code == 404
