@@ -39,6 +39,7 @@ from oncall.ingest.pipeline import (
     alert_annotations,
     alert_fingerprint,
     alert_lock_key,
+    single_plain_trigger,
 )
 
 REPEAT_SQL = """
@@ -131,8 +132,7 @@ RETRIES = 3
 
 def fast_path_applies(dialect: str, alerts: Sequence[Alert]) -> bool:
     """One trigger without a delivery id, on PostgreSQL: the deliveries these paths take."""
-    return (dialect == "postgresql" and len(alerts) == 1
-            and alerts[0].action == "trigger" and alerts[0].delivery_id is None)
+    return dialect == "postgresql" and single_plain_trigger(alerts)
 
 
 async def store(conn: psycopg.AsyncConnection, config: ConfigSet, integration: Integration,

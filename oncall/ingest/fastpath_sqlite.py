@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, bindparam, case, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, insert, select
 from sqlalchemy.dialects.sqlite import insert as upsert
 
 from oncall.config.configset import ConfigSet
@@ -25,18 +25,17 @@ from oncall.core.alerts import Alert
 from oncall.core.routing import Destination, route
 from oncall.db.engine import write_connection
 from oncall.db.models import (
-    AlertDeliveryRow,
     AlertRow,
     AuditEventRow,
     EscalationTimerRow,
     IncidentRow,
-    ServiceRow,
 )
 from oncall.incidents import events
 from oncall.incidents.actors import Actor
 from oncall.incidents.service import RESOLVED, START_CYCLE, START_STEP, TRIGGERED
 from oncall.ingest.pipeline import (
     DEDUPLICATED,
+    DELIVERY,
     FIRING,
     MAX_ROWS_PER_ALERT,
     NEW,
@@ -44,28 +43,19 @@ from oncall.ingest.pipeline import (
     ServiceDirectory,
     alert_annotations,
     alert_fingerprint,
+    delivery_values,
+    repeat_trigger,
+    single_plain_trigger,
 )
 
 _incidents = IncidentRow.__table__
-_at = bindparam("at", type_=AlertRow.last_event_at.type)
-
 # Built once: a statement made per call costs more to build and key than to run.
-_REPEAT = (
-    update(AlertRow)
-    .where(AlertRow.integration_name == bindparam("integration"),
-           AlertRow.fingerprint == bindparam("fp"), AlertRow.status == FIRING)
-    .values(last_event_at=case((AlertRow.last_event_at < _at, _at),
-                               else_=AlertRow.last_event_at))
-    .returning(AlertRow.id, AlertRow.incident_id)
-)
 _KNOWN = (
     select(AlertRow.last_event_at)
     .where(AlertRow.integration_name == bindparam("integration"),
            AlertRow.fingerprint == bindparam("fp"))
     .order_by(AlertRow.id.desc()).limit(MAX_ROWS_PER_ALERT)
 )
-_SERVICE = select(ServiceRow.id).where(ServiceRow.name == bindparam("name"),
-                                       ServiceRow.retired_at.is_(None))
 _upsert = upsert(IncidentRow)
 _OPEN = _upsert.on_conflict_do_update(
     index_elements=[_incidents.c.service_id, _incidents.c.group_key],
@@ -78,13 +68,11 @@ _OPEN = _upsert.on_conflict_do_update(
 _ALERT = insert(AlertRow).returning(AlertRow.id)
 _TIMER = insert(EscalationTimerRow)
 _EVENTS = insert(AuditEventRow)
-_DELIVERY = insert(AlertDeliveryRow)
 
 
 def fast_path_applies(dialect: str, alerts: list[Alert]) -> bool:
     """One trigger without a delivery id, on SQLite."""
-    return (dialect == "sqlite" and len(alerts) == 1
-            and alerts[0].action == "trigger" and alerts[0].delivery_id is None)
+    return dialect == "sqlite" and single_plain_trigger(alerts)
 
 
 def store(engine: Engine, config: ConfigSet, integration: Integration, alert: Alert,
@@ -99,25 +87,15 @@ def store(engine: Engine, config: ConfigSet, integration: Integration, alert: Al
         return _open(conn, config, integration, alert, now, services, routed.destinations[0])
 
 
-def _delivery(conn: Connection, integration: str, alert: Alert, outcome: str, alert_id: int,
-              now: datetime) -> None:
-    conn.execute(_DELIVERY, {
-        "integration_name": integration, "delivery_id": None, "alert_id": alert_id,
-        "event_action": "trigger", "outcome": outcome, "payload": alert.to_json(),
-        "received_at": now,
-    })
-
-
 def _repeat(conn: Connection, integration: str, alert: Alert, now: datetime) -> Result | None:
-    params = {"integration": integration, "fp": alert_fingerprint(alert.dedup_key),
-              "at": alert.occurred_at}
-    rows = sorted((row[0], row[1]) for row in conn.execute(_REPEAT, params))
+    rows = repeat_trigger(conn, integration, alert_fingerprint(alert.dedup_key),
+                          alert.occurred_at)
     if not rows:
         return None
-    _delivery(conn, integration, alert, DEDUPLICATED, rows[0][0], now)
+    alert_ids = [row[0] for row in rows]
+    conn.execute(DELIVERY, delivery_values(integration, alert, DEDUPLICATED, alert_ids, now))
     result = Result()
-    result._add(DEDUPLICATED, [row[0] for row in rows],
-                [row[1] for row in rows if row[1] is not None])
+    result._add(DEDUPLICATED, alert_ids, [row[1] for row in rows if row[1] is not None])
     return result
 
 
@@ -129,11 +107,7 @@ def _open(conn: Connection, config: ConfigSet, integration: Integration, alert: 
     if any(last > alert.occurred_at for last in known):
         return None  # an older event: `pipeline.ingest` records it as stale
     svc_config = config.services.get(destination.service)
-    service_id = services.cached_id(config, destination.service)
-    if service_id is None:
-        service_id = conn.execute(_SERVICE, {"name": destination.service}).scalar()
-        if service_id is not None:
-            services.remember_id(config, destination.service, service_id)
+    service_id = services.id_of(conn, config, destination.service)
     if svc_config is None or service_id is None:
         return None
     title, group_key = alert.summary[:1024], destination.group_key[:512]
@@ -175,7 +149,7 @@ def _open(conn: Connection, config: ConfigSet, integration: Integration, alert: 
               "rule": destination.rule, "joined": not created},
     ))
     conn.execute(_EVENTS, recorded)
-    _delivery(conn, name, alert, NEW, alert_id, now)
+    conn.execute(DELIVERY, delivery_values(name, alert, NEW, [alert_id], now))
     result = Result()
     result._add(NEW, [alert_id], [incident_id])
     return result

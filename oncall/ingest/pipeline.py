@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, insert, select, update
+from sqlalchemy import Connection, bindparam, case, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from oncall.config.configset import ConfigSet
@@ -103,6 +103,18 @@ class ServiceDirectory:
         if self._config is config:
             self._ids[name] = service_id
 
+    def id_of(self, conn: Connection, config: ConfigSet, name: str) -> int | None:
+        """The id of applied service `name`, from the cache or one Core query."""
+        found = self.cached_id(config, name)
+        if found is None:
+            found = conn.execute(
+                select(ServiceRow.id).where(ServiceRow.name == name,
+                                            ServiceRow.retired_at.is_(None))
+            ).scalar()
+            if found is not None:
+                self.remember_id(config, name, found)
+        return found
+
     def get(self, session: Session, config: ConfigSet, name: str) -> ServiceRow | None:
         """A detached row: only its id and name are read, and those never change."""
         if self._config is not config:
@@ -171,7 +183,7 @@ def _one(
             return
 
     if try_repeat and alert.action == "trigger":
-        repeated = _repeat_trigger(session, name, fp, alert.occurred_at)
+        repeated = repeat_trigger(session, name, fp, alert.occurred_at)
         if repeated:
             _record(session, name, alert, DEDUPLICATED, [row_id for row_id, _ in repeated], now)
             result._add(DEDUPLICATED, [row_id for row_id, _ in repeated],
@@ -219,39 +231,51 @@ def _one(
     result._add(outcome, alert_ids, incidents)
 
 
-def _repeat_trigger(session: Session, integration: str, fp: str, at: datetime
-                    ) -> list[tuple[int, int | None]]:
-    """The common case in one statement: a trigger for an alert already firing. Row locks make
-    it safe without the advisory lock; with no firing rows it returns nothing and the full path
-    decides."""
-    stmt = (
-        update(AlertRow)
-        .where(
-            AlertRow.integration_name == integration,
-            AlertRow.fingerprint == fp,
-            AlertRow.status == FIRING,
-        )
-        .values(last_event_at=case((AlertRow.last_event_at < at, at),
-                                   else_=AlertRow.last_event_at))
-        .returning(AlertRow.id, AlertRow.incident_id)
-    )
-    rows = session.execute(stmt.execution_options(synchronize_session=False)).all()
-    return [(row[0], row[1]) for row in rows]
+_at = bindparam("at", type_=AlertRow.last_event_at.type)
+REPEAT_TRIGGER = (
+    update(AlertRow)
+    .where(AlertRow.integration_name == bindparam("integration"),
+           AlertRow.fingerprint == bindparam("fp"), AlertRow.status == FIRING)
+    .values(last_event_at=case((AlertRow.last_event_at < _at, _at),
+                               else_=AlertRow.last_event_at))
+    .returning(AlertRow.id, AlertRow.incident_id)
+    .execution_options(synchronize_session=False)
+)
+"""The common case in one statement: a trigger for an alert already firing. Row locks make it
+safe without the advisory lock; with no firing rows it returns nothing and the full path
+decides. Built once, as `DELIVERY`: a statement made per call costs more to build than to run."""
+DELIVERY = insert(AlertDeliveryRow)
+
+
+def single_plain_trigger(alerts: Sequence[Alert]) -> bool:
+    """One trigger without a delivery id: the delivery the fast paths take."""
+    return len(alerts) == 1 and alerts[0].action == "trigger" and alerts[0].delivery_id is None
+
+
+def repeat_trigger(bind: Session | Connection, integration: str, fp: str, at: datetime
+                   ) -> list[tuple[int, int | None]]:
+    """`REPEAT_TRIGGER`: (alert id, incident id) of the firing rows it bumped, by id."""
+    rows = bind.execute(REPEAT_TRIGGER, {"integration": integration, "fp": fp, "at": at})
+    return sorted((row[0], row[1]) for row in rows)
+
+
+def delivery_values(integration: str, alert: Alert, outcome: str, alert_ids: Sequence[int],
+                    now: datetime) -> dict[str, Any]:
+    """The `alert_deliveries` row of one delivery, for `DELIVERY`."""
+    return {
+        "integration_name": integration,
+        "delivery_id": alert.delivery_id[:255] if alert.delivery_id else None,
+        "alert_id": alert_ids[0] if alert_ids else None,
+        "event_action": alert.action,
+        "outcome": outcome,
+        "payload": alert.to_json(),
+        "received_at": now,
+    }
 
 
 def _record(session: Session, integration: str, alert: Alert, outcome: str,
             alert_ids: Sequence[int], now: datetime) -> None:
-    session.execute(
-        insert(AlertDeliveryRow).values(
-            integration_name=integration,
-            delivery_id=alert.delivery_id[:255] if alert.delivery_id else None,
-            alert_id=alert_ids[0] if alert_ids else None,
-            event_action=alert.action,
-            outcome=outcome,
-            payload=alert.to_json(),
-            received_at=now,
-        )
-    )
+    session.execute(DELIVERY, delivery_values(integration, alert, outcome, alert_ids, now))
 
 
 def _bump(session: Session, rows: Sequence[AlertRow], at: datetime) -> None:
