@@ -200,8 +200,9 @@ class Api:
 
 
 @pytest.fixture
-def make_api(api_engine: Engine, secrets_env: dict[str, str], sns: SnsSigner
-             ) -> Iterator[Callable[..., Api]]:
+def make_api(api_engine: Engine, secrets_env: dict[str, str], sns: SnsSigner,
+             monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Callable[..., Api]]:
+    monkeypatch.chdir(tmp_path)  # on PostgreSQL without Redis the queue file is made here
     clients: list[TestClient] = []
 
     def build(**context: Any) -> Api:
@@ -243,9 +244,11 @@ class Server:
 
 
 @pytest.fixture
-def live_server(api_engine: Engine, secrets_env: dict[str, str]) -> Iterator[Server]:
+def live_server(api_engine: Engine, secrets_env: dict[str, str],
+                monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Server]:
     """The API on a real uvicorn in a thread, against the test database, on the real clock,
     started as `oncall api` starts it (its lifespan loads the config and opens the pool)."""
+    monkeypatch.chdir(tmp_path)  # on PostgreSQL without Redis the queue file is made here
     app = create_api(Settings(database_url=str(api_engine.url)), api_engine, config_recheck=0.0)
     port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",

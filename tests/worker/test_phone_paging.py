@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -230,7 +231,8 @@ class Phone:
 
 @pytest.fixture
 def phone(applied_engine: Engine, example_config: ConfigSet,
-          monkeypatch: pytest.MonkeyPatch) -> Iterator[Phone]:
+          monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Phone]:
+    monkeypatch.chdir(tmp_path)  # on PostgreSQL without Redis the queue file is made here
     public_key, private_key = generate_keys()
     with (TwilioPeer() as twilio, MotoPeer() as aws, PushServicePeer() as push,
           TeamsPeer() as teams):
