@@ -1,10 +1,13 @@
 """Running one due escalation step: the database side of `oncall.core.escalation`.
 
-Each timer row runs in one write transaction that locks the timer (skipping it if another
-worker holds it) and the incident, checks that the step is still the next one for the
-incident's current generation, writes the outbox rows and the next timer, and marks the timer
-done. A worker killed mid-way rolls everything back and the timer stays pending for the sweeper;
-a replayed or raced timer finds it done and does nothing: each step runs once.
+Each timer row runs in one write transaction that claims the timer (skipping it if another
+worker holds it), locks the incident, checks that the step is still the next one for the
+incident's current generation, writes the outbox rows, the timeline and the next timer, and
+marks the timer done. A worker killed mid-way rolls everything back and the timer stays pending
+for the sweeper; a replayed or raced timer finds it done and does nothing: each step runs once.
+
+Every statement is Core, built once: a step is about ten statements whatever it pages, and on
+SQLite it holds the one writer for little more than their execution.
 """
 
 from __future__ import annotations
@@ -12,20 +15,81 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Connection, Row, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from oncall.config.configset import ConfigSet
 from oncall.core import escalation as core
 from oncall.core.notification_rules import Channel, Urgency
-from oncall.db.models import EscalationTimerRow, IncidentRow, NotificationRow, ServiceRow, UserRow
+from oncall.db.models import (
+    AuditEventRow,
+    EscalationTimerRow,
+    IncidentRow,
+    NotificationRow,
+    ServiceRow,
+    UserRow,
+)
 from oncall.incidents import events
 from oncall.incidents.service import ASSIGNEE_CYCLE, TRIGGERED
-from oncall.worker.paging import contacts_for
+from oncall.worker.paging import people, plan
 from oncall.worker.targets import TargetResolver
 
 SYSTEM = "system:escalation"
+
+_Row = Row[*tuple[Any, ...]]
+
+_T = cast(Table, EscalationTimerRow.__table__)
+_I = cast(Table, IncidentRow.__table__)
+_S = cast(Table, ServiceRow.__table__)
+_N = cast(Table, NotificationRow.__table__)
+_U = cast(Table, UserRow.__table__)
+
+_DUE = (
+    select(_T.c.id)
+    .where(_T.c.status == "pending", _T.c.due_at <= bindparam("now"))
+    .order_by(_T.c.due_at)
+    .limit(bindparam("limit"))
+)
+
+# Claimed and marked done at once: the transaction either finishes the step or rolls it back.
+_CLAIM = (
+    update(_T)
+    .where(
+        _T.c.id
+        == select(_T.c.id)
+        .where(_T.c.id == bindparam("tid"), _T.c.status == "pending",
+               _T.c.due_at <= bindparam("now"))
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    .values(claimed_by=bindparam("worker"), claimed_at=bindparam("now"),
+            attempts=_T.c.attempts + 1, status="done", done_at=bindparam("now"))
+    .returning(_T.c.incident_id, _T.c.generation, _T.c.cycle, _T.c.step, _T.c.due_at)
+)
+_CANCEL = update(_T).where(_T.c.id == bindparam("tid")).values(status="cancelled")
+
+_INCIDENT = (
+    select(_I.c.status, _I.c.escalation_generation, _I.c.escalation_cycle, _I.c.escalation_step,
+           _I.c.escalation_policy_name, _I.c.urgency, _I.c.assignee_id,
+           _S.c.name.label("service_name"),
+           _S.c.escalation_policy_name.label("service_policy"))
+    .select_from(_I.outerjoin(_S, _S.c.id == _I.c.service_id))
+    .where(_I.c.id == bindparam("iid"))
+    .with_for_update(of=_I)
+)
+_ADVANCE = (
+    update(_I)
+    .where(_I.c.id == bindparam("iid"))
+    .values(escalation_step=bindparam("level"), escalation_cycle=bindparam("cycle"),
+            version=_I.c.version + 1)
+)
+_EMAIL = select(_U.c.email).where(_U.c.id == bindparam("uid"))
+
+_OWE = insert(_N).returning(_N.c.id, sort_by_parameter_order=True)
+_NEXT = insert(_T).returning(_T.c.id)
+_EVENTS = insert(cast(Table, AuditEventRow.__table__))
 
 
 @dataclass
@@ -37,14 +101,7 @@ class StepResult:
 
 
 def due_timer_ids(session: Session, now: datetime, limit: int = 100) -> list[int]:
-    return list(
-        session.scalars(
-            select(EscalationTimerRow.id)
-            .where(EscalationTimerRow.status == "pending", EscalationTimerRow.due_at <= now)
-            .order_by(EscalationTimerRow.due_at)
-            .limit(limit)
-        )
-    )
+    return list(session.connection().scalars(_DUE, {"now": now, "limit": limit}))
 
 
 def run_timer(
@@ -57,160 +114,124 @@ def run_timer(
     worker: str,
 ) -> StepResult:
     """Run timer `timer_id` if it is pending and due. The caller commits."""
-    timer = session.scalar(
-        select(EscalationTimerRow)
-        .where(
-            EscalationTimerRow.id == timer_id,
-            EscalationTimerRow.status == "pending",
-            EscalationTimerRow.due_at <= now,
-        )
-        .with_for_update(skip_locked=True)
-    )
+    conn = session.connection()
+    timer = conn.execute(_CLAIM, {"tid": timer_id, "now": now, "worker": worker}).first()
     if timer is None:
         return StepResult(False)
-    timer.claimed_by, timer.claimed_at, timer.attempts = worker, now, timer.attempts + 1
-    found = session.execute(
-        select(IncidentRow, ServiceRow)
-        .outerjoin(ServiceRow, ServiceRow.id == IncidentRow.service_id)
-        .where(IncidentRow.id == timer.incident_id)
-        .with_for_update(of=IncidentRow)
-    ).first()
-    incident, service = found if found is not None else (None, None)
+    incident = conn.execute(_INCIDENT, {"iid": timer.incident_id}).first()
     if incident is None or not _is_next(incident, timer):
-        _finish(timer, now, "cancelled")
+        conn.execute(_CANCEL, {"tid": timer_id})
         return StepResult(False)
+    step = _Step(conn, timer_id, timer.incident_id, now)
     policy_model = config.policies.get(incident.escalation_policy_name or "")
-    if policy_model is None and service is not None and service.escalation_policy_name:
-        policy_model = config.policies.get(service.escalation_policy_name)
+    if policy_model is None and incident.service_policy:
+        policy_model = config.policies.get(incident.service_policy)
     if policy_model is None or not policy_model.steps:
-        events.record(
-            session,
-            at=now,
-            actor=SYSTEM,
-            type=events.EXHAUSTED,
-            incident_id=incident.id,
-            data={"reason": f"escalation policy {incident.escalation_policy_name!r} not found"},
-        )
-        _finish(timer, now, "done")
+        step.event(events.EXHAUSTED, reason=(
+            f"escalation policy {incident.escalation_policy_name!r} not found"))
+        step.write()
         return StepResult(True)
     policy = core.policy_from_config(policy_model)
-    resolver = TargetResolver(session, config)
     if timer.cycle == ASSIGNEE_CYCLE:
-        decision = _assignee_page(session, incident, policy, now)
+        decision = _assignee_page(conn, incident.assignee_id, policy, now)
     else:
-        state = core.State(
-            level=incident.escalation_step,
-            cycle=incident.escalation_cycle,
-            next_due=timer.due_at,
-        )
-        decision = core.tick(policy, state, now, resolver)
-    result = StepResult(True)
+        state = core.State(level=incident.escalation_step, cycle=incident.escalation_cycle,
+                           next_due=timer.due_at)
+        decision = core.tick(policy, state, now, TargetResolver(conn, config))
     urgency: Urgency = "low" if incident.urgency == "low" else "high"
     for skip in decision.skipped:
-        events.record(
-            session,
-            at=now,
-            actor=SYSTEM,
-            type=events.STEP_SKIPPED,
-            incident_id=incident.id,
-            data={
-                "step": skip.level,
-                "cycle": skip.cycle,
-                "targets": [str(t) for t in skip.targets],
-                "reason": "reaches no one",
-            },
-        )
-    owed: list[NotificationRow] = []
+        step.event(events.STEP_SKIPPED, step=skip.level, cycle=skip.cycle,
+                   targets=[str(t) for t in skip.targets], reason="reaches no one")
+    found = people(conn, (email for page in decision.pages for email in page.users), urgency)
     for page in decision.pages:
         paged: list[str] = []
         for email in page.users:
-            user = session.scalar(select(UserRow).where(UserRow.email == email))
-            if user is None or user.disabled_at is not None:
+            person = found.get(email)
+            if person is None:
                 continue
-            contacts = contacts_for(session, user, urgency, enabled)
+            contacts = plan(person, urgency, enabled)
             for contact in contacts:
-                row = NotificationRow(
+                step.owe(
                     idempotency_key=(
-                        f"page:{incident.id}:{timer.generation}:{page.cycle}:{page.level}:"
+                        f"page:{timer.incident_id}:{timer.generation}:{page.cycle}:{page.level}:"
                         f"{email}:{contact.channel.value}:{contact.address}:"
                         f"{int(contact.delay.total_seconds())}"
                     ),
-                    incident_id=incident.id,
-                    user_id=user.id,
+                    user_id=person.id,
                     contact_method_id=contact.contact_method_id,
-                    timer_id=timer.id,
+                    timer_id=timer_id,
                     channel=contact.channel.value,
                     address=contact.address,
                     kind="page",
-                    status="pending",
-                    attempt_count=0,
                     next_attempt_at=now + contact.delay,
-                    created_at=now,
                 )
-                session.add(row)
-                owed.append(row)
             paged.append(email)
             if not contacts:
-                events.record(
-                    session,
-                    at=now,
-                    actor=SYSTEM,
-                    type="notification.unreachable",
-                    incident_id=incident.id,
-                    data={"user": email, "reason": "no configured channel reaches this person"},
-                )
-        events.record(
-            session,
-            at=now,
-            actor=SYSTEM,
-            type=events.ESCALATED,
-            incident_id=incident.id,
-            data={
-                "step": page.level,
-                "cycle": page.cycle,
-                "users": paged,
-                "targets": [str(t) for t in page.targets],
-            },
-        )
-    if timer.generation == 0 and timer.cycle == 0 and timer.step == 0 and service is not None:
-        owed += _channel_posts(session, config, incident, service, enabled, now)
+                step.event("notification.unreachable", user=email,
+                           reason="no configured channel reaches this person")
+        step.event(events.ESCALATED, step=page.level, cycle=page.cycle, users=paged,
+                   targets=[str(t) for t in page.targets])
+    first = timer.generation == 0 and timer.cycle == 0 and timer.step == 0
+    if first and incident.service_name is not None:
+        _channel_posts(step, config, incident.service_name, enabled)
     if decision.exhausted:
-        events.record(
-            session,
-            at=now,
-            actor=SYSTEM,
-            type=events.EXHAUSTED,
-            incident_id=incident.id,
-            data={"reason": "every step ran and nobody acknowledged"},
-        )
+        step.event(events.EXHAUSTED, reason="every step ran and nobody acknowledged")
     new = decision.state
-    incident.escalation_step, incident.escalation_cycle = new.level, new.cycle
-    incident.version += 1
-    nxt = None
+    conn.execute(_ADVANCE, {"iid": timer.incident_id, "level": new.level, "cycle": new.cycle})
     if new.next_due is not None:
         following = core.next_position(policy, new.level, new.cycle)
         level, cycle = following if following else (len(policy.steps), new.cycle)
-        nxt = EscalationTimerRow(
-            incident_id=incident.id,
-            generation=timer.generation,
-            cycle=cycle,
-            step=level,
-            due_at=new.next_due,
-            status="pending",
-            created_at=now,
-        )
-        session.add(nxt)
-    _finish(timer, now, "done")
-    session.flush()  # everything at once: one INSERT per table, one UPDATE per row
-    result.notifications += [(row.id, row.next_attempt_at) for row in owed]
-    if nxt is not None:
-        result.next_timer = (nxt.id, nxt.due_at)
-    return result
+        step.next_timer = {
+            "incident_id": timer.incident_id, "generation": timer.generation, "cycle": cycle,
+            "step": level, "due_at": new.next_due, "status": "pending", "claimed_by": None,
+            "claimed_at": None, "attempts": 0, "done_at": None, "created_at": now,
+        }
+    return step.write()
 
 
-def _is_next(incident: IncidentRow, timer: EscalationTimerRow) -> bool:
+class _Step:
+    """The rows one step writes, gathered so that each table takes one statement."""
+
+    def __init__(self, conn: Connection, timer_id: int, incident_id: int, now: datetime):
+        self.conn, self.timer_id, self.incident_id, self.now = conn, timer_id, incident_id, now
+        self.owed: list[dict[str, Any]] = []
+        self.events: list[dict[str, Any]] = []
+        self.next_timer: dict[str, Any] | None = None
+
+    def event(self, type: str, **data: Any) -> None:
+        self.events.append(events.row_values(at=self.now, actor=SYSTEM, type=type,
+                                             incident_id=self.incident_id, data=data))
+
+    def owe(self, **row: Any) -> None:
+        """One outbox row. Every row binds the same columns, so they share one INSERT;
+        `provider_data` is left out to stay SQL NULL (a bound None would be JSON null)."""
+        self.owed.append({
+            "incident_id": self.incident_id, "user_id": None, "contact_method_id": None,
+            "timer_id": None, "status": "pending", "attempt_count": 0, "claimed_by": None,
+            "claimed_at": None, "provider": None, "provider_message_id": None,
+            "last_error": None, "created_at": self.now,
+            "sent_at": None, "delivered_at": None, "failed_at": None, **row,
+        })
+
+    def write(self) -> StepResult:
+        result = StepResult(True)
+        if self.owed:
+            ids = self.conn.scalars(_OWE, self.owed).all()
+            result.notifications = [
+                (row_id, row["next_attempt_at"]) for row_id, row in zip(ids, self.owed,
+                                                                         strict=True)
+            ]
+        if self.events:
+            self.conn.execute(_EVENTS, self.events)
+        if self.next_timer is not None:
+            next_id = self.conn.scalar(_NEXT, self.next_timer)
+            result.next_timer = (next_id, self.next_timer["due_at"])
+        return result
+
+
+def _is_next(incident: _Row, timer: _Row) -> bool:
     """The timer belongs to the incident's current escalation and has not run yet."""
-    return (
+    return bool(
         incident.status == TRIGGERED
         and incident.escalation_generation == timer.generation
         and (incident.escalation_cycle, incident.escalation_step) < (timer.cycle, timer.step)
@@ -218,52 +239,25 @@ def _is_next(incident: IncidentRow, timer: EscalationTimerRow) -> bool:
 
 
 def _assignee_page(
-    session: Session, incident: IncidentRow, policy: core.Policy, now: datetime
+    conn: Connection, assignee_id: int | None, policy: core.Policy, now: datetime
 ) -> core.Decision:
-    assignee = session.get(UserRow, incident.assignee_id) if incident.assignee_id else None
-    decision = core.reassign(policy, core.State(), assignee.email if assignee else "", now)
-    if assignee is None:
+    email = conn.scalar(_EMAIL, {"uid": assignee_id}) if assignee_id else None
+    decision = core.reassign(policy, core.State(), email or "", now)
+    if email is None:
         return core.Decision(decision.state)
     return decision
 
 
-def _channel_posts(
-    session: Session,
-    config: ConfigSet,
-    incident: IncidentRow,
-    service: ServiceRow,
-    enabled: Collection[Channel],
-    now: datetime,
-) -> list[NotificationRow]:
+def _channel_posts(step: _Step, config: ConfigSet, service_name: str,
+                   enabled: Collection[Channel]) -> None:
     """The service's Slack and Teams channels hear about a new incident once, with its first
     page. The Teams address is the `${env:…}` reference, resolved only when sending."""
-    spec = config.services.get(service.name)
+    spec = config.services.get(service_name)
     if spec is None:
-        return []
-    wanted = [
-        (Channel.SLACK, spec.slack_channel),
-        (Channel.TEAMS, spec.teams_webhook),
-    ]
-    posts: list[NotificationRow] = []
-    for channel, address in wanted:
-        if not address or channel not in enabled:
-            continue
-        row = NotificationRow(
-            idempotency_key=f"channel:{incident.id}:{channel.value}:{address}",
-            incident_id=incident.id,
-            channel=channel.value,
-            address=address,
-            kind="channel",
-            status="pending",
-            attempt_count=0,
-            next_attempt_at=now,
-            created_at=now,
-        )
-        session.add(row)
-        posts.append(row)
-    return posts
-
-
-def _finish(timer: EscalationTimerRow, now: datetime, status: str) -> None:
-    timer.status = status
-    timer.done_at = now
+        return
+    for channel, address in ((Channel.SLACK, spec.slack_channel),
+                             (Channel.TEAMS, spec.teams_webhook)):
+        if address and channel in enabled:
+            step.owe(idempotency_key=f"channel:{step.incident_id}:{channel.value}:{address}",
+                     channel=channel.value, address=address, kind="channel",
+                     next_attempt_at=step.now)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from oncall.config.configset import ConfigSet
@@ -16,34 +16,38 @@ from oncall.core.schedule import who_at
 from oncall.core.schedule.overrides import OverrideError, make_override, with_overrides
 from oncall.db.models import ScheduleOverrideRow, UserRow
 
+_O = ScheduleOverrideRow.__table__
+_U = UserRow.__table__
+_IN_FORCE = (
+    select(_O.c.starts_at, _O.c.ends_at, _U.c.email)
+    .join(_U, _U.c.id == _O.c.user_id)
+    .where(
+        _O.c.schedule_name == bindparam("schedule"),
+        _O.c.cancelled_at.is_(None),
+        _O.c.starts_at <= bindparam("at"),
+        _O.c.ends_at > bindparam("at"),
+    )
+    .order_by(_O.c.created_at, _O.c.id)
+)
 
-def effective_schedule(session: Session, schedule: Schedule, at: datetime) -> Schedule:
+
+def effective_schedule(conn: Connection, schedule: Schedule, at: datetime) -> Schedule:
     """The schedule with the app's overrides in force at `at` applied after the config's."""
-    rows = session.execute(
-        select(ScheduleOverrideRow, UserRow.email)
-        .join(UserRow, UserRow.id == ScheduleOverrideRow.user_id)
-        .where(
-            ScheduleOverrideRow.schedule_name == schedule.name,
-            ScheduleOverrideRow.cancelled_at.is_(None),
-            ScheduleOverrideRow.starts_at <= at,
-            ScheduleOverrideRow.ends_at > at,
-        )
-        .order_by(ScheduleOverrideRow.created_at, ScheduleOverrideRow.id)
-    ).all()
+    rows = conn.execute(_IN_FORCE, {"schedule": schedule.name, "at": at}).all()
     overrides: list[Override] = []
-    for row, email in rows:
+    for starts_at, ends_at, email in rows:
         try:
-            overrides.append(make_override(schedule, email, row.starts_at, row.ends_at))
+            overrides.append(make_override(schedule, email, starts_at, ends_at))
         except OverrideError:
             continue  # an override the zone cannot express is left out, not fatal
     return with_overrides(schedule, *overrides) if overrides else schedule
 
 
 class TargetResolver:
-    """A `Resolver` for the escalation core, bound to one session and one config."""
+    """A `Resolver` for the escalation core, bound to one connection and one config."""
 
-    def __init__(self, session: Session, config: ConfigSet) -> None:
-        self.session = session
+    def __init__(self, conn: Connection, config: ConfigSet) -> None:
+        self.conn = conn
         self.config = config
 
     def __call__(self, target: Target, at: datetime) -> Sequence[str]:
@@ -57,7 +61,7 @@ class TargetResolver:
         schedule = self.config.schedules.get(target.ref)
         if schedule is None:
             return []
-        who = who_at(effective_schedule(self.session, schedule, at), at)
+        who = who_at(effective_schedule(self.conn, schedule, at), at)
         return [who] if who else []
 
 
@@ -70,7 +74,7 @@ def first_responders(
     policy = config.policies.get(service.escalation_policy or "") if service else None
     if policy is None:
         return -1, []
-    resolve = TargetResolver(session, config)
+    resolve = TargetResolver(session.connection(), config)
     for index, step in enumerate(policy.steps):
         people = list(dict.fromkeys(u for t in step.targets for u in resolve(t, at)))
         if people:

@@ -18,9 +18,11 @@ from oncall.db.models import (
     IncidentRow,
     NotificationRow,
     ServiceRow,
+    UserRow,
 )
 from oncall.incidents import service
 from oncall.incidents.actors import Actor
+from oncall.schedules_service import create_override
 from oncall.worker.escalator import StepResult, due_timer_ids, run_timer
 
 T0 = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
@@ -200,3 +202,41 @@ def test_reassign_pages_the_assignee_then_restarts(
         assert incident is not None
         assert (incident.escalation_generation, incident.escalation_cycle) == (1, 0)
         assert incident.escalation_step == 0
+
+
+def test_an_override_made_in_the_app_is_who_the_step_pages(
+    applied_engine: Engine, example_config: ConfigSet
+) -> None:
+    holder = who_at(example_config.schedules["payments-primary"], T0)
+    members = {m for layer in example_config.schedules["payments-primary"].layers
+               for m in layer.members}
+    cover = sorted(members - {holder})[0]
+    with write_session(applied_engine) as session:
+        create_override(session, example_config, PRIYA, schedule_name="payments-primary",
+                        who=cover, start=T0 - MIN, end=T0 + 60 * MIN, reason="swap",
+                        now=T0 - 2 * MIN)
+    incident_id = open_incident(applied_engine)
+    tick(applied_engine, example_config, T0)
+    assert paged(applied_engine, incident_id) == [(cover, "email"), (cover, "slack")]
+
+
+def test_a_disabled_person_is_not_paged_and_the_timeline_says_so(
+    applied_engine: Engine, example_config: ConfigSet
+) -> None:
+    with write_session(applied_engine) as session:
+        priya = session.scalar(select(UserRow).where(UserRow.email == PRIYA.name))
+        assert priya is not None
+        priya.disabled_at = T0 - MIN
+    incident_id = open_incident(applied_engine)
+    tick(applied_engine, example_config, T0)
+    tick(applied_engine, example_config, T0 + 5 * MIN)  # step 2 names priya directly
+    assert PRIYA.name not in {a for a, _ in paged(applied_engine, incident_id)}
+    with Session(applied_engine) as session:
+        escalated = session.scalars(
+            select(AuditEventRow.data).where(
+                AuditEventRow.incident_id == incident_id,
+                AuditEventRow.type == "incident.escalated",
+            ).order_by(AuditEventRow.id)
+        ).all()
+    assert escalated[-1] is not None and PRIYA.name not in escalated[-1]["users"]
+    assert f"user:{PRIYA.name}" in escalated[-1]["targets"]
