@@ -21,7 +21,14 @@ from sqlalchemy.orm import Session
 from oncall.config.configset import ConfigSet
 from oncall.config.models import Schedule
 from oncall.core.schedule import shifts
-from oncall.core.schedule.overrides import Cover, OverrideError, make_override, members, swap
+from oncall.core.schedule.overrides import (
+    Cover,
+    OverrideError,
+    laid_over,
+    make_override,
+    members,
+    swap,
+)
 from oncall.db.models import ScheduleOverrideRow, SecretTokenRow, UserRow
 from oncall.incidents import events
 from oncall.incidents.actors import Actor, Forbidden
@@ -117,15 +124,7 @@ def effective_schedule(
 ) -> Schedule:
     """The schedule with the app's overrides for [start, end) listed after the config's."""
     found = active_overrides(session, schedule.name, start, end)
-    if not found:
-        return schedule
-    overrides = []
-    for o in found:
-        try:
-            overrides.append(make_override(schedule, o.who, o.starts_at, o.ends_at))
-        except OverrideError:
-            continue  # an instant a local time cannot name: skip rather than fail every reader
-    return schedule.model_copy(update={"overrides": [*schedule.overrides, *overrides]})
+    return laid_over(schedule, ((o.who, o.starts_at, o.ends_at) for o in found))
 
 
 def _may_override(actor: Actor, schedule: Schedule) -> bool:

@@ -10,16 +10,16 @@ from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from oncall.config.configset import ConfigSet
-from oncall.config.models import Override, Schedule
+from oncall.config.models import Schedule
 from oncall.config.types import Target
 from oncall.core.schedule import who_at
-from oncall.core.schedule.overrides import OverrideError, make_override, with_overrides
+from oncall.core.schedule.overrides import laid_over
 from oncall.db.models import ScheduleOverrideRow, UserRow
 
 _O = ScheduleOverrideRow.__table__
 _U = UserRow.__table__
 _IN_FORCE = (
-    select(_O.c.starts_at, _O.c.ends_at, _U.c.email)
+    select(_U.c.email, _O.c.starts_at, _O.c.ends_at)
     .join(_U, _U.c.id == _O.c.user_id)
     .where(
         _O.c.schedule_name == bindparam("schedule"),
@@ -27,20 +27,14 @@ _IN_FORCE = (
         _O.c.starts_at <= bindparam("at"),
         _O.c.ends_at > bindparam("at"),
     )
-    .order_by(_O.c.created_at, _O.c.id)
+    .order_by(_O.c.id)  # oldest first, as `schedules_service.active_overrides`: later ones win
 )
 
 
 def effective_schedule(conn: Connection, schedule: Schedule, at: datetime) -> Schedule:
-    """The schedule with the app's overrides in force at `at` applied after the config's."""
-    rows = conn.execute(_IN_FORCE, {"schedule": schedule.name, "at": at}).all()
-    overrides: list[Override] = []
-    for starts_at, ends_at, email in rows:
-        try:
-            overrides.append(make_override(schedule, email, starts_at, ends_at))
-        except OverrideError:
-            continue  # an override the zone cannot express is left out, not fatal
-    return with_overrides(schedule, *overrides) if overrides else schedule
+    """`schedules_service.effective_schedule` at one instant, in one Core statement: the step's
+    hot path."""
+    return laid_over(schedule, conn.execute(_IN_FORCE, {"schedule": schedule.name, "at": at}))
 
 
 class TargetResolver:

@@ -6,6 +6,7 @@ overrides, so it shows up in the same place as any other cover and is undone the
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import NamedTuple
 
@@ -52,6 +53,19 @@ def make_override(schedule: Schedule, who: str, start: datetime, end: datetime) 
 def with_overrides(schedule: Schedule, *overrides: Override) -> Schedule:
     """A copy of `schedule` with `overrides` listed last, so they win over earlier ones."""
     return schedule.model_copy(update={"overrides": [*schedule.overrides, *overrides]})
+
+
+def laid_over(schedule: Schedule, windows: Iterable[tuple[str, datetime, datetime]]) -> Schedule:
+    """`schedule` with windows given away in the app, as (who, start, end) oldest first, laid
+    over its config's overrides. A window the zone's local time cannot name is left out: every
+    reader of the schedule would fail on it otherwise."""
+    made: list[Override] = []
+    for who, start, end in windows:
+        try:
+            made.append(make_override(schedule, who, start, end))
+        except OverrideError:
+            continue
+    return with_overrides(schedule, *made) if made else schedule
 
 
 def members(schedule: Schedule) -> set[str]:
