@@ -122,7 +122,7 @@ def run_timer(
     if incident is None or not _is_next(incident, timer):
         conn.execute(_CANCEL, {"tid": timer_id})
         return StepResult(False)
-    step = _Step(conn, timer_id, timer.incident_id, now)
+    step = _Step(conn, timer.incident_id, now)
     policy_model = config.policies.get(incident.escalation_policy_name or "")
     if policy_model is None and incident.service_policy:
         policy_model = config.policies.get(incident.service_policy)
@@ -183,8 +183,7 @@ def run_timer(
         level, cycle = following if following else (len(policy.steps), new.cycle)
         step.next_timer = {
             "incident_id": timer.incident_id, "generation": timer.generation, "cycle": cycle,
-            "step": level, "due_at": new.next_due, "status": "pending", "claimed_by": None,
-            "claimed_at": None, "attempts": 0, "done_at": None, "created_at": now,
+            "step": level, "due_at": new.next_due, "status": "pending", "created_at": now,
         }
     return step.write()
 
@@ -192,8 +191,8 @@ def run_timer(
 class _Step:
     """The rows one step writes, gathered so that each table takes one statement."""
 
-    def __init__(self, conn: Connection, timer_id: int, incident_id: int, now: datetime):
-        self.conn, self.timer_id, self.incident_id, self.now = conn, timer_id, incident_id, now
+    def __init__(self, conn: Connection, incident_id: int, now: datetime):
+        self.conn, self.incident_id, self.now = conn, incident_id, now
         self.owed: list[dict[str, Any]] = []
         self.events: list[dict[str, Any]] = []
         self.next_timer: dict[str, Any] | None = None
@@ -203,14 +202,12 @@ class _Step:
                                              incident_id=self.incident_id, data=data))
 
     def owe(self, **row: Any) -> None:
-        """One outbox row. Every row binds the same columns, so they share one INSERT;
-        `provider_data` is left out to stay SQL NULL (a bound None would be JSON null)."""
+        """One outbox row. The optional columns are always bound, so every row has the same
+        keys and they all share one INSERT."""
         self.owed.append({
             "incident_id": self.incident_id, "user_id": None, "contact_method_id": None,
-            "timer_id": None, "status": "pending", "attempt_count": 0, "claimed_by": None,
-            "claimed_at": None, "provider": None, "provider_message_id": None,
-            "last_error": None, "created_at": self.now,
-            "sent_at": None, "delivered_at": None, "failed_at": None, **row,
+            "timer_id": None, "status": "pending", "attempt_count": 0, "created_at": self.now,
+            **row,
         })
 
     def write(self) -> StepResult:
