@@ -135,6 +135,7 @@ class ServiceRow(Base):
 
 class UserRow(Base):
     __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("oidc_issuer", "oidc_subject"),)
 
     id: Mapped[int] = _id()
     email: Mapped[str] = mapped_column(String(320), unique=True)
@@ -142,6 +143,11 @@ class UserRow(Base):
     time_zone: Mapped[str | None] = mapped_column(String(64))
     in_config: Mapped[bool] = mapped_column(default=True)
     """Listed by at least one Team in the applied config (the row stays when that ends)."""
+    platform_admin: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+    """Named in the applied config's `Organization.admins`: may act on every team's incidents."""
+    oidc_issuer: Mapped[str | None] = mapped_column(String(512))
+    oidc_subject: Mapped[str | None] = mapped_column(String(255))
+    """The SSO identity (iss, sub) bound at the first OIDC sign-in; later sign-ins must match."""
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     disabled_at: Mapped[datetime | None]
@@ -210,6 +216,18 @@ class LocalAccountRow(Base):
     disabled_at: Mapped[datetime | None]
 
 
+class SignInThrottleRow(Base):
+    """Failed sign-ins per key (an account, or an account from one client address), shared by
+    every web process: a key over its limit is refused before any password hash is computed."""
+
+    __tablename__ = "sign_in_throttle"
+
+    key: Mapped[str] = mapped_column(String(512), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    window_started_at: Mapped[datetime]
+    locked_until: Mapped[datetime | None] = mapped_column(index=True)
+
+
 class SessionRow(Base):
     __tablename__ = "sessions"
 
@@ -256,6 +274,17 @@ class SecretTokenRow(Base):
     expires_at: Mapped[datetime | None]
     used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+
+
+class IngestReplayRow(Base):
+    """Signatures of signed alert deliveries already accepted, kept while their timestamp is
+    inside the accepted window, so a captured request cannot be sent again."""
+
+    __tablename__ = "ingest_replays"
+
+    integration: Mapped[str] = mapped_column(String(255), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(128), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
 # --- alerts and incidents --------------------------------------------------------------------
