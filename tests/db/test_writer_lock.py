@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from oncall.db.engine import make_engine, write_session
+from oncall.db.engine import _writer_lock, make_engine, write_session
 
 
 def _hold(url: str, started: multiprocessing.synchronize.Event, seconds: float) -> None:
@@ -43,6 +43,35 @@ def test_a_writer_waits_for_another_process_then_writes(tmp_path: Path) -> None:
         assert [w for (w,) in conn.execute(text("SELECT who FROM log ORDER BY at"))] == [
             "holder", "waiter"]
     assert (tmp_path / "oncall.db.writer-lock").exists()
+
+
+def _hold_lock_only(url: str, started: multiprocessing.synchronize.Event,
+                    seconds: float) -> None:
+    with _writer_lock(make_engine(url)):  # no SQLite transaction: only the lock file is held
+        started.set()
+        time.sleep(seconds)
+
+
+def test_the_lock_file_alone_makes_another_process_wait(tmp_path: Path) -> None:
+    """SQLite's own locking is not what makes the writer wait here: the other process holds
+    the lock file and nothing in the database."""
+    url = f"sqlite:///{tmp_path / 'oncall.db'}"
+    engine = make_engine(url)
+    with write_session(engine) as session:
+        session.execute(text("CREATE TABLE log (who TEXT, at REAL)"))
+    ctx = multiprocessing.get_context("spawn")
+    started = ctx.Event()
+    holder = ctx.Process(target=_hold_lock_only, args=(url, started, 0.6))
+    holder.start()
+    assert started.wait(30)
+    waited = time.monotonic()
+    with write_session(engine) as session:
+        waited = time.monotonic() - waited
+        session.execute(text("INSERT INTO log (who, at) VALUES ('waiter', :at)"),
+                        {"at": time.time()})
+    holder.join(10)
+    assert holder.exitcode == 0
+    assert waited >= 0.4
 
 
 def test_an_in_memory_database_needs_no_lock_file(tmp_path: Path) -> None:

@@ -34,7 +34,7 @@ members:
 ---
 kind: EscalationPolicy
 name: ops
-repeat: 1
+repeat: 0                  # alice, then bob, then no one: every test can count exactly
 steps:
   - {targets: ["schedule:ops-primary"], timeout: 3s}
   - {targets: ["user:bob@example.com"], timeout: 3s}
@@ -63,6 +63,12 @@ layers:
 """,
     "workflows/.keep": "",
 }
+SWEEP_INTERVAL = 1.0
+"""The workers' --sweep-interval: the most a lost queue entry can delay a due row."""
+SETTLE = 3 * SWEEP_INTERVAL + 1.0
+"""After the last expected send: long enough for any duplicate to have been sent (three sweeps
+and Huey's one-second scheduler), so counting then proves exactly once."""
+WORKER_READY = b"Huey consumer started"
 HOOK_SECRET = "e2e-hook-s3cret"
 SIGNING_SECRET = "e2e-slack-signing"
 
@@ -127,13 +133,22 @@ class Stack:
             return False
 
     def start_worker(self, *extra: str) -> subprocess.Popen[bytes]:
+        """A worker, returned once its consumer says it has started taking tasks."""
         n = len(self.workers)
-        log = open(self.logs / f"worker-{n}.log", "ab")  # noqa: SIM115
+        path = self.logs / f"worker-{n}.log"
+        log = open(path, "ab")  # noqa: SIM115
         proc = subprocess.Popen(
-            [ONCALL, "worker", "--sweep-interval", "1", *extra],
+            [ONCALL, "worker", "--sweep-interval", str(SWEEP_INTERVAL), *extra],
             env=self.env, stdout=log, stderr=log,
         )
         self.workers.append(proc)
+
+        def ready() -> bool:
+            if proc.poll() is not None:
+                raise AssertionError(f"the worker exited: {path.read_text()[-2000:]}")
+            return WORKER_READY in path.read_bytes()
+
+        wait_for(ready, 30)
         return proc
 
     def kill(self, proc: subprocess.Popen[bytes]) -> None:

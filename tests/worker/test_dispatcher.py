@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -64,6 +65,15 @@ def test_acknowledge_updates_the_slack_messages(harness: Harness) -> None:
     updates = h.slack.calls("chat.update")
     assert len(updates) == 2  # the DM and the channel post
     assert all("Acknowledged" in str(u.get("text")) for u in updates)
+    with Session(h.engine) as session:
+        rows = session.scalars(select(NotificationRow).where(
+            NotificationRow.incident_id == incident_id, NotificationRow.channel == "slack")).all()
+    posted = {(r.provider_data or {}).get("channel"): (r.provider_data or {}).get("ts")
+              for r in rows if r.kind in ("page", "channel")}
+    assert len(posted) == 2 and None not in posted.values()
+    # each update edits the message it belongs to, and Slack took it
+    assert {u["channel"]: u["ts"] for u in updates} == posted
+    assert sorted(r.status for r in rows if r.kind == "update") == ["sent", "sent"]
     # nothing is sent twice: a second sweep finds nothing due
     before = len(h.slack.requests)
     h.run_due()
@@ -129,26 +139,85 @@ def test_slack_timeout_is_a_retryable_failure(harness: Harness) -> None:
     assert dict(((c, s) for _, c, _, s in outbox(h, incident_id)))["slack"] == "sent"
 
 
-def _recorded(h: Harness, incident_id: int) -> list[tuple[object, ...]]:
-    """What sending leaves behind, less ids and times: outbox rows, attempts, audit events."""
-    with Session(h.engine) as session:
-        rows = session.scalars(select(NotificationRow).where(
-            NotificationRow.incident_id == incident_id).order_by(NotificationRow.id)).all()
-        out: list[tuple[object, ...]] = [
-            ("notification", r.kind, r.channel, r.address, r.status, r.provider,
-             r.attempt_count, r.last_error, sorted(r.provider_data or {}),
-             r.sent_at is not None) for r in rows]
-        for r in rows:
-            out += [("attempt", r.channel, a.attempt, a.provider, a.outcome, a.error,
-                     a.response_status, a.provider_message_id is not None)
-                    for a in session.scalars(select(DeliveryAttemptRow).where(
-                        DeliveryAttemptRow.notification_id == r.id))]
-        out += [("event", e.type, e.actor, e.subject_kind,
-                 sorted((k, v) for k, v in (e.data or {}).items() if k != "notification_id"))
-                for e in session.scalars(select(AuditEventRow).where(
+_RECORDED_TABLES = ("notifications", "delivery_attempts", "audit_events")
+_MADE_PER_SEND = re.compile(
+    r"\d{10}\.\d{6}"  # a Slack message timestamp
+    r"|<[^<>@\s]+@[^<>\s]+>"  # an email Message-ID
+)
+
+
+class _Placeholders:
+    """Stand-ins for what differs between two incidents by construction (row ids, the
+    incident's id, ids providers make per send), numbered by first appearance: two snapshots
+    compare equal only if they share every other value and the same pattern of references."""
+
+    def __init__(self, incident_id: int) -> None:
+        self.incident_id = incident_id
+        self.seen: dict[tuple[str, object], str] = {}
+
+    def _name(self, kind: str, value: object) -> str:
+        key = (kind, value)
+        if key not in self.seen:
+            self.seen[key] = f"<{kind}#{sum(1 for k, _ in self.seen if k == kind) + 1}>"
+        return self.seen[key]
+
+    def text(self, column: str, value: str) -> str:
+        if column == "subject_name" and value == str(self.incident_id):
+            return "<incident>"
+        if column == "idempotency_key":
+            value = value.replace(f":{self.incident_id}:", ":<incident>:")
+        return _MADE_PER_SEND.sub(lambda m: self._name("made", m.group(0)), value)
+
+    def value(self, table: str, column: str, value: object) -> object:
+        if value is None or isinstance(value, bool):
+            return value
+        if column == "incident_id":
+            return "<incident>" if value == self.incident_id else value
+        if column == "id":
+            return self._name(table, value)
+        if column == "notification_id":
+            return self._name("notifications", value)
+        if column in ("timer_id", "user_id", "contact_method_id"):
+            return self._name(column, value)
+        if isinstance(value, str):
+            return self.text(column, value)
+        if isinstance(value, dict):
+            return {k: self.value(table, k, v) for k, v in sorted(value.items())}
+        if isinstance(value, list):
+            return [self.value(table, column, v) for v in value]
+        return value
+
+
+def _recorded(h: Harness, incident_id: int) -> list[dict[str, object]]:
+    """Every column of every row that sending leaves behind (the incident's outbox rows,
+    their attempts and its notification events), with only construction-made differences
+    replaced (see _Placeholders); times are kept, since the harness clock stands still."""
+    names = _Placeholders(incident_id)
+    with h.engine.connect() as conn:
+        ids = [r.id for r in conn.execute(
+            select(NotificationRow.id).where(NotificationRow.incident_id == incident_id)
+            .order_by(NotificationRow.id))]
+        rows = {
+            "notifications": conn.execute(
+                select(NotificationRow.__table__).where(NotificationRow.id.in_(ids))
+                .order_by(NotificationRow.id)).mappings().all(),
+            "delivery_attempts": conn.execute(
+                select(DeliveryAttemptRow.__table__)
+                .where(DeliveryAttemptRow.notification_id.in_(ids))
+                .order_by(DeliveryAttemptRow.id)).mappings().all(),
+            "audit_events": conn.execute(
+                select(AuditEventRow.__table__).where(
                     AuditEventRow.incident_id == incident_id,
-                    AuditEventRow.type.like("notification.%")))]
-    return sorted(out, key=repr)
+                    AuditEventRow.type.like("notification.%")).order_by(AuditEventRow.id)
+            ).mappings().all(),
+        }
+    out: list[dict[str, object]] = []
+    for table in _RECORDED_TABLES:
+        for row in rows[table]:
+            out.append({"table": table} | {
+                column: names.value(table, column, value) for column, value in row.items()})
+    assert out, "sending left nothing behind"
+    return out
 
 
 def test_a_plain_send_records_what_the_general_outcome_step_records(
@@ -168,5 +237,5 @@ def test_a_plain_send_records_what_the_general_outcome_step_records(
     assert general != lean
     h.run_due()
 
-    assert [r for r in lean_rows if r[0] == "notification" and r[4] == "sent"]
+    assert [r for r in lean_rows if r["table"] == "notifications" and r["status"] == "sent"]
     assert lean_rows == _recorded(h, general)

@@ -121,6 +121,7 @@ class Peer:
         self._host, self._port = host, port
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
+        self._answered: list[RecordedRequest] = []
         self._failure: Reply | None = None
         self._failures_left: int | None = None
         self._hang = False
@@ -181,9 +182,16 @@ class Peer:
         with self._lock:
             return list(self._requests)
 
+    @property
+    def answered(self) -> list[RecordedRequest]:
+        """The requests this peer answered (not those it left hanging), in order."""
+        with self._lock:
+            return list(self._answered)
+
     def clear(self) -> None:
         with self._lock:
             self._requests.clear()
+            self._answered.clear()
 
     # failure switches ------------------------------------------------------------------------
     def fail(self, status: int = 500, body: str = "", *, times: int | None = None) -> None:
@@ -217,6 +225,8 @@ class Peer:
         if hang:
             self._released.wait(timeout=120)
             return None
+        with self._lock:
+            self._answered.append(request)
         if failure is not None:
             return failure
         try:
