@@ -7,9 +7,10 @@ so two settings can coexist in one process (for example a test and the app it st
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 DEFAULT_DATABASE_URL = "sqlite:///oncall.db"
+MIN_METRICS_TOKEN = 32
 
 
 class SettingsError(ValueError):
@@ -29,6 +30,8 @@ def normalize_database_url(url: str) -> str:
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str | None = None
+    metrics_token: str | None = field(default=None, repr=False)
+    """ONCALL_METRICS_TOKEN: the bearer token `GET /metrics` requires; unset, /metrics is 404."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -43,7 +46,13 @@ class Settings:
         redis_url = (environ.get("ONCALL_REDIS_URL") or "").strip() or None
         if redis_url is not None and not redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise SettingsError("ONCALL_REDIS_URL: expected redis://HOST:PORT/DB")
-        return cls(database_url=database_url, redis_url=redis_url)
+        metrics_token = (environ.get("ONCALL_METRICS_TOKEN") or "").strip() or None
+        if metrics_token is not None and len(metrics_token) < MIN_METRICS_TOKEN:
+            raise SettingsError(
+                f"ONCALL_METRICS_TOKEN: use at least {MIN_METRICS_TOKEN} random characters "
+                "(for example: openssl rand -hex 32)"
+            )
+        return cls(database_url=database_url, redis_url=redis_url, metrics_token=metrics_token)
 
     @property
     def is_sqlite(self) -> bool:

@@ -35,7 +35,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from oncall.api import problems
+from oncall.api import access, problems
 from oncall.config.configset import ConfigSet
 from oncall.db.aio import AsyncPostgres
 from oncall.db.applied import AppliedConfig
@@ -259,7 +259,8 @@ def create_api(
     threads: int | None = None,
     **context: Any,
 ) -> Starlette:
-    """The API app. Refuses (DatabaseNotMigrated) to run against an unmigrated database.
+    """The API app. Refuses (DatabaseNotMigrated) to run against an unmigrated database, and
+    (access.UnlistedRoute) to serve a route that oncall/api/access.py does not list.
 
     `threads` caps the worker threads running database work in this process (default: the
     40 of Starlette's thread pool). Fewer threads contend less for the GIL: on a 2-core
@@ -283,6 +284,7 @@ def create_api(
     modules = load_route_modules(ROUTE_MODULES if route_modules is None else route_modules)
     ctx.route_modules = modules
     routes = [route for module in modules for route in module.routes(ctx)]
+    access.require_listed(routes, access.API, "the API")  # every route says who may call it
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:

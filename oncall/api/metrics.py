@@ -2,18 +2,30 @@
 
 Every figure comes from rows, not from one process's counters, so any web or API process
 answers for the whole deployment and nothing is lost when a process restarts.
+
+Access: a bearer token (`ONCALL_METRICS_TOKEN`), compared in constant time. Without the setting
+the route answers 404, as if it did not exist; with it, a request without the right token gets
+401. Cost: each figure is read through an index on a status column (open incidents, the
+undelivered outbox, overdue timers, recent reconcile runs), never by counting a whole table, and
+a process answers repeated scrapes from the text it rendered within the last `CACHE_SECONDS`.
 """
 
 from __future__ import annotations
 
+import hmac
+import threading
+import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
+import anyio.to_thread
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from oncall.api import problems
 from oncall.api.app import ApiContext
 from oncall.db.models import (
     EscalationTimerRow,
@@ -25,6 +37,10 @@ from oncall.db.models import (
 
 PATH = "/metrics"
 OVERDUE = timedelta(seconds=30)
+RECENT = timedelta(hours=24)
+CACHE_SECONDS = 5.0
+OPEN_INCIDENT_STATUSES = ("triggered", "acknowledged")
+UNDELIVERED_STATUSES = ("pending", "sending")
 
 
 def _escape(value: str) -> str:
@@ -45,14 +61,16 @@ def render(session: Session, now: datetime) -> str:
         out.append(f"# HELP {name} {help_text}")
         out.append(f"# TYPE {name} {kind}")
 
-    metric("oncall_incidents", "gauge", "Incidents by status (resolved: all time).")
+    metric("oncall_incidents", "gauge", "Open incidents by status.")
     counts = {
         status: n
         for status, n in session.execute(
-            select(IncidentRow.status, func.count()).group_by(IncidentRow.status)
+            select(IncidentRow.status, func.count())
+            .where(IncidentRow.status.in_(OPEN_INCIDENT_STATUSES))
+            .group_by(IncidentRow.status)
         )
     }
-    for status in ("triggered", "acknowledged", "resolved"):
+    for status in OPEN_INCIDENT_STATUSES:
         out.append(_line("oncall_incidents", counts.get(status, 0), status=status))
 
     metric(
@@ -67,11 +85,11 @@ def render(session: Session, now: datetime) -> str:
     )
     out.append(_line("oncall_escalation_timers_overdue", overdue or 0))
 
-    metric("oncall_notifications", "gauge", "Outbox rows by channel and status.")
+    metric("oncall_notifications", "gauge", "Undelivered outbox rows by channel and status.")
     rows = session.execute(
-        select(NotificationRow.channel, NotificationRow.status, func.count()).group_by(
-            NotificationRow.channel, NotificationRow.status
-        )
+        select(NotificationRow.channel, NotificationRow.status, func.count())
+        .where(NotificationRow.status.in_(UNDELIVERED_STATUSES))
+        .group_by(NotificationRow.channel, NotificationRow.status)
     ).all()
     for channel, status, n in sorted(rows):
         out.append(_line("oncall_notifications", n, channel=channel, status=status))
@@ -86,13 +104,15 @@ def render(session: Session, now: datetime) -> str:
     ).all():
         out.append(_line("oncall_provider_circuit_open", circuit != "closed", provider=provider))
 
-    metric("oncall_reconcile_runs", "counter", "Reconcile runs by result.")
+    metric("oncall_reconcile_runs_24h", "gauge", "Reconcile runs started in the last 24 h.")
     for result, n in sorted(
         session.execute(
-            select(ReconcileRunRow.result, func.count()).group_by(ReconcileRunRow.result)
+            select(ReconcileRunRow.result, func.count())
+            .where(ReconcileRunRow.started_at >= now - RECENT)
+            .group_by(ReconcileRunRow.result)
         ).all()
     ):
-        out.append(_line("oncall_reconcile_runs", n, result=result))
+        out.append(_line("oncall_reconcile_runs_24h", n, result=result))
 
     metric(
         "oncall_reconcile_last_run_ok",
@@ -117,10 +137,51 @@ def render(session: Session, now: datetime) -> str:
     return "\n".join(out) + "\n"
 
 
+class _Cache:
+    """The text rendered last, for `CACHE_SECONDS`: one process's scrapes share the queries."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._lock = threading.Lock()
+        self._at = 0.0
+        self._text: str | None = None
+
+    def get(self, compute: Callable[[], str]) -> str:
+        with self._lock:  # concurrent scrapes wait for one render instead of each running it
+            now = time.monotonic()
+            if self._text is None or now - self._at >= self.seconds:
+                self._text = compute()
+                self._at = time.monotonic()
+            return self._text
+
+
+def authorized(request: Request, token: str) -> bool:
+    """True when the request carries `Authorization: Bearer <token>`; constant-time compare."""
+    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(presented.strip().encode(), token.encode())
+
+
 def routes(ctx: ApiContext) -> list[BaseRoute]:
-    async def metrics(request: Request) -> Response:
+    cache = _Cache(CACHE_SECONDS)
+
+    def compute() -> str:
         with Session(ctx.engine) as session:
-            text = render(session, ctx.clock())
+            return render(session, ctx.clock())
+
+    async def metrics(request: Request) -> Response:
+        token = ctx.settings.metrics_token
+        if not token:
+            return problems.problem(404, f"no such resource: {PATH}", instance=PATH)
+        if not authorized(request, token):
+            return problems.problem(
+                401,
+                "a metrics scrape needs Authorization: Bearer <ONCALL_METRICS_TOKEN>",
+                instance=PATH,
+                headers={"WWW-Authenticate": 'Bearer realm="oncall metrics"'},
+            )
+        text = await anyio.to_thread.run_sync(cache.get, compute)
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
     return [Route(PATH, metrics, methods=["GET"], name="metrics")]

@@ -234,13 +234,19 @@ def ingest_paths() -> dict[str, Any]:
                     "200": _json(_ref("SubscriptionAnswer"),
                                  "SNS subscription confirmed or unsubscription recorded"),
                     "202": _json(_ref("Accepted"), "Stored; the alert and incident ids"),
-                    "400": _problem("The body is not JSON"),
+                    "400": _problem("The body is not JSON, or nested deeper than 32 levels"),
                     "401": _problem("Missing or wrong credentials; nothing was stored"),
+                    "403": _problem("An SNS message from a topic the integration does not "
+                                    "list in topic_arns; nothing was stored or confirmed"),
                     "404": _problem("No integration of that name is applied"),
-                    "413": _problem("The body is larger than 1 MB"),
+                    "409": _problem("A signed request already accepted (HMAC replay); "
+                                    "nothing was stored again"),
+                    "413": _problem("The body is larger than 1 MB, or holds more than 500 "
+                                    "alerts"),
                     "415": _problem("The body is not JSON"),
-                    "422": _problem("The payload is not one this integration reads; "
-                                    "invalid-params names the field"),
+                    "422": _problem("The payload is not one this integration reads (or an "
+                                    "alert has too many labels); invalid-params names the "
+                                    "field"),
                     "503": _UNAVAILABLE,
                 },
             }

@@ -34,17 +34,23 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; given the arguments, it imports command modules only until one has the
+    command (importing all of them costs seconds, more than `oncall validate` itself)."""
     parser = _Parser(prog="oncall", description="Configuration-as-code on-call paging.")
     parser.add_argument("--version", action="version", version=f"oncall {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    wanted = next((arg for arg in argv or () if not arg.startswith("-")), None)
     for name in COMMAND_MODULES:
         importlib.import_module(f"oncall.cli.{name}").register(sub)
+        if wanted is not None and wanted in sub.choices:
+            break
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     handler: Command | None = getattr(args, "handler", None)
     if handler is None:

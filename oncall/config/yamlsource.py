@@ -32,7 +32,12 @@ except ImportError:  # pragma: no cover - libyaml is in the wheels we pin
         def dispose(self) -> None:
             pass
 
+
 MAX_DEPTH = 64
+# Nodes that aliases may add to one file, counted through nested aliases. Each alias copies its
+# anchor, so without a bound a few hundred bytes of nested aliases ("billion laughs") expand into
+# billions of nodes. Legitimate reuse (a shared list of steps, a block of labels) stays far below.
+MAX_ALIAS_NODES = 10_000
 
 Path = tuple[str | int, ...]
 
@@ -137,20 +142,41 @@ class _Frame:
     container: dict[Any, Any] | list[Any]
     path: Path
     anchor: str | None
+    size: int = 1  # nodes in this collection, itself included, aliases counted expanded
     pending_key: Any = None
     has_key: bool = False
     key_position: Position | None = None
     first_seen: dict[Any, Position] = field(default_factory=dict)
 
 
+@dataclass
+class _Budget:
+    """Nodes produced through aliases so far in one file, shared by its documents."""
+
+    expanded: int = 0
+
+
+@dataclass(frozen=True)
+class _Anchor:
+    value: Any
+    size: int  # nodes in the anchored value, nested aliases counted expanded
+    position: Position
+
+
 class _Builder:
     """Turns one document's events into a value plus position tables, iteratively."""
 
-    def __init__(self, path: str, start: Position) -> None:
+    def __init__(self, path: str, start: Position, budget: _Budget | None = None) -> None:
         self.doc = Document(path=path, value=None, start=start)
         self.stack: list[_Frame] = []
-        self.anchors: dict[str, Any] = {}
+        self.anchors: dict[str, _Anchor] = {}
+        self.budget = budget if budget is not None else _Budget()
         self.done = False
+
+    def _count(self, size: int) -> None:
+        """Add a child of `size` nodes to the collection being built."""
+        if self.stack:
+            self.stack[-1].size += size
 
     def _child_path(self) -> Path | None:
         """Path for the next value, or None when the next node is a mapping key."""
@@ -199,15 +225,27 @@ class _Builder:
             if path is not None:
                 self.doc.values[path] = position
             if event.anchor:
-                self.anchors[event.anchor] = value
+                self.anchors[event.anchor] = _Anchor(value, 1, position)
             self._attach(value, position)
+            self._count(1)
         elif isinstance(event, yaml.AliasEvent):
-            if event.anchor not in self.anchors:
+            anchor = self.anchors.get(event.anchor) if event.anchor is not None else None
+            if anchor is None:
                 raise YamlError(position, f"unknown alias *{event.anchor}")
-            value = _copy(self.anchors[event.anchor])
+            # Check before copying: the copy itself is what a bomb uses to exhaust memory.
+            self.budget.expanded += anchor.size
+            if self.budget.expanded > MAX_ALIAS_NODES:
+                raise YamlError(
+                    position,
+                    f"alias *{event.anchor} expands anchor &{event.anchor} "
+                    f"(line {anchor.position.line}, {anchor.size} nodes) past the limit of "
+                    f"{MAX_ALIAS_NODES} nodes that aliases may add to one file",
+                )
+            value = _copy(anchor.value)
             if path is not None:
                 self.doc.values[path] = position
             self._attach(value, position)
+            self._count(anchor.size)
         elif isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
             if path is None:
                 raise YamlError(position, "a mapping key must be a plain value, not a collection")
@@ -223,10 +261,11 @@ class _Builder:
             self.stack.append(_Frame(container, path, event.anchor))
         elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
             frame = self.stack.pop()
-            if frame.anchor:
-                self.anchors[frame.anchor] = frame.container
             start = self.doc.values.get(frame.path, position)
+            if frame.anchor:
+                self.anchors[frame.anchor] = _Anchor(frame.container, frame.size, start)
             self._attach(frame.container, start)
+            self._count(frame.size)
 
 
 def _copy(value: Any) -> Any:
@@ -256,13 +295,14 @@ def read_documents(text: str, path: str) -> tuple[list[Document], list[Diagnosti
     """Parse every document of a YAML stream; a syntax error ends the file with one diagnostic."""
     documents: list[Document] = []
     builder: _Builder | None = None
+    budget = _Budget()
     loader = _Loader(text)
     try:
         while loader.check_event():
             event = loader.get_event()
             assert event is not None
             if isinstance(event, yaml.DocumentStartEvent):
-                builder = _Builder(path, _pos(event.start_mark))
+                builder = _Builder(path, _pos(event.start_mark), budget)
             elif isinstance(event, yaml.DocumentEndEvent):
                 if builder is not None:
                     documents.append(builder.doc)

@@ -154,8 +154,20 @@ def parse_slack_action(action_id: str, value: str) -> SlackAction | None:
 
 
 def _mrkdwn(text: str) -> str:
-    """Slack's mrkdwn needs only &, < and > escaped; the rest is the sender's formatting."""
+    """Slack's control sequences (`<!channel>`, `<@U123>`, `<https://x|label>`) all start with
+    `<`: escaping &, < and > as Slack asks makes sender-written text show as written.
+
+    Applied to every sender-written value in mrkdwn and in the fallback `text` (which Slack also
+    parses: it is what notifications and screen readers show). `plain_text` objects are not
+    parsed for control sequences and take the value as is. Slack's emphasis marks (*, _, ~, `)
+    stay: they cannot mention anyone or hide a link.
+    """
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _slack_link(url: str, label: str) -> str:
+    """`<url|label>`; a `|` or `>` in the URL would end it early, so both are escaped."""
+    return f"<{_mrkdwn(url).replace('|', '%7C')}|{_mrkdwn(label)}>"
 
 
 def _truncate(text: str, limit: int) -> str:
@@ -176,7 +188,7 @@ def render_slack(notice: Notice) -> dict[str, Any]:
         }
     emoji = _SLACK_STATUS_EMOJI[notice.status]
     heading = f"#{notice.number} {notice.title}"
-    fallback = f"{emoji} {_status_line(notice)}: {heading}"
+    fallback = f"{emoji} {_mrkdwn(_status_line(notice))}: {_mrkdwn(heading)}"
     blocks: list[dict[str, Any]] = [
         {
             "type": "header",
@@ -208,8 +220,10 @@ def render_slack(notice: Notice) -> dict[str, Any]:
             "fields": [{"type": "mrkdwn", "text": f"*{k}*\n{_mrkdwn(v)}"} for k, v in fields],
         }
     )
-    context: list[str] = [f"<{notice.url}|Open incident #{notice.number}>"] if notice.url else []
-    context += [f"<{link.url}|{_mrkdwn(link.title)}>" for link in notice.runbooks]
+    context: list[str] = (
+        [_slack_link(notice.url, f"Open incident #{notice.number}")] if notice.url else []
+    )
+    context += [_slack_link(link.url, link.title) for link in notice.runbooks]
     if notice.labels:
         context.append(" ".join(f"`{_mrkdwn(k)}={_mrkdwn(v)}`" for k, v in notice.labels))
     if context:
@@ -585,6 +599,26 @@ _TEAMS_COLOR = {
 }
 
 
+# Teams renders a Markdown subset in TextBlock text and in FactSet titles and values: emphasis,
+# lists at the start of a line, [links](url) and <autolinks>. A backslash before a punctuation
+# mark makes it literal (CommonMark), so a title cannot become a link or a list.
+_TEAMS_MARKDOWN = re.compile(r"([\\`*_~\[\]()<>|])")
+_TEAMS_LIST_ITEM = re.compile(r"(?m)^(\s*)([-+]|\d+\.)(?=\s|$)")
+
+
+def _teams_text(text: str) -> str:
+    """Sender-written text for a Teams TextBlock or fact: shown as written, never as Markdown."""
+    escaped = _TEAMS_MARKDOWN.sub(r"\\\1", text)
+    return _TEAMS_LIST_ITEM.sub(_literal_list_marker, escaped)
+
+
+def _literal_list_marker(match: re.Match[str]) -> str:
+    indent, marker = match.group(1), match.group(2)
+    if marker.endswith("."):  # "1." -> "1\."
+        return f"{indent}{marker[:-1]}\\."
+    return f"{indent}\\{marker}"  # "-" -> "\-"
+
+
 def render_teams(notice: Notice) -> dict[str, Any]:
     """An incoming-webhook message holding one Adaptive Card (schema 1.4).
 
@@ -600,25 +634,27 @@ def render_teams(notice: Notice) -> dict[str, Any]:
         body = [
             {
                 "type": "TextBlock",
-                "text": f"#{notice.number} {notice.title}",
+                "text": f"#{notice.number} {_teams_text(notice.title)}",
                 "weight": "Bolder",
                 "size": "Large",
                 "wrap": True,
             },
             {
                 "type": "TextBlock",
-                "text": _status_line(notice),
+                "text": _teams_text(_status_line(notice)),
                 "color": _TEAMS_COLOR[notice.status],
                 "weight": "Bolder",
                 "spacing": "None",
             },
         ]
         if notice.summary:
-            body.append({"type": "TextBlock", "text": notice.summary, "wrap": True})
+            body.append({"type": "TextBlock", "text": _teams_text(notice.summary), "wrap": True})
         body.append(
             {
                 "type": "FactSet",
-                "facts": [{"title": name, "value": value} for name, value in _facts(notice)],
+                "facts": [
+                    {"title": name, "value": _teams_text(value)} for name, value in _facts(notice)
+                ],
             }
         )
         if notice.ack_url and notice.status is Status.TRIGGERED:

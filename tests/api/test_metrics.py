@@ -1,10 +1,16 @@
-"""`GET /metrics`: figures from the database, in Prometheus text format."""
+"""`GET /metrics`: figures from the database, in Prometheus text format, behind a bearer token,
+read through indexes and cached for a few seconds per process."""
 
 from __future__ import annotations
 
+import hmac
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Engine, select
+import pytest
+from sqlalchemy import Engine, event, select
 from starlette.testclient import TestClient
 
 from oncall.api.app import create_api
@@ -12,12 +18,21 @@ from oncall.db.engine import write_session
 from oncall.db.models import ReconcileRunRow, ServiceRow
 from oncall.incidents import service
 from oncall.incidents.actors import Actor
-from oncall.settings import Settings
+from oncall.settings import Settings, SettingsError
+
+TOKEN = "m" * 40
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
-def test_metrics_reflect_incidents_and_reconcile_runs(applied_engine: Engine) -> None:
+def _app(engine: Engine, token: str | None = TOKEN) -> Any:
+    return create_api(
+        Settings(database_url=str(engine.url), metrics_token=token), engine, environ={}
+    )
+
+
+def _seed(engine: Engine) -> None:
     now = datetime.now(UTC)
-    with write_session(applied_engine) as session:
+    with write_session(engine) as session:
         svc = session.scalar(select(ServiceRow).where(ServiceRow.name == "checkout-api"))
         assert svc is not None
         service.open_or_join(
@@ -27,15 +42,108 @@ def test_metrics_reflect_incidents_and_reconcile_runs(applied_engine: Engine) ->
         session.add(ReconcileRunRow(started_at=now, finished_at=now, source="repo",
                                     revision="abc", actor="reconciler", result="invalid",
                                     errors=["rules/x.yaml:1:1: error: boom"]))
-    app = create_api(Settings(database_url=str(applied_engine.url)), applied_engine, environ={})
-    with TestClient(app) as client:
-        response = client.get("/metrics")
+
+
+def test_metrics_reflect_incidents_and_reconcile_runs(applied_engine: Engine) -> None:
+    _seed(applied_engine)
+    with TestClient(_app(applied_engine)) as client:
+        response = client.get("/metrics", headers=AUTH)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
     lines = response.text.splitlines()
     assert 'oncall_incidents{status="triggered"} 1' in lines
-    assert 'oncall_incidents{status="resolved"} 0' in lines
+    assert 'oncall_incidents{status="acknowledged"} 0' in lines
     assert "oncall_escalation_timers_overdue 0" in lines
-    assert 'oncall_reconcile_runs{result="invalid"} 1' in lines
+    assert 'oncall_reconcile_runs_24h{result="invalid"} 1' in lines
     assert "oncall_reconcile_last_run_ok 0" in lines
     assert "# TYPE oncall_incidents gauge" in lines
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer wrong"},
+        {"Authorization": f"Bearer {TOKEN}x"},
+        {"Authorization": f"Basic {TOKEN}"},
+        {"Authorization": TOKEN},
+        {"X-Metrics-Token": TOKEN},
+    ],
+    ids=["none", "wrong", "longer", "basic", "no-scheme", "other-header"],
+)
+def test_a_scrape_without_the_token_is_refused(
+    applied_engine: Engine, headers: dict[str, str]
+) -> None:
+    _seed(applied_engine)
+    with TestClient(_app(applied_engine)) as client:
+        response = client.get("/metrics", headers=headers)
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith("Bearer")
+    assert "oncall_incidents" not in response.text
+
+
+def test_without_a_configured_token_metrics_do_not_exist(applied_engine: Engine) -> None:
+    with TestClient(_app(applied_engine, token=None)) as client:
+        assert client.get("/metrics").status_code == 404
+        assert client.get("/metrics", headers={"Authorization": "Bearer "}).status_code == 404
+
+
+def test_the_token_is_compared_in_constant_time(
+    applied_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    compared: list[tuple[bytes, bytes]] = []
+    real = hmac.compare_digest
+
+    def spy(a: bytes, b: bytes) -> bool:
+        compared.append((a, b))
+        return bool(real(a, b))
+
+    monkeypatch.setattr(hmac, "compare_digest", spy)  # what oncall.api.metrics calls
+    with TestClient(_app(applied_engine)) as client:
+        assert client.get("/metrics", headers={"Authorization": "Bearer nope"}).status_code == 401
+    assert compared == [(b"nope", TOKEN.encode())]
+
+
+@contextmanager
+def _statements(engine: Engine) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(" ".join(statement.split()))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def test_a_scrape_counts_no_whole_table_and_repeats_come_from_the_cache(
+    applied_engine: Engine,
+) -> None:
+    _seed(applied_engine)
+    with TestClient(_app(applied_engine)) as client:
+        client.get("/api/v1/openapi.json")  # the app's own warm-up queries are not the scrape's
+        with _statements(applied_engine) as seen:
+            assert client.get("/metrics", headers=AUTH).status_code == 200
+        counts = [s for s in seen if "count(" in s.lower()]
+        assert len(counts) == 4, seen
+        for statement in counts:  # each count is bounded by an indexed condition
+            assert " WHERE " in statement, statement
+        with _statements(applied_engine) as again:
+            for _ in range(20):
+                assert client.get("/metrics", headers=AUTH).status_code == 200
+        assert again == []
+
+
+@pytest.mark.parametrize("value", ["", "   "])
+def test_an_empty_token_setting_means_off(value: str) -> None:
+    assert Settings.from_env({"ONCALL_METRICS_TOKEN": value}).metrics_token is None
+
+
+def test_a_short_token_setting_is_refused() -> None:
+    with pytest.raises(SettingsError, match="ONCALL_METRICS_TOKEN"):
+        Settings.from_env({"ONCALL_METRICS_TOKEN": "short"})
+    settings = Settings.from_env({"ONCALL_METRICS_TOKEN": TOKEN})
+    assert settings.metrics_token == TOKEN
+    assert TOKEN not in repr(settings)

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import math
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
 from oncall.config.diagnostics import Position
-from oncall.config.yamlsource import MAX_DEPTH, read_documents
+from oncall.config.yamlsource import MAX_ALIAS_NODES, MAX_DEPTH, read_documents
 
 
 def one(text: str) -> object:
@@ -109,3 +114,83 @@ def test_deep_alias_copy_does_not_recurse() -> None:
     assert problems == []
     assert docs[0].value["b"] == docs[0].value["a"]
     assert docs[0].value["b"] is not docs[0].value["a"]
+
+
+def _bomb(levels: int = 9, width: int = 9) -> str:
+    """A "billion laughs": each anchor repeats the one before `width` times."""
+    lines = ["kind: Team", "name: payments", "l0: &l0 [" + ", ".join(["lol"] * width) + "]"]
+    for i in range(1, levels):
+        lines.append(f"l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * width) + "]")
+    lines.append(f"members: *l{levels - 1}")
+    return "\n".join(lines) + "\n"
+
+
+def test_alias_bomb_is_refused_quickly_at_the_alias() -> None:
+    text = _bomb()
+    assert len(text) < 1024
+    started = time.perf_counter()
+    _, problems = read_documents(text, "bomb.yaml")
+    elapsed = time.perf_counter() - started
+    assert elapsed < 0.5, elapsed
+    assert len(problems) == 1
+    problem = problems[0]
+    assert problem.is_error
+    # Aliases add 9*10, 9*91 and 9*820 nodes on lines 4-6; the first *l3 (7,381 more) is refused.
+    assert problem.position == Position(7, 10)
+    assert "alias *l3 expands anchor &l3 (line 6, 7381 nodes)" in problem.message
+    assert f"limit of {MAX_ALIAS_NODES} nodes" in problem.message
+
+
+def test_alias_budget_is_shared_by_the_documents_of_a_file() -> None:
+    one_doc = "a: &a [" + ", ".join(["x"] * 99) + "]\nb: [" + ", ".join(["*a"] * 50) + "]\n"
+    _, problems = read_documents(one_doc, "f.yaml")
+    assert problems == []  # 50 * 100 nodes: within the limit
+    _, problems = read_documents(
+        "---\n" + one_doc + "---\n" + one_doc + "---\n" + one_doc, "f.yaml"
+    )
+    assert len(problems) == 1
+    assert "alias *a expands anchor &a" in problems[0].message
+    assert problems[0].position == Position(9, 5)  # 5,000 + 5,000, then the third document
+
+
+def test_alias_expansion_counts_nested_aliases() -> None:
+    # The alias size comes from what its anchor expands to, not from the text of the anchor.
+    text = (
+        "a: &a [" + ", ".join(["x"] * 99) + "]\n"
+        "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"  # 1,000 nodes through aliases
+        "c: [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n"  # 9 * 1,001 more: past 10,000
+    )
+    _, problems = read_documents(text, "f.yaml")
+    assert len(problems) == 1
+    assert problems[0].message.startswith("alias *b expands anchor &b (line 2, 1001 nodes)")
+
+
+def test_legitimate_anchors_and_aliases_still_work() -> None:
+    text = (
+        "defaults: &steps\n"
+        "  - {notify: on-call, after: 5m}\n"
+        "  - {notify: team-lead, after: 15m}\n"
+        "labels: &labels {team: payments, tier: 1}\n"
+        "policies:\n"
+        + "".join(f"  - name: p{i}\n    steps: *steps\n    labels: *labels\n" for i in range(200))
+    )
+    value = one(text)
+    assert isinstance(value, dict)
+    assert len(value["policies"]) == 200
+    assert value["policies"][199]["steps"] == value["defaults"]
+    assert value["policies"][0]["labels"] == {"team": "payments", "tier": 1}
+
+
+def test_validate_refuses_the_alias_bomb_from_the_command_line(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    (root / "rules").mkdir(parents=True)
+    (root / "rules" / "team.yaml").write_text(_bomb(10, 10), encoding="utf-8")
+    beside_python = Path(sys.executable).with_name("oncall")
+    command = str(beside_python) if beside_python.exists() else shutil.which("oncall")
+    assert command
+    proc = subprocess.run(
+        [command, "validate", str(root)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stdout.startswith("rules/team.yaml:6:45: error: alias *l2 expands anchor &l2")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import replace
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 
 from oncall.notify.message import (
+    Link,
     Notice,
     SlackAction,
     SmsReply,
@@ -176,3 +178,82 @@ def test_teams_card_is_an_adaptive_card_with_actions() -> None:
     assert "Acknowledge" not in [
         a["title"] for a in render_teams(RESOLVED)["attachments"][0]["content"]["actions"]
     ]
+
+
+# A sender writes the title, summary and labels of an alert; responders write their names; config
+# writes service names and runbook links. None of it may ping a channel or hide a link.
+HOSTILE_SLACK = "<!channel> <https://evil.example|Reset SSO> <@U0ADMIN> & more"
+HOSTILE = replace(
+    ACKED,
+    title=HOSTILE_SLACK,
+    summary=HOSTILE_SLACK,
+    service=HOSTILE_SLACK,
+    priority="<!here>",
+    assignee="<!everyone>",
+    actor="<@U0ADMIN>",
+    labels=(("<!channel>", "<https://evil.example|x>"),),
+    runbooks=(Link("<!channel>", "https://runbooks.example.com/a|<!channel>"),),
+)
+
+
+def _slack_texts(message: dict[str, Any]) -> list[str]:
+    """Every string Slack parses for control sequences: the fallback and all mrkdwn texts."""
+    texts = [message["text"]]
+    stack: list[Any] = [message["blocks"]]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if item.get("type") == "mrkdwn":
+                texts.append(item["text"])
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return texts
+
+
+def test_slack_escapes_sender_text_in_the_fallback_and_every_mrkdwn_field() -> None:
+    message = render_slack(HOSTILE)
+    texts = _slack_texts(message)
+    assert len(texts) >= 7
+    for text in texts:
+        for control in ("<!channel>", "<!here>", "<!everyone>", "<@U0ADMIN>", "<https://evil"):
+            assert control not in text, text
+    assert message["text"] == (
+        ":eyes: Acknowledged by &lt;@U0ADMIN&gt;: #123 &lt;!channel&gt; "
+        "&lt;https://evil.example|Reset SSO&gt; &lt;@U0ADMIN&gt; &amp; more"
+    )
+    context = next(b for b in message["blocks"] if b["type"] == "context")["elements"][0]["text"]
+    # our own link markup stays a link; the URL from config cannot end it early
+    assert context.startswith("<https://oncall.example.com/incidents/123|Open incident #123>")
+    assert "<https://runbooks.example.com/a%7C&lt;!channel&gt;|&lt;!channel&gt;>" in context
+    # plain_text is not parsed for control sequences, so the header shows the title as written
+    assert message["blocks"][0]["type"] == "header"
+    assert message["blocks"][0]["text"]["type"] == "plain_text"
+
+
+def _teams_texts(message: dict[str, Any]) -> list[str]:
+    card = message["attachments"][0]["content"]
+    texts = [block["text"] for block in card["body"] if block["type"] == "TextBlock"]
+    facts = next(block["facts"] for block in card["body"] if block["type"] == "FactSet")
+    return texts + [fact["value"] for fact in facts]
+
+
+def test_teams_shows_sender_markdown_as_written() -> None:
+    link = "[Reset SSO](https://evil.example)"
+    hostile = replace(
+        HOSTILE,
+        title=f"{link} **now**",
+        summary=f"- {link}\n1. <https://evil.example>",
+        service=link,
+        labels=(("a", link),),
+        actor=link,
+    )
+    texts = _teams_texts(render_teams(hostile))
+    assert texts[0] == r"#123 \[Reset SSO\]\(https://evil.example\) \*\*now\*\*"
+    assert (
+        texts[2] == "\\- \\[Reset SSO\\]\\(https://evil.example\\)\n1\\. \\<https://evil.example\\>"
+    )
+    for text in texts:
+        assert link not in text, text
+        assert not re.search(r"(?<!\\)[<\[]", text), text  # no unescaped [link] or <autolink>
+    assert any(r"\[Reset SSO\]" in text for text in texts[3:])  # facts: service, labels, actor

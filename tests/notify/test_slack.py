@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 
@@ -134,3 +135,11 @@ def test_failure_switch_for_a_number_of_requests(slack: SlackPeer) -> None:
     slack.fail(500, times=2)
     outcomes = [provider.send("#checkout", PAGE).ok for _ in range(3)]
     assert outcomes == [False, False, True]
+
+
+def test_the_posted_fallback_text_cannot_ping_the_channel(slack: SlackPeer) -> None:
+    hostile = replace(PAGE, title="<!channel> <https://evil.example|Reset SSO>")
+    assert SlackProvider(provider_settings(slack.env())).send("#checkout", hostile).ok
+    (call,) = slack.calls("chat.postMessage")
+    assert "<!channel>" not in call["text"]
+    assert "&lt;!channel&gt; &lt;https://evil.example|Reset SSO&gt;" in call["text"]

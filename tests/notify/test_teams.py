@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 
@@ -58,3 +59,10 @@ def test_hanging_webhook_times_out(teams: TeamsPeer, short_timeout: str) -> None
 def test_bad_webhook_url_is_permanent() -> None:
     result = TeamsProvider(provider_settings()).send("not a url", PAGE)
     assert not result.ok and not result.retryable
+
+
+def test_a_markdown_link_in_the_title_is_not_a_link_in_the_card(teams: TeamsPeer) -> None:
+    hostile = replace(PAGE, title="[Reset SSO](https://evil.example)")
+    assert TeamsProvider(provider_settings()).send(teams.webhook_url, hostile).ok
+    (card,) = teams.cards
+    assert card["body"][0]["text"] == r"#123 \[Reset SSO\]\(https://evil.example\)"
