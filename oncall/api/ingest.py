@@ -1,14 +1,22 @@
 """`POST /api/v1/integrations/{name}/alerts`: authenticate, normalise, store, answer.
 
 Order of checks, each answered with a problem document: unknown integration 404; credentials
-401 (nothing stored); media type 415; JSON 400; payload 422 naming the field. Then one write
-transaction runs the pipeline and commits before the 202. A database that cannot be reached
-answers 503 with Retry-After and commits nothing, so the sender retries.
+401 (nothing stored); media type 415; JSON 400 (also nested deeper than
+`limits.MAX_JSON_DEPTH`); payload 422 naming the field, 413 over `limits.MAX_ALERTS_PER_REQUEST`.
+The body is parsed only after the credentials are checked. Then one write transaction runs the
+pipeline and commits before the 202; a signed (HMAC) delivery claims its signature in that same
+transaction, and a signature claimed before is a replay: 409, nothing stored. A database that
+cannot be reached answers 503 with Retry-After and commits nothing, so the sender retries.
 
-CloudWatch arrives through SNS, whose messages carry their own signature: the signing
-certificate is fetched (HTTPS only from SNS hosts, short timeout, cached) and every message is
-verified before anything else happens. A SubscriptionConfirmation is confirmed by visiting its
-SubscribeURL, so an `aws sns subscribe` completes by itself.
+CloudWatch arrives through SNS, whose messages carry their own signature. A `secret` on a
+cloudwatch integration is checked first (HTTP Basic, which SNS sends for a subscription URL
+`https://user:secret@host/...`). Then, cheapest first: the message must come from one of the
+integration's `topic_arns` (else 403: a signature only proves SNS sent it, and anyone with an
+AWS account can make SNS send us anything), name a genuine SNS certificate URL and carry a
+signature of the right shape; only then is the certificate fetched (HTTPS, short timeout,
+cached, failures cached too, one fetch per URL at a time) and the signature verified. A
+SubscriptionConfirmation is confirmed by visiting its SubscribeURL, so an `aws sns subscribe`
+completes by itself.
 """
 
 from __future__ import annotations
@@ -41,7 +49,7 @@ from oncall.config.types import MissingSecret, resolve_env
 from oncall.core.alerts import Alert
 from oncall.db.engine import write_session
 from oncall.incidents import events
-from oncall.ingest import auth, fastpath, fastpath_sqlite
+from oncall.ingest import auth, fastpath, fastpath_sqlite, limits, replays
 from oncall.ingest.fastpath import fast_path_applies
 from oncall.ingest.normalizers import PayloadError, normalize
 from oncall.ingest.pipeline import Result, ingest
@@ -52,6 +60,9 @@ PATH = "/api/v1/integrations/{name}/alerts"
 CERT_TIMEOUT_SECONDS = 3.0
 CERT_CACHE_SIZE = 16
 CERT_CACHE_TTL_SECONDS = 3600.0
+CERT_FAILURE_TTL_SECONDS = 60.0
+"""A certificate URL that could not be fetched is not tried again for this long."""
+CERT_FAILURE_CACHE_SIZE = 256
 MAX_CERT_BYTES = 64 * 1024
 RETRIES = 3
 """Deadlocks and serialisation failures are retried; each retry starts the transaction anew."""
@@ -82,30 +93,63 @@ def https_get(url: str, limit: int = MAX_CERT_BYTES, timeout: float = CERT_TIMEO
 
 
 class CertCache:
-    """A small LRU of signing certificates: SNS uses one certificate for many messages."""
+    """A small LRU of signing certificates: SNS uses one certificate for many messages.
+
+    Failures are cached too (`CERT_FAILURE_TTL_SECONDS`, in an LRU of their own so they cannot
+    push out the good ones), and concurrent requests for one URL wait for a single fetch.
+    """
 
     def __init__(self, fetch: Callable[[str], bytes], size: int = CERT_CACHE_SIZE,
-                 ttl: float = CERT_CACHE_TTL_SECONDS) -> None:
+                 ttl: float = CERT_CACHE_TTL_SECONDS,
+                 failure_ttl: float = CERT_FAILURE_TTL_SECONDS,
+                 failure_size: int = CERT_FAILURE_CACHE_SIZE) -> None:
         self._fetch = fetch
         self._size = size
         self._ttl = ttl
+        self._failure_ttl = failure_ttl
+        self._failure_size = failure_size
         self._lock = threading.Lock()
         self._items: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+        self._failures: OrderedDict[str, tuple[float, str]] = OrderedDict()
+        self._pending: dict[str, threading.Event] = {}
 
     def get(self, url: str) -> bytes:
-        now = time.monotonic()
-        with self._lock:
-            hit = self._items.get(url)
-            if hit is not None and now - hit[0] < self._ttl:
+        while True:
+            now = time.monotonic()
+            with self._lock:
+                hit = self._items.get(url)
+                if hit is not None and now - hit[0] < self._ttl:
+                    self._items.move_to_end(url)
+                    return hit[1]
+                failed = self._failures.get(url)
+                if failed is not None and now - failed[0] < self._failure_ttl:
+                    raise ValueError(f"{failed[1]} (cached failure)")
+                pending = self._pending.get(url)
+                if pending is None:
+                    pending = self._pending[url] = threading.Event()
+                    break
+            pending.wait(CERT_TIMEOUT_SECONDS * 2)  # another thread is fetching it: its result
+        try:
+            pem = self._fetch(url)
+        except Exception as exc:
+            with self._lock:
+                self._failures[url] = (time.monotonic(), str(exc) or type(exc).__name__)
+                self._failures.move_to_end(url)
+                while len(self._failures) > self._failure_size:
+                    self._failures.popitem(last=False)
+            raise
+        else:
+            with self._lock:
+                self._items[url] = (now, pem)
                 self._items.move_to_end(url)
-                return hit[1]
-        pem = self._fetch(url)
-        with self._lock:
-            self._items[url] = (now, pem)
-            self._items.move_to_end(url)
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
-        return pem
+                self._failures.pop(url, None)
+                while len(self._items) > self._size:
+                    self._items.popitem(last=False)
+            return pem
+        finally:
+            with self._lock:
+                del self._pending[url]
+            pending.set()
 
 
 def validate_subscribe_url(url: object) -> str:
@@ -129,9 +173,10 @@ def _default_visit(url: str) -> None:
 def routes(ctx: ApiContext) -> list[BaseRoute]:
     certs = CertCache(ctx.fetch_cert or https_get)
     visit = ctx.visit_url or _default_visit
+    purger = replays.Purger()
 
     async def receive_alerts(request: Request) -> Response:
-        return await _receive(ctx, certs, visit, request)
+        return await _receive(ctx, certs, visit, purger, request)
 
     return [Route(PATH, receive_alerts, methods=["POST"], name="ingest")]
 
@@ -158,35 +203,59 @@ def _media_type(request: Request) -> str | None:
 
 
 def _authenticate(ctx: ApiContext, integration: Integration, request: Request, body: bytes,
-                  now: datetime) -> None:
+                  now: datetime) -> auth.HmacProof | None:
+    """The integration's secret, checked before the body is parsed; the HMAC proof, if signed.
+
+    A cloudwatch integration without a secret is authenticated later, by SNS's signature."""
+    cloudwatch = integration.type == "cloudwatch"
     if integration.secret is None:
+        if cloudwatch:
+            return None
         raise auth.AuthError(f"integration {integration.name} has no secret")
     try:
         secret = resolve_env(integration.secret, ctx.environ)
     except MissingSecret as exc:
         log.error("integration %s: %s", integration.name, exc)
         raise auth.AuthError(str(exc)) from None
+    authorization = request.headers.get("authorization")
+    if cloudwatch:
+        auth.verify_basic(authorization, secret)
+        return None
     if (integration.auth or "bearer") == "hmac":
-        auth.verify_hmac(
+        return auth.verify_hmac(
             secret, body,
             request.headers.get(auth.TIMESTAMP_HEADER),
             request.headers.get(auth.SIGNATURE_HEADER),
             now,
         )
-    else:
-        auth.verify_bearer(request.headers.get("authorization"), secret)
+    auth.verify_bearer(authorization, secret)
+    return None
 
 
 def _unauthorized(integration: Integration, path: str) -> Response:
     headers = {}
-    if integration.type != "cloudwatch" and (integration.auth or "bearer") == "bearer":
+    if integration.type == "cloudwatch":
+        if integration.secret is not None:  # SNS sends Basic credentials after this challenge
+            headers["WWW-Authenticate"] = 'Basic realm="oncall"'
+    elif (integration.auth or "bearer") == "bearer":
         headers["WWW-Authenticate"] = 'Bearer realm="oncall"'
     return problems.problem(401, "missing or invalid credentials for this integration",
                             instance=path, headers=headers)
 
 
+def _forbidden_topic(integration: Integration, path: str, exc: auth.ForeignTopic) -> Response:
+    if integration.topic_arns:
+        log.warning("ingest %s: SNS message refused: %s", integration.name, exc)
+    else:
+        log.error("ingest %s: the integration has no topic_arns, so every SNS message is "
+                  "refused; add the topics it accepts (oncall validate reports this)",
+                  integration.name)
+    return problems.problem(403, "this integration does not accept messages from that SNS topic",
+                            instance=path)
+
+
 async def _receive(ctx: ApiContext, certs: CertCache, visit: Callable[[str], None],
-                   request: Request) -> Response:
+                   purger: replays.Purger, request: Request) -> Response:
     name = request.path_params["name"]
     path = request.url.path
     body = await request.body()
@@ -201,12 +270,13 @@ async def _receive(ctx: ApiContext, certs: CertCache, visit: Callable[[str], Non
         return problems.problem(404, f"no integration named {name!r} is applied", instance=path)
 
     sns = integration.type == "cloudwatch"
-    if not sns:
-        try:
-            _authenticate(ctx, integration, request, body, now)
-        except auth.AuthError as exc:
-            log.info("ingest %s: refused: %s", name, exc)
-            return _unauthorized(integration, path)
+    try:
+        proof = _authenticate(ctx, integration, request, body, now)
+    except auth.AuthError as exc:
+        log.info("ingest %s: refused: %s", name, exc)
+        return _unauthorized(integration, path)
+    mark = (replays.Mark(integration.name, proof.digest, proof.expires_at)
+            if proof is not None else None)
 
     media = _media_type(request)
     allowed = _SNS_TYPES if sns else _JSON_TYPES
@@ -215,13 +285,22 @@ async def _receive(ctx: ApiContext, certs: CertCache, visit: Callable[[str], Non
             415, f"expected {' or '.join(allowed)}, got {media}", instance=path,
         )
     try:
-        payload: Any = json.loads(body)
+        payload: Any = limits.loads(body)
+    except limits.TooDeep as exc:
+        return problems.problem(400, f"the body is not acceptable JSON: {exc}", instance=path)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         return problems.problem(400, f"the body is not valid JSON: {exc}", instance=path)
 
     if sns:
         try:
-            await run_in_threadpool(_verify_sns, certs, payload, now)
+            message = auth.check_sns_message(payload, integration.topic_arns)
+        except auth.ForeignTopic as exc:
+            return _forbidden_topic(integration, path, exc)
+        except auth.AuthError as exc:
+            log.info("ingest %s: SNS message refused: %s", name, exc)
+            return _unauthorized(integration, path)
+        try:
+            await run_in_threadpool(_verify_sns, certs, message, now)
         except auth.AuthError as exc:
             log.info("ingest %s: SNS message refused: %s", name, exc)
             return _unauthorized(integration, path)
@@ -236,19 +315,30 @@ async def _receive(ctx: ApiContext, certs: CertCache, visit: Callable[[str], Non
     try:
         alerts = [a.for_integration(name) for a in normalize(integration.type, payload, now)]
     except PayloadError as exc:
+        if exc.status != 422:
+            return problems.problem(exc.status, str(exc), instance=path,
+                                    invalid_params=exc.problems)
         return problems.unprocessable(exc.field_path, exc.message, exc.problems, instance=path)
     except ValueError as exc:
         return problems.unprocessable("", str(exc), instance=path)
 
     try:
-        result = await _store_fast(ctx, config, integration, alerts, now)
+        result = await _store_fast(ctx, config, integration, alerts, now, mark)
         if result is None:
-            result = await run_in_threadpool(_store, ctx, config, integration, alerts, now)
+            result = await run_in_threadpool(_store, ctx, config, integration, alerts, now, mark)
+    except replays.Replayed as exc:
+        log.warning("ingest %s: refused a replayed signed request: %s", name, exc)
+        return problems.problem(
+            409, "this signed request was accepted before; nothing was stored (sign every "
+            "delivery anew, with its own timestamp)", instance=path,
+        )
     except Exception as exc:
         if database_unavailable(exc):
             log.warning("ingest %s: database unavailable: %s", name, exc)
             return problems.unavailable(ctx.retry_after, instance=path)
         raise
+    if mark is not None and purger.due():
+        await run_in_threadpool(_purge_replays, ctx, now)
     if result.incident_ids:
         _hand_off(ctx)
     return JSONResponse(
@@ -260,6 +350,13 @@ async def _receive(ctx: ApiContext, certs: CertCache, visit: Callable[[str], Non
         },
         status_code=202,
     )
+
+
+def _purge_replays(ctx: ApiContext, now: datetime) -> None:
+    try:
+        replays.Purger.purge(ctx.engine, now)
+    except Exception as exc:  # noqa: BLE001 - the delivery is committed; the next purge retries
+        log.warning("could not purge expired replay claims: %s", exc)
 
 
 def _hand_off(ctx: ApiContext) -> None:
@@ -274,12 +371,8 @@ def _hand_off(ctx: ApiContext) -> None:
 
 
 def _verify_sns(certs: CertCache, message: Any, now: datetime) -> None:
-    if not isinstance(message, dict):
-        raise auth.AuthError("an SNS message is a JSON object")
-    cert_url = message.get("SigningCertURL")
-    if not isinstance(cert_url, str):
-        raise auth.AuthError("SNS message has no SigningCertURL")
-    auth.validate_signing_cert_url(cert_url)
+    """After `auth.check_sns_message`: fetch (or reuse) the certificate and verify."""
+    cert_url = message["SigningCertURL"]
     try:
         pem = certs.get(cert_url)
     except Exception as exc:
@@ -335,12 +428,15 @@ def _sqlstate(exc: OperationalError) -> str | None:
 
 
 async def _store_fast(ctx: ApiContext, config: ConfigSet, integration: Integration,
-                      alerts: list[Alert], now: datetime) -> Result | None:
+                      alerts: list[Alert], now: datetime, mark: replays.Mark | None = None
+                      ) -> Result | None:
     """The common deliveries on the event loop (PostgreSQL); None: `_store` in a thread."""
     if (ctx.postgres is None or ctx.repeats is None
             or not fast_path_applies(ctx.engine.dialect.name, alerts)):
         return None
     alert, repeats = alerts[0], ctx.repeats
+    if mark is not None:
+        return await _store_fast_signed(ctx, config, integration, alert, now, mark)
     try:
         repeated = await repeats.submit(integration.name, alert, now)
         if repeated is None and await repeats.wait_for_opener(integration.name, alert):
@@ -354,19 +450,47 @@ async def _store_fast(ctx: ApiContext, config: ConfigSet, integration: Integrati
                                     repeat_tried=True)
 
 
+class _Fallback(Exception):
+    """Roll the signed fast path back, its replay claim included: `_store` decides."""
+
+
+async def _store_fast_signed(ctx: ApiContext, config: ConfigSet, integration: Integration,
+                             alert: Alert, now: datetime, mark: replays.Mark) -> Result | None:
+    """A signed delivery on the fast path: the replay claim, the repeat or the new alert in one
+    transaction (not batched: the claim must commit or roll back with this delivery alone)."""
+    assert ctx.postgres is not None
+    for attempt in range(fastpath.RETRIES):
+        try:
+            async with ctx.postgres.connection() as conn, conn.transaction():
+                await replays.claim_async(conn, mark)
+                result = (await fastpath.repeat_trigger(conn, integration, alert, now)
+                          or await fastpath.open_trigger(conn, config, integration, alert, now,
+                                                         ctx.services))
+                if result is None:
+                    raise _Fallback
+            return result
+        except _Fallback:
+            return None
+        except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
+            if attempt == fastpath.RETRIES - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
 def _store(ctx: ApiContext, config: ConfigSet, integration: Integration, alerts: list[Alert],
-           now: datetime) -> Result:
+           now: datetime, mark: replays.Mark | None = None) -> Result:
     if fastpath_sqlite.fast_path_applies(ctx.engine.dialect.name, alerts):
         stored = fastpath_sqlite.store(ctx.engine, config, integration, alerts[0], now,
-                                       ctx.services)
+                                       ctx.services, replay=mark)
         if stored is not None:
             return stored
-    repeat_tried = fast_path_applies(ctx.engine.dialect.name, alerts)
+    repeat_tried = fast_path_applies(ctx.engine.dialect.name, alerts) and mark is None
     for attempt in range(RETRIES):
         try:
             with write_session(ctx.engine) as session:
                 return ingest(session, config, integration, alerts, now=now,
-                              services=ctx.services, repeat_tried=repeat_tried and attempt == 0)
+                              services=ctx.services, repeat_tried=repeat_tried and attempt == 0,
+                              replay=mark)
         except OperationalError as exc:
             if _sqlstate(exc) not in _RETRYABLE_SQLSTATES or attempt == RETRIES - 1:
                 raise

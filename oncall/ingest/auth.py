@@ -8,9 +8,19 @@ HMAC scheme (for senders that can sign; the header names are part of our public 
     X-Oncall-Timestamp: <unix seconds>
     X-Oncall-Signature: sha256=<hex of HMAC-SHA256(secret, timestamp + "." + raw body)>
 
-A timestamp more than `REPLAY_WINDOW` away from the receiver's clock is refused, so a captured
-request cannot be replayed later. Several `sha256=` values separated by commas are accepted
-(any one matching), so a sender can sign with an old and a new key while the secret rotates.
+A timestamp older than `REPLAY_WINDOW` or more than `MAX_FUTURE_SKEW` ahead of the receiver's
+clock is refused, so a captured request cannot be replayed later; inside the window the adapter
+refuses a request whose signature it has accepted before (`HmacProof.digest`, kept in the
+`ingest_replays` table until `HmacProof.expires_at`). Several `sha256=` values separated by
+commas are accepted (any one matching), so a sender can sign with an old and a new key while the
+secret rotates.
+
+SNS (CloudWatch): the signature proves Amazon SNS sent the message, not that it came from *our*
+topic: anyone with an AWS account gets messages signed by SNS. So `check_sns_message` first does
+the cheap checks (a known Type, the TopicArn among the integration's pinned `topic_arns`, a
+genuine SNS certificate URL, a signature of plausible shape), and only then is the certificate
+fetched and `verify_sns` run. A secret on a cloudwatch integration is an HTTP Basic password
+(`verify_basic`), which SNS sends when the subscription URL is `https://user:secret@host/...`.
 """
 
 from __future__ import annotations
@@ -20,8 +30,9 @@ import binascii
 import hashlib
 import hmac
 import re
-from collections.abc import Mapping
-from datetime import datetime, timedelta
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from cryptography import x509
@@ -32,12 +43,22 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 TIMESTAMP_HEADER = "X-Oncall-Timestamp"
 SIGNATURE_HEADER = "X-Oncall-Signature"
 REPLAY_WINDOW = timedelta(minutes=5)
+"""How old a signed request's timestamp may be."""
+MAX_FUTURE_SKEW = timedelta(seconds=30)
+"""How far ahead of our clock a timestamp may be (a sender's clock running fast)."""
 
 _SNS_HOST = re.compile(r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$")
+_SNS_CERT_PATH = re.compile(r"^/SimpleNotificationService-[0-9a-fA-F]+\.pem$")
+_SNS_SIGNATURE_BYTES = (256, 384, 512)
+"""RSA signatures of 2048, 3072 and 4096-bit keys: anything else is not from SNS."""
 
 
 class AuthError(Exception):
     """The request is not from whom it claims; the message is for logs, never the response."""
+
+
+class ForeignTopic(AuthError):
+    """A well-formed SNS message from a topic the integration does not accept: 403."""
 
 
 # --- bearer ---------------------------------------------------------------------------------
@@ -56,6 +77,27 @@ def verify_bearer(authorization: str | None, secret: str) -> None:
         raise AuthError("wrong bearer token")
 
 
+def verify_basic(authorization: str | None, secret: str) -> None:
+    """`Authorization: Basic base64(user:secret)`: the password is the secret, any user name.
+    SNS sends it for a subscription URL `https://user:secret@host/...` after a 401 challenge."""
+    if not secret:
+        raise AuthError("no secret configured for this integration")
+    if not authorization:
+        raise AuthError("missing Authorization header")
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "basic" or not token.strip():
+        raise AuthError("Authorization is not Basic")
+    try:
+        decoded = base64.b64decode(token.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise AuthError("Basic credentials are not base64") from None
+    _, colon, password = decoded.partition(b":")
+    if not colon:
+        raise AuthError("Basic credentials have no password")
+    if not hmac.compare_digest(password, secret.encode("utf-8")):
+        raise AuthError("wrong Basic password")
+
+
 # --- HMAC -----------------------------------------------------------------------------------
 
 
@@ -66,6 +108,15 @@ def hmac_signature(secret: str, timestamp: str, body: bytes) -> str:
     return f"sha256={mac.hexdigest()}"
 
 
+@dataclass(frozen=True)
+class HmacProof:
+    """An accepted signature: `digest` identifies the signed request (timestamp and body), and
+    keeping it until `expires_at` (when its timestamp leaves the window) refuses a replay."""
+
+    digest: str
+    expires_at: datetime
+
+
 def verify_hmac(
     secret: str,
     body: bytes,
@@ -73,8 +124,10 @@ def verify_hmac(
     signature: str | None,
     now: datetime,
     window: timedelta = REPLAY_WINDOW,
-) -> None:
-    """Check the signature over `timestamp + "." + body` and that the timestamp is recent."""
+    future: timedelta = MAX_FUTURE_SKEW,
+) -> HmacProof:
+    """Check the signature over `timestamp + "." + body` and that the timestamp is recent: at
+    most `window` old and at most `future` ahead. The caller refuses a proof seen before."""
     if not secret:
         raise AuthError("no secret configured for this integration")
     if not timestamp:
@@ -84,10 +137,11 @@ def verify_hmac(
     ts = timestamp.strip()
     if not ts.isdigit() or len(ts) > 12:
         raise AuthError(f"{TIMESTAMP_HEADER} is not unix seconds")
-    skew = abs(now.timestamp() - int(ts))
-    if skew > window.total_seconds():
-        raise AuthError(f"{TIMESTAMP_HEADER} is {skew:.0f}s away from now (replay window "
-                        f"{window.total_seconds():.0f}s)")
+    age = now.timestamp() - int(ts)
+    if age > window.total_seconds() or -age > future.total_seconds():
+        raise AuthError(f"{TIMESTAMP_HEADER} is {age:.0f}s old (accepted: "
+                        f"{-future.total_seconds():.0f}s to {window.total_seconds():.0f}s; "
+                        "replay window)")
     expected = hmac_signature(secret, ts, body).encode("ascii")
     matched = False
     for candidate in signature.split(","):
@@ -96,6 +150,10 @@ def verify_hmac(
                                        expected)
     if not matched:
         raise AuthError("signature does not match")
+    # The digest of our own signature: the same for every copy of this (timestamp, body),
+    # however the header was spelled (case, spaces, extra rotation candidates).
+    return HmacProof(hashlib.sha256(expected).hexdigest(),
+                     datetime.fromtimestamp(int(ts), UTC) + window)
 
 
 # --- Amazon SNS -----------------------------------------------------------------------------
@@ -123,8 +181,39 @@ def validate_signing_cert_url(url: str) -> None:
     host = (parts.hostname or "").lower()
     if not _SNS_HOST.match(host) or parts.port not in (None, 443) or parts.username:
         raise AuthError(f"SigningCertURL host {host!r} is not an SNS endpoint")
-    if not parts.path.endswith(".pem"):
-        raise AuthError("SigningCertURL does not name a .pem certificate")
+    if not _SNS_CERT_PATH.match(parts.path) or parts.query or parts.fragment:
+        raise AuthError("SigningCertURL is not an SNS signing certificate "
+                        "(/SimpleNotificationService-<hex>.pem)")
+
+
+def check_sns_message(message: object, topic_arns: Collection[str]) -> Mapping[str, object]:
+    """The checks that cost nothing, before a certificate is fetched or a signature verified.
+
+    `ForeignTopic` (403) for a message from a topic not in `topic_arns` (an empty list accepts
+    none); `AuthError` (401) for anything that cannot be a signed SNS message.
+    """
+    if not isinstance(message, Mapping):
+        raise AuthError("an SNS message is a JSON object")
+    sns_string_to_sign(message)  # a known Type with every signed field a string
+    topic = message.get("TopicArn")
+    if topic not in topic_arns:
+        raise ForeignTopic(f"SNS topic {topic!r} is not one of this integration's topic_arns")
+    if message.get("SignatureVersion") not in ("1", "2"):
+        raise AuthError(f"unsupported SNS SignatureVersion {message.get('SignatureVersion')!r}")
+    raw_signature = message.get("Signature")
+    if not isinstance(raw_signature, str):
+        raise AuthError("SNS message has no Signature")
+    try:
+        signature = base64.b64decode(raw_signature, validate=True)
+    except (binascii.Error, ValueError):
+        raise AuthError("SNS Signature is not base64") from None
+    if len(signature) not in _SNS_SIGNATURE_BYTES:
+        raise AuthError(f"SNS Signature of {len(signature)} bytes is not an RSA signature")
+    cert_url = message.get("SigningCertURL")
+    if not isinstance(cert_url, str):
+        raise AuthError("SNS message has no SigningCertURL")
+    validate_signing_cert_url(cert_url)
+    return message
 
 
 def sns_string_to_sign(message: Mapping[str, object]) -> bytes:

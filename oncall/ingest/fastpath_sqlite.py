@@ -33,6 +33,7 @@ from oncall.db.models import (
 from oncall.incidents import events
 from oncall.incidents.actors import Actor
 from oncall.incidents.service import RESOLVED, START_CYCLE, START_STEP, TRIGGERED
+from oncall.ingest import replays
 from oncall.ingest.pipeline import (
     DEDUPLICATED,
     DELIVERY,
@@ -75,16 +76,29 @@ def fast_path_applies(dialect: str, alerts: list[Alert]) -> bool:
     return dialect == "sqlite" and single_plain_trigger(alerts)
 
 
+class _Fallback(Exception):
+    """Roll back (the replay claim included): `pipeline.ingest` decides in a new transaction."""
+
+
 def store(engine: Engine, config: ConfigSet, integration: Integration, alert: Alert,
-          now: datetime, services: ServiceDirectory) -> Result | None:
-    """A repeat, else a new alert routed to one paging service; None: `pipeline.ingest`."""
+          now: datetime, services: ServiceDirectory, replay: replays.Mark | None = None
+          ) -> Result | None:
+    """A repeat, else a new alert routed to one paging service; None: `pipeline.ingest`.
+    `replay`: a signed delivery's mark, claimed first (`replays.Replayed` if taken)."""
     routed = route(config, integration.name, alert.labels, now, alert.dedup_key)
     single = len(routed.destinations) == 1 and routed.destinations[0].pages
-    with write_connection(engine) as conn:
-        result = _repeat(conn, integration.name, alert, now)
-        if result is not None or not single:
+    try:
+        with write_connection(engine) as conn:
+            replays.claim(conn, replay)
+            result = _repeat(conn, integration.name, alert, now)
+            if result is None and single:
+                result = _open(conn, config, integration, alert, now, services,
+                               routed.destinations[0])
+            if result is None and replay is not None:
+                raise _Fallback
             return result
-        return _open(conn, config, integration, alert, now, services, routed.destinations[0])
+    except _Fallback:
+        return None
 
 
 def _repeat(conn: Connection, integration: str, alert: Alert, now: datetime) -> Result | None:

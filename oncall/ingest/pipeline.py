@@ -39,6 +39,7 @@ from oncall.core.routing import Destination, route
 from oncall.db.models import AlertDeliveryRow, AlertRow, ServiceRow
 from oncall.incidents import events, service
 from oncall.incidents.actors import Actor
+from oncall.ingest import replays
 
 FIRING, RESOLVED = "firing", "resolved"
 
@@ -140,12 +141,15 @@ def ingest(
     now: datetime,
     services: ServiceDirectory | None = None,
     repeat_tried: bool = False,
+    replay: replays.Mark | None = None,
 ) -> Result:
     """Record and act on the alerts of one delivery; the caller commits.
 
     `repeat_tried`: `repeat_trigger` already found these alerts not firing, so the one-statement
-    shortcut for a repeated trigger is not tried again here.
+    shortcut for a repeated trigger is not tried again here. `replay`: a signed delivery's mark,
+    claimed first in this transaction (`replays.Replayed` if it was claimed before).
     """
+    replays.claim(session, replay)
     services = services or ServiceDirectory()
     result = Result()
     actor = Actor.integration(integration.name)

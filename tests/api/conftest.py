@@ -56,7 +56,9 @@ EXTRA_INTEGRATIONS: list[dict[str, Any]] = [
      "secret": "${env:NEWRELIC_WEBHOOK_SECRET}"},
     {"name": "grafana-prod", "type": "grafana", "service": "checkout-api",
      "secret": "${env:GRAFANA_WEBHOOK_SECRET}"},
-    {"name": "cloudwatch-prod", "type": "cloudwatch", "service": "checkout-api"},
+    {"name": "cloudwatch-prod", "type": "cloudwatch", "service": "checkout-api",
+     "topic_arns": ["arn:aws:sns:us-east-1:123456789012:oncall-alarms",
+                    "arn:aws:sns:eu-west-1:123456789012:oncall-alarms"]},
     {"name": "backup-jobs", "type": "generic", "service": "payments-db", "auth": "hmac",
      "secret": "${env:BACKUP_HMAC_SECRET}"},
 ]

@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, func, select
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from oncall.api.app import create_api
-from oncall.db.models import AlertDeliveryRow
+from oncall.config.configset import ConfigSet, Source
+from oncall.config.diagnostics import Position
+from oncall.config.models import Integration
+from oncall.config.yamlsource import Document
+from oncall.db.applied import read_applied
+from oncall.db.models import AlertDeliveryRow, IngestReplayRow
+from oncall.ingest import limits, replays
 from oncall.ingest.auth import hmac_signature
+from oncall.reconcile.apply import Origin, apply_config
 from oncall.settings import Settings
 
 PROBLEM = "application/problem+json"
@@ -413,3 +424,301 @@ def test_a_failure_before_commit_answers_503_and_keeps_nothing(
     assert "retry-after" in response.headers
     assert api.stored() == (0, 0, 0)
     assert api.count(AlertDeliveryRow) == 0
+
+
+# --- issue 15: SNS from any AWS account (row 2), certificate fetches (row 9) --------------------
+
+OUR_TOPIC = "arn:aws:sns:us-east-1:123456789012:oncall-alarms"
+FOREIGN_TOPIC = "arn:aws:sns:us-east-1:666666666666:oncall-alarms"
+SNS_HEADERS = {"Content-Type": "text/plain"}
+
+
+def foreign(message: dict[str, Any]) -> dict[str, Any]:
+    """The same message from a topic in another AWS account: what anyone can make SNS send."""
+    out = dict(message)
+    out["TopicArn"] = FOREIGN_TOPIC
+    if "SubscribeURL" in out:
+        out["SubscribeURL"] = out["SubscribeURL"].replace(OUR_TOPIC, FOREIGN_TOPIC)
+    return out
+
+
+def test_a_foreign_topics_subscription_is_not_confirmed(api: Any, sns: Any,
+                                                        load_payload: Any) -> None:
+    message = sns.sign(foreign(load_payload("cloudwatch", "subscription-confirmation")))
+    response = api.post("cloudwatch-prod", message, headers=SNS_HEADERS)
+    assert response.status_code == 403, response.text
+    assert response.headers["content-type"] == PROBLEM
+    assert sns.visited == [] and sns.fetched == []
+    assert "integration.subscription_confirmed" not in [e.type for e in api.events()]
+
+
+def test_a_forged_alarm_from_a_foreign_topic_opens_nothing(api: Any, sns: Any,
+                                                           load_payload: Any) -> None:
+    alarm = sns.sign(foreign(load_payload("cloudwatch", "alarm")), version="2")
+    response = api.post("cloudwatch-prod", alarm, headers=SNS_HEADERS)
+    assert response.status_code == 403, response.text
+    assert api.stored() == (0, 0, 0)
+    assert sns.fetched == []  # refused before any certificate is fetched
+
+
+def test_a_forged_ok_from_a_foreign_topic_resolves_nothing(api: Any, sns: Any,
+                                                           load_payload: Any) -> None:
+    accepted(api.post("cloudwatch-prod", sns.sign(load_payload("cloudwatch", "alarm")),
+                      headers=SNS_HEADERS))
+    forged = sns.sign(foreign(load_payload("cloudwatch", "ok")))
+    response = api.post("cloudwatch-prod", forged, headers=SNS_HEADERS)
+    assert response.status_code == 403, response.text
+    assert statuses(api) == ["triggered"]
+    assert api.stored() == (1, 1, 1)
+
+
+def test_five_unsigned_or_badly_signed_sns_requests_fetch_at_most_one_certificate(
+    api: Any, sns: Any, load_payload: Any
+) -> None:
+    unsigned = load_payload("cloudwatch", "alarm")
+    unsigned["SignatureVersion"] = "1"
+    for _ in range(5):
+        assert api.post("cloudwatch-prod", unsigned, headers=SNS_HEADERS).status_code == 401
+    assert sns.fetched == []
+    bad = sns.sign(load_payload("cloudwatch", "alarm"))
+    bad["Signature"] = base64.b64encode(b"\x01" * 256).decode("ascii")
+    for _ in range(5):
+        assert api.post("cloudwatch-prod", bad, headers=SNS_HEADERS).status_code == 401
+    assert len(sns.fetched) <= 1
+    assert api.stored() == (0, 0, 0)
+
+
+def test_a_cloudwatch_integration_without_topic_arns_refuses_everything(
+    make_api: Any, api_engine: Engine, sns: Any, load_payload: Any
+) -> None:
+    """An applied config from before `topic_arns` existed fails closed: 403, no confirmation."""
+    reapply(api_engine, {"name": "cloudwatch-prod", "type": "cloudwatch",
+                         "service": "checkout-api"})
+    api = make_api()
+    for name in ("subscription-confirmation", "alarm"):
+        response = api.post("cloudwatch-prod", sns.sign(load_payload("cloudwatch", name)),
+                            headers=SNS_HEADERS)
+        assert response.status_code == 403, response.text
+    assert sns.visited == [] and sns.fetched == [] and api.stored() == (0, 0, 0)
+
+
+def reapply(engine: Engine, *specs: dict[str, Any]) -> None:
+    """The applied config with these integrations added or replaced."""
+    with Session(engine) as session:
+        config = read_applied(session)
+    out = ConfigSet()
+    for obj in config.objects.values():
+        for item in obj.values():
+            if not (isinstance(item, Integration) and item.name in {s["name"] for s in specs}):
+                out.add(item, config.source(item))
+    for spec in specs:
+        obj = Integration.model_validate({"kind": "Integration", **spec})
+        out.add(obj, Source(Document("rules/integrations.yaml", None, Position(1, 1))))
+    apply_config(engine, out, Origin(actor="tests", source="tests", revision=None,
+                                     now=datetime(2026, 11, 25, 11, 0, tzinfo=UTC)))
+
+
+def _basic(password: str, user: str = "oncall") -> dict[str, str]:
+    token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+    return {**SNS_HEADERS, "Authorization": f"Basic {token}"}
+
+
+def test_a_secret_on_a_cloudwatch_integration_is_checked_as_basic_auth(
+    make_api: Any, api_engine: Engine, sns: Any, load_payload: Any,
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CLOUDWATCH_BASIC_SECRET", "cw-s3cret")
+    reapply(api_engine, {"name": "cloudwatch-basic", "type": "cloudwatch",
+                         "service": "checkout-api", "secret": "${env:CLOUDWATCH_BASIC_SECRET}",
+                         "topic_arns": [OUR_TOPIC]})
+    api = make_api()
+    alarm = sns.sign(load_payload("cloudwatch", "alarm"))
+    for headers in (SNS_HEADERS, _basic("wrong"), {**SNS_HEADERS, "Authorization": "Bearer x"}):
+        response = api.post("cloudwatch-basic", alarm, headers=headers)
+        assert response.status_code == 401, response.text
+        # SNS sends the credentials of https://user:secret@host/... only after this challenge
+        assert response.headers["www-authenticate"] == 'Basic realm="oncall"'
+    assert sns.fetched == [] and api.stored() == (0, 0, 0)
+    accepted(api.post("cloudwatch-basic", alarm, headers=_basic("cw-s3cret")))
+    # the secret does not replace the signature or the topic
+    assert api.post("cloudwatch-basic", sns.sign(foreign(load_payload("cloudwatch", "ok"))),
+                    headers=_basic("cw-s3cret")).status_code == 403
+    unsigned = dict(alarm)
+    del unsigned["Signature"]
+    assert api.post("cloudwatch-basic", unsigned, headers=_basic("cw-s3cret")).status_code == 401
+
+
+# --- issue 15: JSON parsed before authentication, nesting (row 11) ------------------------------
+
+DEEP = b"[" * 200_000
+
+
+@pytest.mark.parametrize("integration", ["synthetic-checks", "backup-jobs", "prometheus-prod"])
+def test_an_anonymous_deep_body_is_401_not_500(api: Any, integration: str) -> None:
+    response = api.post(integration, DEEP, token="wrong")
+    assert response.status_code == 401, response.text
+    assert response.headers["content-type"] == PROBLEM
+
+
+@pytest.mark.parametrize("body", [DEEP, b'{"summary": "x", "details": ' + b'{"a": ' * 40
+                                  + b"1" + b"}" * 40 + b"}"])
+def test_a_deep_body_is_a_400_problem(api: Any, body: bytes) -> None:
+    response = api.post("synthetic-checks", body)
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == PROBLEM
+    assert "nested deeper than 32" in response.json()["detail"]
+    assert api.stored() == (0, 0, 0)
+
+
+def test_a_deep_sns_body_is_a_400_problem_without_a_fetch(api: Any, sns: Any) -> None:
+    response = api.post("cloudwatch-prod", DEEP, headers=SNS_HEADERS)
+    assert response.status_code == 400, response.text
+    assert sns.fetched == []
+
+
+# --- issue 15: HMAC replay inside the window (row 12) --------------------------------------------
+
+
+def signed(api: Any, body: dict[str, Any], age: timedelta) -> tuple[bytes, dict[str, str]]:
+    raw = json.dumps(body).encode()
+    ts = str(int((api.clock[0] - age).timestamp()))
+    return raw, {"X-Oncall-Timestamp": ts,
+                 "X-Oncall-Signature": hmac_signature("backup-hmac-key", ts, raw)}
+
+
+def test_a_replayed_signed_resolve_does_not_resolve_a_newer_incident(api: Any) -> None:
+    trigger = {"summary": "Backup failed", "dedup_key": "nightly"}
+    resolve = {"dedup_key": "nightly", "event_action": "resolve"}
+    first = signed(api, trigger, timedelta(minutes=4))
+    accepted(api.post("backup-jobs", first[0], headers=first[1]))
+    captured = signed(api, resolve, timedelta(minutes=3))
+    accepted(api.post("backup-jobs", captured[0], headers=captured[1]))
+    api.clock[0] += timedelta(minutes=1)  # the captured resolve is now 4 minutes old
+    again = signed(api, trigger, timedelta(0))
+    newer = accepted(api.post("backup-jobs", again[0], headers=again[1]))["incidents"]
+    assert statuses(api) == ["resolved", "triggered"]
+
+    response = api.post("backup-jobs", captured[0], headers=captured[1])  # the replay
+    assert response.status_code == 409, response.text
+    assert response.headers["content-type"] == PROBLEM
+    assert statuses(api) == ["resolved", "triggered"]
+    assert [i.id for i in api.incidents() if i.status == "triggered"] == newer
+    # a replayed trigger, however its signature header is spelled, is refused as well
+    headers = dict(again[1])
+    headers["X-Oncall-Signature"] = f"sha256=00, {headers['X-Oncall-Signature'].upper()}"
+    assert api.post("backup-jobs", again[0], headers=headers).status_code == 409
+    assert api.count(AlertDeliveryRow) == 3
+
+
+def test_a_replayed_signed_trigger_is_refused_on_the_fast_path(api: Any) -> None:
+    raw, headers = signed(api, {"summary": "Backup failed", "dedup_key": "fast"}, timedelta(0))
+    accepted(api.post("backup-jobs", raw, headers=headers))
+    assert api.post("backup-jobs", raw, headers=headers).status_code == 409
+    assert api.stored() == (1, 1, 1)
+    # a repeat of a firing alert, signed anew, is accepted (and replayed, refused)
+    raw2, headers2 = signed(api, {"summary": "Backup failed", "dedup_key": "fast"},
+                            timedelta(seconds=1))
+    assert accepted(api.post("backup-jobs", raw2, headers=headers2))["outcomes"] == [
+        "deduplicated"]
+    assert api.post("backup-jobs", raw2, headers=headers2).status_code == 409
+    assert api.stored() == (2, 1, 1)
+
+
+def test_a_signed_request_that_failed_to_store_can_be_retried(api: Any,
+                                                              api_engine: Engine) -> None:
+    """The claim is in the delivery's own transaction: a 503 keeps no claim, so the sender's
+    retry of the very same request is accepted."""
+    raw, headers = signed(api, {"summary": "Backup failed", "dedup_key": "retry"},
+                          timedelta(seconds=5))
+    with deliveries_fail(api_engine):
+        assert api.post("backup-jobs", raw, headers=headers).status_code == 503
+    assert api.count(IngestReplayRow) == 0
+    accepted(api.post("backup-jobs", raw, headers=headers))
+    assert api.count(IngestReplayRow) == 1
+
+
+def test_bearer_deliveries_claim_nothing(api: Any) -> None:
+    accepted(api.post("synthetic-checks", {"summary": "s", "dedup_key": "b"}))
+    accepted(api.post("synthetic-checks", {"summary": "s", "dedup_key": "b"}))
+    assert api.count(IngestReplayRow) == 0
+
+
+def test_expired_claims_are_purged(api: Any) -> None:
+    raw, headers = signed(api, {"summary": "Backup failed", "dedup_key": "p"},
+                          timedelta(minutes=4))
+    accepted(api.post("backup-jobs", raw, headers=headers))
+    assert api.count(IngestReplayRow) == 1
+    later = api.clock[0] + timedelta(minutes=2)
+    assert replays.Purger.purge(api.engine, later) == 1
+    assert api.count(IngestReplayRow) == 0
+
+
+# --- issue 15: alerts per request and labels per alert (row 15) --------------------------------
+
+
+def test_an_alertmanager_group_of_1500_alerts_is_refused_quickly(api: Any,
+                                                                 load_payload: Any) -> None:
+    body = load_payload("alertmanager", "firing")
+    template = body["alerts"][0]
+    body["alerts"] = [{**template, "fingerprint": f"fp{n}",
+                       "labels": {**template["labels"], "n": str(n)}} for n in range(1500)]
+    started = time.monotonic()
+    response = api.post("prometheus-prod", body)
+    assert time.monotonic() - started < 2.0
+    assert response.status_code == 413, response.text
+    assert response.headers["content-type"] == PROBLEM
+    assert f"at most {limits.MAX_ALERTS_PER_REQUEST}" in response.json()["detail"]
+    assert api.stored() == (0, 0, 0)
+
+
+def test_an_alert_with_25005_labels_is_refused(api: Any, load_payload: Any) -> None:
+    body = load_payload("alertmanager", "firing")
+    body["alerts"][0]["labels"].update({f"l{n}": "x" for n in range(25_000)})
+    response = api.post("prometheus-prod", body)
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert problem["invalid-params"][0]["name"] == "alerts[0].labels"
+    assert api.stored() == (0, 0, 0)
+
+
+def test_a_certificate_that_cannot_be_fetched_is_not_fetched_again_at_once(
+    make_api: Any, sns: Any, load_payload: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Row 9 of issue 15: 5 requests made 5 fetches, each holding a thread for up to 3 s."""
+    fetched: list[str] = []
+
+    def unreachable(url: str) -> bytes:
+        fetched.append(url)
+        raise OSError("HTTP Error 404: Not Found")
+
+    monkeypatch.setattr(sns, "fetch", unreachable)
+    api = make_api()
+    message = sns.sign(load_payload("cloudwatch", "alarm"))
+    for _ in range(5):
+        response = api.post("cloudwatch-prod", message, headers=SNS_HEADERS)
+        assert response.status_code == 503, response.text
+        assert "retry-after" in response.headers
+    assert fetched == [message["SigningCertURL"]]
+    assert api.stored() == (0, 0, 0)
+
+
+def test_concurrent_copies_of_one_signed_request_are_accepted_once(live_server: Any) -> None:
+    """Through a real server (on PostgreSQL the copies race in separate transactions: the
+    second claim waits on the first's unique key, then finds it taken)."""
+    import httpx
+
+    raw = json.dumps({"summary": "Backup failed", "dedup_key": "race"}).encode()
+    ts = str(int(time.time()))
+    headers = {"Content-Type": "application/json", "X-Oncall-Timestamp": ts,
+               "X-Oncall-Signature": hmac_signature("backup-hmac-key", ts, raw)}
+
+    def send(_: int) -> int:
+        with httpx.Client(timeout=60) as client:
+            return client.post(f"{live_server.url}/api/v1/integrations/backup-jobs/alerts",
+                               content=raw, headers=headers).status_code
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        codes = sorted(pool.map(send, range(20)))
+    assert codes == [202] + [409] * 19
+    with Session(live_server.engine) as session:
+        assert session.scalar(select(func.count()).select_from(AlertDeliveryRow)) == 1

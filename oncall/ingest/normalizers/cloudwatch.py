@@ -8,7 +8,6 @@ them to the HTTP adapter, which verifies the signature (oncall.ingest.auth) and 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -17,6 +16,7 @@ from urllib.parse import quote
 from pydantic import Field
 
 from oncall.core.alerts import Alert, Severity, label_name
+from oncall.ingest.limits import TooDeep, loads
 from oncall.ingest.normalizers.common import (
     Lenient,
     PayloadError,
@@ -108,7 +108,9 @@ def region_code(arn: str) -> str:
 
 def alarm_message(text: str) -> AlarmMessage:
     try:
-        body = json.loads(text)
+        body = loads(text)
+    except TooDeep as exc:
+        raise PayloadError("Message", str(exc)) from None
     except ValueError:
         raise PayloadError(
             "Message", "not JSON: expected a CloudWatch alarm state change"

@@ -20,14 +20,16 @@ ZERO_TIME = datetime(1, 1, 1, tzinfo=UTC)
 class PayloadError(ValueError):
     """A body we cannot read; `field_path` names the field (`alerts[0].startsAt`, `` = body).
 
-    The HTTP layer answers 422 with RFC 7807 problem JSON built from `problems`.
+    The HTTP layer answers `status` (422, or 413 for a delivery over a size limit) with RFC 7807
+    problem JSON built from `problems`.
     """
 
     def __init__(self, field_path: str, message: str,
-                 problems: Sequence[tuple[str, str]] = ()) -> None:
+                 problems: Sequence[tuple[str, str]] = (), status: int = 422) -> None:
         super().__init__(f"{field_path or 'body'}: {message}")
         self.field_path = field_path
         self.message = message
+        self.status = status
         self.problems: tuple[tuple[str, str], ...] = tuple(problems) or ((field_path, message),)
 
 

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from oncall.core.alerts import LABEL_NAME, Action, Alert, Severity, fingerprint
+from oncall.ingest.limits import GENERIC_MAX_LABELS
 from oncall.ingest.normalizers.common import PayloadError, links, parse, with_severity
 
 
@@ -27,7 +28,7 @@ class GenericEvent(BaseModel):
     summary: str | None = Field(None, min_length=1, max_length=1024)
     severity: Severity = "error"
     source: str | None = Field(None, max_length=255)
-    labels: dict[str, str] = Field(default_factory=dict, max_length=64)
+    labels: dict[str, str] = Field(default_factory=dict, max_length=GENERIC_MAX_LABELS)
     dedup_key: str | None = Field(None, min_length=1, max_length=255)
     event_action: Action = "trigger"
     occurred_at: AwareDatetime | None = None
