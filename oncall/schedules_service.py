@@ -32,6 +32,7 @@ from oncall.core.schedule.overrides import (
 from oncall.db.models import ScheduleOverrideRow, SecretTokenRow, UserRow
 from oncall.incidents import events
 from oncall.incidents.actors import Actor, Forbidden
+from oncall.incidents.people import is_active
 
 OVERRIDE_CREATED = "schedule.override_created"
 OVERRIDE_CANCELLED = "schedule.override_cancelled"
@@ -373,7 +374,8 @@ def revoke_feed_token(session: Session, actor: Actor, feed_id: int, now: datetim
 
 
 def feed_subject(session: Session, token: str, now: datetime) -> str | None:
-    """The subject of a live feed token, or None (unknown, revoked, expired)."""
+    """The subject of a live feed token, or None (unknown, revoked, expired, or made by someone
+    no longer in the applied config or disabled)."""
     row = session.scalar(
         select(SecretTokenRow).where(
             SecretTokenRow.token_hash == _hash(token), SecretTokenRow.purpose == ICAL
@@ -382,5 +384,8 @@ def feed_subject(session: Session, token: str, now: datetime) -> str | None:
     if row is None or row.revoked_at is not None:
         return None
     if row.expires_at is not None and row.expires_at <= now:
+        return None
+    owner = session.get(UserRow, row.user_id) if row.user_id is not None else None
+    if owner is None or not is_active(owner):
         return None
     return row.subject

@@ -21,7 +21,7 @@ from oncall.db.engine import write_session
 from oncall.db.models import IncidentRow, SecretTokenRow, UserRow
 from oncall.incidents import service
 from oncall.incidents.actors import Forbidden
-from oncall.incidents.people import actor_for_email
+from oncall.incidents.people import actor_for_email, is_active
 from oncall.worker.notices import ACK_PURPOSE, hash_token
 
 PATH = "/ack/{token}"
@@ -51,6 +51,9 @@ def _usable(session: Session, token: str, now: datetime) -> SecretTokenRow | Non
         return None
     if row.expires_at is not None and row.expires_at <= now:
         return None
+    user = session.get(UserRow, row.user_id) if row.user_id is not None else None
+    if user is None or not is_active(user):
+        return None  # sent to someone no longer in the config: the link is dead
     return row
 
 

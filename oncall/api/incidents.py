@@ -1,7 +1,9 @@
 """The incidents REST API: list, get, and the responder actions, all through the service layer.
 
 Every request authenticates with an API key (`Authorization: Bearer oncall_…`) and acts as the
-key's user with that user's current roles, so an observer's key reads but cannot act (403).
+key's user with that user's current roles. Who may act on which incident is decided in one place
+(`oncall.incidents.access`): responders and admins of the team that owns the incident's service,
+people the incident paged, and platform admins; anyone else's key reads but cannot act (403).
 Actions are idempotent: acknowledging an acknowledged incident answers 200 with
 `"changed": false`; asking for a transition the state does not allow (acknowledging a resolved
 incident) answers 409.
@@ -39,6 +41,7 @@ from oncall.incidents.queries import (
     incident_detail,
     list_incidents,
 )
+from oncall.ingest import limits
 
 BASE = "/api/v1/incidents"
 STATUSES = (service.TRIGGERED, service.ACKNOWLEDGED, service.RESOLVED)
@@ -221,8 +224,9 @@ def decode_cursor(cursor: str) -> int | None:
     return int(number)
 
 
-async def _parse_body(request: Request, model: type[M]) -> M:
-    raw = await request.body()
+def _parse_body(request: Request, raw: bytes, model: type[M]) -> M:
+    """The action's JSON body, parsed only after `_authenticate` (an anonymous body is never
+    parsed) and with the nesting limit of `oncall.ingest.limits` (400, never a 500)."""
     path = request.url.path
     if not raw.strip():
         data: Any = {}
@@ -232,7 +236,10 @@ async def _parse_body(request: Request, model: type[M]) -> M:
             raise Problem(problems.problem(415, f"expected application/json, got {media}",
                                            instance=path))
         try:
-            data = json.loads(raw)
+            data = limits.loads(raw)
+        except limits.TooDeep as exc:
+            raise Problem(problems.problem(400, f"the body is not acceptable JSON: {exc}",
+                                           instance=path)) from None
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise Problem(problems.problem(400, f"the body is not valid JSON: {exc}",
                                            instance=path)) from None
@@ -346,15 +353,16 @@ def routes(ctx: ApiContext) -> list[BaseRoute]:
         async def handler(request: Request) -> Response:
             try:
                 incident_id = _incident_id(request)
-                body = await _parse_body(request, model)
             except Problem as p:
                 return p.response
+            raw = await request.body()
 
             def work() -> Response:
                 now = ctx.clock()
                 path = request.url.path
                 with write_session(ctx.engine) as session:
                     actor = _authenticate(session, request, now)
+                    body = _parse_body(request, raw, model)
                     try:
                         outcome = perform(session, incident_id, actor, body, now)
                     except Forbidden as exc:
@@ -393,8 +401,7 @@ def routes(ctx: ApiContext) -> list[BaseRoute]:
 
     def reassign(s: Session, i: int, a: Actor, b: ReassignBody, now: datetime
                  ) -> service.Outcome:
-        a.require_responder("reassign incidents")
-        incident = service.get(s, i)
+        incident = service.authorize(s, i, a, "reassign")
         user = s.scalar(select(UserRow).where(UserRow.email == b.assignee.strip().lower()))
         if user is None or user.disabled_at is not None:
             raise Problem(problems.unprocessable("assignee", f"unknown user {b.assignee!r}"))

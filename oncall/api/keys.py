@@ -2,7 +2,8 @@
 
 Only a SHA-256 of the key is stored (keys are 256 random bits, so a slow hash adds nothing);
 the prefix finds the row without scanning. A key carries its user's roles at the time of each
-request, so removing someone from a team takes effect on their keys at once.
+request, so removing someone from a team takes effect on their keys at once; a key of a person
+no longer listed by any Team (or disabled) authenticates no one, and the reconciler revokes it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from oncall.db.models import ApiKeyRow, TeamMembershipRow, UserRow
 from oncall.incidents.actors import Actor
+from oncall.incidents.people import is_active
 
 KEY_PREFIX = "oncall_"
 TOUCH_INTERVAL = timedelta(minutes=5)
@@ -56,7 +58,7 @@ def create_key(session: Session, name: str, email: str, now: datetime,
     if not name.strip():
         raise ApiKeyError("a key needs a name")
     user = session.scalar(select(UserRow).where(UserRow.email == email.strip().lower()))
-    if user is None or user.disabled_at is not None:
+    if user is None or not is_active(user):
         raise ApiKeyError(f"unknown user {email!r}: users come from Teams in the applied config")
     prefix = secrets.token_hex(6)
     key = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
@@ -91,8 +93,8 @@ def actor_for_key(session: Session, key: str, now: datetime) -> Actor | None:
     if row.created_by_id is None:
         return None
     user = session.get(UserRow, row.created_by_id)
-    if user is None or user.disabled_at is not None:
-        return None
+    if user is None or not is_active(user):
+        return None  # removed from the config or disabled: their keys stop at once
     roles = {
         m.team_name: m.role
         for m in session.scalars(
@@ -101,4 +103,6 @@ def actor_for_key(session: Session, key: str, now: datetime) -> Actor | None:
     }
     if row.last_used_at is None or now - row.last_used_at >= TOUCH_INTERVAL:
         row.last_used_at = now
-    return Actor("user", user.email, roles, user_id=user.id, via="api")
+    return Actor(
+        "user", user.email, roles, user_id=user.id, via="api", platform_admin=user.platform_admin
+    )

@@ -20,6 +20,7 @@ from oncall.config.diagnostics import Diagnostic, error, warning
 from oncall.config.models import (
     ConfigObject,
     IfStep,
+    Organization,
     RunbookStep,
     SlackStep,
     TeamsStep,
@@ -155,6 +156,28 @@ def check_references(ctx: Context) -> Iterator[Diagnostic]:
         for i, component in enumerate(page.components):
             for j, name in enumerate(component.services):
                 yield from ref(r, ("components", i, "services", j), "service", name, services)
+
+
+def check_integrations(ctx: Context) -> Iterator[Diagnostic]:
+    """A cloudwatch integration names the SNS topics it accepts: SNS signs every message from
+    every AWS account alike, so without the list anyone's topic could open our incidents."""
+    for integ in ctx.config.integrations.values():
+        if integ.type != "cloudwatch":
+            continue
+        r = _Reporter(ctx.config, integ)
+        if not integ.topic_arns:
+            yield r.error(
+                ("type",),
+                "a cloudwatch integration needs 'topic_arns': the SNS topic ARNs it accepts "
+                "(e.g. [arn:aws:sns:us-east-1:123456789012:oncall-alarms]); messages from any "
+                "other topic are refused",
+            )
+        if integ.auth is not None:
+            yield r.error(
+                ("auth",),
+                "'auth' does not apply to a cloudwatch integration: SNS signs its messages, and "
+                "a 'secret' is checked as the HTTP Basic password of the subscription URL",
+            )
 
 
 def check_dependency_cycles(ctx: Context) -> Iterator[Diagnostic]:
@@ -363,8 +386,42 @@ def _reaches_someone(config: ConfigSet, kind: str, ref: str, now: datetime | Non
     )
 
 
+def check_organization(ctx: Context) -> Iterator[Diagnostic]:
+    """At most one Organization; every platform admin is a member of some Team."""
+    config = ctx.config
+    orgs = sorted(
+        config.of(Organization).values(),
+        key=lambda o: (config.source(o).path, config.source(o).line),
+    )
+    if not orgs:
+        return
+    first = config.source(orgs[0])
+    for extra in orgs[1:]:
+        yield _Reporter(config, extra).error(
+            ("kind",),
+            "only one Organization document is allowed "
+            f"(first defined at {first.path}:{first.position(('kind',)).line})",
+        )
+    users = config.users
+    for org in orgs:
+        r = _Reporter(config, org)
+        seen: set[str] = set()
+        for i, email in enumerate(org.admins):
+            if email in seen:
+                yield r.error(("admins", i), f"{email!r} is listed twice")
+            seen.add(email)
+            if ctx.missing("User", email, users):
+                yield r.error(
+                    ("admins", i),
+                    f"{_unknown('user', email, users)}: a platform admin must be a member of "
+                    "some Team",
+                )
+
+
 CHECKS: list[Check] = [
+    check_organization,
     check_references,
+    check_integrations,
     check_dependency_cycles,
     check_runbooks,
     check_workflows,

@@ -12,6 +12,7 @@ from oncall.config.models import (
     EscalationPolicy,
     Integration,
     MaintenanceWindow,
+    Organization,
     RoutingRule,
     Runbook,
     Schedule,
@@ -117,6 +118,18 @@ class ConfigSet:
     @property
     def status_pages(self) -> dict[str, StatusPage]:
         return self.of(StatusPage)
+
+    @property
+    def organization(self) -> Organization | None:
+        """The one Organization document, if the config has one (validation allows at most one)."""
+        found = sorted(self.of(Organization).values(), key=lambda o: o.name)
+        return found[0] if found else None
+
+    @property
+    def platform_admins(self) -> frozenset[str]:
+        """Emails named in `Organization.admins`: they act on every team's incidents."""
+        org = self.organization
+        return frozenset(org.admins) if org is not None else frozenset()
 
     @property
     def users(self) -> dict[str, User]:

@@ -278,12 +278,46 @@ class Integration(ConfigObject):
     service: Name
     secret: SecretRef | None = None
     auth: Literal["bearer", "hmac"] | None = None
+    topic_arns: list[str] = Field(default_factory=list)
+    """cloudwatch: the SNS topics whose messages are accepted (required: `oncall validate`
+    refuses a cloudwatch integration without it; an empty list accepts no topic)."""
+
+    _ARN_PARTITIONS: ClassVar[tuple[str, ...]] = ("aws", "aws-cn", "aws-us-gov")
+
+    @field_validator("topic_arns")
+    @classmethod
+    def _topic_arns(cls, arns: list[str]) -> list[str]:
+        for arn in arns:
+            parts = arn.split(":")
+            name = parts[5] if len(parts) == 6 else ""
+            base = name.removesuffix(".fifo")
+            if (len(parts) != 6 or parts[0] != "arn" or parts[1] not in cls._ARN_PARTITIONS
+                    or parts[2] != "sns" or not parts[3]
+                    or not all(c.isascii() and (c.isalnum() or c == "-") for c in parts[3])
+                    or not (len(parts[4]) == 12 and parts[4].isascii() and parts[4].isdigit())
+                    or not 1 <= len(name) <= 256
+                    or not all(c.isascii() and (c.isalnum() or c in "-_") for c in base)):
+                raise ValueError(f"invalid SNS topic ARN {arn!r}: expected "
+                                 "arn:aws:sns:<region>:<12-digit account>:<topic name>")
+        if len(set(arns)) != len(arns):
+            raise ValueError("a topic ARN is listed twice")
+        return arns
+
+    def model_dump(self, **kwargs: Any) -> dict[str, Any]:
+        # The stored spec of an integration without topics stays as it was before the field
+        # existed, so upgrading does not show every Integration as changed in `oncall plan`.
+        dumped = super().model_dump(**kwargs)
+        if not self.topic_arns:
+            dumped.pop("topic_arns", None)
+        return dumped
 
     @model_validator(mode="after")
     def _secret_required(self) -> Integration:
         # CloudWatch arrives through SNS and is authenticated by SNS's own signature.
         if self.secret is None and self.type != "cloudwatch":
             raise ValueError(f"an {self.type} integration needs a 'secret: ${{env:NAME}}'")
+        if self.topic_arns and self.type != "cloudwatch":
+            raise ValueError("'topic_arns' applies only to a cloudwatch integration")
         return self
 
 
@@ -467,6 +501,20 @@ class StatusPage(ConfigObject):
     components: list[Component] = Field(min_length=1)
 
 
+# --- Organization --------------------------------------------------------------------------
+
+
+class Organization(ConfigObject):
+    """Settings of the whole installation (at most one document): its platform admins."""
+
+    KIND: ClassVar[str] = "Organization"
+    kind: Literal["Organization"]
+    description: str | None = None
+    admins: list[Email] = Field(default_factory=list)
+    """People who may act on every team's incidents and edit anyone's contact data; each must
+    be a member of some Team."""
+
+
 KINDS: dict[str, type[ConfigObject]] = {
     cls.KIND: cls
     for cls in (
@@ -480,5 +528,6 @@ KINDS: dict[str, type[ConfigObject]] = {
         Runbook,
         Workflow,
         StatusPage,
+        Organization,
     )
 }

@@ -267,9 +267,13 @@ def add_push_subscription(
     return _view(row, now)
 
 
-def _row(session: Session, actor: Actor, method_id: int, action: str) -> ContactMethodRow:
+def _row(
+    session: Session, actor: Actor, method_id: int, action: str, user_id: int | None
+) -> ContactMethodRow:
+    """The method, if `actor` may `action` it and (when given) it belongs to `user_id`, the
+    person whose page the request comes from: another person's id is refused as unknown."""
     row = session.get(ContactMethodRow, method_id, with_for_update=True)
-    if row is None:
+    if row is None or (user_id is not None and row.user_id != user_id):
         raise NotFound(f"contact method {method_id} does not exist")
     owner(session, actor, row.user_id, action)
     return row
@@ -348,9 +352,11 @@ def _start(
     )
 
 
-def send_code(session: Session, actor: Actor, method_id: int, now: datetime) -> ContactMethod:
+def send_code(
+    session: Session, actor: Actor, method_id: int, now: datetime, *, user_id: int | None = None
+) -> ContactMethod:
     """Send a new code (the last one expired, was mistyped too often, or never arrived)."""
-    row = _row(session, actor, method_id, "verify the contact methods")
+    row = _row(session, actor, method_id, "verify the contact methods", user_id)
     if row.verified_at is not None:
         raise Invalid(f"{_display(row.type, row.address)} is verified already")
     if row.disabled_at is not None:
@@ -368,11 +374,17 @@ def send_code(session: Session, actor: Actor, method_id: int, now: datetime) -> 
 
 
 def confirm(
-    session: Session, actor: Actor, method_id: int, code: str, now: datetime
+    session: Session,
+    actor: Actor,
+    method_id: int,
+    code: str,
+    now: datetime,
+    *,
+    user_id: int | None = None,
 ) -> Verification:
     """Check a typed code. A right one verifies the method (and its phone sibling); a wrong
     one counts an attempt, and after `MAX_ATTEMPTS` the code is void."""
-    row = _row(session, actor, method_id, "verify the contact methods")
+    row = _row(session, actor, method_id, "verify the contact methods", user_id)
     user = session.get(UserRow, row.user_id)
     assert user is not None
     if row.verified_at is not None:
@@ -420,13 +432,19 @@ def confirm(
 
 
 def set_enabled(
-    session: Session, actor: Actor, method_id: int, enabled: bool, now: datetime
+    session: Session,
+    actor: Actor,
+    method_id: int,
+    enabled: bool,
+    now: datetime,
+    *,
+    user_id: int | None = None,
 ) -> ContactMethod:
     """Pause or resume paging through a method without losing its verification or rules.
 
     The worker turns a push subscription off by itself when the push service says it is gone.
     """
-    row = _row(session, actor, method_id, "change the contact methods")
+    row = _row(session, actor, method_id, "change the contact methods", user_id)
     before = row.disabled_at is None
     if before != enabled:
         row.disabled_at = None if enabled else now
@@ -443,9 +461,14 @@ def set_enabled(
     return _view(row, now)
 
 
-def remove(session: Session, actor: Actor, method_id: int, now: datetime) -> None:
-    """Delete a method and the rules that use it; past notifications keep their address."""
-    row = _row(session, actor, method_id, "change the contact methods")
+def remove(
+    session: Session, actor: Actor, method_id: int, now: datetime, *, user_id: int | None = None
+) -> None:
+    """Delete a method and the rules that use it; past notifications keep their address.
+
+    `user_id` is the person whose page asks (the web passes the signed-in person): a method of
+    anyone else is refused as unknown."""
+    row = _row(session, actor, method_id, "change the contact methods", user_id)
     user = session.get(UserRow, row.user_id)
     assert user is not None
     rules = session.execute(

@@ -19,6 +19,8 @@ class Actor:
     user_id: int | None = None
     via: str | None = None
     """The channel the action came through (web, api, slack, sms, voice, email)."""
+    platform_admin: bool = False
+    """Named in the applied config's `Organization.admins`: may act on every team's incidents."""
 
     @classmethod
     def system(cls) -> Actor:
@@ -35,8 +37,11 @@ class Actor:
 
     @property
     def can_respond(self) -> bool:
-        """Acknowledge, resolve, reassign, annotate: anyone but an observer."""
-        if self.kind != "user":
+        """Responder or admin of some team (or a platform admin): may act on incidents at all.
+
+        Which incidents is decided per incident by `oncall.incidents.access.require_incident`;
+        this is only what a face uses to show or hide its buttons."""
+        if self.kind != "user" or self.platform_admin:
             return True
         return any(role in ("admin", "responder") for role in self.roles.values())
 

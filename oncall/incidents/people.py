@@ -10,9 +10,11 @@ from oncall.incidents.actors import Actor
 
 
 def actor_for_email(session: Session, email: str, via: str) -> Actor | None:
-    """The actor for an enabled user with this email (any case), or None if there is none."""
+    """The actor for an enabled user of the applied config with this email (any case), or None.
+
+    A person removed from the config (`in_config` false) or disabled acts through no face."""
     user = session.scalar(select(UserRow).where(UserRow.email == email.strip().lower()))
-    if user is None or user.disabled_at is not None:
+    if user is None or not is_active(user):
         return None
     rows = session.execute(
         select(TeamMembershipRow.team_name, TeamMembershipRow.role).where(
@@ -20,4 +22,12 @@ def actor_for_email(session: Session, email: str, via: str) -> Actor | None:
         )
     )
     roles = {team: role for team, role in rows}
-    return Actor("user", user.email, roles, user_id=user.id, via=via)
+    return Actor(
+        "user", user.email, roles, user_id=user.id, via=via, platform_admin=user.platform_admin
+    )
+
+
+def is_active(user: UserRow) -> bool:
+    """Listed by a Team in the applied config and not disabled: the only people who may use any
+    session, API key, feed token or link."""
+    return user.in_config and user.disabled_at is None

@@ -26,6 +26,7 @@ from oncall.db.models import (
     UserRow,
 )
 from oncall.incidents import events
+from oncall.incidents.access import require_incident
 from oncall.incidents.actors import Actor, Forbidden
 
 TRIGGERED, ACKNOWLEDGED, RESOLVED = "triggered", "acknowledged", "resolved"
@@ -54,6 +55,13 @@ def get(session: Session, incident_id: int) -> IncidentRow:
     incident = session.get(IncidentRow, incident_id)
     if incident is None:
         raise NotFound(f"incident {incident_id} does not exist")
+    return incident
+
+
+def authorize(session: Session, incident_id: int, actor: Actor, action: str) -> IncidentRow:
+    """The incident, if `actor` may `action` it (`oncall.incidents.access`: the one rule)."""
+    incident = get(session, incident_id)
+    require_incident(session, actor, incident, action)
     return incident
 
 
@@ -295,7 +303,7 @@ def _settle(
 
 
 def acknowledge(session: Session, incident_id: int, actor: Actor, now: datetime) -> Outcome:
-    actor.require_responder("acknowledge incidents")
+    authorize(session, incident_id, actor, "acknowledge")
     return _settle(
         session,
         incident_id,
@@ -310,7 +318,7 @@ def acknowledge(session: Session, incident_id: int, actor: Actor, now: datetime)
 def resolve(
     session: Session, incident_id: int, actor: Actor, now: datetime, note: str | None = None
 ) -> Outcome:
-    actor.require_responder("resolve incidents")
+    authorize(session, incident_id, actor, "resolve")
     return _settle(
         session,
         incident_id,
@@ -333,7 +341,7 @@ def reassign(
     policy_steps: int,
 ) -> Outcome:
     """Hand the incident to someone: page them now, and restart the policy if they don't ack."""
-    actor.require_responder("reassign incidents")
+    authorize(session, incident_id, actor, "reassign")
     assignee = session.scalar(select(UserRow).where(UserRow.email == assignee_email.lower()))
     if assignee is None or assignee.disabled_at is not None:
         raise Invalid(f"unknown user {assignee_email!r}")
@@ -383,7 +391,7 @@ def escalate_now(session: Session, incident_id: int, actor: Actor, now: datetime
     step through its usual compare-and-set: exactly once, even if pressed twice. Only a
     triggered incident escalates; there is nothing to do for an acknowledged or resolved one.
     """
-    actor.require_responder("escalate incidents")
+    authorize(session, incident_id, actor, "escalate")
     incident = session.scalar(
         select(IncidentRow).where(IncidentRow.id == incident_id).with_for_update()
     )
@@ -419,7 +427,7 @@ def escalate_now(session: Session, incident_id: int, actor: Actor, now: datetime
 
 
 def add_note(session: Session, incident_id: int, actor: Actor, text: str, now: datetime) -> None:
-    actor.require_responder("add notes")
+    authorize(session, incident_id, actor, "add notes to")
     if not text.strip():
         raise Invalid("a note cannot be empty")
     if len(text) > 20_000:
@@ -438,7 +446,7 @@ def add_note(session: Session, incident_id: int, actor: Actor, text: str, now: d
 def change_priority(
     session: Session, incident_id: int, actor: Actor, priority: str, now: datetime
 ) -> Outcome:
-    actor.require_responder("change priorities")
+    authorize(session, incident_id, actor, "change the priority of")
     if priority not in PRIORITIES:
         raise Invalid(f"unknown priority {priority!r}: expected one of {', '.join(PRIORITIES)}")
     current = get(session, incident_id)
@@ -477,6 +485,7 @@ __all__ = [
     "Outcome",
     "acknowledge",
     "add_note",
+    "authorize",
     "change_priority",
     "escalate_now",
     "open_or_join",

@@ -17,18 +17,21 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, select
+from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from oncall.config.configset import ConfigSet
 from oncall.db.engine import BEGIN_IMMEDIATE, is_postgresql, is_sqlite
 from oncall.db.models import (
     AlertRow,
+    ApiKeyRow,
     AuditEventRow,
     ConfigObjectRow,
     IncidentRow,
     ReconcileRunRow,
+    SecretTokenRow,
     ServiceRow,
+    SessionRow,
     TeamMembershipRow,
     UserRow,
 )
@@ -37,6 +40,8 @@ from oncall.reconcile.plan import spec_hash as hash_spec
 from oncall.reconcile.state import read_current, service_columns
 
 ADVISORY_LOCK_KEY = 0x6F6E_6361_6C6C  # "oncall": one reconciler per database
+ACCESS_REVOKED = "user.access_revoked"
+"""Audit event of a person who left the config: their sessions, API keys and tokens revoked."""
 OPEN = IncidentRow.status != "resolved"
 
 
@@ -268,14 +273,17 @@ def _apply_user(session: Session, change: Change, origin: Origin) -> None:
     if change.action == "delete":
         if user is not None:
             user.in_config = False
+            user.platform_admin = False
             user.updated_at = origin.now
             session.execute(delete(TeamMembershipRow).where(TeamMembershipRow.user_id == user.id))
+            _revoke_access(session, user, origin)
         return
     spec = change.after or {}
     if user is None:
         user = UserRow(email=change.name, created_at=origin.now)
         session.add(user)
     user.in_config = True
+    user.platform_admin = bool(spec.get("platform_admin", False))
     user.updated_at = origin.now
     if "name" in spec:
         user.name = spec["name"]
@@ -295,6 +303,49 @@ def _apply_user(session: Session, change: Change, origin: Origin) -> None:
     for team, role in roles.items():
         if team not in existing:
             session.add(TeamMembershipRow(team_name=team, user_id=user.id, role=role))
+
+
+def _revoke_access(session: Session, user: UserRow, origin: Origin) -> None:
+    """Someone who left the config keeps nothing that signs in or reads as them: their sessions,
+    API keys and secret tokens (iCal feeds, acknowledge links, …) are revoked, in the audit log.
+    The checks at use (`in_config`) refuse them anyway; this makes it visible and permanent."""
+    now = origin.now
+    sessions = session.execute(
+        update(SessionRow)
+        .where(SessionRow.user_id == user.id, SessionRow.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    keys = session.execute(
+        update(ApiKeyRow)
+        .where(ApiKeyRow.created_by_id == user.id, ApiKeyRow.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    tokens = session.execute(
+        update(SecretTokenRow)
+        .where(SecretTokenRow.user_id == user.id, SecretTokenRow.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    counts = {
+        "sessions": int(sessions.rowcount),  # type: ignore[attr-defined]
+        "api_keys": int(keys.rowcount),  # type: ignore[attr-defined]
+        "secret_tokens": int(tokens.rowcount),  # type: ignore[attr-defined]
+    }
+    session.add(
+        AuditEventRow(
+            at=now,
+            actor=origin.actor,
+            type=ACCESS_REVOKED,
+            subject_kind="user",
+            subject_name=user.email,
+            data={
+                "revoked": counts,
+                "reason": "no longer listed by any Team in the applied config",
+                "revision": origin.revision,
+                "source": origin.source,
+                **origin.extra,
+            },
+        )
+    )
 
 
 def git_revision(directory: str | Path) -> str | None:

@@ -2,7 +2,8 @@
 
 Both sides are `ObjectState`s: the desired side comes from a validated ConfigSet, the current side
 is read from the database by `oncall.reconcile.state`. Users are an object kind of their own here
-(email, name, roles), derived from Teams, so a membership change reads as a change to the person.
+(email, name, roles, and `platform_admin: true` for the people `Organization.admins` names),
+derived from Teams, so a membership change reads as a change to the person.
 A rename is a delete and a create: names are identities, and nothing guesses otherwise.
 """
 
@@ -24,6 +25,7 @@ FORMATS = ("text", "json", "markdown")
 
 USER = "User"
 KIND_ORDER = (
+    "Organization",
     "Team",
     USER,
     "Schedule",
@@ -149,10 +151,13 @@ def desired_state(config: ConfigSet) -> dict[Key, ObjectState]:
         desired[(obj.KIND, obj.name)] = ObjectState(
             obj.KIND, obj.name, spec, source.path, source.line
         )
+    admins = config.platform_admins
     for email, user in config.users.items():
         user_spec: dict[str, Any] = {"roles": dict(sorted(user.roles.items()))}
         if user.name is not None:
             user_spec = {"name": user.name, **user_spec}
+        if email in admins:
+            user_spec["platform_admin"] = True
         desired[(USER, email)] = ObjectState(USER, email, user_spec)
     return desired
 

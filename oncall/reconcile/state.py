@@ -69,7 +69,9 @@ def _overlay_service(spec: dict[str, Any], row: ServiceRow | None) -> tuple[dict
 
 def read_users(session: Session) -> list[ObjectState]:
     users = session.execute(
-        select(UserRow.id, UserRow.email, UserRow.name).where(UserRow.in_config.is_(True))
+        select(UserRow.id, UserRow.email, UserRow.name, UserRow.platform_admin).where(
+            UserRow.in_config.is_(True)
+        )
     ).all()
     roles: dict[int, dict[str, str]] = {}
     for user_id, team, role in session.execute(
@@ -77,9 +79,11 @@ def read_users(session: Session) -> list[ObjectState]:
     ):
         roles.setdefault(user_id, {})[team] = role
     states = []
-    for user_id, email, name in users:
+    for user_id, email, name, platform_admin in users:
         spec: dict[str, Any] = {"roles": dict(sorted(roles.get(user_id, {}).items()))}
         if name is not None:
             spec = {"name": name, **spec}
+        if platform_admin:
+            spec["platform_admin"] = True
         states.append(ObjectState(USER, email, spec))
     return states

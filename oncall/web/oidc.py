@@ -2,8 +2,12 @@
 
 The provider is found by discovery (`/.well-known/openid-configuration`); the ID token's
 signature is checked against the provider's JWKS, and its issuer, audience, expiry and nonce are
-checked before its `email` claim is trusted. The email must belong to a user the applied config
-lists on a team: an identity the provider knows but the config does not is refused.
+checked before its `email` claim is trusted, and the provider must vouch for the email
+(`email_verified: true`; a token without it is refused). The email must belong to a user the
+applied config lists on a team: an identity the provider knows but the config does not is refused.
+The first sign-in binds the token's (issuer, subject) to that user; later sign-ins must present
+the same pair (`oncall.web.auth.oidc_sign_in`), so an account at the provider that merely claims
+a user's email cannot become them.
 """
 
 from __future__ import annotations
@@ -165,8 +169,12 @@ def verify_id_token(id_token: str, keys: KeySet, settings: WebSettings, nonce: s
     email = claims.get("email")
     if not isinstance(email, str) or "@" not in email:
         raise OIDCError("the ID token has no email: allow the 'email' scope for this client")
-    if claims.get("email_verified") is False:
-        raise OIDCError("the sign-in provider has not verified this email address")
+    if claims.get("email_verified") not in (True, "true"):
+        # Absent counts as unverified: the email is what first ties an identity to a user.
+        raise OIDCError(
+            "the sign-in provider does not say this email address is verified "
+            "(the ID token needs email_verified: true)"
+        )
     name = claims.get("name")
     return Identity(email.lower(), str(claims["sub"]), name if isinstance(name, str) else None)
 

@@ -15,11 +15,13 @@ import secrets
 from datetime import timedelta
 from urllib.parse import quote, urlsplit
 
+from sqlalchemy.orm import Session
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from oncall.api import access
 from oncall.core.schedule.ical import person_feed, schedule_feed
 from oncall.db.engine import write_session
 from oncall.schedules_service import effective_schedule, feed_subject
@@ -120,11 +122,21 @@ async def oidc_callback(request: Request) -> Response:
 
 def _oidc_session(identity: oidc.Identity, issuer: str) -> str:
     now = context.now()
+    # A refused identity is in the audit log even though sign-in fails: commit it first.
     with write_session(context.engine()) as session:
-        user = auth.oidc_sign_in(
-            session, identity.email, now, issuer=issuer, subject=identity.subject
-        )
-        return auth.start_session(session, user, "oidc", now, context.web_settings().session_hours)
+        try:
+            user = auth.oidc_sign_in(
+                session, identity.email, now, issuer=issuer, subject=identity.subject
+            )
+        except auth.SignInError as exc:
+            error: auth.SignInError | None = exc
+        else:
+            error = None
+            return auth.start_session(
+                session, user, "oidc", now, context.web_settings().session_hours
+            )
+    assert error is not None
+    raise error
 
 
 # --- break-glass local accounts ------------------------------------------------------------------
@@ -203,9 +215,13 @@ async def local_submit(request: Request) -> Response:
     if not _same_origin(request) or not expected or not hmac.compare_digest(presented, expected):
         return _form(request, next_path, "The form expired: try again.", status=403)
     email, password = str(form.get("email") or ""), str(form.get("password") or "")
-    client = request.client.host if request.client else None
+    client = client_address(request)
     try:
         token = await asyncio.to_thread(_local_session, email, password, client)
+    except auth.Throttled as exc:
+        response = _form(request, next_path, str(exc).capitalize() + ".", status=429)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     except auth.SignInError as exc:
         return _form(request, next_path, str(exc).capitalize() + ".", status=401)
     response = _signed_in_response(request, token, next_path)
@@ -213,8 +229,20 @@ async def local_submit(request: Request) -> Response:
     return response
 
 
+def client_address(request: Request) -> str | None:
+    """The address sign-in throttling counts by: the ASGI client. Behind a reverse proxy, run
+    the server with its proxy-headers support (uvicorn `--proxy-headers` with
+    `--forwarded-allow-ips` naming the proxy) so that this is the real client, not the proxy."""
+    return request.client.host if request.client else None
+
+
 def _local_session(email: str, password: str, client: str | None) -> str:
     now = context.now()
+    # A throttled attempt is refused on one read, before the write lock and any hashing.
+    with Session(context.engine()) as session:
+        retry = auth.throttled(session, email, client, now)
+    if retry is not None:
+        raise auth.Throttled(retry)
     # The failed attempt must be recorded even though sign-in is refused: commit it first.
     with write_session(context.engine()) as session:
         try:
@@ -288,14 +316,15 @@ async def ical(request: Request) -> Response:
 
 
 def router() -> Starlette:
-    """A fresh router (Reflex mounts its own app inside the one it is given)."""
-    return Starlette(
-        routes=[
-            Route("/auth/oidc/start", oidc_start, methods=["GET"]),
-            Route("/auth/oidc/callback", oidc_callback, methods=["GET"]),
-            Route("/auth/local", local_form, methods=["GET"]),
-            Route("/auth/local", local_submit, methods=["POST"]),
-            Route("/auth/logout", logout, methods=["POST"]),
-            Route("/ical/{token}.ics", ical, methods=["GET"]),
-        ]
-    )
+    """A fresh router (Reflex mounts its own app inside the one it is given); it refuses to
+    build with a route that oncall/api/access.py does not list."""
+    routes = [
+        Route("/auth/oidc/start", oidc_start, methods=["GET"]),
+        Route("/auth/oidc/callback", oidc_callback, methods=["GET"]),
+        Route("/auth/local", local_form, methods=["GET"]),
+        Route("/auth/local", local_submit, methods=["POST"]),
+        Route("/auth/logout", logout, methods=["POST"]),
+        Route("/ical/{token}.ics", ical, methods=["GET"]),
+    ]
+    access.require_listed(routes, access.WEB, "the web app")
+    return Starlette(routes=routes)

@@ -86,3 +86,38 @@ def test_observer_link_is_refused(client: TestClient, applied_engine: Engine) ->
     response = client.post(path)
     assert response.status_code == 403 and "observer" in response.text
     assert incident_status(applied_engine, incident_id) == "triggered"
+
+
+def test_a_link_of_someone_removed_from_config_is_dead(
+    client: TestClient, applied_engine: Engine
+) -> None:
+    """Issue 15 row 5: every token (here an acknowledge link) dies with its owner's access."""
+    incident_id, path = make_link(applied_engine, "marcus.bell@northwind.example")
+    with write_session(applied_engine) as session:
+        user = session.scalar(
+            select(UserRow).where(UserRow.email == "marcus.bell@northwind.example")
+        )
+        assert user is not None
+        user.in_config = False  # as the reconciler leaves someone no Team lists
+    assert client.get(path).status_code == 410
+    assert client.post(path).status_code in (403, 410)
+    assert incident_status(applied_engine, incident_id) == "triggered"
+
+
+def test_someone_the_incident_paged_may_acknowledge_by_link(
+    client: TestClient, applied_engine: Engine
+) -> None:
+    """Issue 15 row 4: a storefront responder acts on a payments incident only because it
+    paged them (the link is sent with the page)."""
+    incident_id, path = make_link(applied_engine, "samuel.osei@northwind.example")
+    assert client.post(path).status_code == 200
+    assert incident_status(applied_engine, incident_id) == "acknowledged"
+
+
+def test_a_paged_observer_still_cannot_acknowledge(
+    client: TestClient, applied_engine: Engine
+) -> None:
+    incident_id, path = make_link(applied_engine, "eve.larsen@northwind.example")
+    refused = client.post(path)
+    assert refused.status_code == 403 and "observer" in refused.text
+    assert incident_status(applied_engine, incident_id) == "triggered"

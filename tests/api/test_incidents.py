@@ -182,6 +182,32 @@ def test_non_json_bodies_are_400_or_415(api: Any, key: str) -> None:
     assert form.status_code == 415
 
 
+DEEP = b"[" * 200_000  # issue 15 row 11: json.loads raised RecursionError, a 500
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer nope"}])
+def test_an_anonymous_body_is_not_parsed(api: Any, headers: dict[str, str]) -> None:
+    """Credentials first: an anonymous deep or broken body is a 401, never a 500 or a 400."""
+    (incident_id,) = open_incidents(api, 1)
+    for body in (DEEP, b"{", b"[" * 100 + b"]" * 100):
+        response = api.client.post(f"/api/v1/incidents/{incident_id}/notes", content=body,
+                                   headers={**headers, "Content-Type": "application/json"})
+        assert response.status_code == 401, response.text
+        assert response.headers["content-type"] == PROBLEM
+
+
+@pytest.mark.parametrize("body", [DEEP, b'{"text": ' + b"[" * 33 + b"]" * 33 + b"}"])
+def test_a_deeply_nested_body_is_400_for_a_valid_key(api: Any, key: str, body: bytes) -> None:
+    (incident_id,) = open_incidents(api, 1)
+    response = api.client.post(f"/api/v1/incidents/{incident_id}/notes", content=body,
+                               headers={"Authorization": f"Bearer {key}",
+                                        "Content-Type": "application/json"})
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == PROBLEM
+    assert "nested deeper than 32" in response.json()["detail"]
+    assert [e.type for e in api.events(incident_id)].count("incident.note") == 0
+
+
 def test_an_observer_key_reads_but_cannot_act(api: Any) -> None:
     (incident_id,) = open_incidents(api, 1)
     key = api.key(OBSERVER)

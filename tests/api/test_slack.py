@@ -115,6 +115,19 @@ def test_observer_click_is_refused(slack: Slack) -> None:
     assert status(slack.engine, incident_id) == "triggered"
 
 
+def test_a_responder_of_another_team_is_refused(slack: Slack) -> None:
+    """Issue 15 row 4 in Slack: a storefront responder cannot ack or resolve a payments
+    incident, by button or by slash command."""
+    incident_id = new_incident(slack.engine)
+    response = slack.click("samuel.osei@northwind.example", ACK_ACTION_ID,
+                           f"acknowledge:{incident_id}")
+    assert "Not allowed" in response.json()["text"]  # type: ignore[attr-defined]
+    assert "payments" in response.json()["text"]  # type: ignore[attr-defined]
+    reply = slack.command("samuel.osei@northwind.example", f"resolve {incident_id}")
+    assert "Not allowed" in reply.json()["text"]  # type: ignore[attr-defined]
+    assert status(slack.engine, incident_id) == "triggered"
+
+
 def test_unknown_slack_user_changes_nothing(slack: Slack) -> None:
     incident_id = new_incident(slack.engine)
     response = slack.click("stranger@elsewhere.example", ACK_ACTION_ID,

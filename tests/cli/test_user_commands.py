@@ -44,3 +44,27 @@ def test_create_admin_refusals(
     monkeypatch.setattr("sys.stdin", io.StringIO(password + "\n"))
     assert main(["user", "create-admin", email, "--database-url", url]) == 1
     assert message in capsys.readouterr().err
+
+
+def test_unbind_sso(
+    applied_engine: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from datetime import UTC, datetime
+
+    from oncall.db.engine import write_session
+    from oncall.db.models import UserRow
+    from oncall.web import auth
+
+    email = "lena.fischer@northwind.example"
+    now = datetime.now(UTC)
+    with write_session(applied_engine) as session:
+        auth.oidc_sign_in(session, email, now, issuer="https://idp.example", subject="old")
+    url = applied_engine.url.render_as_string(hide_password=False)
+    assert main(["user", "unbind-sso", email, "--database-url", url]) == 0
+    assert "SSO identity unbound" in capsys.readouterr().out
+    with write_session(applied_engine) as session:
+        user = session.scalar(select(UserRow).where(UserRow.email == email))
+        assert user is not None and user.oidc_subject is None
+        # the next sign-in binds the new identity
+        auth.oidc_sign_in(session, email, now, issuer="https://idp.example", subject="new")
+    assert main(["user", "unbind-sso", "nobody@example.com", "--database-url", url]) == 1

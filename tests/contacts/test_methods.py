@@ -189,7 +189,9 @@ def test_slack_member(applied_engine: Engine, people: dict[str, Actor]) -> None:
     assert method.type == "slack" and not method.verified
 
 
-def test_only_the_owner_or_an_admin(applied_engine: Engine, people: dict[str, Actor]) -> None:
+def test_only_the_owner_or_a_platform_admin(
+    applied_engine: Engine, people: dict[str, Actor]
+) -> None:
     alice, bob, admin = people["alice"], people["bob"], people["admin"]
     assert alice.user_id
     with write_session(applied_engine) as session, pytest.raises(Forbidden):

@@ -4,13 +4,26 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
+from oncall.config.configset import ConfigSet
 from oncall.db.engine import write_session
-from oncall.db.models import AuditEventRow, SessionRow
+from oncall.db.models import (
+    AuditEventRow,
+    LocalAccountRow,
+    SecretTokenRow,
+    SessionRow,
+    UserRow,
+)
+from oncall.incidents.actors import Actor
+from oncall.incidents.people import actor_for_email
+from oncall.reconcile.apply import Origin, apply_config
+from oncall.schedules_service import create_feed_token
 from oncall.web import auth, context, routes
 from oncall.web.settings import WebSettings
 
@@ -107,12 +120,11 @@ def test_oidc_callback_without_pending_attempt(client: TestClient) -> None:
 
 
 def test_ical_feeds(client: TestClient, web: Engine) -> None:
-    from oncall.incidents.actors import Actor
-    from oncall.schedules_service import create_feed_token, revoke_feed_token
+    from oncall.schedules_service import revoke_feed_token
 
     with write_session(web) as session:
         config = context.config(session)
-        actor = Actor("user", RESPONDER, {"storefront": "responder"}, None)
+        actor = _actor(session, RESPONDER)
         schedule_token = create_feed_token(
             session, config, actor, "schedule:storefront-primary", NOW
         )
@@ -129,3 +141,64 @@ def test_ical_feeds(client: TestClient, web: Engine) -> None:
         )["id"]
         revoke_feed_token(session, actor, feed_id, NOW)
     assert client.get(f"/ical/{schedule_token}.ics").status_code == 404
+
+
+def _actor(session: Session, email: str) -> Actor:
+    found = actor_for_email(session, email, via="web")
+    assert found is not None
+    return found
+
+
+def test_a_removed_users_feed_stops_after_apply(
+    client: TestClient, web: Engine, example_config: ConfigSet
+) -> None:
+    """Issue 15 row 5: the iCal feed of someone removed from the config still answered 200."""
+    with write_session(web) as session:
+        actor = _actor(session, RESPONDER)
+        config = context.config(session)
+        token = create_feed_token(session, config, actor, f"person:{RESPONDER}", NOW)
+    assert client.get(f"/ical/{token}.ics").status_code == 200
+    out = ConfigSet(objects={k: dict(v) for k, v in example_config.objects.items()},
+                    sources=dict(example_config.sources))
+    team = example_config.teams["storefront"]
+    out.objects["Team"]["storefront"] = team.model_copy(
+        update={"members": [m for m in team.members if m.email != RESPONDER]}
+    )
+    apply_config(web, out, Origin(actor="tests", source="tests", revision="r2", now=NOW))
+    assert client.get(f"/ical/{token}.ics").status_code == 404
+    with Session(web) as session:
+        row = session.scalar(select(SecretTokenRow).where(SecretTokenRow.purpose == "ical"))
+        assert row is not None and row.revoked_at == NOW
+        sessions = session.scalars(select(SessionRow.revoked_at)).all()
+        assert all(r is not None for r in sessions)
+
+
+def test_a_removed_users_feed_is_refused_even_before_revocation(
+    client: TestClient, web: Engine
+) -> None:
+    with write_session(web) as session:
+        actor = _actor(session, RESPONDER)
+        config = context.config(session)
+        token = create_feed_token(session, config, actor, f"person:{RESPONDER}", NOW)
+        user = session.scalar(select(UserRow).where(UserRow.email == RESPONDER))
+        assert user is not None
+        user.in_config = False  # as the reconciler leaves a removed person
+    assert client.get(f"/ical/{token}.ics").status_code == 404
+
+
+def test_hammering_the_form_answers_429_with_retry_after(client: TestClient, web: Engine) -> None:
+    """Issue 15 row 6 over HTTP: wrong passwords are throttled (429 + Retry-After), never a
+    disabled account."""
+    def attempt(password: str) -> Any:
+        form = {"csrf": _csrf(client), "email": ADMIN, "password": password}
+        return client.post("/auth/local", data=form)
+
+    codes = [attempt("wrong password!!").status_code for _ in range(10)]
+    assert codes == [401] * auth.ACCOUNT_ADDRESS_FREE + [429] * (10 - auth.ACCOUNT_ADDRESS_FREE)
+    response = attempt(PASSWORD)
+    assert response.status_code == 429
+    assert 0 < int(response.headers["retry-after"]) <= 60
+    assert "Too many failed sign-ins" in response.text
+    with Session(web) as session:
+        account = session.scalar(select(LocalAccountRow))
+        assert account is not None and account.disabled_at is None

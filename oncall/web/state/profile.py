@@ -103,7 +103,7 @@ class ProfileState(SessionState):
     @rx.event
     def send_code(self, method_id: str) -> None:
         self._change(
-            lambda s, a: methods.send_code(s, a, int(method_id), context.now()),
+            lambda s, a: methods.send_code(s, a, int(method_id), context.now(), user_id=a.user_id),
             "A new code is on its way.",
         )
 
@@ -113,7 +113,11 @@ class ProfileState(SessionState):
         outcome: list[methods.Verification] = []
 
         def check(session: Any, actor: Actor) -> None:
-            outcome.append(methods.confirm(session, actor, int(method_id), code, context.now()))
+            outcome.append(
+                methods.confirm(
+                    session, actor, int(method_id), code, context.now(), user_id=actor.user_id
+                )
+            )
 
         self._change(check, "")
         if outcome:
@@ -126,7 +130,7 @@ class ProfileState(SessionState):
     @rx.event
     def remove(self, method_id: str) -> None:
         self._change(
-            lambda s, a: methods.remove(s, a, int(method_id), context.now()),
+            lambda s, a: methods.remove(s, a, int(method_id), context.now(), user_id=a.user_id),
             "Contact method removed.",
         )
 

@@ -1,0 +1,72 @@
+"""Who may act on which incident: the one rule every face (web, REST API, Slack, SMS, voice,
+email links) goes through, because every incident change goes through `oncall.incidents.service`.
+
+A person may acknowledge, resolve, reassign, escalate, annotate or re-prioritise an incident if
+
+- they are a platform admin (named in the applied config's `Organization.admins`), or
+- they are a responder or admin of the team that owns the incident's service, or
+- the incident paged them (a page was queued for them, or it is assigned to them), unless they
+  are an observer of the owning team or an observer on every team they belong to.
+
+Observers never act. Integrations and the system itself are not people and are not limited here
+(an integration resolves what it opened; the worker escalates).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from oncall.db.models import IncidentRow, NotificationRow, ServiceRow
+from oncall.incidents.actors import Actor, Forbidden
+
+ACTING_ROLES = ("admin", "responder")
+
+
+def owning_team(session: Session, incident: IncidentRow) -> str | None:
+    return session.scalar(select(ServiceRow.team_name).where(ServiceRow.id == incident.service_id))
+
+
+def was_paged(session: Session, incident: IncidentRow, user_id: int) -> bool:
+    """The incident paged this person: it is assigned to them, or a page was queued for them."""
+    if incident.assignee_id == user_id:
+        return True
+    found = session.scalar(
+        select(NotificationRow.id)
+        .where(
+            NotificationRow.incident_id == incident.id,
+            NotificationRow.user_id == user_id,
+            NotificationRow.kind == "page",
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
+def may_act(session: Session, actor: Actor, incident: IncidentRow) -> tuple[bool, str]:
+    """Whether `actor` may change `incident`, and if not, why (in words fit for a reply)."""
+    if actor.kind != "user" or actor.platform_admin:
+        return True, ""
+    team = owning_team(session, incident)
+    role = actor.roles.get(team) if team is not None else None
+    if role in ACTING_ROLES:
+        return True, ""
+    if role == "observer":
+        return False, f"{actor.name} is an observer of team {team}"
+    if not actor.can_respond:
+        if not actor.roles:
+            return False, f"{actor.name} is not a member of any team"
+        return False, f"{actor.name} is an observer"
+    if actor.user_id is not None and was_paged(session, incident, actor.user_id):
+        return True, ""
+    return False, (
+        f"{actor.name} is neither a responder of team {team} (which owns incident "
+        f"#{incident.id}) nor paged for it"
+    )
+
+
+def require_incident(session: Session, actor: Actor, incident: IncidentRow, action: str) -> None:
+    """Raise `Forbidden` unless `actor` may `action` (e.g. "acknowledge") this incident."""
+    allowed, why = may_act(session, actor, incident)
+    if not allowed:
+        raise Forbidden(f"{why}, so cannot {action} it")

@@ -1,0 +1,69 @@
+"""Issue 15 row 4 in the web app: incident actions are scoped to the owning team.
+
+A storefront responder's acknowledge, resolve, reassign, priority change and note on a platform
+incident are refused by the server (the button being visible is not the guard); a platform admin
+named in `Organization.admins` acts on any team's incident.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from oncall.db.models import AuditEventRow, IncidentRow
+from oncall.web.state.incident import IncidentState
+
+from .conftest import RESPONDER, call
+
+PLATFORM_ADMIN = "priya.raman@northwind.example"  # payments admin, named in Organization.admins
+
+
+def _load(state: Callable[..., Any], email: str, iid: int) -> IncidentState:
+    s: IncidentState = state(IncidentState, email, f"/incidents/{iid}", {"incident_id": str(iid)})
+    call(s, "load")
+    return s
+
+
+def _events(web: Engine, iid: int) -> list[str]:
+    with Session(web) as session:
+        return list(
+            session.scalars(
+                select(AuditEventRow.type)
+                .where(AuditEventRow.incident_id == iid)
+                .order_by(AuditEventRow.id)
+            )
+        )
+
+
+def test_a_responder_of_another_team_is_refused_every_action(
+    state: Callable[..., Any], incident: Callable[..., int], web: Engine
+) -> None:
+    iid = incident("Nodes not ready", service_name="kubernetes-prod")
+    s = _load(state, RESPONDER, iid)  # a storefront responder
+    call(s, "acknowledge", iid)
+    assert "platform" in s.error
+    call(s, "change_priority", iid, "P5")
+    assert "platform" in s.error
+    for kind, text in (("resolve", "done"), ("reassign", RESPONDER), ("note", "hi")):
+        s.error = ""
+        call(s, "open_dialog", kind, iid)
+        call(s, "set_dialog_text", text)
+        call(s, "submit_dialog")
+        assert "platform" in s.error, kind
+    with Session(web) as session:
+        row = session.get(IncidentRow, iid)
+        assert row is not None
+        assert (row.status, row.priority, row.assignee_id) == ("triggered", "P2", None)
+    assert _events(web, iid) == ["incident.triggered"]
+
+
+def test_a_platform_admin_acts_on_any_team_incident(
+    state: Callable[..., Any], incident: Callable[..., int], web: Engine
+) -> None:
+    iid = incident("Nodes not ready", service_name="kubernetes-prod")
+    s = _load(state, PLATFORM_ADMIN, iid)
+    call(s, "acknowledge", iid)
+    assert s.error == "" and s.incident["status"] == "acknowledged"
