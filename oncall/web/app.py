@@ -16,6 +16,7 @@ from oncall.api.app import create_api, serving
 from oncall.db.migrate import require_current
 from oncall.settings import Settings
 from oncall.web import context, routes
+from oncall.web.headers import SecurityHeaders
 from oncall.web.pages.incident import incident_page
 from oncall.web.pages.incidents import incidents_page
 from oncall.web.pages.login import LoginState, login_page
@@ -48,7 +49,8 @@ def api_serving() -> contextlib.AbstractAsyncContextManager[None]:
 
 
 app = rx.App(
-    api_transformer=[routes.router(), api],
+    # The last transformer wraps everything the backend serves: pages, websocket, API, sign-in.
+    api_transformer=[routes.router(), api, SecurityHeaders],
     head_components=[rx.el.meta(name="viewport", content="width=device-width, initial-scale=1")],
 )
 app.register_lifespan_task(check_schema)

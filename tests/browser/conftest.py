@@ -244,6 +244,8 @@ def app(app_engine: Engine, provider: Provider, app_url: str) -> Iterator[App]:
     try:
         redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
     except redis.RedisError as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Redis is not reachable ({exc}) and CI=true: browser tests must run")
         pytest.skip(f"Redis is not reachable: {exc}")
     port = free_port()
     bun = REPO / "tools" / "node_modules" / ".bin" / "bun"
@@ -255,6 +257,7 @@ def app(app_engine: Engine, provider: Provider, app_url: str) -> Iterator[App]:
         "ONCALL_OIDC_CLIENT_ID": CLIENT_ID,
         "ONCALL_OIDC_CLIENT_SECRET": CLIENT_SECRET,
         "SYNTHETICS_WEBHOOK_TOKEN": INGEST_TOKEN,
+        "ONCALL_PUBLIC_URL": f"http://127.0.0.1:{port}",  # the one origin allowed on the websocket
         "REFLEX_BUN_PATH": str(bun),
         "REFLEX_TELEMETRY_ENABLED": "false",
         "REFLEX_CHECK_LATEST_VERSION": "false",

@@ -16,7 +16,7 @@ from .conftest import ADMIN_PASSWORD, App, Provider
 
 pytestmark = pytest.mark.browser
 
-RESPONDER = "samuel.osei@northwind.example"
+RESPONDER = "marcus.bell@northwind.example"  # a responder of payments, which owns checkout-api
 OBSERVER = "ruby.chen@northwind.example"
 ADMIN = "lena.fischer@northwind.example"
 LIVE_TIMEOUT_MS = 10_000
@@ -42,7 +42,7 @@ def test_sso_live_incident_acknowledge_and_timeline(
     browser: Any, app: App, provider: Provider, shot: Any
 ) -> None:
     page = sso(browser, app, provider, RESPONDER)
-    assert page.locator("#signed-in-as").inner_text() == "Samuel Osei"
+    assert page.locator("#signed-in-as").inner_text() == "Marcus Bell"
     page.wait_for_selector("#live-badge")
     title = f"Checkout journey failing {uuid.uuid4().hex[:6]}"
     result = app.post_alert(title, title)
@@ -174,3 +174,53 @@ def test_phone_width_acknowledge_in_one_tap(
     shot(page, "incidents-phone")
     button.tap()
     page.locator(".incident-card[data-status=acknowledged]", has_text=title).wait_for()
+
+
+def test_csp_lets_the_app_work_and_html_in_a_note_stays_text(
+    browser: Any, app: App, provider: Provider, shot: Any
+) -> None:
+    """The Content-Security-Policy is on the page and blocks nothing the app needs (no
+    violation reported while signing in, going live, acting, adding a note); a note with HTML
+    and a script link shows as the text that was typed and runs nothing."""
+    violations: list[str] = []
+
+    def watch(page: Any) -> None:
+        page.on(
+            "console",
+            lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None,
+        )
+
+    raw = browser.new_context().new_page()
+    response = raw.goto(f"{app.url}/login")
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    assert response.headers["x-content-type-options"] == "nosniff"
+    raw.close()
+
+    title = f"Checkout XSS probe {uuid.uuid4().hex[:6]}"
+    iid = app.post_alert(title, title)["incidents"][0]
+    provider.next_email = RESPONDER
+    page = browser.new_context().new_page()
+    watch(page)
+    page.goto(f"{app.url}/")
+    page.wait_for_url("**/login**")
+    page.click("#sso-sign-in")
+    page.wait_for_selector("#signed-in-as")
+    page.wait_for_selector("#live-badge")
+    page.goto(f"{app.url}/incidents/{iid}")
+    page.wait_for_selector(".note-button")
+    payload = (
+        '<img src=x onerror="window.__xss=1"> <iframe srcdoc="<b>framed</b>"></iframe> '
+        "[runbook](javascript:window.__xss=2)"
+    )
+    page.click(".note-button")
+    page.fill("#dialog-text", payload)
+    page.click("#dialog-save")
+    note = page.locator(".timeline-note", has_text="onerror")
+    note.wait_for()
+    shot(page, "incident-with-html-note")
+    assert note.locator("img, iframe, a").count() == 0
+    assert "<img src=x" in note.inner_text()
+    assert page.evaluate("window.__xss") is None
+    page.goto(f"{app.url}/oncall")
+    page.wait_for_selector("#oncall-schedules")
+    assert violations == []

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from oncall.web.components import incident
+from oncall.web.components import incident, text
 from oncall.web.components.layout import page, status_badge
 from oncall.web.state.incident import IncidentState
 
@@ -21,7 +21,7 @@ def _timeline() -> rx.Component:
                 rx.text(t["at"], " · ", t["actor"], size="1", color="gray"),
                 rx.cond(
                     t["is_note"] != "",
-                    rx.box(rx.markdown(t["text"]), class_name="timeline-note"),
+                    rx.box(text.markdown(t["text"]), class_name="timeline-note"),
                     rx.text(rx.text.strong(t["kind"]), " ", t["text"], size="2"),
                 ),
                 border_left="3px solid var(--accent-8)",
@@ -54,8 +54,9 @@ def _alerts() -> rx.Component:
                     color="gray",
                 ),
                 rx.cond(
-                    a["source"] != "",
-                    rx.link(a["source"], href=a["source"], size="1", is_external=True),
+                    a["source_url"] != "",
+                    rx.link(a["source"], href=a["source_url"], size="1", is_external=True),
+                    rx.cond(a["source"] != "", rx.text(a["source"], size="1", color="gray")),
                 ),
                 width="100%",
             ),
@@ -96,7 +97,7 @@ def incident_page() -> rx.Component:
                     color="gray",
                 ),
                 incident.actions(S, item, S.can_respond),
-                rx.cond(item["description"] != "", rx.markdown(item["description"])),
+                rx.cond(item["description"] != "", text.markdown(item["description"])),
                 rx.cond(
                     S.labels.length() > 0,
                     rx.flex(
@@ -116,7 +117,11 @@ def incident_page() -> rx.Component:
                             S.runbooks,
                             lambda r: rx.cond(
                                 r["kind"] == "link",
-                                rx.link(r["title"], href=r["url"], is_external=True),
+                                rx.cond(
+                                    r["url"] != "",
+                                    rx.link(r["title"], href=r["url"], is_external=True),
+                                    rx.text(r["title"]),
+                                ),
                                 rx.text("Automated runbook: ", r["title"]),
                             ),
                         )

@@ -7,7 +7,7 @@ from typing import Any
 import reflex as rx
 
 from oncall.config.models import LinkRunbook
-from oncall.web import context, format, queries
+from oncall.web import context, format, queries, sanitize
 from oncall.web.state.incidents import PRIORITY_CHOICES, ActionsMixin, summary_row
 from oncall.web.state.live import LiveMixin
 from oncall.web.state.session import SessionState
@@ -44,7 +44,7 @@ class IncidentState(ActionsMixin, LiveMixin, SessionState):
         row["policy"] = incident.escalation_policy_name or ""
         row["acknowledged"] = format.when(incident.acknowledged_at, tz)
         row["resolved"] = format.when(incident.resolved_at, tz)
-        row["description"] = incident.description or ""
+        row["description"] = sanitize.markdown(incident.description)
         self.incident = row
         labels = incident.labels or {}
         self.labels = [{"name": k, "value": str(v)} for k, v in sorted(labels.items())]
@@ -56,6 +56,7 @@ class IncidentState(ActionsMixin, LiveMixin, SessionState):
                 "severity": a.severity or "",
                 "summary": a.summary,
                 "source": a.source or "",
+                "source_url": sanitize.safe_url(a.source),
                 "received": format.when(a.received_at, tz),
             }
             for a in detail.alerts
@@ -65,7 +66,7 @@ class IncidentState(ActionsMixin, LiveMixin, SessionState):
                 "at": format.when(t.at, tz),
                 "kind": t.kind,
                 "actor": t.actor,
-                "text": t.text,
+                "text": sanitize.markdown(t.text) if t.kind == "incident.note" else t.text,
                 "is_note": "yes" if t.kind == "incident.note" else "",
             }
             for t in story.timeline
@@ -74,7 +75,9 @@ class IncidentState(ActionsMixin, LiveMixin, SessionState):
         self.runbooks = []
         for ref in service.runbooks if service is not None else []:
             if isinstance(ref, LinkRunbook):
-                self.runbooks.append({"title": ref.title, "url": ref.url, "kind": "link"})
+                self.runbooks.append(
+                    {"title": ref.title, "url": sanitize.safe_url(ref.url), "kind": "link"}
+                )
             else:
                 self.runbooks.append({"title": ref.runbook, "url": "", "kind": "automated"})
 
@@ -98,4 +101,3 @@ class IncidentState(ActionsMixin, LiveMixin, SessionState):
     def apply_tz(self, tz: Any) -> None:
         self._take_tz(tz)
         self._refresh()
-

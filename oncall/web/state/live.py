@@ -3,13 +3,17 @@
 Polling the database (about once a second) instead of pushing from the writer keeps ingest and
 the web app decoupled and works with any number of backend workers: each loop runs in the worker
 holding its websocket, and with Reflex's Redis state manager the state it updates is shared.
+
+The loop starts behind the session guard of `SessionState` like every handler, and re-reads the
+session while it runs: it stops, clears the page and sends the browser to sign in once the
+session has ended.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import reflex as rx
 
@@ -18,6 +22,9 @@ from oncall.web import context, queries
 POLL_SECONDS = 1.0
 MAX_SECONDS = 12 * 3600.0
 """A loop outlives no working day; reloading the page starts a new one."""
+SESSION_RECHECK_SECONDS = 15.0
+"""How often a running loop re-reads its session (and always before it refreshes on a change):
+a signed-out, revoked or expired session ends the loop and clears the page."""
 
 
 def current_change() -> str:
@@ -59,6 +66,10 @@ class LiveMixin(rx.State, mixin=True):
 
         def _refresh(self) -> None: ...
 
+        def _session_alive(self) -> bool: ...
+
+        def _forget(self) -> None: ...
+
     def _start_live(self) -> None:
         self._live_id += 1
 
@@ -75,19 +86,29 @@ class LiveMixin(rx.State, mixin=True):
         self.live = False
 
     @rx.event(background=True)
-    async def watch(self) -> None:
+    async def watch(self) -> Any:
         async with self:
             my_id = self._live_id
             self.live = True
             token = self.router.session.client_token
-        started = time.monotonic()
+        started = checked = time.monotonic()
+        last_change: str | None = None
         while not expired(started) and client_connected(token):
             await asyncio.sleep(POLL_SECONDS)
             change = await poll_change()
+            if change != last_change or time.monotonic() - checked >= SESSION_RECHECK_SECONDS:
+                if not await asyncio.to_thread(self._session_alive):
+                    async with self:
+                        if self._live_id == my_id:
+                            self._forget()
+                    path = self.router.url.path or "/"
+                    return rx.redirect(f"/login?next={path}")
+                checked, last_change = time.monotonic(), change
             async with self:
                 if self._live_id != my_id:
-                    return
+                    return None
                 self._poll_step(change)
         async with self:
             if self._live_id == my_id:
                 self.live = False
+        return None

@@ -1,15 +1,28 @@
-"""The signed-in person, checked against the sessions table on every page load and action.
+"""The signed-in person, checked against the sessions table before every event of every page.
 
 The session token never enters state that is sent to the browser: it is read from the Cookie
 header of the websocket handshake (HttpOnly, so page scripts cannot read it either).
+
+One guard for every event handler: `SessionState` wraps each event handler function of itself
+and of every state derived from it (handlers defined on the class, copied from mixins, `setvar`)
+as Reflex creates the handler, so a handler added later cannot skip the check. Before the handler
+runs, the guard reads the session cookie and looks it up in the sessions table; without a live
+session the handler does not run, every page state of the browser is reset to its defaults (no
+incident, person or schedule data stays in it) and the browser is sent to the sign-in page.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import inspect
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 import reflex as rx
+from reflex.state import EventHandlerSetVar, _override_base_method
+from reflex_base.event import EventHandler
 
 from oncall.db.engine import write_session
 from oncall.incidents.actors import Actor, Forbidden
@@ -19,10 +32,87 @@ from oncall.web.format import zone
 
 T = TypeVar("T")
 TZ_SCRIPT = "Intl.DateTimeFormat().resolvedOptions().timeZone"
+GUARD_MARK = "__oncall_session_guard__"
+"""Set on every guarded handler function; the class check in the tests looks for it."""
+
+_checked: ContextVar[tuple[str, SignedIn] | None] = ContextVar("oncall_checked", default=None)
+"""The session the guard found for the event running now (keyed by the Cookie header), so the
+handler's own `_signed()` / `_actor()` do not look it up again within the same event."""
 
 
 class NotSignedIn(Exception):
     pass
+
+
+def _login_redirect(state: Any) -> Any:
+    path = state.router.url.path or "/"
+    return rx.redirect(f"/login?next={path}")
+
+
+def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`fn`, an event handler of a SessionState, run only for a live session."""
+    if getattr(fn, GUARD_MARK, False):
+        return fn
+    if inspect.isasyncgenfunction(fn):
+
+        @functools.wraps(fn)
+        async def run_async_gen(self: Any, *args: Any, **kwargs: Any) -> Any:
+            who = await asyncio.to_thread(self._lookup)
+            if who is None:
+                async with self:
+                    self._forget()
+                yield _login_redirect(self)
+                return
+            async for event in fn(self, *args, **kwargs):
+                yield event
+
+        wrapper: Callable[..., Any] = run_async_gen
+    elif inspect.iscoroutinefunction(fn):
+
+        @functools.wraps(fn)
+        async def run_async(self: Any, *args: Any, **kwargs: Any) -> Any:
+            who = await asyncio.to_thread(self._lookup)
+            if who is None:
+                async with self:
+                    self._forget()
+                return _login_redirect(self)
+            return await fn(self, *args, **kwargs)
+
+        wrapper = run_async
+    elif inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def run_gen(self: Any, *args: Any, **kwargs: Any) -> Any:
+            if self._lookup() is None:
+                self._forget()
+                yield _login_redirect(self)
+                return
+            yield from fn(self, *args, **kwargs)
+
+        wrapper = run_gen
+    else:
+
+        @functools.wraps(fn)
+        def run(self: Any, *args: Any, **kwargs: Any) -> Any:
+            who = self._lookup()
+            if who is None:
+                self._forget()
+                return _login_redirect(self)
+            token = _checked.set((self._cookie_header(), who))
+            try:
+                return fn(self, *args, **kwargs)
+            finally:
+                _checked.reset(token)
+
+        wrapper = run
+    setattr(wrapper, GUARD_MARK, True)
+    return wrapper
+
+
+class _GuardedSetVar(EventHandlerSetVar):
+    """`setvar`, behind the session guard like every other handler of a SessionState."""
+
+    setvar = guarded(EventHandlerSetVar.setvar)  # type: ignore[assignment]
 
 
 class SessionState(rx.State):
@@ -36,15 +126,48 @@ class SessionState(rx.State):
     error: str = ""
     notice: str = ""
 
+    # --- the guard: every event handler of this state and its substates is wrapped ---------
+
+    @classmethod
+    @_override_base_method
+    def _create_event_handler(
+        cls, fn: Any, event_handler_cls: type[EventHandler] = EventHandler
+    ) -> EventHandler:
+        handler: EventHandler = super()._create_event_handler(guarded(fn), event_handler_cls)
+        return handler
+
+    @classmethod
+    @_override_base_method
+    def _create_setvar(cls) -> None:
+        cls.setvar = cls.event_handlers["setvar"] = _GuardedSetVar(state_cls=cls)
+
     def _cookie_header(self) -> str:
         return self.router.headers.cookie or ""
 
-    def _signed(self) -> SignedIn | None:
+    def _lookup(self) -> SignedIn | None:
+        """The session of the Cookie header, read from the sessions table now."""
         token = auth.cookie_token(self._cookie_header())
         if token is None:
             return None
         with write_session(context.engine()) as session:
             return auth.signed_in(session, token, context.now())
+
+    def _session_alive(self) -> bool:
+        return self._lookup() is not None
+
+    def _forget(self) -> None:
+        """No session: every page state of this browser back to its defaults (the signed-in
+        person, incident lists, e-mail addresses, schedules), not only the one of this event."""
+        top: Any = self
+        while top.__class__ is not SessionState and top.parent_state is not None:
+            top = top.parent_state
+        top.reset()
+
+    def _signed(self) -> SignedIn | None:
+        checked = _checked.get()
+        if checked is not None and checked[0] == self._cookie_header():
+            return checked[1]
+        return self._lookup()
 
     def _remember(self, who: SignedIn) -> None:
         self.user_email = who.email
@@ -56,7 +179,8 @@ class SessionState(rx.State):
             self.tz = who.time_zone
 
     def _actor(self) -> Actor:
-        """The acting person, re-checked now: a revoked or expired session acts as no one."""
+        """The acting person, checked for this event: a revoked or expired session acts as no
+        one."""
         who = self._signed()
         if who is None:
             self.user_email = ""
@@ -79,12 +203,11 @@ class SessionState(rx.State):
         return None
 
     def _require(self) -> Any:
-        """The on_load guard: remembers who is signed in, or sends them to the sign-in page."""
+        """The on_load step: remembers who is signed in, or sends them to the sign-in page."""
         who = self._signed()
         if who is None:
             self.user_email = ""
-            path = self.router.url.path or "/"
-            return rx.redirect(f"/login?next={path}")
+            return _login_redirect(self)
         self._remember(who)
         return None
 
