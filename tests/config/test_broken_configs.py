@@ -9,7 +9,6 @@ every changed line by eye.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -19,10 +18,10 @@ from pathlib import Path
 import pytest
 
 from oncall.cli.main import main
+from oncall.testing import golden
 
 BROKEN = Path(__file__).parent / "broken"
 CASES = sorted(p.name for p in BROKEN.iterdir() if p.is_dir())
-UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 CONFIG_DIRS = ("rules", "schedules", "workflows")
 
 
@@ -117,12 +116,8 @@ def materialise(case: str, tmp_path: Path) -> Path:
     return target
 
 
-def check_golden(golden: Path, actual: str) -> None:
-    if UPDATE:
-        golden.write_text(actual, encoding="utf-8")
-        return
-    assert golden.exists(), f"{golden} is missing: run with UPDATE_GOLDEN=1 and review it"
-    assert actual == golden.read_text(encoding="utf-8")
+def check_golden(golden_path: Path, actual: str) -> None:
+    golden.check(golden_path, actual)
 
 
 def expected_exit(case: str) -> int:
@@ -144,7 +139,7 @@ def test_every_required_case_is_present() -> None:
 def test_case_is_a_minimal_config_repo(case: str) -> None:
     root = BROKEN / case
     assert any((root / d).is_dir() for d in CONFIG_DIRS)
-    assert (root / "expected.txt").is_file() or UPDATE
+    assert (root / "expected.txt").is_file()
 
 
 @pytest.mark.parametrize("case", CASES)

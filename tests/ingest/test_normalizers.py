@@ -7,7 +7,6 @@ review the diff: it is the user-visible mapping of each provider.
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,10 +18,10 @@ from oncall.ingest.normalizers import NORMALIZERS, PayloadError, normalize
 from oncall.ingest.normalizers.cloudwatch import sns_envelope
 from oncall.ingest.normalizers.datadog import TEMPLATE as DATADOG_TEMPLATE
 from oncall.ingest.normalizers.newrelic import TEMPLATE as NEWRELIC_TEMPLATE
+from oncall.testing import golden
 
 PAYLOADS = Path(__file__).parent / "payloads"
 RECEIVED_AT = datetime(2026, 11, 24, 4, 10, tzinfo=UTC)
-UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 
 CASES = sorted(
     p for p in PAYLOADS.glob("*/*.json") if not p.name.endswith(".expected.json")
@@ -38,12 +37,8 @@ def test_golden(path: Path) -> None:
     payload = json.loads(path.read_text(encoding="utf-8"))
     alerts = normalize(path.parent.name, payload, RECEIVED_AT)
     got = [a.to_json() for a in alerts]
-    expected_path = path.with_suffix(".expected.json")
-    if UPDATE:
-        expected_path.write_text(json.dumps(got, indent=2, ensure_ascii=False) + "\n",
-                                 encoding="utf-8")
-    assert expected_path.exists(), f"missing {expected_path.name}: run with UPDATE_GOLDEN=1"
-    assert got == json.loads(expected_path.read_text(encoding="utf-8"))
+    golden.check(path.with_suffix(".expected.json"),
+                 json.dumps(got, indent=2, ensure_ascii=False) + "\n")
 
 
 def test_every_provider_has_golden_payloads() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -11,6 +10,7 @@ import pytest
 
 from oncall.notify.message import Link, Notice, NoticeKind, Status
 from oncall.notify.settings import ProviderSettings
+from oncall.testing import golden as golden_files
 
 GOLDEN = Path(__file__).parent / "golden"
 PUBLIC_URL = "https://oncall.example.com"
@@ -40,13 +40,7 @@ def golden() -> Callable[[str, str], None]:
     """Compare with tests/notify/golden/NAME; `UPDATE_GOLDEN=1` rewrites the file."""
 
     def check(name: str, actual: str) -> None:
-        path = GOLDEN / name
-        if os.environ.get("UPDATE_GOLDEN") == "1" or not path.exists():
-            if os.environ.get("CI") == "true" and not path.exists():
-                pytest.fail(f"golden file {name} is missing")
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(actual, encoding="utf-8")
-        assert actual == path.read_text(encoding="utf-8"), f"golden {name} differs"
+        golden_files.check(GOLDEN / name, actual)
 
     return check
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from oncall.reconcile.plan import (
     make_plan,
     render,
 )
+from oncall.testing import golden as golden_files
 
 GOLDEN = Path(__file__).with_name("golden")
 
@@ -63,10 +63,7 @@ def _plan(name: str) -> Plan:
 def test_plan_output_matches_golden(name: str, fmt: str) -> None:
     suffix = {"text": "txt", "json": "json", "markdown": "md"}[fmt]
     golden = GOLDEN / f"{name}.{suffix}"
-    output = render(_plan(name), fmt)
-    if os.environ.get("UPDATE_GOLDEN") == "1":
-        golden.write_text(output, encoding="utf-8")
-    assert output == golden.read_text(encoding="utf-8")
+    golden_files.check(golden, render(_plan(name), fmt))
 
 
 @pytest.mark.parametrize(
