@@ -17,6 +17,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from oncall.api.app import ApiContext
+from oncall.api.threads import offloaded
 from oncall.db.engine import write_session
 from oncall.db.models import IncidentRow, SecretTokenRow, UserRow
 from oncall.incidents import service
@@ -61,7 +62,7 @@ GONE = "This acknowledge link has expired or was already used. Open the incident
 
 
 def routes(ctx: ApiContext) -> list[BaseRoute]:
-    async def show(request: Request) -> Response:
+    def show(request: Request, _body: bytes) -> Response:
         token = request.path_params["token"]
         with Session(ctx.engine) as session:
             row = _usable(session, token, ctx.clock())
@@ -77,7 +78,7 @@ def routes(ctx: ApiContext) -> list[BaseRoute]:
             "<form method='post'><button type='submit'>Acknowledge</button></form>",
         )
 
-    async def acknowledge(request: Request) -> Response:
+    def acknowledge(request: Request, _body: bytes) -> Response:
         token = request.path_params["token"]
         now = ctx.clock()
         with write_session(ctx.engine) as session:
@@ -115,6 +116,6 @@ def routes(ctx: ApiContext) -> list[BaseRoute]:
         return _page(f"Incident #{claimed.incident_id}", f"<p>{html.escape(message)}</p>")
 
     return [
-        Route(PATH, show, methods=["GET"], name="ack-link"),
-        Route(PATH, acknowledge, methods=["POST"], name="ack-link-post"),
+        Route(PATH, offloaded(show), methods=["GET"], name="ack-link"),
+        Route(PATH, offloaded(acknowledge), methods=["POST"], name="ack-link-post"),
     ]

@@ -27,6 +27,7 @@ from starlette.routing import BaseRoute, Route
 
 from oncall.api import problems
 from oncall.api.app import ApiContext
+from oncall.api.threads import offloaded
 from oncall.config.suggest import did_you_mean
 from oncall.db.engine import write_session
 from oncall.incidents import service
@@ -108,8 +109,7 @@ def routes(ctx: ApiContext) -> list[BaseRoute]:
     if token:
         users = SlackUsers(token, api_url if api_url.endswith("/") else api_url + "/")
 
-    async def verified_form(request: Request) -> dict[str, str] | Response:
-        body = await request.body()
+    def verified_form(request: Request, body: bytes) -> dict[str, str] | Response:
         if verifier is None:
             return problems.problem(
                 503,
@@ -156,8 +156,8 @@ def routes(ctx: ApiContext) -> list[BaseRoute]:
             return f"Incident #{incident_id} {past}."
         return f"Incident #{incident_id} is already {outcome.incident.status}."
 
-    async def interactions(request: Request) -> Response:
-        form = await verified_form(request)
+    def interactions(request: Request, body: bytes) -> Response:
+        form = verified_form(request, body)
         if isinstance(form, Response):
             return form
         try:
@@ -181,8 +181,8 @@ def routes(ctx: ApiContext) -> list[BaseRoute]:
             return JSONResponse({"text": text})
         return Response(status_code=200)
 
-    async def commands(request: Request) -> Response:
-        form = await verified_form(request)
+    def commands(request: Request, body: bytes) -> Response:
+        form = verified_form(request, body)
         if isinstance(form, Response):
             return form
         words = form.get("text", "").split()
@@ -202,8 +202,9 @@ def routes(ctx: ApiContext) -> list[BaseRoute]:
         return _reply(f"Unknown command {verb!r}.\n{HELP}")
 
     return [
-        Route(INTERACTIONS, interactions, methods=["POST"], name="slack-interactions"),
-        Route(COMMANDS, commands, methods=["POST"], name="slack-commands"),
+        Route(INTERACTIONS, offloaded(interactions), methods=["POST"],
+              name="slack-interactions"),
+        Route(COMMANDS, offloaded(commands), methods=["POST"], name="slack-commands"),
     ]
 
 

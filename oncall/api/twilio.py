@@ -24,6 +24,7 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import VoiceResponse
 
 from oncall.api.app import ApiContext
+from oncall.api.threads import offloaded
 from oncall.db.engine import write_session
 from oncall.db.models import ContactMethodRow, IncidentRow, NotificationRow, UserRow
 from oncall.incidents import events, service
@@ -131,12 +132,11 @@ def routes(ctx: ApiContext) -> list[BaseRoute]:
     token = providers.twilio_auth_token
     validator = RequestValidator(token) if token else None
 
-    async def signed_form(request: Request) -> dict[str, str] | Response:
+    def signed_form(request: Request, body: bytes) -> dict[str, str] | Response:
         """The posted form, if Twilio signed exactly this URL and form."""
         if validator is None:
             log.warning("Twilio callback refused: ONCALL_TWILIO_AUTH_TOKEN is not set")
             return _message("This oncall deployment is not set up for Twilio.", 503)
-        body = await request.body()
         try:
             pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True)
         except (UnicodeDecodeError, ValueError):
@@ -157,8 +157,8 @@ def routes(ctx: ApiContext) -> list[BaseRoute]:
             return _message("Sorry, that request could not be read.", 400)
         return form
 
-    async def inbound_sms(request: Request) -> Response:
-        form = await signed_form(request)
+    def inbound_sms(request: Request, raw: bytes) -> Response:
+        form = signed_form(request, raw)
         if isinstance(form, Response):
             return form
         sender, body = form.get("From", "").strip(), form.get("Body")
@@ -195,8 +195,8 @@ def routes(ctx: ApiContext) -> list[BaseRoute]:
         _kick(ctx)
         return _message(text)
 
-    async def sms_status(request: Request) -> Response:
-        form = await signed_form(request)
+    def sms_status(request: Request, raw: bytes) -> Response:
+        form = signed_form(request, raw)
         if isinstance(form, Response):
             return form
         sid, status = form.get("MessageSid", ""), form.get("MessageStatus", "")
@@ -213,8 +213,8 @@ def routes(ctx: ApiContext) -> list[BaseRoute]:
             _kick(ctx)
         return _twiml()
 
-    async def voice_status(request: Request) -> Response:
-        form = await signed_form(request)
+    def voice_status(request: Request, raw: bytes) -> Response:
+        form = signed_form(request, raw)
         if isinstance(form, Response):
             return form
         sid, status = form.get("CallSid", ""), form.get("CallStatus", "")
@@ -232,8 +232,8 @@ def routes(ctx: ApiContext) -> list[BaseRoute]:
             _kick(ctx)
         return _twiml()
 
-    async def voice_gather(request: Request) -> Response:
-        form = await signed_form(request)
+    def voice_gather(request: Request, raw: bytes) -> Response:
+        form = signed_form(request, raw)
         if isinstance(form, Response):
             return form
         raw_incident = request.query_params.get("incident", "")
@@ -280,10 +280,13 @@ def routes(ctx: ApiContext) -> list[BaseRoute]:
         return _say(text.replace("#", "") + " Goodbye.")
 
     return [
-        Route(INBOUND_SMS_PATH, inbound_sms, methods=["POST"], name="twilio-sms"),
-        Route(SMS_STATUS_PATH, sms_status, methods=["POST"], name="twilio-sms-status"),
-        Route(VOICE_STATUS_PATH, voice_status, methods=["POST"], name="twilio-voice-status"),
-        Route(VOICE_GATHER_PATH, voice_gather, methods=["POST"], name="twilio-voice-gather"),
+        Route(INBOUND_SMS_PATH, offloaded(inbound_sms), methods=["POST"], name="twilio-sms"),
+        Route(SMS_STATUS_PATH, offloaded(sms_status), methods=["POST"],
+              name="twilio-sms-status"),
+        Route(VOICE_STATUS_PATH, offloaded(voice_status), methods=["POST"],
+              name="twilio-voice-status"),
+        Route(VOICE_GATHER_PATH, offloaded(voice_gather), methods=["POST"],
+              name="twilio-voice-gather"),
     ]
 
 
