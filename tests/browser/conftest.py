@@ -43,6 +43,8 @@ from oncall.reconcile.apply import Origin, apply_config
 from oncall.web import auth
 
 REPO = Path(__file__).resolve().parents[2]
+REVISION = "4f1c2a9e7b3d5c8a0e6f1b2d3c4a5e6f7a8b9c0d"
+"""The git revision the app's config is applied as; the config page names it."""
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
@@ -210,7 +212,7 @@ def app_engine(app_url: str) -> Iterator[Engine]:
     apply_config(
         engine,
         result.config,
-        Origin(actor="tests", source=str(REPO), revision=None, now=datetime.now(UTC)),
+        Origin(actor="tests", source=str(REPO), revision=REVISION, now=datetime.now(UTC)),
     )
     with write_session(engine) as session:
         auth.create_local_account(

@@ -4,15 +4,18 @@ break-glass sign-in, and a screenshot of every page (test-output/screenshots/)."
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from sqlalchemy import select, update
 
+from oncall.config.loader import load
+from oncall.core.schedule import who_at
 from oncall.db.models import AuditEventRow, IncidentRow, TeamMembershipRow, UserRow
 from oncall.web import auth
 
-from .conftest import ADMIN_PASSWORD, App, Provider
+from .conftest import ADMIN_PASSWORD, REPO, REVISION, App, Provider
 
 pytestmark = pytest.mark.browser
 
@@ -132,8 +135,15 @@ def test_break_glass_sign_in_is_audited(browser: Any, app: App, shot: Any) -> No
     page.wait_for_url("**/login**")
 
 
+def _table(page: Any, selector: str) -> list[list[str]]:
+    rows = page.locator(f"{selector} tbody tr")
+    return [[cell.strip() for cell in rows.nth(i).locator("td").all_inner_texts()]
+            for i in range(rows.count())]
+
+
 def test_every_page(browser: Any, app: App, provider: Provider, shot: Any) -> None:
     app.post_alert("Catalog API 5xx above 2%", "catalog-5xx")
+    config = load(REPO).config
     page = sso(browser, app, provider, ADMIN)
     for path, name, ready in [
         ("/oncall", "oncall", "#oncall-schedules"),
@@ -145,6 +155,18 @@ def test_every_page(browser: Any, app: App, provider: Provider, shot: Any) -> No
         page.goto(f"{app.url}{path}")
         page.wait_for_selector(ready)
         shot(page, name)
+        if name == "oncall":  # who the config says is on call now, for every schedule
+            now = datetime.now(UTC)
+            shown = {row[0]: row[2] for row in _table(page, "#oncall-schedules")}
+            assert shown == {
+                schedule.name: who_at(schedule, now) or "no one (coverage gap)"
+                for schedule in config.schedules.values()
+            }
+        elif name == "services":  # every service of the config, by name
+            headings = page.locator(".service-card .rt-Heading").all_inner_texts()
+            assert sorted(h.strip() for h in headings) == sorted(config.services)
+        elif name == "config":  # the revision the config was last applied from
+            assert REVISION[:12] in page.locator("text=Revision").first.inner_text()
     page.goto(f"{app.url}/schedules/storefront-primary")
     page.wait_for_selector(".shift-bar")
     page.click("text=New feed URL for this schedule")
