@@ -200,20 +200,30 @@ def check_sns_message(message: object, topic_arns: Collection[str]) -> Mapping[s
         raise ForeignTopic(f"SNS topic {topic!r} is not one of this integration's topic_arns")
     if message.get("SignatureVersion") not in ("1", "2"):
         raise AuthError(f"unsupported SNS SignatureVersion {message.get('SignatureVersion')!r}")
+    signature = _sns_signature(message)
+    if len(signature) not in _SNS_SIGNATURE_BYTES:
+        raise AuthError(f"SNS Signature of {len(signature)} bytes is not an RSA signature")
+    _sns_cert_url(message)
+    return message
+
+
+def _sns_signature(message: Mapping[str, object]) -> bytes:
     raw_signature = message.get("Signature")
     if not isinstance(raw_signature, str):
         raise AuthError("SNS message has no Signature")
     try:
-        signature = base64.b64decode(raw_signature, validate=True)
+        return base64.b64decode(raw_signature, validate=True)
     except (binascii.Error, ValueError):
         raise AuthError("SNS Signature is not base64") from None
-    if len(signature) not in _SNS_SIGNATURE_BYTES:
-        raise AuthError(f"SNS Signature of {len(signature)} bytes is not an RSA signature")
+
+
+def _sns_cert_url(message: Mapping[str, object]) -> str:
+    """The message's certificate URL, if it is one SNS itself serves."""
     cert_url = message.get("SigningCertURL")
     if not isinstance(cert_url, str):
         raise AuthError("SNS message has no SigningCertURL")
     validate_signing_cert_url(cert_url)
-    return message
+    return cert_url
 
 
 def sns_string_to_sign(message: Mapping[str, object]) -> bytes:
@@ -242,10 +252,7 @@ def verify_sns(
     `certificate_pem` is what the adapter fetched from the message's `SigningCertURL`, after
     `validate_signing_cert_url` accepted it. With `now`, an expired certificate is refused too.
     """
-    cert_url = message.get("SigningCertURL")
-    if not isinstance(cert_url, str):
-        raise AuthError("SNS message has no SigningCertURL")
-    validate_signing_cert_url(cert_url)
+    _sns_cert_url(message)
     version = message.get("SignatureVersion")
     algorithm: hashes.HashAlgorithm
     if version == "1":
@@ -254,13 +261,7 @@ def verify_sns(
         algorithm = hashes.SHA256()
     else:
         raise AuthError(f"unsupported SNS SignatureVersion {version!r}")
-    raw_signature = message.get("Signature")
-    if not isinstance(raw_signature, str):
-        raise AuthError("SNS message has no Signature")
-    try:
-        signature = base64.b64decode(raw_signature, validate=True)
-    except (binascii.Error, ValueError):
-        raise AuthError("SNS Signature is not base64") from None
+    signature = _sns_signature(message)
     try:
         cert = x509.load_pem_x509_certificate(certificate_pem)
     except ValueError:
