@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import multiprocessing
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from oncall.db.engine import _writer_lock, make_engine, write_session
 
@@ -21,30 +22,6 @@ def _hold(url: str, started: multiprocessing.synchronize.Event, seconds: float) 
         time.sleep(seconds)
 
 
-def test_a_writer_waits_for_another_process_then_writes(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'oncall.db'}"
-    engine = make_engine(url)
-    with write_session(engine) as session:
-        session.execute(text("CREATE TABLE log (who TEXT, at REAL)"))
-    ctx = multiprocessing.get_context("spawn")
-    started = ctx.Event()
-    holder = ctx.Process(target=_hold, args=(url, started, 0.5))
-    holder.start()
-    assert started.wait(30)
-    waited = time.monotonic()
-    with write_session(engine) as session:
-        waited = time.monotonic() - waited
-        session.execute(text("INSERT INTO log (who, at) VALUES ('waiter', :at)"),
-                        {"at": time.time()})
-    holder.join(10)
-    assert holder.exitcode == 0
-    assert waited >= 0.3  # it queued behind the other process's transaction
-    with engine.connect() as conn:
-        assert [w for (w,) in conn.execute(text("SELECT who FROM log ORDER BY at"))] == [
-            "holder", "waiter"]
-    assert (tmp_path / "oncall.db.writer-lock").exists()
-
-
 def _hold_lock_only(url: str, started: multiprocessing.synchronize.Event,
                     seconds: float) -> None:
     with _writer_lock(make_engine(url)):  # no SQLite transaction: only the lock file is held
@@ -52,16 +29,17 @@ def _hold_lock_only(url: str, started: multiprocessing.synchronize.Event,
         time.sleep(seconds)
 
 
-def test_the_lock_file_alone_makes_another_process_wait(tmp_path: Path) -> None:
-    """SQLite's own locking is not what makes the writer wait here: the other process holds
-    the lock file and nothing in the database."""
+def _write_behind(tmp_path: Path, hold: Callable[..., None],
+                  seconds: float) -> tuple[Engine, float]:
+    """Another process runs `hold` for `seconds`; then this one writes. Returns the engine and
+    how long the write waited to begin."""
     url = f"sqlite:///{tmp_path / 'oncall.db'}"
     engine = make_engine(url)
     with write_session(engine) as session:
         session.execute(text("CREATE TABLE log (who TEXT, at REAL)"))
     ctx = multiprocessing.get_context("spawn")
     started = ctx.Event()
-    holder = ctx.Process(target=_hold_lock_only, args=(url, started, 0.6))
+    holder = ctx.Process(target=hold, args=(url, started, seconds))
     holder.start()
     assert started.wait(30)
     waited = time.monotonic()
@@ -71,6 +49,22 @@ def test_the_lock_file_alone_makes_another_process_wait(tmp_path: Path) -> None:
                         {"at": time.time()})
     holder.join(10)
     assert holder.exitcode == 0
+    return engine, waited
+
+
+def test_a_writer_waits_for_another_process_then_writes(tmp_path: Path) -> None:
+    engine, waited = _write_behind(tmp_path, _hold, 0.5)
+    assert waited >= 0.3  # it queued behind the other process's transaction
+    with engine.connect() as conn:
+        assert [w for (w,) in conn.execute(text("SELECT who FROM log ORDER BY at"))] == [
+            "holder", "waiter"]
+    assert (tmp_path / "oncall.db.writer-lock").exists()
+
+
+def test_the_lock_file_alone_makes_another_process_wait(tmp_path: Path) -> None:
+    """SQLite's own locking is not what makes the writer wait here: the other process holds
+    the lock file and nothing in the database."""
+    _, waited = _write_behind(tmp_path, _hold_lock_only, 0.6)
     assert waited >= 0.4
 
 
