@@ -23,7 +23,7 @@ from oncall.db.models import IncidentRow, SecretTokenRow, UserRow
 from oncall.incidents import service
 from oncall.incidents.actors import Forbidden
 from oncall.incidents.people import actor_for_email, is_active
-from oncall.worker.notices import ACK_PURPOSE, hash_token
+from oncall.paging.notices import ACK_PURPOSE, hash_token
 
 PATH = "/ack/{token}"
 

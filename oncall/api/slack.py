@@ -34,7 +34,7 @@ from oncall.incidents import service
 from oncall.incidents.actors import Actor, Forbidden
 from oncall.incidents.people import actor_for_email
 from oncall.notify.message import parse_slack_action
-from oncall.worker.targets import first_responders
+from oncall.paging.targets import first_responders
 
 log = logging.getLogger("oncall.api.slack")
 

@@ -38,8 +38,8 @@ from oncall.notify.providers.twilio_client import (
     VOICE_STATUS_PATH,
 )
 from oncall.notify.settings import ProviderSettings
+from oncall.paging.notices import build_notice
 from oncall.worker.dispatcher import next_channel
-from oncall.worker.notices import build_notice
 
 log = logging.getLogger("oncall.api.twilio")
 

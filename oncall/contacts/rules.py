@@ -19,7 +19,7 @@ from oncall.contacts.methods import _display
 from oncall.core.notification_rules import Channel, Urgency
 from oncall.db.models import ContactMethodRow, NotificationRuleRow, UserRow
 from oncall.incidents.actors import Actor
-from oncall.worker.paging import contacts_for
+from oncall.paging.contacts import contacts_for
 
 MAX_DELAY = timedelta(hours=2)
 """Longer than any sensible escalation step: a later notification would never be sent."""

@@ -32,8 +32,8 @@ from oncall.db.models import (
 from oncall.incidents import events
 from oncall.notify.message import Notice
 from oncall.notify.providers.base import DeliveryResult, Provider
+from oncall.paging.notices import build_notice
 from oncall.worker.fastpath import Claim, claim_plain
-from oncall.worker.notices import build_notice
 from oncall.worker.providers import ProviderChains
 
 LEASE = timedelta(seconds=30)

@@ -33,8 +33,8 @@ from oncall.db.models import (
 )
 from oncall.incidents import events
 from oncall.incidents.service import ASSIGNEE_CYCLE, TRIGGERED
-from oncall.worker.paging import people, plan
-from oncall.worker.targets import TargetResolver
+from oncall.paging.contacts import people, plan
+from oncall.paging.targets import TargetResolver
 
 SYSTEM = "system:escalation"
 

@@ -30,7 +30,7 @@ from oncall.core.delivery import Breaker
 from oncall.db.engine import is_postgresql, write_session
 from oncall.db.models import UTCDateTime
 from oncall.notify.message import Notice, NoticeKind
-from oncall.worker.notices import ACK_CHANNELS, IncidentFacts, notice_of
+from oncall.paging.notices import ACK_CHANNELS, IncidentFacts, notice_of
 
 _PLAIN = f"""
       c.kind IN ('page', 'channel')

@@ -15,8 +15,8 @@ from oncall.db.engine import write_session
 from oncall.db.models import IncidentRow, NotificationRow, SecretTokenRow, ServiceRow, UserRow
 from oncall.incidents import service
 from oncall.incidents.actors import Actor
+from oncall.paging.notices import new_ack_link
 from oncall.settings import Settings
-from oncall.worker.notices import new_ack_link
 
 
 @pytest.fixture
