@@ -99,6 +99,17 @@ class ApiContext:
     _config: ConfigSet | None = None
     _checked: float = 0.0
 
+    def wake(self) -> None:
+        """After a committed state change: ask a worker to act now, never blocking the caller.
+        Every change (ingest, acknowledge, resolve, a reply) wakes the worker this one way;
+        if the queue is down the workers' sweepers find the rows within a second anyway."""
+        try:
+            from oncall.worker.queue import tasks_for
+
+            tasks_for(self.settings).kick_soon()
+        except Exception as exc:  # noqa: BLE001 - the committed rows are the promise
+            log.warning("could not reach the worker queue: %s", exc)
+
     def fresh_config(self) -> ConfigSet | None:
         """The cached ConfigSet while it needs no recheck, without touching the database."""
         if self._config is not None and time.monotonic() - self._checked < self.config_recheck:
