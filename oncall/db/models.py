@@ -592,3 +592,23 @@ class ReconcileRunRow(Base):
     updated: Mapped[int] = mapped_column(default=0)
     deleted: Mapped[int] = mapped_column(default=0)
     errors: Mapped[list[Any]]
+
+
+# --- column limits ---------------------------------------------------------------------------
+
+
+def width(column: Any) -> int:
+    """The declared length of a String column (a mapped attribute or a Core column)."""
+    length = getattr(getattr(column, "type", None), "length", None)
+    if not isinstance(length, int):
+        raise TypeError(f"{column} has no declared length")
+    return length
+
+
+def fit(column: Any, value: str) -> str:
+    """`value` cut to what `column` holds: the limit is the model's, never a literal."""
+    return value[:width(column)]
+
+
+def fit_optional(column: Any, value: str | None) -> str | None:
+    return None if value is None else fit(column, value)
