@@ -24,18 +24,16 @@ from typing import Any
 
 import psycopg
 from paging import CONFIG, SECRET
-from sqlalchemy import Engine, event, select
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
 from oncall.config.loader import load
 from oncall.db.engine import make_engine, write_session
 from oncall.db.migrate import upgrade_engine
-from oncall.db.models import ServiceRow
-from oncall.incidents import service
-from oncall.incidents.actors import Actor
 from oncall.notify.settings import ProviderSettings
 from oncall.reconcile.apply import Origin, apply_config
 from oncall.settings import Settings
+from oncall.testing.incidents import open_incident
 from oncall.testing.peers import SlackPeer
 from oncall.worker.escalator import due_timer_ids
 from oncall.worker.providers import build_chains
@@ -71,15 +69,10 @@ def prepare(url: str, root: Path, incidents: int) -> None:
     apply_config(engine, result.config, Origin(actor="bench", source=str(root), revision=None,
                                                now=utcnow()))
     with write_session(engine) as session:
-        svc = session.scalar(select(ServiceRow).where(ServiceRow.name == "api"))
-        assert svc is not None
         for n in range(incidents):
-            service.open_or_join(
-                session, service=svc, group_key=f"cost-{n}", title=f"cost-{n} error rate high",
-                priority="P1", urgency="high", labels={"n": str(n)},
-                escalation_policy=svc.escalation_policy_name,
-                actor=Actor.integration("hooks"), now=utcnow(),
-            )
+            open_incident(session, service="api", group_key=f"cost-{n}",
+                          title=f"cost-{n} error rate high", priority="P1",
+                          labels={"n": str(n)}, integration="hooks", now=utcnow())
     engine.dispose()
 
 

@@ -1,13 +1,20 @@
 """Process settings, read once from the environment and passed down explicitly.
 
-Nothing reads `os.environ` at import time: tests and tools build a `Settings` from any mapping,
-so two settings can coexist in one process (for example a test and the app it starts).
+`Settings.from_env` is the one parser: it reads the database and queue, and the typed groups
+of the notification providers (`providers`) and of the web face (`web`). Nothing reads
+`os.environ` at import time: tests and tools build a `Settings` from any mapping, so two
+settings can coexist in one process (for example a test and the app it starts).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from oncall.notify.settings import ProviderSettings
+    from oncall.web.settings import WebSettings
 
 DEFAULT_DATABASE_URL = "sqlite:///oncall.db"
 MIN_METRICS_TOKEN = 32
@@ -26,15 +33,35 @@ def normalize_database_url(url: str) -> str:
     return url
 
 
+def _default_providers() -> ProviderSettings:
+    from oncall.notify.settings import ProviderSettings
+
+    return ProviderSettings()
+
+
+def _default_web() -> WebSettings:
+    from oncall.web.settings import WebSettings
+
+    return WebSettings()
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str | None = None
     metrics_token: str | None = field(default=None, repr=False)
     """ONCALL_METRICS_TOKEN: the bearer token `GET /metrics` requires; unset, /metrics is 404."""
+    providers: ProviderSettings = field(default_factory=_default_providers, repr=False)
+    """Endpoints and credentials of the providers (ONCALL_SLACK_*, ONCALL_SMTP_URL ...)."""
+    web: WebSettings = field(default_factory=_default_web, repr=False)
+    """Sign-in and sessions of the web face (ONCALL_OIDC_*, ONCALL_SESSION_HOURS ...)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        """Every setting of a process, from one mapping; SettingsError names a bad variable."""
+        from oncall.notify.settings import ProviderSettings
+        from oncall.web.settings import WebSettings
+
         database_url = normalize_database_url(
             environ.get("ONCALL_DATABASE_URL") or DEFAULT_DATABASE_URL
         )
@@ -52,8 +79,10 @@ class Settings:
                 f"ONCALL_METRICS_TOKEN: use at least {MIN_METRICS_TOKEN} random characters "
                 "(for example: openssl rand -hex 32)"
             )
-        return cls(database_url=database_url, redis_url=redis_url, metrics_token=metrics_token)
-
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
+        return cls(
+            database_url=database_url,
+            redis_url=redis_url,
+            metrics_token=metrics_token,
+            providers=ProviderSettings.from_env(environ),
+            web=WebSettings.from_env(environ),
+        )

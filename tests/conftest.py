@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -113,3 +114,13 @@ def applied_engine(migrated_engine: Engine, example_config: ConfigSet) -> Engine
     origin = Origin(actor="tests", source=str(REPO_ROOT), revision=None, now=datetime.now(UTC))
     apply_config(migrated_engine, example_config, origin)
     return migrated_engine
+
+
+sys.path.insert(0, str(Path(__file__).parent / "store"))
+from outbox_owner import install as _guard_notifications  # type: ignore[import-not-found]  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _outbox_owns_notifications() -> None:
+    """Every write of the notifications table in the session goes through the outbox."""
+    _guard_notifications()

@@ -13,7 +13,6 @@ import importlib
 import logging
 import os
 import re
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -37,14 +36,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from oncall.api import access, problems
 from oncall.config.configset import ConfigSet
-from oncall.db.aio import AsyncPostgres
-from oncall.db.applied import AppliedConfig
-from oncall.db.engine import make_engine
+from oncall.context import Context
+from oncall.db.applied import CONFIG_RECHECK_SECONDS, ConfigCache
+from oncall.db.engine import engine_options, make_engine
 from oncall.db.migrate import require_current
 from oncall.heap import freeze_long_lived
 from oncall.ingest.pipeline import ServiceDirectory
-from oncall.ingest.repeats import RepeatBatcher
 from oncall.settings import Settings
+from oncall.store import stores_for
+from oncall.store.ingest import IngestStore
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +61,6 @@ ROUTE_MODULES: list[str] = [
 
 MAX_BODY_BYTES = 1024 * 1024
 RETRY_AFTER_SECONDS = 5
-CONFIG_RECHECK_SECONDS = 1.0
-"""How often the applied config's version is checked: an apply is in force within a second."""
-
 REQUEST_ID_HEADER = "x-request-id"
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
@@ -90,42 +87,39 @@ class ApiContext:
     """Confirms an SNS subscription by GET to its SubscribeURL; None: over HTTPS."""
     retry_after: int = RETRY_AFTER_SECONDS
     config_recheck: float = CONFIG_RECHECK_SECONDS
-    applied: AppliedConfig = field(default_factory=AppliedConfig)
     route_modules: list[ModuleType] = field(default_factory=list)
     services: ServiceDirectory = field(default_factory=ServiceDirectory)
-    postgres: AsyncPostgres | None = None
-    repeats: RepeatBatcher | None = None
-    """Asyncio connections for ingest's fast path; None on SQLite."""
-    _config: ConfigSet | None = None
-    _checked: float = 0.0
+    core: Context | None = None
+    """The process context (config cache, queue); None: one built on these settings and engine."""
+
+    def __post_init__(self) -> None:
+        if self.core is None:
+            self.core = Context(self.settings, self.engine, clock=self.clock,
+                                configs=ConfigCache(self.config_recheck))
+
+    @property
+    def process(self) -> Context:
+        assert self.core is not None
+        return self.core
+
+    @property
+    def ingest(self) -> IngestStore:
+        """Where deliveries are stored: the engine's database's own ingest store."""
+        return stores_for(self.engine).ingest
 
     def wake(self) -> None:
         """After a committed state change: ask a worker to act now, never blocking the caller.
         Every change (ingest, acknowledge, resolve, a reply) wakes the worker this one way;
         if the queue is down the workers' sweepers find the rows within a second anyway."""
-        try:
-            from oncall.worker.queue import tasks_for
-
-            tasks_for(self.settings).kick_soon()
-        except Exception as exc:  # noqa: BLE001 - the committed rows are the promise
-            log.warning("could not reach the worker queue: %s", exc)
+        self.process.wake()
 
     def fresh_config(self) -> ConfigSet | None:
         """The cached ConfigSet while it needs no recheck, without touching the database."""
-        if self._config is not None and time.monotonic() - self._checked < self.config_recheck:
-            return self._config
-        return None
+        return self.process.configs.fresh()
 
     def config(self, session: Session) -> ConfigSet:
         """The applied ConfigSet, rechecked against the database at most every second."""
-        now = time.monotonic()
-        if self._config is None or now - self._checked >= self.config_recheck:
-            config = self.applied.get(session)
-            if config is not self._config and self._config is not None:
-                freeze_long_lived()
-            self._config = config
-            self._checked = now
-        return self._config
+        return self.process.configs.get(session)
 
 
 def database_unavailable(exc: BaseException) -> bool:
@@ -280,7 +274,7 @@ def create_api(
     """
     owns_engine = engine is None
     if engine is None:
-        engine = make_engine(settings.database_url, **engine_options(settings))
+        engine = make_engine(settings.database_url, **engine_options(settings.database_url))
     if check_schema:
         try:
             require_current(engine)
@@ -289,9 +283,6 @@ def create_api(
                 engine.dispose()
             raise
     ctx = ApiContext(settings=settings, engine=engine, **context)
-    if engine.dialect.name == "postgresql":
-        ctx.postgres = AsyncPostgres(engine.url)
-        ctx.repeats = RepeatBatcher(ctx.postgres)
     modules = load_route_modules(ROUTE_MODULES if route_modules is None else route_modules)
     ctx.route_modules = modules
     routes = [route for module in modules for route in module.routes(ctx)]
@@ -329,8 +320,7 @@ async def serving(ctx: ApiContext) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        if ctx.postgres is not None:
-            await ctx.postgres.close()
+        await ctx.ingest.close()
 
 
 async def _warm_up(ctx: ApiContext) -> None:
@@ -344,19 +334,9 @@ async def _warm_up(ctx: ApiContext) -> None:
 
     try:
         await anyio.to_thread.run_sync(load_config)
-        if ctx.postgres is not None:
-            await ctx.postgres.open()
+        await ctx.ingest.open()
     except Exception as exc:  # noqa: BLE001 - the first request retries and reports it
         log.warning("warm-up: %s", exc)
-
-
-def engine_options(settings: Settings) -> dict[str, Any]:
-    """Pool sizes for a server process: enough for the threadpool's concurrent requests."""
-    if settings.is_sqlite:
-        return {}
-    # No pre-ping: it costs a round trip per request. A connection found dead fails that one
-    # request with 503 (the sender retries) and SQLAlchemy then replaces the whole pool.
-    return {"pool_size": 20, "max_overflow": 20, "pool_timeout": 5, "pool_pre_ping": False}
 
 
 THREADS_VARIABLE = "ONCALL_API_THREADS"

@@ -6,7 +6,8 @@ key's user with that user's current roles. Who may act on which incident is deci
 people the incident paged, and platform admins; anyone else's key reads but cannot act (403).
 Actions are idempotent: acknowledging an acknowledged incident answers 200 with
 `"changed": false`; asking for a transition the state does not allow (acknowledging a resolved
-incident) answers 409.
+incident) answers 409. A committed change wakes the worker, which sends what it queued (updates,
+a page to a new assignee) at once.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from starlette.routing import BaseRoute, Route
 from oncall.api import problems
 from oncall.api.app import ApiContext, database_unavailable
 from oncall.api.keys import actor_for_key
+from oncall.api.openapi import UNAVAILABLE, json_body, problem, ref
+from oncall.api.routing import Operation, bind
 from oncall.db.engine import write_session
 from oncall.db.models import AlertRow, AuditEventRow, UserRow
 from oncall.incidents import service
@@ -280,154 +283,316 @@ async def _run(ctx: ApiContext, request: Request, work: Callable[[], Response]) 
         raise
 
 
+# --- OpenAPI ------------------------------------------------------------------------------------
+
+_ID = {
+    "name": "incident_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+}
+
+_COMMON_ERRORS = {
+    "401": problem("Missing or invalid API key"),
+    "404": problem("No such incident"),
+    "503": UNAVAILABLE,
+}
+
+
+def _action_operation(op_id: str, summary: str, body: dict[str, Any],
+                      required: bool) -> Operation:
+    return {
+        "operationId": op_id,
+        "summary": summary,
+        "tags": ["incidents"],
+        "parameters": [_ID],
+        "requestBody": {"required": required, "content": {"application/json": {"schema": body}}},
+        "responses": {
+            "200": json_body(ref("ActionResult"), "Done (or already so: changed is false)"),
+            "400": problem("The body is not JSON"),
+            "403": problem("The key's user may not do this (an observer)"),
+            "409": problem("The incident's state does not allow this now"),
+            "413": problem("The body is larger than 1 MB"),
+            "415": problem("The body is not JSON"),
+            "422": problem("A field is invalid; invalid-params names it"),
+            **_COMMON_ERRORS,
+        },
+    }
+
+
+def _object(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    return {"type": "object", "properties": properties, "required": required,
+            "additionalProperties": False}
+
+
+_CSV = {"type": "string", "maxLength": 200}
+
+
 # --- handlers -----------------------------------------------------------------------------------
 
+INDEX: Operation = {
+    "operationId": "listIncidents",
+    "summary": "List incidents, newest first",
+    "tags": ["incidents"],
+    "parameters": [
+        {"name": "status", "in": "query", "description":
+         "triggered, acknowledged, resolved (comma-separated for several)",
+         "schema": {"type": "string",
+                    "pattern": "^(triggered|acknowledged|resolved)"
+                               "(,(triggered|acknowledged|resolved))*$"}},
+        {"name": "service", "in": "query", "schema": _CSV},
+        {"name": "team", "in": "query", "schema": _CSV},
+        {"name": "priority", "in": "query",
+         "schema": {"type": "string", "pattern": "^P[1-5](,P[1-5])*$"}},
+        {"name": "q", "in": "query", "description": "Words of the title, or an incident number",
+         "schema": {"type": "string", "maxLength": 200}},
+        {"name": "limit", "in": "query",
+         "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}},
+        {"name": "cursor", "in": "query", "description": "next_cursor of the previous answer",
+         "schema": {"type": "string"}},
+        {"name": "page", "in": "query", "description":
+         "1-based page number (instead of cursor); the answer has total",
+         "schema": {"type": "integer", "minimum": 1, "maximum": 1000000}},
+    ],
+    "responses": {
+        "200": json_body(ref("IncidentList"), "A page of incidents"),
+        "401": _COMMON_ERRORS["401"],
+        "422": problem("A filter is invalid; invalid-params names it"),
+        "503": UNAVAILABLE,
+    },
+}
 
-def routes(ctx: ApiContext) -> list[BaseRoute]:
-    async def index(request: Request) -> Response:
+
+def _filter(request: Request) -> tuple[IncidentFilter, int, int | None, int | None]:
+    """The list's filter, page size, cursor position and page number from the query."""
+    path = request.url.path
+    flt = IncidentFilter(
+        status=_values(request, "status", STATUSES),
+        service=_values(request, "service"),
+        team=_values(request, "team"),
+        priority=_values(request, "priority", service.PRIORITIES),
+        q=_no_nul(request.query_params.get("q") or "", "q", path) or None,
+    )
+    limit = _int_param(request, "limit", 1, MAX_LIMIT) or 50
+    page = _int_param(request, "page", 1, 1_000_000)
+    cursor = request.query_params.get("cursor")
+    before = None
+    if cursor:
+        before = decode_cursor(cursor)
+        if before is None:
+            raise Problem(problems.unprocessable(
+                "cursor", "not a cursor from a previous answer", instance=path))
+    if cursor and page is not None:
+        raise Problem(problems.unprocessable(
+            "page", "use either cursor or page, not both", instance=path))
+    return flt, limit, before, page
+
+
+async def index(ctx: ApiContext, request: Request) -> Response:
+    """A page of incidents; the query is checked before the database is touched."""
+    try:
+        flt, limit, before, page = _filter(request)
+    except Problem as p:
+        return p.response
+
+    def work() -> Response:
+        with Session(ctx.engine) as session, session.begin():
+            _authenticate(session, request, ctx.clock())
+            result = list_incidents(session, flt, limit=limit, before=before, page=page)
+            body: dict[str, Any] = {
+                "items": [incident_json(item) for item in result.items],
+                "next_cursor": encode_cursor(result.next_before)
+                if result.next_before is not None and page is None else None,
+            }
+            if page is not None:
+                body["page"] = page
+                body["total"] = result.total
+        return JSONResponse(body)
+
+    return await _run(ctx, request, work)
+
+
+SHOW: Operation = {
+    "operationId": "getIncident",
+    "summary": "One incident with its alerts and timeline",
+    "tags": ["incidents"],
+    "parameters": [_ID],
+    "responses": {"200": json_body(ref("IncidentDetail"), "The incident"), **_COMMON_ERRORS},
+}
+
+
+async def show(ctx: ApiContext, request: Request) -> Response:
+    """One incident with its alerts and timeline."""
+    try:
+        incident_id = _incident_id(request)
+    except Problem as p:
+        return p.response
+
+    def work() -> Response:
+        with Session(ctx.engine) as session, session.begin():
+            _authenticate(session, request, ctx.clock())
+            detail = incident_detail(session, incident_id)
+            if detail is None:
+                raise Problem(problems.problem(
+                    404, f"incident {incident_id} does not exist", instance=request.url.path))
+            body = detail_json(detail)
+        return JSONResponse(body)
+
+    return await _run(ctx, request, work)
+
+
+Perform = Callable[[ApiContext, Session, int, Actor, M, datetime], service.Outcome | None]
+"""An action through the service layer; None where it always changes something (a note)."""
+
+
+def _perform(ctx: ApiContext, request: Request, raw: bytes, incident_id: int,
+             model: type[M], perform: Perform[M], target: str | None) -> Response:
+    """Authenticate, parse, act and commit; then wake the worker for what the change queued."""
+    now = ctx.clock()
+    path = request.url.path
+    with write_session(ctx.engine) as session:
+        actor = _authenticate(session, request, now)
+        body = _parse_body(request, raw, model)
         try:
-            flt = IncidentFilter(
-                status=_values(request, "status", STATUSES),
-                service=_values(request, "service"),
-                team=_values(request, "team"),
-                priority=_values(request, "priority", service.PRIORITIES),
-                q=_no_nul(request.query_params.get("q") or "", "q", request.url.path) or None,
-            )
-            limit = _int_param(request, "limit", 1, MAX_LIMIT) or 50
-            page = _int_param(request, "page", 1, 1_000_000)
-            cursor = request.query_params.get("cursor")
-            before = None
-            if cursor:
-                before = decode_cursor(cursor)
-                if before is None:
-                    raise Problem(problems.unprocessable(
-                        "cursor", "not a cursor from a previous answer", instance=request.url.path
-                    ))
-            if cursor and page is not None:
-                raise Problem(problems.unprocessable(
-                    "page", "use either cursor or page, not both", instance=request.url.path
-                ))
-        except Problem as p:
-            return p.response
+            outcome = perform(ctx, session, incident_id, actor, body, now)
+        except Forbidden as exc:
+            raise Problem(problems.problem(403, str(exc), instance=path)) from None
+        except service.NotFound as exc:
+            raise Problem(problems.problem(404, str(exc), instance=path)) from None
+        except service.Invalid as exc:
+            raise Problem(problems.problem(409, str(exc), instance=path)) from None
+        changed = outcome.changed if outcome is not None else True
+        if (outcome is not None and not changed and target is not None
+                and outcome.incident.status != target):
+            raise Problem(problems.problem(
+                409, f"incident {incident_id} is {outcome.incident.status}", instance=path))
+        detail = incident_detail(session, incident_id)
+        assert detail is not None
+        result = {"changed": changed, "incident": incident_json(detail.item)}
+    if changed:
+        ctx.wake()
+    return JSONResponse(result)
 
-        def work() -> Response:
-            now = ctx.clock()
-            with Session(ctx.engine) as session, session.begin():
-                _authenticate(session, request, now)
-                result = list_incidents(session, flt, limit=limit, before=before, page=page)
-                body: dict[str, Any] = {
-                    "items": [incident_json(item) for item in result.items],
-                    "next_cursor": encode_cursor(result.next_before)
-                    if result.next_before is not None and page is None else None,
-                }
-                if page is not None:
-                    body["page"] = page
-                    body["total"] = result.total
-            return JSONResponse(body)
 
-        return await _run(ctx, request, work)
+async def _action(ctx: ApiContext, request: Request, model: type[M], perform: Perform[M],
+                  target: str | None = None) -> Response:
+    """A responder action: `target` is the status it leads to, if asking twice is harmless."""
+    try:
+        incident_id = _incident_id(request)
+    except Problem as p:
+        return p.response
+    raw = await request.body()
+    return await _run(ctx, request, lambda: _perform(
+        ctx, request, raw, incident_id, model, perform, target))
 
-    async def show(request: Request) -> Response:
-        try:
-            incident_id = _incident_id(request)
-        except Problem as p:
-            return p.response
 
-        def work() -> Response:
-            now = ctx.clock()
-            with Session(ctx.engine) as session, session.begin():
-                _authenticate(session, request, now)
-                detail = incident_detail(session, incident_id)
-                if detail is None:
-                    raise Problem(problems.problem(
-                        404, f"incident {incident_id} does not exist", instance=request.url.path
-                    ))
-                body = detail_json(detail)
-            return JSONResponse(body)
+ACKNOWLEDGE = _action_operation("acknowledgeIncident", "Acknowledge: stops escalation",
+                                _object({}, []), required=False)
 
-        return await _run(ctx, request, work)
 
-    def action(model: type[M], perform: Callable[[Session, int, Actor, M, datetime],
-                                                 service.Outcome | None],
-               target: str | None) -> Callable[[Request], Any]:
-        async def handler(request: Request) -> Response:
-            try:
-                incident_id = _incident_id(request)
-            except Problem as p:
-                return p.response
-            raw = await request.body()
+def _acknowledge(_ctx: ApiContext, s: Session, i: int, a: Actor, _b: AcknowledgeBody,
+                 now: datetime) -> service.Outcome:
+    return service.acknowledge(s, i, a, now)
 
-            def work() -> Response:
-                now = ctx.clock()
-                path = request.url.path
-                with write_session(ctx.engine) as session:
-                    actor = _authenticate(session, request, now)
-                    body = _parse_body(request, raw, model)
-                    try:
-                        outcome = perform(session, incident_id, actor, body, now)
-                    except Forbidden as exc:
-                        raise Problem(problems.problem(403, str(exc), instance=path)) from None
-                    except service.NotFound as exc:
-                        raise Problem(problems.problem(404, str(exc), instance=path)) from None
-                    except service.Invalid as exc:
-                        raise Problem(problems.problem(409, str(exc), instance=path)) from None
-                    changed = outcome.changed if outcome is not None else True
-                    if (outcome is not None and not changed and target is not None
-                            and outcome.incident.status != target):
-                        raise Problem(problems.problem(
-                            409, f"incident {incident_id} is {outcome.incident.status}",
-                            instance=path,
-                        ))
-                    detail = incident_detail(session, incident_id)
-                    assert detail is not None
-                    result = {"changed": changed, "incident": incident_json(detail.item)}
-                return JSONResponse(result)
 
-            return await _run(ctx, request, work)
+async def acknowledge(ctx: ApiContext, request: Request) -> Response:
+    return await _action(ctx, request, AcknowledgeBody, _acknowledge, service.ACKNOWLEDGED)
 
-        return handler
 
-    def acknowledge(s: Session, i: int, a: Actor, _b: AcknowledgeBody, now: datetime
-                    ) -> service.Outcome:
-        return service.acknowledge(s, i, a, now)
+RESOLVE = _action_operation("resolveIncident", "Resolve, with an optional note",
+                            _object({"note": {"type": "string", "maxLength": 20000}}, []),
+                            required=False)
 
-    def resolve(s: Session, i: int, a: Actor, b: ResolveBody, now: datetime) -> service.Outcome:
-        return service.resolve(s, i, a, now, note=b.note or None)
 
-    def note(s: Session, i: int, a: Actor, b: NoteBody, now: datetime) -> None:
-        if not b.text.strip():
-            raise Problem(problems.unprocessable("text", "a note cannot be empty"))
-        service.add_note(s, i, a, b.text, now)
+def _resolve(_ctx: ApiContext, s: Session, i: int, a: Actor, b: ResolveBody,
+             now: datetime) -> service.Outcome:
+    return service.resolve(s, i, a, now, note=b.note or None)
 
-    def reassign(s: Session, i: int, a: Actor, b: ReassignBody, now: datetime
-                 ) -> service.Outcome:
-        incident = service.authorize(s, i, a, "reassign")
-        user = s.scalar(select(UserRow).where(UserRow.email == b.assignee.strip().lower()))
-        if user is None or user.disabled_at is not None:
-            raise Problem(problems.unprocessable("assignee", f"unknown user {b.assignee!r}"))
-        policy = ctx.config(s).policies.get(incident.escalation_policy_name or "")
-        steps = len(policy.steps) if policy is not None else 1
-        return service.reassign(s, i, a, user.email, now, policy_steps=steps)
 
-    def priority(s: Session, i: int, a: Actor, b: PriorityBody, now: datetime
-                 ) -> service.Outcome:
-        return service.change_priority(s, i, a, b.priority, now)
+async def resolve(ctx: ApiContext, request: Request) -> Response:
+    return await _action(ctx, request, ResolveBody, _resolve, service.RESOLVED)
 
-    one = BASE + "/{incident_id:int}"
-    return [
-        Route(BASE, index, methods=["GET"], name="incidents"),
-        Route(one, show, methods=["GET"], name="incident"),
-        Route(one + "/acknowledge", action(AcknowledgeBody, acknowledge, service.ACKNOWLEDGED),
-              methods=["POST"]),
-        Route(one + "/resolve", action(ResolveBody, resolve, service.RESOLVED),
-              methods=["POST"]),
-        Route(one + "/notes", action(NoteBody, note, None), methods=["POST"]),
-        Route(one + "/reassign", action(ReassignBody, reassign, None), methods=["POST"]),
-        Route(one + "/priority", action(PriorityBody, priority, None), methods=["POST"]),
-    ]
+
+ADD_NOTE = _action_operation(
+    "addIncidentNote", "Add a note to the timeline",
+    _object({"text": {"type": "string", "minLength": 1, "maxLength": 20000}}, ["text"]),
+    required=True)
+
+
+def _add_note(_ctx: ApiContext, s: Session, i: int, a: Actor, b: NoteBody,
+              now: datetime) -> None:
+    if not b.text.strip():
+        raise Problem(problems.unprocessable("text", "a note cannot be empty"))
+    service.add_note(s, i, a, b.text, now)
+
+
+async def add_note(ctx: ApiContext, request: Request) -> Response:
+    return await _action(ctx, request, NoteBody, _add_note)
+
+
+REASSIGN = _action_operation(
+    "reassignIncident", "Hand the incident to someone (paged now)",
+    _object({"assignee": {"type": "string", "minLength": 3, "maxLength": 320,
+                          "description": "Email of a user in the config"}}, ["assignee"]),
+    required=True)
+
+
+def _reassign(ctx: ApiContext, s: Session, i: int, a: Actor, b: ReassignBody,
+              now: datetime) -> service.Outcome:
+    incident = service.authorize(s, i, a, "reassign")
+    user = s.scalar(select(UserRow).where(UserRow.email == b.assignee.strip().lower()))
+    if user is None or user.disabled_at is not None:
+        raise Problem(problems.unprocessable("assignee", f"unknown user {b.assignee!r}"))
+    policy = ctx.config(s).policies.get(incident.escalation_policy_name or "")
+    steps = len(policy.steps) if policy is not None else 1
+    return service.reassign(s, i, a, user.email, now, policy_steps=steps)
+
+
+async def reassign(ctx: ApiContext, request: Request) -> Response:
+    return await _action(ctx, request, ReassignBody, _reassign)
+
+
+CHANGE_PRIORITY = _action_operation(
+    "changeIncidentPriority", "Change the priority",
+    _object({"priority": {"enum": ["P1", "P2", "P3", "P4", "P5"]}}, ["priority"]),
+    required=True)
+
+
+def _change_priority(_ctx: ApiContext, s: Session, i: int, a: Actor, b: PriorityBody,
+                     now: datetime) -> service.Outcome:
+    return service.change_priority(s, i, a, b.priority, now)
+
+
+async def change_priority(ctx: ApiContext, request: Request) -> Response:
+    return await _action(ctx, request, PriorityBody, _change_priority)
+
+
+ONE = BASE + "/{incident_id}"
 
 
 def openapi_paths() -> dict[str, Any]:
-    from oncall.api.openapi import incident_paths
+    return {
+        BASE: {"get": INDEX},
+        ONE: {"get": SHOW},
+        ONE + "/acknowledge": {"post": ACKNOWLEDGE},
+        ONE + "/resolve": {"post": RESOLVE},
+        ONE + "/notes": {"post": ADD_NOTE},
+        ONE + "/reassign": {"post": REASSIGN},
+        ONE + "/priority": {"post": CHANGE_PRIORITY},
+    }
 
-    return incident_paths()
+
+def routes(ctx: ApiContext) -> list[BaseRoute]:
+    one = BASE + "/{incident_id:int}"
+    return [
+        Route(BASE, bind(index, ctx), methods=["GET"], name="incidents"),
+        Route(one, bind(show, ctx), methods=["GET"], name="incident"),
+        Route(one + "/acknowledge", bind(acknowledge, ctx), methods=["POST"],
+              name="incident-acknowledge"),
+        Route(one + "/resolve", bind(resolve, ctx), methods=["POST"], name="incident-resolve"),
+        Route(one + "/notes", bind(add_note, ctx), methods=["POST"], name="incident-notes"),
+        Route(one + "/reassign", bind(reassign, ctx), methods=["POST"],
+              name="incident-reassign"),
+        Route(one + "/priority", bind(change_priority, ctx), methods=["POST"],
+              name="incident-priority"),
+    ]

@@ -33,8 +33,6 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-import psycopg
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -43,16 +41,15 @@ from starlette.routing import BaseRoute, Route
 
 from oncall.api import problems
 from oncall.api.app import ApiContext, database_unavailable
+from oncall.api.openapi import UNAVAILABLE, json_body, problem, ref
+from oncall.api.routing import Operation
 from oncall.config.configset import ConfigSet
 from oncall.config.models import Integration
 from oncall.config.types import MissingSecret, resolve_env
-from oncall.core.alerts import Alert
 from oncall.db.engine import write_session
 from oncall.incidents import events
-from oncall.ingest import auth, fastpath, fastpath_sqlite, limits, replays
-from oncall.ingest.fastpath import fast_path_applies
+from oncall.ingest import auth, limits, replays
 from oncall.ingest.normalizers import PayloadError, normalize
-from oncall.ingest.pipeline import Result, ingest
 
 log = logging.getLogger(__name__)
 
@@ -64,13 +61,10 @@ CERT_FAILURE_TTL_SECONDS = 60.0
 """A certificate URL that could not be fetched is not tried again for this long."""
 CERT_FAILURE_CACHE_SIZE = 256
 MAX_CERT_BYTES = 64 * 1024
-RETRIES = 3
-"""Deadlocks and serialisation failures are retried; each retry starts the transaction anew."""
 
 _SNS_HOST = re.compile(r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$")
 _JSON_TYPES = ("application/json",)
 _SNS_TYPES = ("application/json", "text/plain")
-_RETRYABLE_SQLSTATES = {"40001", "40P01"}
 
 
 class Unavailable(Exception):
@@ -254,6 +248,47 @@ def _forbidden_topic(integration: Integration, path: str, exc: auth.ForeignTopic
                             instance=path)
 
 
+RECEIVE_ALERTS: Operation = {
+    "operationId": "postAlerts",
+    "summary": "Send alerts from a monitoring tool",
+    "description": "The body is the tool's own payload (see docs/integrations.md). "
+                   "Accepted only after it is stored.",
+    "tags": ["ingest"],
+    "security": [{"integrationBearer": []}, {"integrationHmac": []}],
+    "parameters": [
+        {
+            "name": "name",
+            "in": "path",
+            "required": True,
+            "description": "The Integration's name in the config",
+            "schema": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]*$", "maxLength": 63},
+            "examples": {"generic": {"value": "synthetic-checks"}},
+        }
+    ],
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    },
+    "responses": {
+        "200": json_body(ref("SubscriptionAnswer"),
+                         "SNS subscription confirmed or unsubscription recorded"),
+        "202": json_body(ref("Accepted"), "Stored; the alert and incident ids"),
+        "400": problem("The body is not JSON, or nested deeper than 32 levels"),
+        "401": problem("Missing or wrong credentials; nothing was stored"),
+        "403": problem("An SNS message from a topic the integration does not "
+                       "list in topic_arns; nothing was stored or confirmed"),
+        "404": problem("No integration of that name is applied"),
+        "409": problem("A signed request already accepted (HMAC replay); "
+                       "nothing was stored again"),
+        "413": problem("The body is larger than 1 MB, or holds more than 500 alerts"),
+        "415": problem("The body is not JSON"),
+        "422": problem("The payload is not one this integration reads (or an "
+                       "alert has too many labels); invalid-params names the field"),
+        "503": UNAVAILABLE,
+    },
+}
+
+
 async def _receive(ctx: ApiContext, certs: CertCache, visit: Callable[[str], None],
                    purger: replays.Purger, request: Request) -> Response:
     name = request.path_params["name"]
@@ -323,9 +358,7 @@ async def _receive(ctx: ApiContext, certs: CertCache, visit: Callable[[str], Non
         return problems.unprocessable("", str(exc), instance=path)
 
     try:
-        result = await _store_fast(ctx, config, integration, alerts, now, mark)
-        if result is None:
-            result = await run_in_threadpool(_store, ctx, config, integration, alerts, now, mark)
+        result = await ctx.ingest.accept(config, integration, alerts, now, ctx.services, mark)
     except replays.Replayed as exc:
         log.warning("ingest %s: refused a replayed signed request: %s", name, exc)
         return problems.problem(
@@ -340,7 +373,7 @@ async def _receive(ctx: ApiContext, certs: CertCache, visit: Callable[[str], Non
     if mark is not None and purger.due():
         await run_in_threadpool(_purge_replays, ctx, now)
     if result.incident_ids:
-        _hand_off(ctx)
+        ctx.wake()
     return JSONResponse(
         {
             "status": "accepted",
@@ -357,17 +390,6 @@ def _purge_replays(ctx: ApiContext, now: datetime) -> None:
         replays.Purger.purge(ctx.engine, now)
     except Exception as exc:  # noqa: BLE001 - the delivery is committed; the next purge retries
         log.warning("could not purge expired replay claims: %s", exc)
-
-
-def _hand_off(ctx: ApiContext) -> None:
-    """The fast path to escalation: the rows are committed; a worker is asked to act now.
-    Without it (queue down) the workers' sweepers still find the rows within a second."""
-    try:
-        from oncall.worker.queue import tasks_for
-
-        tasks_for(ctx.settings).kick_soon()
-    except Exception as exc:  # noqa: BLE001 - the committed rows are the promise
-        log.warning("could not reach the worker queue: %s", exc)
 
 
 def _verify_sns(certs: CertCache, message: Any, now: datetime) -> None:
@@ -422,82 +444,5 @@ def _record_subscription(ctx: ApiContext, integration: Integration, event_type: 
         row.subject_name = integration.name
 
 
-def _sqlstate(exc: OperationalError) -> str | None:
-    code = getattr(exc.orig, "sqlstate", None)
-    return code if isinstance(code, str) else None
-
-
-async def _store_fast(ctx: ApiContext, config: ConfigSet, integration: Integration,
-                      alerts: list[Alert], now: datetime, mark: replays.Mark | None = None
-                      ) -> Result | None:
-    """The common deliveries on the event loop (PostgreSQL); None: `_store` in a thread."""
-    if (ctx.postgres is None or ctx.repeats is None
-            or not fast_path_applies(ctx.engine.dialect.name, alerts)):
-        return None
-    alert, repeats = alerts[0], ctx.repeats
-    if mark is not None:
-        return await _store_fast_signed(ctx, config, integration, alert, now, mark)
-    try:
-        repeated = await repeats.submit(integration.name, alert, now)
-        if repeated is None and await repeats.wait_for_opener(integration.name, alert):
-            repeated = await repeats.submit(integration.name, alert, now)
-    except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
-        repeated = None  # `fastpath.store` tries again, with its retries
-    if repeated is not None:
-        return repeated
-    async with repeats.opening(integration.name, alert), ctx.postgres.connection() as conn:
-        return await fastpath.store(conn, config, integration, alert, now, ctx.services,
-                                    repeat_tried=True)
-
-
-class _Fallback(Exception):
-    """Roll the signed fast path back, its replay claim included: `_store` decides."""
-
-
-async def _store_fast_signed(ctx: ApiContext, config: ConfigSet, integration: Integration,
-                             alert: Alert, now: datetime, mark: replays.Mark) -> Result | None:
-    """A signed delivery on the fast path: the replay claim, the repeat or the new alert in one
-    transaction (not batched: the claim must commit or roll back with this delivery alone)."""
-    assert ctx.postgres is not None
-    for attempt in range(fastpath.RETRIES):
-        try:
-            async with ctx.postgres.connection() as conn, conn.transaction():
-                await replays.claim_async(conn, mark)
-                result = (await fastpath.repeat_trigger(conn, integration, alert, now)
-                          or await fastpath.open_trigger(conn, config, integration, alert, now,
-                                                         ctx.services))
-                if result is None:
-                    raise _Fallback
-            return result
-        except _Fallback:
-            return None
-        except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
-            if attempt == fastpath.RETRIES - 1:
-                raise
-    raise AssertionError("unreachable")
-
-
-def _store(ctx: ApiContext, config: ConfigSet, integration: Integration, alerts: list[Alert],
-           now: datetime, mark: replays.Mark | None = None) -> Result:
-    if fastpath_sqlite.fast_path_applies(ctx.engine.dialect.name, alerts):
-        stored = fastpath_sqlite.store(ctx.engine, config, integration, alerts[0], now,
-                                       ctx.services, replay=mark)
-        if stored is not None:
-            return stored
-    repeat_tried = fast_path_applies(ctx.engine.dialect.name, alerts) and mark is None
-    for attempt in range(RETRIES):
-        try:
-            with write_session(ctx.engine) as session:
-                return ingest(session, config, integration, alerts, now=now,
-                              services=ctx.services, repeat_tried=repeat_tried and attempt == 0,
-                              replay=mark)
-        except OperationalError as exc:
-            if _sqlstate(exc) not in _RETRYABLE_SQLSTATES or attempt == RETRIES - 1:
-                raise
-    raise AssertionError("unreachable")
-
-
 def openapi_paths() -> dict[str, Any]:
-    from oncall.api.openapi import ingest_paths
-
-    return ingest_paths()
+    return {PATH: {"post": RECEIVE_ALERTS}}

@@ -16,7 +16,9 @@ import hmac
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import anyio.to_thread
 from sqlalchemy import func, select
@@ -27,6 +29,8 @@ from starlette.routing import BaseRoute, Route
 
 from oncall.api import problems
 from oncall.api.app import ApiContext
+from oncall.api.openapi import UNAVAILABLE, problem
+from oncall.api.routing import Operation, bind
 from oncall.db.models import (
     EscalationTimerRow,
     IncidentRow,
@@ -34,13 +38,15 @@ from oncall.db.models import (
     ProviderCircuitRow,
     ReconcileRunRow,
 )
+from oncall.store import timers
+from oncall.store.outbox_status import NotificationStatus
 
 PATH = "/metrics"
 OVERDUE = timedelta(seconds=30)
 RECENT = timedelta(hours=24)
 CACHE_SECONDS = 5.0
 OPEN_INCIDENT_STATUSES = ("triggered", "acknowledged")
-UNDELIVERED_STATUSES = ("pending", "sending")
+UNDELIVERED_STATUSES = (NotificationStatus.PENDING.value, NotificationStatus.SENDING.value)
 
 
 def _escape(value: str) -> str:
@@ -54,38 +60,37 @@ def _line(name: str, value: float, **labels: str) -> str:
     return f"{name} {value:g}"
 
 
-def render(session: Session, now: datetime) -> str:
-    out: list[str] = []
+def _header(name: str, help_text: str, kind: str = "gauge") -> list[str]:
+    return [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
 
-    def metric(name: str, kind: str, help_text: str) -> None:
-        out.append(f"# HELP {name} {help_text}")
-        out.append(f"# TYPE {name} {kind}")
 
-    metric("oncall_incidents", "gauge", "Open incidents by status.")
-    counts = {
-        status: n
-        for status, n in session.execute(
-            select(IncidentRow.status, func.count())
-            .where(IncidentRow.status.in_(OPEN_INCIDENT_STATUSES))
-            .group_by(IncidentRow.status)
-        )
-    }
+def _incidents(session: Session, _now: datetime) -> list[str]:
+    out = _header("oncall_incidents", "Open incidents by status.")
+    counts: dict[str, int] = {status: count for status, count in session.execute(
+        select(IncidentRow.status, func.count())
+        .where(IncidentRow.status.in_(OPEN_INCIDENT_STATUSES))
+        .group_by(IncidentRow.status)
+    )}
     for status in OPEN_INCIDENT_STATUSES:
         out.append(_line("oncall_incidents", counts.get(status, 0), status=status))
+    return out
 
-    metric(
-        "oncall_escalation_timers_overdue",
-        "gauge",
-        "Pending escalation steps more than 30 s past due: non-zero means no worker is running.",
-    )
+
+def _overdue_timers(session: Session, now: datetime) -> list[str]:
+    name = "oncall_escalation_timers_overdue"
     overdue = session.scalar(
         select(func.count())
         .select_from(EscalationTimerRow)
-        .where(EscalationTimerRow.status == "pending", EscalationTimerRow.due_at < now - OVERDUE)
+        .where(EscalationTimerRow.status == timers.PENDING,
+               EscalationTimerRow.due_at < now - OVERDUE)
     )
-    out.append(_line("oncall_escalation_timers_overdue", overdue or 0))
+    return [*_header(name, "Pending escalation steps more than 30 s past due: non-zero means "
+                           "no worker is running."),
+            _line(name, overdue or 0)]
 
-    metric("oncall_notifications", "gauge", "Undelivered outbox rows by channel and status.")
+
+def _notifications(session: Session, _now: datetime) -> list[str]:
+    out = _header("oncall_notifications", "Undelivered outbox rows by channel and status.")
     rows = session.execute(
         select(NotificationRow.channel, NotificationRow.status, func.count())
         .where(NotificationRow.status.in_(UNDELIVERED_STATUSES))
@@ -93,48 +98,49 @@ def render(session: Session, now: datetime) -> str:
     ).all()
     for channel, status, n in sorted(rows):
         out.append(_line("oncall_notifications", n, channel=channel, status=status))
+    return out
 
-    metric(
-        "oncall_provider_circuit_open",
-        "gauge",
-        "1 while a provider's circuit breaker is open or half-open.",
-    )
+
+def _circuits(session: Session, _now: datetime) -> list[str]:
+    name = "oncall_provider_circuit_open"
+    out = _header(name, "1 while a provider's circuit breaker is open or half-open.")
     for provider, circuit in session.execute(
         select(ProviderCircuitRow.provider, ProviderCircuitRow.circuit)
     ).all():
-        out.append(_line("oncall_provider_circuit_open", circuit != "closed", provider=provider))
+        out.append(_line(name, circuit != "closed", provider=provider))
+    return out
 
-    metric("oncall_reconcile_runs_24h", "gauge", "Reconcile runs started in the last 24 h.")
-    for result, n in sorted(
-        session.execute(
-            select(ReconcileRunRow.result, func.count())
-            .where(ReconcileRunRow.started_at >= now - RECENT)
-            .group_by(ReconcileRunRow.result)
-        ).all()
-    ):
+
+def _reconcile(session: Session, now: datetime) -> list[str]:
+    out = _header("oncall_reconcile_runs_24h", "Reconcile runs started in the last 24 h.")
+    for result, n in sorted(session.execute(
+        select(ReconcileRunRow.result, func.count())
+        .where(ReconcileRunRow.started_at >= now - RECENT)
+        .group_by(ReconcileRunRow.result)
+    ).all()):
         out.append(_line("oncall_reconcile_runs_24h", n, result=result))
-
-    metric(
-        "oncall_reconcile_last_run_ok",
-        "gauge",
-        "1 if the latest reconcile run applied (or found nothing to do), 0 if it failed.",
-    )
+    out += _header("oncall_reconcile_last_run_ok", "1 if the latest reconcile run applied (or "
+                   "found nothing to do), 0 if it failed.")
     last = session.execute(
         select(ReconcileRunRow.result, ReconcileRunRow.finished_at)
         .order_by(ReconcileRunRow.id.desc())
         .limit(1)
     ).first()
     if last is not None:
-        out.append(_line("oncall_reconcile_last_run_ok", last.result == "applied"))
-        metric(
-            "oncall_reconcile_last_run_timestamp_seconds",
-            "gauge",
-            "When the latest reconcile run finished.",
-        )
-        out.append(
-            _line("oncall_reconcile_last_run_timestamp_seconds", last.finished_at.timestamp())
-        )
-    return "\n".join(out) + "\n"
+        name = "oncall_reconcile_last_run_timestamp_seconds"
+        out += [_line("oncall_reconcile_last_run_ok", last.result == "applied"),
+                *_header(name, "When the latest reconcile run finished."),
+                _line(name, last.finished_at.timestamp())]
+    return out
+
+
+FAMILIES = (_incidents, _overdue_timers, _notifications, _circuits, _reconcile)
+"""Each metric family's lines, in the order they are exposed."""
+
+
+def render(session: Session, now: datetime) -> str:
+    """The exposition text: every family, read in the caller's session."""
+    return "\n".join(line for family in FAMILIES for line in family(session, now)) + "\n"
 
 
 class _Cache:
@@ -163,25 +169,52 @@ def authorized(request: Request, token: str) -> bool:
     return hmac.compare_digest(presented.strip().encode(), token.encode())
 
 
+@dataclass(frozen=True)
+class Scrapes:
+    """What the metrics handler needs: the app's context and this process's rendered text."""
+
+    ctx: ApiContext
+    cache: _Cache = field(default_factory=lambda: _Cache(CACHE_SECONDS))
+
+    def compute(self) -> str:
+        with Session(self.ctx.engine) as session:
+            return render(session, self.ctx.clock())
+
+
+OPERATION: Operation = {
+    "operationId": "getMetrics",
+    "summary": "Prometheus metrics for the whole deployment",
+    "tags": ["meta"],
+    "security": [{"metricsToken": []}],
+    "responses": {
+        "200": {"description": "Prometheus text exposition format 0.0.4",
+                "content": {"text/plain": {"schema": {"type": "string"}}}},
+        "401": problem("Missing or wrong ONCALL_METRICS_TOKEN"),
+        "404": problem("ONCALL_METRICS_TOKEN is not set: the route does not exist"),
+        "503": UNAVAILABLE,
+    },
+}
+
+
+async def metrics(scrapes: Scrapes, request: Request) -> Response:
+    """The text, after the token check; rendered off the event loop, at most every few seconds."""
+    token = scrapes.ctx.settings.metrics_token
+    if not token:
+        return problems.problem(404, f"no such resource: {PATH}", instance=PATH)
+    if not authorized(request, token):
+        return problems.problem(
+            401,
+            "a metrics scrape needs Authorization: Bearer <ONCALL_METRICS_TOKEN>",
+            instance=PATH,
+            headers={"WWW-Authenticate": 'Bearer realm="oncall metrics"'},
+        )
+    text = await anyio.to_thread.run_sync(scrapes.cache.get, scrapes.compute)
+    return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
+
+
+def openapi_paths() -> dict[str, Any]:
+    return {PATH: {"get": OPERATION}}
+
+
 def routes(ctx: ApiContext) -> list[BaseRoute]:
-    cache = _Cache(CACHE_SECONDS)
-
-    def compute() -> str:
-        with Session(ctx.engine) as session:
-            return render(session, ctx.clock())
-
-    async def metrics(request: Request) -> Response:
-        token = ctx.settings.metrics_token
-        if not token:
-            return problems.problem(404, f"no such resource: {PATH}", instance=PATH)
-        if not authorized(request, token):
-            return problems.problem(
-                401,
-                "a metrics scrape needs Authorization: Bearer <ONCALL_METRICS_TOKEN>",
-                instance=PATH,
-                headers={"WWW-Authenticate": 'Bearer realm="oncall metrics"'},
-            )
-        text = await anyio.to_thread.run_sync(cache.get, compute)
-        return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
-
-    return [Route(PATH, metrics, methods=["GET"], name="metrics")]
+    return [Route(PATH, bind(metrics, Scrapes(ctx)), methods=["GET"], name="metrics")]

@@ -14,6 +14,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs
@@ -27,6 +28,8 @@ from starlette.routing import BaseRoute, Route
 
 from oncall.api import problems
 from oncall.api.app import ApiContext
+from oncall.api.openapi import json_body, problem
+from oncall.api.routing import Operation, bind
 from oncall.api.threads import offloaded
 from oncall.config.suggest import did_you_mean
 from oncall.db.engine import write_session
@@ -100,111 +103,169 @@ def _post_to_response_url(url: str, text: str) -> None:
         threading.Thread(target=post, daemon=True).start()
 
 
+@dataclass(frozen=True)
+class Slack:
+    """The app's Slack setup, read once from the environment: what every Slack handler gets."""
+
+    ctx: ApiContext
+    verifier: SignatureVerifier | None
+    users: UsersLookup | None
+
+    @classmethod
+    def from_context(cls, ctx: ApiContext) -> Slack:
+        secret = ctx.environ.get("ONCALL_SLACK_SIGNING_SECRET", "")
+        token = ctx.environ.get("ONCALL_SLACK_TOKEN", "")
+        api_url = ctx.environ.get("ONCALL_SLACK_API_URL", "https://slack.com/api/")
+        verifier = SignatureVerifier(secret, _ContextClock(ctx.clock)) if secret else None
+        users = None
+        if token:
+            users = SlackUsers(token, api_url if api_url.endswith("/") else api_url + "/")
+        return cls(ctx, verifier, users)
+
+
+def _verified_form(slack: Slack, request: Request, body: bytes) -> dict[str, str] | Response:
+    """The posted form, if Slack signed it; else the refusal to answer with."""
+    if slack.verifier is None:
+        return problems.problem(
+            503, "Slack is not configured: set ONCALL_SLACK_SIGNING_SECRET",
+            instance=request.url.path,
+        )
+    if not slack.verifier.is_valid_request(body, dict(request.headers)):
+        log.warning("refused a Slack request with a bad or stale signature")
+        return problems.problem(401, "invalid Slack signature", instance=request.url.path)
+    form = parse_qs(body.decode("utf-8", "replace"))
+    return {k: v[0] for k, v in form.items() if v}
+
+
+def _actor_of(slack: Slack, slack_user: str) -> Actor | str:
+    """Our user behind a Slack user, or the sentence telling them why there is none."""
+    if slack.users is None:
+        return "Slack is not configured to look up users (ONCALL_SLACK_TOKEN)."
+    try:
+        email = slack.users(slack_user)
+    except Exception as exc:  # noqa: BLE001 - Slack down: answer, do not crash
+        log.warning("users.info failed for %s: %s", slack_user, exc)
+        return "Could not look you up in Slack right now; try again or use the web app."
+    if not email:
+        return "Your Slack profile has no email address, so oncall cannot tell who you are."
+    with Session(slack.ctx.engine) as session:
+        actor = actor_for_email(session, email, via="slack")
+    if actor is None:
+        return f"{email} is not an oncall user: ask an admin to add you to a team."
+    return actor
+
+
+def _act(ctx: ApiContext, actor: Actor, verb: str, incident_id: int) -> str:
+    """Acknowledge or resolve, wake the worker for the message updates it queued, and say so."""
+    now = ctx.clock()
+    try:
+        with write_session(ctx.engine) as session:
+            if verb == "acknowledge":
+                outcome = service.acknowledge(session, incident_id, actor, now)
+            else:
+                outcome = service.resolve(session, incident_id, actor, now)
+    except service.NotFound:
+        return f"Incident #{incident_id} does not exist."
+    except Forbidden as exc:
+        return f"Not allowed: {exc}."
+    past = "acknowledged" if verb == "acknowledge" else "resolved"
+    if outcome.changed:
+        ctx.wake()
+        return f"Incident #{incident_id} {past}."
+    return f"Incident #{incident_id} is already {outcome.incident.status}."
+
+
+_FORM = {"application/x-www-form-urlencoded": {"schema": {"type": "object"}}}
+_SIGNATURE_ERRORS = {
+    "401": problem("The Slack signature is missing, wrong or stale; nothing changed"),
+    "503": problem("Slack is not configured (ONCALL_SLACK_SIGNING_SECRET)"),
+}
+_SLACK_JSON = {"type": "object", "properties": {"text": {"type": "string"}}}
+
+INTERACTIONS_OPERATION: Operation = {
+    "operationId": "slackInteraction",
+    "summary": "A button click on an incident message (Slack interactivity)",
+    "tags": ["slack"],
+    "security": [],
+    "requestBody": {"required": True, "content": _FORM},
+    "responses": {
+        "200": json_body(_SLACK_JSON, "Done or refused, in words for the clicking user"),
+        "422": problem("The payload is not a Slack interaction"),
+        **_SIGNATURE_ERRORS,
+    },
+}
+
+
+def interactions(slack: Slack, request: Request, body: bytes) -> Response:
+    """A click on Acknowledge or Resolve; answered in the message and at its response_url."""
+    form = _verified_form(slack, request, body)
+    if isinstance(form, Response):
+        return form
+    try:
+        payload = json.loads(form.get("payload", ""))
+        slack_user = str(payload["user"]["id"])
+        actions = payload.get("actions") or []
+    except (ValueError, KeyError, TypeError):
+        return problems.unprocessable("payload", "not a Slack interaction payload")
+    for raw in actions:
+        action = parse_slack_action(str(raw.get("action_id", "")), str(raw.get("value", "")))
+        if action is None or not action.incident_id.isdigit():
+            continue
+        actor = _actor_of(slack, slack_user)
+        text = (actor if isinstance(actor, str)
+                else _act(slack.ctx, actor, action.action, int(action.incident_id)))
+        _post_to_response_url(str(payload.get("response_url", "")), text)
+        return JSONResponse({"text": text})
+    return Response(status_code=200)
+
+
+COMMANDS_OPERATION: Operation = {
+    "operationId": "slackCommand",
+    "summary": "The /oncall slash command: ack, resolve, who",
+    "tags": ["slack"],
+    "security": [],
+    "requestBody": {"required": True, "content": _FORM},
+    "responses": {
+        "200": json_body(_SLACK_JSON, "The answer, shown only to the user who typed it"),
+        **_SIGNATURE_ERRORS,
+    },
+}
+
+
+def commands(slack: Slack, request: Request, body: bytes) -> Response:
+    """`/oncall ack|resolve N` and `/oncall who SERVICE`."""
+    form = _verified_form(slack, request, body)
+    if isinstance(form, Response):
+        return form
+    words = form.get("text", "").split()
+    if not words or words[0] in ("help", "?"):
+        return _reply(HELP)
+    verb, rest = words[0].lower(), words[1:]
+    if verb == "who":
+        return _reply(_who(slack.ctx, " ".join(rest)))
+    if verb in ("ack", "acknowledge", "res", "resolve"):
+        if len(rest) != 1 or not rest[0].lstrip("#").isdigit():
+            return _reply(f"Usage: /oncall {verb} INCIDENT_NUMBER")
+        actor = _actor_of(slack, form.get("user_id", ""))
+        if isinstance(actor, str):
+            return _reply(actor)
+        full = "acknowledge" if verb.startswith("ack") else "resolve"
+        return _reply(_act(slack.ctx, actor, full, int(rest[0].lstrip("#"))))
+    return _reply(f"Unknown command {verb!r}.\n{HELP}")
+
+
+def openapi_paths() -> dict[str, Any]:
+    return {INTERACTIONS: {"post": INTERACTIONS_OPERATION},
+            COMMANDS: {"post": COMMANDS_OPERATION}}
+
+
 def routes(ctx: ApiContext) -> list[BaseRoute]:
-    secret = ctx.environ.get("ONCALL_SLACK_SIGNING_SECRET", "")
-    token = ctx.environ.get("ONCALL_SLACK_TOKEN", "")
-    api_url = ctx.environ.get("ONCALL_SLACK_API_URL", "https://slack.com/api/")
-    verifier = SignatureVerifier(secret, _ContextClock(ctx.clock)) if secret else None
-    users: UsersLookup | None = None
-    if token:
-        users = SlackUsers(token, api_url if api_url.endswith("/") else api_url + "/")
-
-    def verified_form(request: Request, body: bytes) -> dict[str, str] | Response:
-        if verifier is None:
-            return problems.problem(
-                503,
-                "Slack is not configured: set ONCALL_SLACK_SIGNING_SECRET",
-                instance=request.url.path,
-            )
-        if not verifier.is_valid_request(body, dict(request.headers)):
-            log.warning("refused a Slack request with a bad or stale signature")
-            return problems.problem(401, "invalid Slack signature", instance=request.url.path)
-        form = parse_qs(body.decode("utf-8", "replace"))
-        return {k: v[0] for k, v in form.items() if v}
-
-    def actor_of(slack_user: str) -> Actor | str:
-        if users is None:
-            return "Slack is not configured to look up users (ONCALL_SLACK_TOKEN)."
-        try:
-            email = users(slack_user)
-        except Exception as exc:  # noqa: BLE001 - Slack down: answer, do not crash
-            log.warning("users.info failed for %s: %s", slack_user, exc)
-            return "Could not look you up in Slack right now; try again or use the web app."
-        if not email:
-            return "Your Slack profile has no email address, so oncall cannot tell who you are."
-        with Session(ctx.engine) as session:
-            actor = actor_for_email(session, email, via="slack")
-        if actor is None:
-            return f"{email} is not an oncall user: ask an admin to add you to a team."
-        return actor
-
-    def act(actor: Actor, verb: str, incident_id: int) -> str:
-        now = ctx.clock()
-        try:
-            with write_session(ctx.engine) as session:
-                if verb == "acknowledge":
-                    outcome = service.acknowledge(session, incident_id, actor, now)
-                else:
-                    outcome = service.resolve(session, incident_id, actor, now)
-        except service.NotFound:
-            return f"Incident #{incident_id} does not exist."
-        except Forbidden as exc:
-            return f"Not allowed: {exc}."
-        _kick(ctx)
-        past = "acknowledged" if verb == "acknowledge" else "resolved"
-        if outcome.changed:
-            return f"Incident #{incident_id} {past}."
-        return f"Incident #{incident_id} is already {outcome.incident.status}."
-
-    def interactions(request: Request, body: bytes) -> Response:
-        form = verified_form(request, body)
-        if isinstance(form, Response):
-            return form
-        try:
-            payload = json.loads(form.get("payload", ""))
-            slack_user = str(payload["user"]["id"])
-            actions = payload.get("actions") or []
-        except (ValueError, KeyError, TypeError):
-            return problems.unprocessable("payload", "not a Slack interaction payload")
-        response_url = str(payload.get("response_url", ""))
-        for raw in actions:
-            action = parse_slack_action(str(raw.get("action_id", "")), str(raw.get("value", "")))
-            if action is None or not action.incident_id.isdigit():
-                continue
-            actor = actor_of(slack_user)
-            text = (
-                actor
-                if isinstance(actor, str)
-                else act(actor, action.action, int(action.incident_id))
-            )
-            _post_to_response_url(response_url, text)
-            return JSONResponse({"text": text})
-        return Response(status_code=200)
-
-    def commands(request: Request, body: bytes) -> Response:
-        form = verified_form(request, body)
-        if isinstance(form, Response):
-            return form
-        words = form.get("text", "").split()
-        if not words or words[0] in ("help", "?"):
-            return _reply(HELP)
-        verb, rest = words[0].lower(), words[1:]
-        if verb == "who":
-            return _reply(_who(ctx, " ".join(rest)))
-        if verb in ("ack", "acknowledge", "res", "resolve"):
-            if len(rest) != 1 or not rest[0].lstrip("#").isdigit():
-                return _reply(f"Usage: /oncall {verb} INCIDENT_NUMBER")
-            actor = actor_of(form.get("user_id", ""))
-            if isinstance(actor, str):
-                return _reply(actor)
-            full = "acknowledge" if verb.startswith("ack") else "resolve"
-            return _reply(act(actor, full, int(rest[0].lstrip("#"))))
-        return _reply(f"Unknown command {verb!r}.\n{HELP}")
-
+    slack = Slack.from_context(ctx)
     return [
-        Route(INTERACTIONS, offloaded(interactions), methods=["POST"],
+        Route(INTERACTIONS, offloaded(bind(interactions, slack)), methods=["POST"],
               name="slack-interactions"),
-        Route(COMMANDS, offloaded(commands), methods=["POST"], name="slack-commands"),
+        Route(COMMANDS, offloaded(bind(commands, slack)), methods=["POST"],
+              name="slack-commands"),
     ]
 
 
@@ -228,12 +289,3 @@ def _who(ctx: ApiContext, name: str) -> str:
         return f"Nobody would be paged for {name} right now."
     return f"On call for {name} now (step {step + 1}): " + ", ".join(people)
 
-
-def _kick(ctx: ApiContext) -> None:
-    """Let a worker send the message updates that an acknowledgement queued, right away."""
-    try:
-        from oncall.worker.queue import tasks_for
-
-        tasks_for(ctx.settings).kick()
-    except Exception as exc:  # noqa: BLE001 - the sweeper sends them anyway
-        log.debug("no queue to kick: %s", exc)

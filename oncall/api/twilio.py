@@ -11,7 +11,9 @@ and answered politely (TwiML), never with a stack trace.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
 
@@ -24,10 +26,11 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import VoiceResponse
 
 from oncall.api.app import ApiContext
+from oncall.api.routing import Operation, bind
 from oncall.api.threads import offloaded
 from oncall.db.engine import write_session
 from oncall.db.models import ContactMethodRow, IncidentRow, NotificationRow, UserRow
-from oncall.incidents import events, service
+from oncall.incidents import service
 from oncall.incidents.actors import Actor, Forbidden
 from oncall.incidents.people import actor_for_email
 from oncall.notify.message import VoiceDigit, parse_sms_reply, render_voice_reply
@@ -39,7 +42,7 @@ from oncall.notify.providers.twilio_client import (
 )
 from oncall.notify.settings import ProviderSettings
 from oncall.paging.notices import build_notice
-from oncall.worker.dispatcher import next_channel
+from oncall.store import outbox
 
 log = logging.getLogger("oncall.api.twilio")
 
@@ -127,165 +130,245 @@ def _latest(session: Session, user: UserRow) -> int | None:
     )
 
 
-def routes(ctx: ApiContext) -> list[BaseRoute]:
-    providers = ProviderSettings.from_env(ctx.environ)
-    token = providers.twilio_auth_token
-    validator = RequestValidator(token) if token else None
+@dataclass(frozen=True)
+class Twilio:
+    """The app's Twilio setup, read once from the environment: what every Twilio handler gets."""
 
-    def signed_form(request: Request, body: bytes) -> dict[str, str] | Response:
-        """The posted form, if Twilio signed exactly this URL and form."""
-        if validator is None:
-            log.warning("Twilio callback refused: ONCALL_TWILIO_AUTH_TOKEN is not set")
-            return _message("This oncall deployment is not set up for Twilio.", 503)
-        try:
-            pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True)
-        except (UnicodeDecodeError, ValueError):
-            pairs = None
-        query = request.url.query
-        url = providers.public_url + request.url.path + (f"?{query}" if query else "")
-        signature = request.headers.get("x-twilio-signature", "")
-        form = dict(pairs or [])
-        if not signature or not validator.validate(url, form, signature):
-            log.warning(
-                "refused a Twilio callback to %s: %s signature",
-                request.url.path,
-                "missing" if not signature else "invalid",
-            )
-            return _message("Request refused: it is not signed by Twilio.", 403)
-        if pairs is None:
-            log.warning("refused a signed Twilio callback with an unreadable body")
-            return _message("Sorry, that request could not be read.", 400)
-        return form
+    ctx: ApiContext
+    providers: ProviderSettings
+    validator: RequestValidator | None
 
-    def inbound_sms(request: Request, raw: bytes) -> Response:
-        form = signed_form(request, raw)
-        if isinstance(form, Response):
-            return form
-        sender, body = form.get("From", "").strip(), form.get("Body")
-        if not sender or body is None:
-            log.warning("inbound SMS without From or Body: ignored")
-            return _message("Sorry, that message could not be read.", 400)
-        reply = parse_sms_reply(body)
-        now = ctx.clock()
-        with write_session(ctx.engine) as session:
-            found = _person(session, sender)
-            if found is None:
-                log.warning("SMS from unknown number %s ignored", _mask(sender))
-                return _message(
-                    "This number is not a verified oncall contact. Add and verify it in your "
-                    "oncall profile to answer pages by SMS."
-                )
-            user, actor = found
-            if reply is None:
-                log.info("SMS from %s not understood: %r", user.email, body[:40])
-                return _message(f"Sorry, I did not understand that. {HELP}")
-            number = reply.number if reply.number is not None else _latest(session, user)
-            if number is None:
-                return _message("You have no open incident to act on.")
-            incident = session.get(IncidentRow, number)
-            if incident is None or not _paged_for(session, user, incident):
-                log.warning(
-                    "SMS %s from %s for incident #%s refused: not paged for it",
-                    reply.action, user.email, number,
-                )
-                return _message(
-                    f"Incident #{number} is not one you were paged for, so nothing was changed."
-                )
-            _, text = _act(session, actor, reply.action, number, now)
-        _kick(ctx)
-        return _message(text)
+    @classmethod
+    def from_context(cls, ctx: ApiContext) -> Twilio:
+        providers = ProviderSettings.from_env(ctx.environ)
+        token = providers.twilio_auth_token
+        return cls(ctx, providers, RequestValidator(token) if token else None)
 
-    def sms_status(request: Request, raw: bytes) -> Response:
-        form = signed_form(request, raw)
-        if isinstance(form, Response):
-            return form
-        sid, status = form.get("MessageSid", ""), form.get("MessageStatus", "")
-        if not sid or not status:
-            log.warning("SMS status callback without MessageSid or MessageStatus: ignored")
-            return _twiml(status=400)
-        error = form.get("ErrorCode")
-        pulled = _receipt(
-            ctx, sid, "twilio_sms", delivered=status == "delivered",
-            failed=f"SMS {status}" + (f" (Twilio error {error})" if error else "")
-            if status in SMS_FAILED else None,
+
+def _signed_form(twilio: Twilio, request: Request, body: bytes) -> dict[str, str] | Response:
+    """The posted form, if Twilio signed exactly this URL and form; else the refusal."""
+    if twilio.validator is None:
+        log.warning("Twilio callback refused: ONCALL_TWILIO_AUTH_TOKEN is not set")
+        return _message("This oncall deployment is not set up for Twilio.", 503)
+    try:
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True)
+    except (UnicodeDecodeError, ValueError):
+        pairs = None
+    query = request.url.query
+    url = twilio.providers.public_url + request.url.path + (f"?{query}" if query else "")
+    signature = request.headers.get("x-twilio-signature", "")
+    form = dict(pairs or [])
+    if not signature or not twilio.validator.validate(url, form, signature):
+        log.warning(
+            "refused a Twilio callback to %s: %s signature",
+            request.url.path,
+            "missing" if not signature else "invalid",
         )
-        if pulled:
-            _kick(ctx)
-        return _twiml()
+        return _message("Request refused: it is not signed by Twilio.", 403)
+    if pairs is None:
+        log.warning("refused a signed Twilio callback with an unreadable body")
+        return _message("Sorry, that request could not be read.", 400)
+    return form
 
-    def voice_status(request: Request, raw: bytes) -> Response:
-        form = signed_form(request, raw)
-        if isinstance(form, Response):
-            return form
-        sid, status = form.get("CallSid", ""), form.get("CallStatus", "")
-        if not sid or not status:
-            log.warning("voice status callback without CallSid or CallStatus: ignored")
-            return _twiml(status=400)
-        answered_by = form.get("AnsweredBy", "")
-        failed: str | None = None
-        if answered_by.startswith("machine") or answered_by == "fax":
-            failed = f"call answered by {answered_by}: not acknowledged"
-        elif status in CALL_FAILED:
-            failed = f"call {status}"
-        delivered = status == "completed" and failed is None
-        if _receipt(ctx, sid, "twilio_voice", delivered=delivered, failed=failed):
-            _kick(ctx)
-        return _twiml()
 
-    def voice_gather(request: Request, raw: bytes) -> Response:
-        form = signed_form(request, raw)
-        if isinstance(form, Response):
-            return form
-        raw_incident = request.query_params.get("incident", "")
-        sid, digits = form.get("CallSid", ""), form.get("Digits", "")
-        if not raw_incident.isdigit() or not sid:
-            log.warning("voice gather without incident or CallSid: ignored")
-            return _say("Sorry, something went wrong. Goodbye.", 400)
-        incident_id = int(raw_incident)
-        now = ctx.clock()
-        with write_session(ctx.engine) as session:
-            call = session.scalar(
-                select(NotificationRow).where(
-                    NotificationRow.provider_message_id == sid,
-                    NotificationRow.provider == "twilio_voice",
-                )
-            )
-            if call is None or call.incident_id != incident_id or call.user_id is None:
-                log.warning("keypress for call %s / incident %s matches no page", sid, incident_id)
-                return _say("Sorry, this call is not linked to that incident. Goodbye.")
-            user = session.get(UserRow, call.user_id)
-            actor = actor_for_email(session, user.email, via="voice") if user else None
-            if actor is None:
-                log.warning("keypress from a removed user on call %s ignored", sid)
-                return _say("Sorry, you are no longer an oncall user. Goodbye.")
-            config = ctx.config(session)
-            notice = build_notice(session, call, config, providers.public_url, now)
-            gather_url = (
-                f"{providers.public_url}{VOICE_GATHER_PATH}?incident={incident_id}"
-            )
-            actions = {
-                VoiceDigit.ACKNOWLEDGE.value: "acknowledge",
-                VoiceDigit.RESOLVE.value: "resolve",
-                VoiceDigit.ESCALATE.value: "escalate",
-            }
-            action = actions.get(digits.strip())
-            if action is None:
-                return Response(
-                    render_voice_reply(notice, digits, gather_url), media_type=_XML
-                )
-            changed, text = _act(session, actor, action, incident_id, now)
-        _kick(ctx)
-        if changed:
+_FORM = {"application/x-www-form-urlencoded": {"schema": {"type": "object"}}}
+_TWIML = {_XML: {"schema": {"type": "string"}}}
+
+
+def _callback(op_id: str, summary: str, ok: str) -> Operation:
+    """A Twilio callback: signed form in, TwiML out, refusals answered in TwiML too."""
+    return {
+        "operationId": op_id,
+        "summary": summary,
+        "tags": ["twilio"],
+        "security": [],
+        "requestBody": {"required": True, "content": _FORM},
+        "responses": {
+            "200": {"description": ok, "content": _TWIML},
+            "400": {"description": "Signed, but missing a field or unreadable",
+                    "content": _TWIML},
+            "403": {"description": "Not signed by Twilio for this URL; nothing changed",
+                    "content": _TWIML},
+            "503": {"description": "Twilio is not configured (ONCALL_TWILIO_AUTH_TOKEN)",
+                    "content": _TWIML},
+        },
+    }
+
+
+INBOUND_SMS = _callback("twilioInboundSms", "An SMS reply: ACK 123, RES 123, or ACK",
+                        "The reply to send back by SMS")
+
+
+def inbound_sms(twilio: Twilio, request: Request, raw: bytes) -> Response:
+    """An SMS reply from a verified number, acted on as its owner for an incident they were
+    paged for."""
+    form = _signed_form(twilio, request, raw)
+    if isinstance(form, Response):
+        return form
+    sender, body = form.get("From", "").strip(), form.get("Body")
+    if not sender or body is None:
+        log.warning("inbound SMS without From or Body: ignored")
+        return _message("Sorry, that message could not be read.", 400)
+    ctx = twilio.ctx
+    with write_session(ctx.engine) as session:
+        changed, text = _sms_reply(session, sender, body, ctx.clock())
+    if changed:
+        ctx.wake()
+    return _message(text)
+
+
+def _sms_reply(session: Session, sender: str, body: str, now: datetime) -> tuple[bool, str]:
+    """Whether the reply changed an incident, and the sentence to answer it with."""
+    found = _person(session, sender)
+    if found is None:
+        log.warning("SMS from unknown number %s ignored", _mask(sender))
+        return False, ("This number is not a verified oncall contact. Add and verify it in "
+                       "your oncall profile to answer pages by SMS.")
+    user, actor = found
+    reply = parse_sms_reply(body)
+    if reply is None:
+        log.info("SMS from %s not understood: %r", user.email, body[:40])
+        return False, f"Sorry, I did not understand that. {HELP}"
+    number = reply.number if reply.number is not None else _latest(session, user)
+    if number is None:
+        return False, "You have no open incident to act on."
+    incident = session.get(IncidentRow, number)
+    if incident is None or not _paged_for(session, user, incident):
+        log.warning("SMS %s from %s for incident #%s refused: not paged for it",
+                    reply.action, user.email, number)
+        return False, f"Incident #{number} is not one you were paged for, so nothing was changed."
+    return _act(session, actor, reply.action, number, now)
+
+
+SMS_STATUS = _callback("twilioSmsStatus", "An SMS delivery receipt", "Recorded")
+
+
+def sms_status(twilio: Twilio, request: Request, raw: bytes) -> Response:
+    """An SMS delivery receipt: a failure pulls the person's next channel forward."""
+    form = _signed_form(twilio, request, raw)
+    if isinstance(form, Response):
+        return form
+    sid, status = form.get("MessageSid", ""), form.get("MessageStatus", "")
+    if not sid or not status:
+        log.warning("SMS status callback without MessageSid or MessageStatus: ignored")
+        return _twiml(status=400)
+    error = form.get("ErrorCode")
+    failed = None
+    if status in SMS_FAILED:
+        failed = f"SMS {status}" + (f" (Twilio error {error})" if error else "")
+    if _receipt(twilio.ctx, sid, "twilio_sms", delivered=status == "delivered", failed=failed):
+        twilio.ctx.wake()
+    return _twiml()
+
+
+VOICE_STATUS = _callback("twilioVoiceStatus", "A call's outcome", "Recorded")
+
+
+def voice_status(twilio: Twilio, request: Request, raw: bytes) -> Response:
+    """A call's outcome: unanswered, or answered by a machine, pulls the next channel forward."""
+    form = _signed_form(twilio, request, raw)
+    if isinstance(form, Response):
+        return form
+    sid, status = form.get("CallSid", ""), form.get("CallStatus", "")
+    if not sid or not status:
+        log.warning("voice status callback without CallSid or CallStatus: ignored")
+        return _twiml(status=400)
+    answered_by = form.get("AnsweredBy", "")
+    failed: str | None = None
+    if answered_by.startswith("machine") or answered_by == "fax":
+        failed = f"call answered by {answered_by}: not acknowledged"
+    elif status in CALL_FAILED:
+        failed = f"call {status}"
+    delivered = status == "completed" and failed is None
+    if _receipt(twilio.ctx, sid, "twilio_voice", delivered=delivered, failed=failed):
+        twilio.ctx.wake()
+    return _twiml()
+
+
+VOICE_GATHER: Operation = {
+    **_callback("twilioVoiceGather", "A keypress during a paging call",
+                "What to say next (TwiML)"),
+    "parameters": [{"name": "incident", "in": "query", "required": True,
+                    "description": "The incident the call is about",
+                    "schema": {"type": "integer", "minimum": 1}}],
+}
+
+_VOICE_ACTIONS = {
+    VoiceDigit.ACKNOWLEDGE.value: "acknowledge",
+    VoiceDigit.RESOLVE.value: "resolve",
+    VoiceDigit.ESCALATE.value: "escalate",
+}
+
+
+def voice_gather(twilio: Twilio, request: Request, raw: bytes) -> Response:
+    """A keypress on a paging call, acted on as the person the call was for."""
+    form = _signed_form(twilio, request, raw)
+    if isinstance(form, Response):
+        return form
+    raw_incident = request.query_params.get("incident", "")
+    sid, digits = form.get("CallSid", ""), form.get("Digits", "")
+    if not raw_incident.isdigit() or not sid:
+        log.warning("voice gather without incident or CallSid: ignored")
+        return _say("Sorry, something went wrong. Goodbye.", 400)
+    incident_id = int(raw_incident)
+    ctx, public_url = twilio.ctx, twilio.providers.public_url
+    now = ctx.clock()
+    gather_url = f"{public_url}{VOICE_GATHER_PATH}?incident={incident_id}"
+    with write_session(ctx.engine) as session:
+        call = _call_for(session, sid, incident_id)
+        if isinstance(call, Response):
+            return call
+        row, actor = call
+        notice = build_notice(session, row, ctx.config(session), public_url, now)
+        action = _VOICE_ACTIONS.get(digits.strip())
+        if action is None:
             return Response(render_voice_reply(notice, digits, gather_url), media_type=_XML)
+        changed, text = _act(session, actor, action, incident_id, now)
+    if not changed:
         return _say(text.replace("#", "") + " Goodbye.")
+    ctx.wake()
+    return Response(render_voice_reply(notice, digits, gather_url), media_type=_XML)
 
+
+def _call_for(session: Session, sid: str, incident_id: int
+              ) -> tuple[NotificationRow, Actor] | Response:
+    """The paging call `sid` about this incident and the person it was for, or what to say."""
+    call = session.scalar(
+        select(NotificationRow).where(
+            NotificationRow.provider_message_id == sid,
+            NotificationRow.provider == "twilio_voice",
+        )
+    )
+    if call is None or call.incident_id != incident_id or call.user_id is None:
+        log.warning("keypress for call %s / incident %s matches no page", sid, incident_id)
+        return _say("Sorry, this call is not linked to that incident. Goodbye.")
+    user = session.get(UserRow, call.user_id)
+    actor = actor_for_email(session, user.email, via="voice") if user else None
+    if actor is None:
+        log.warning("keypress from a removed user on call %s ignored", sid)
+        return _say("Sorry, you are no longer an oncall user. Goodbye.")
+    return call, actor
+
+
+def openapi_paths() -> dict[str, Any]:
+    return {
+        INBOUND_SMS_PATH: {"post": INBOUND_SMS},
+        SMS_STATUS_PATH: {"post": SMS_STATUS},
+        VOICE_STATUS_PATH: {"post": VOICE_STATUS},
+        VOICE_GATHER_PATH: {"post": VOICE_GATHER},
+    }
+
+
+def routes(ctx: ApiContext) -> list[BaseRoute]:
+    twilio = Twilio.from_context(ctx)
     return [
-        Route(INBOUND_SMS_PATH, offloaded(inbound_sms), methods=["POST"], name="twilio-sms"),
-        Route(SMS_STATUS_PATH, offloaded(sms_status), methods=["POST"],
+        Route(INBOUND_SMS_PATH, offloaded(bind(inbound_sms, twilio)), methods=["POST"],
+              name="twilio-sms"),
+        Route(SMS_STATUS_PATH, offloaded(bind(sms_status, twilio)), methods=["POST"],
               name="twilio-sms-status"),
-        Route(VOICE_STATUS_PATH, offloaded(voice_status), methods=["POST"],
+        Route(VOICE_STATUS_PATH, offloaded(bind(voice_status, twilio)), methods=["POST"],
               name="twilio-voice-status"),
-        Route(VOICE_GATHER_PATH, offloaded(voice_gather), methods=["POST"],
+        Route(VOICE_GATHER_PATH, offloaded(bind(voice_gather, twilio)), methods=["POST"],
               name="twilio-voice-gather"),
     ]
 
@@ -330,52 +413,8 @@ def _receipt(
         return ()
     now = ctx.clock()
     with write_session(ctx.engine) as session:
-        row = session.scalar(
-            select(NotificationRow)
-            .where(
-                NotificationRow.provider_message_id == sid,
-                NotificationRow.provider == provider,
-            )
-            .with_for_update()
-        )
-        if row is None:
-            log.info("%s receipt for unknown sid %s ignored", provider, sid)
-            return ()
-        if row.status not in ("sent", "delivered"):
-            return ()
-        data: dict[str, object] = {
-            "notification_id": row.id,
-            "kind": row.kind,
-            "channel": row.channel,
-            "provider": provider,
-        }
-        if row.user_id is not None:
-            data["user_id"] = row.user_id
-        if failed is None:
-            if row.status == "delivered":
-                return ()
-            row.status, row.delivered_at = "delivered", now
-            events.record(
-                session, at=now, actor=SYSTEM, type="notification.delivered",
-                incident_id=row.incident_id, data=data,
-            )
-            return ()
-        row.status, row.failed_at, row.last_error = "failed", now, failed
-        events.record(
-            session, at=now, actor=SYSTEM, type="notification.failed",
-            incident_id=row.incident_id, data={**data, "error": failed},
-        )
-        if row.kind != "page":
-            return ()
-        return next_channel(session, row, now)
-
-
-def _kick(ctx: ApiContext) -> None:
-    """Let a worker act on what changed (updates, a pulled-forward page, a due step) now."""
-    try:
-        from oncall.worker.queue import tasks_for
-
-        tasks_for(ctx.settings).kick()
-    except Exception as exc:  # noqa: BLE001 - the sweeper acts on the rows anyway
-        log.debug("no queue to kick: %s", exc)
-
+        pulled = outbox.record_receipt(session, sid, provider, now, failed=failed, actor=SYSTEM)
+    if pulled is None:
+        log.info("%s receipt for unknown sid %s ignored", provider, sid)
+        return ()
+    return pulled

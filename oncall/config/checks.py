@@ -7,7 +7,7 @@ sees the problem on the line of the pull request that introduced it.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -16,6 +16,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from oncall.config.configset import ConfigSet, Source
+from oncall.config.context import Check, Context
 from oncall.config.diagnostics import Diagnostic, error, warning
 from oncall.config.models import (
     ConfigObject,
@@ -30,40 +31,15 @@ from oncall.config.models import (
 )
 from oncall.config.schedule_checks import check_schedules
 from oncall.config.suggest import did_you_mean
-from oncall.config.types import has_env_reference
-from oncall.config.yamlsource import Path
-from oncall.core.templates import (
+from oncall.config.templates import (
     RUNBOOK_VARIABLES,
     WORKFLOW_VARIABLES,
     TemplateProblem,
     check_expression,
     check_template,
 )
-
-Check = Callable[["Context"], Iterable[Diagnostic]]
-
-
-class Context:
-    """What every check reads: the config, the instant to look ahead from, and what is missing.
-
-    Documents that failed validation are absent from the ConfigSet; references to them are not
-    reported again, and user references are not checked at all when a Team failed.
-    """
-
-    def __init__(
-        self, config: ConfigSet, now: datetime | None, broken: set[tuple[str, str]]
-    ) -> None:
-        self.config = config
-        self.now = now
-        self.broken = broken
-        self.teams_broken = any(kind == "Team" for kind, _ in broken)
-
-    def missing(self, kind: str, name: str, known: Iterable[str]) -> bool:
-        if name in known:
-            return False
-        if kind == "User":
-            return not self.teams_broken
-        return (kind, name) not in self.broken
+from oncall.config.types import has_env_reference
+from oncall.config.yamlsource import Path
 
 
 class _Reporter:

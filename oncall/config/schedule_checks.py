@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from oncall.config.configset import ConfigSet
+from oncall.config.context import Context
 from oncall.config.diagnostics import Diagnostic, warning
 from oncall.config.models import Schedule
 from oncall.config.yamlsource import Path
@@ -20,9 +20,6 @@ from oncall.core.schedule.gaps import coverage_gaps
 LOOKAHEAD = timedelta(days=28)
 DOUBLE_BOOKING = timedelta(hours=24)
 MAX_GAPS_REPORTED = 10
-
-if TYPE_CHECKING:  # checks.py imports this module to register it
-    from oncall.config.checks import Context
 
 
 class _Reporter:

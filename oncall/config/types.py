@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import PlainSerializer, PlainValidator, WithJsonSchema
 
+from oncall.config.matchers import Matcher, MatcherError, parse_matcher
 from oncall.config.suggest import did_you_mean
-from oncall.core.matchers import Matcher, MatcherError, parse_matcher
 
 
 def describe(value: object) -> str:

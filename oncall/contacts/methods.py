@@ -17,14 +17,15 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from oncall.contacts.access import Invalid, NotFound, audit, owner
 from oncall.contacts.phones import display_phone, normalize_phone
 from oncall.core.notification_rules import Channel
-from oncall.db.models import ContactMethodRow, NotificationRow, NotificationRuleRow, UserRow
+from oncall.db.models import ContactMethodRow, NotificationRuleRow, UserRow
 from oncall.incidents.actors import Actor
+from oncall.store import outbox
 
 CODE_LIFETIME = timedelta(minutes=10)
 MAX_ATTEMPTS = 5
@@ -321,21 +322,10 @@ def _start(
         row.verification_expires_at = now + CODE_LIFETIME
         row.verification_attempts = 0
     carrier = next((r for r in rows if r.type == "sms"), rows[0])
-    session.add(
-        NotificationRow(
-            idempotency_key=f"verify:{carrier.id}:{secrets.token_hex(8)}",
-            incident_id=None,
-            user_id=user.id,
-            contact_method_id=carrier.id,
-            channel=Channel(carrier.type).value,
-            address=carrier.address,
-            kind="verification",
-            status="pending",
-            attempt_count=0,
-            next_attempt_at=now,
-            provider_data={"code": code},
-            created_at=now,
-        )
+    outbox.queue_verification(
+        session, key=f"verify:{carrier.id}:{secrets.token_hex(8)}", user_id=user.id,
+        contact_method_id=carrier.id, channel=Channel(carrier.type).value,
+        address=carrier.address, code=code, now=now,
     )
     session.flush()
     audit(
@@ -474,21 +464,7 @@ def remove(
     rules = session.execute(
         delete(NotificationRuleRow).where(NotificationRuleRow.contact_method_id == row.id)
     ).rowcount  # type: ignore[attr-defined]
-    session.execute(
-        update(NotificationRow)
-        .where(NotificationRow.contact_method_id == row.id)
-        .values(contact_method_id=None)
-    )
-    session.execute(
-        update(NotificationRow)
-        .where(
-            NotificationRow.kind == "verification",
-            NotificationRow.status == "pending",
-            NotificationRow.address == row.address,
-            NotificationRow.user_id == row.user_id,
-        )
-        .values(status="cancelled", failed_at=now, provider_data=None)
-    )
+    outbox.forget_contact_method(session, row.id, row.user_id, row.address, now)
     before = {"id": row.id, "type": row.type, "address": _audit_address(row.type, row.address)}
     session.delete(row)
     session.flush()

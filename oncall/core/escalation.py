@@ -2,7 +2,8 @@
 
 Pure: the policy, the incident's escalation state and `now` go in; a decision comes out. The
 worker persists the new state with a compare-and-set on (level, cycle, status), so a step that
-two workers race for, or that a restarted worker replays, runs once.
+two workers race for, or that a restarted worker replays, runs once. What a responder does to
+an incident (acknowledge, resolve, reassign...) is decided by `oncall.core.incident`.
 
 Steps count from 0. A step that reaches no one at that instant (an empty schedule slot, a team
 of observers) is skipped at once, as PagerDuty does, so an incident never waits on nobody.
@@ -13,16 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 from oncall.config.models import EscalationPolicy
 from oncall.config.types import Target
-
-
-class Status(StrEnum):
-    TRIGGERED = "triggered"
-    ACKNOWLEDGED = "acknowledged"
-    RESOLVED = "resolved"
+from oncall.core.incident import ASSIGNEE_CYCLE, Status
 
 
 @dataclass(frozen=True)
@@ -130,13 +125,6 @@ def _unique(items: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(items))
 
 
-def start(policy: Policy, now: datetime, resolve: Resolver) -> Decision:
-    """A new incident: run step 0 now."""
-    if not policy.steps:
-        return Decision(State(next_due=None), exhausted=True)
-    return _run_from(policy, State(), 0, 0, now, resolve)
-
-
 def tick(policy: Policy, state: State, now: datetime, resolve: Resolver) -> Decision:
     """A timer fired: run the next step if it is due, else change nothing.
 
@@ -155,29 +143,6 @@ def tick(policy: Policy, state: State, now: datetime, resolve: Resolver) -> Deci
     return _run_from(policy, state, *position, now, resolve)
 
 
-def acknowledge(state: State) -> State:
-    """Stop escalating; resolving later is still possible."""
-    if state.status is not Status.TRIGGERED:
-        return state
-    return replace(state, status=Status.ACKNOWLEDGED, next_due=None)
-
-
-def resolve_incident(state: State) -> State:
-    return replace(state, status=Status.RESOLVED, next_due=None)
-
-
-def escalate_now(policy: Policy, state: State, now: datetime, resolve: Resolver) -> Decision:
-    """A responder asked to escalate (voice keypress 3, a button): run the next step now."""
-    if state.status is Status.RESOLVED:
-        return Decision(state)
-    triggered = replace(state, status=Status.TRIGGERED, next_due=now)
-    return tick(policy, triggered, now, resolve)
-
-
-REASSIGNED = -1
-"""The `level` and `cycle` of the page that a reassignment sends."""
-
-
 def reassign(policy: Policy, state: State, assignee: str, now: datetime) -> Decision:
     """Hand the incident to `assignee` and page them.
 
@@ -189,13 +154,19 @@ def reassign(policy: Policy, state: State, assignee: str, now: datetime) -> Deci
     new = State(
         status=Status.TRIGGERED,
         level=len(policy.steps) - 1,
-        cycle=REASSIGNED,
+        cycle=ASSIGNEE_CYCLE,
         next_due=now + policy.steps[0].timeout,
         assignee=assignee,
     )
-    return Decision(new, pages=(Page(REASSIGNED, REASSIGNED, (assignee,), ()),))
+    return Decision(new, pages=(Page(ASSIGNEE_CYCLE, ASSIGNEE_CYCLE, (assignee,), ()),))
 
 
 def policy_from_config(policy: EscalationPolicy) -> Policy:
     steps = tuple(PolicyStep(tuple(s.targets), s.timeout.timedelta) for s in policy.steps)
     return Policy(steps=steps, repeat=policy.repeat)
+
+
+__all__ = [
+    "Decision", "Page", "Policy", "PolicyStep", "Resolver", "Skip", "State",
+    "Status", "next_position", "policy_from_config", "reassign", "tick",
+]

@@ -7,6 +7,8 @@ what is in force. Reading it is cached per process and refreshed when an apply c
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import func, select
@@ -17,6 +19,10 @@ from oncall.config.diagnostics import Position
 from oncall.config.models import KINDS
 from oncall.config.yamlsource import Document
 from oncall.db.models import ConfigObjectRow, ReconcileRunRow
+from oncall.heap import freeze_long_lived
+
+CONFIG_RECHECK_SECONDS = 1.0
+"""How often the applied config's version is checked: an apply is in force within a second."""
 
 
 def read_applied(session: Session) -> ConfigSet:
@@ -55,3 +61,41 @@ class AppliedConfig:
                 self._config = read_applied(session)
                 self._version = version
             return self._config
+
+
+class ConfigCache:
+    """The process's applied config, its version checked at most every `recheck` seconds, so
+    a hot path does not pay a query per request to learn that nothing changed."""
+
+    def __init__(
+        self,
+        recheck: float = CONFIG_RECHECK_SECONDS,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.recheck = recheck
+        self._monotonic = monotonic
+        self._applied = AppliedConfig()
+        self._lock = threading.Lock()
+        self._config: ConfigSet | None = None
+        self._checked = 0.0
+
+    def fresh(self) -> ConfigSet | None:
+        """The cached ConfigSet while it needs no recheck, without touching the database."""
+        with self._lock:
+            if self._config is not None and self._monotonic() - self._checked < self.recheck:
+                return self._config
+        return None
+
+    def get(self, session: Session) -> ConfigSet:
+        """The applied ConfigSet, rechecked against the database when the interval is up."""
+        found = self.fresh()
+        if found is not None:
+            return found
+        config = self._applied.get(session)
+        with self._lock:
+            changed = self._config is not None and config is not self._config
+            self._config = config
+            self._checked = self._monotonic()
+        if changed:
+            freeze_long_lived()
+        return config

@@ -15,9 +15,10 @@ import threading
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -162,3 +163,41 @@ def _writer_lock(engine: Engine) -> _WriterLock:
         if lock is None:
             lock = _writer_locks[engine] = _WriterLock(_lock_path(engine))
         return lock
+
+
+@contextmanager
+def exclusive_connection(engine: Engine, key: int) -> Iterator[Connection]:
+    """A connection in a write transaction that no other holder of lock `key` runs alongside.
+
+    PostgreSQL takes transaction-scoped advisory lock `key`; SQLite's BEGIN IMMEDIATE already
+    admits one writer at a time. Commits on success.
+    """
+    with engine.connect() as conn:
+        if is_sqlite(conn):
+            conn = conn.execution_options(**{BEGIN_IMMEDIATE: True})
+        with conn.begin():
+            if is_postgresql(conn):
+                conn.execute(select(func.pg_advisory_xact_lock(key)))
+            yield conn
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite database URL; None for PostgreSQL and in-memory SQLite."""
+    parsed = make_url(normalize_database_url(url))
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def engine_options(url: str) -> dict[str, Any]:
+    """Pool sizes for a server process (API, web app, worker): enough for its threads.
+
+    No pre-ping: it costs a round trip per session. A connection found dead fails that one
+    request or row (answered 503, or left due for the sweeper) and SQLAlchemy then replaces
+    the whole pool. SQLite keeps SQLAlchemy's defaults."""
+    if make_url(normalize_database_url(url)).get_backend_name() == "sqlite":
+        return {}
+    return {"pool_size": 20, "max_overflow": 20, "pool_timeout": 5, "pool_pre_ping": False}

@@ -17,6 +17,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     Date,
     DateTime,
     Dialect,
@@ -32,6 +33,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from oncall.store.outbox_status import STATUS_CHECK, NotificationStatus
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -437,6 +440,7 @@ class NotificationRow(Base):
     __tablename__ = "notifications"
     __table_args__ = (
         Index("ix_notifications_status_next_attempt_at", "status", "next_attempt_at"),
+        CheckConstraint(STATUS_CHECK, name="status"),
     )
 
     id: Mapped[int] = _id()
@@ -448,7 +452,7 @@ class NotificationRow(Base):
     channel: Mapped[str] = mapped_column(String(16))
     address: Mapped[str] = mapped_column(String(2048))
     kind: Mapped[str] = mapped_column(String(32), default="page")  # page, update, verification
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default=NotificationStatus.PENDING.value)
     attempt_count: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime]
     claimed_by: Mapped[str | None]

@@ -7,16 +7,17 @@ from typing import Any, NotRequired, TypedDict, Unpack
 
 from sqlalchemy.orm import Session
 
+from oncall.core.incident import Event
 from oncall.db.models import AuditEventRow
 from oncall.incidents.actors import Actor
 
 TRIGGERED = "incident.triggered"
 ALERT = "incident.alert"
-ACKNOWLEDGED = "incident.acknowledged"
-RESOLVED = "incident.resolved"
-REASSIGNED = "incident.reassigned"
+ACKNOWLEDGED = Event.ACKNOWLEDGED.value
+RESOLVED = Event.RESOLVED.value
+REASSIGNED = Event.REASSIGNED.value
 NOTE = "incident.note"
-PRIORITY = "incident.priority_changed"
+PRIORITY = Event.PRIORITY.value
 ESCALATED = "incident.escalated"
 STEP_SKIPPED = "escalation.step_skipped"
 EXHAUSTED = "escalation.exhausted"

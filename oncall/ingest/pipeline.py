@@ -16,9 +16,12 @@ Rules:
 - A trigger while the alert is firing is a repeat whatever its time: it confirms the state the
   alert is in, and the alert's last event time only moves forward. (Concurrent repeats stamped
   with their arrival time reach the database in any order; none of them is news.)
-- Same-alert concurrency: on PostgreSQL a transaction-scoped advisory lock per alert serialises
-  the read-then-write of the alert rows; SQLite's BEGIN IMMEDIATE serialises all writers anyway.
-  Incidents are deduplicated by the partial unique index on open incidents (`open_or_join`).
+- Same-alert concurrency: the store's `lock_alert` serialises the read-then-write of the alert
+  rows. Incidents are deduplicated by the partial unique index on open incidents (the store's
+  `open_or_join`).
+
+The hot operations (replay claim, repeat, open-or-join, resolve) are the store's
+(`oncall.store.ingest.IngestStore`), one definition per database; this module only decides.
 """
 
 from __future__ import annotations
@@ -27,19 +30,22 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, bindparam, case, func, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.orm import Session
 
 from oncall.config.configset import ConfigSet
 from oncall.config.models import Integration
 from oncall.core.alerts import Alert
 from oncall.core.routing import Destination, route
-from oncall.db.models import AlertDeliveryRow, AlertRow, ServiceRow
+from oncall.db.models import AlertDeliveryRow, AlertRow, ServiceRow, fit, fit_optional
 from oncall.incidents import events, service
 from oncall.incidents.actors import Actor
 from oncall.ingest import replays
+
+if TYPE_CHECKING:
+    from oncall.store.ingest import IngestStore
 
 FIRING, RESOLVED = "firing", "resolved"
 
@@ -59,12 +65,6 @@ MAX_ROWS_PER_ALERT = 16
 def alert_fingerprint(dedup_key: str) -> str:
     """The indexed identity of an alert within its integration (dedup keys may be long)."""
     return hashlib.sha256(dedup_key.encode("utf-8")).hexdigest()[:32]
-
-
-def alert_lock_key(integration: str, fingerprint: str) -> int:
-    """The PostgreSQL advisory lock that serialises the read-then-write of one alert's rows."""
-    digest = hashlib.sha256(f"alert\0{integration}\0{fingerprint}".encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 @dataclass
@@ -139,29 +139,30 @@ def ingest(
     alerts: Sequence[Alert],
     *,
     now: datetime,
+    store: IngestStore,
     services: ServiceDirectory | None = None,
     repeat_tried: bool = False,
     replay: replays.Mark | None = None,
 ) -> Result:
     """Record and act on the alerts of one delivery; the caller commits.
 
-    `repeat_tried`: `repeat_trigger` already found these alerts not firing, so the one-statement
-    shortcut for a repeated trigger is not tried again here. `replay`: a signed delivery's mark,
-    claimed first in this transaction (`replays.Replayed` if it was claimed before).
+    `store`: the session's database's hot operations. `repeat_tried`: the store's repeat
+    already found these alerts not firing, so it is not tried again here. `replay`: a signed
+    delivery's mark, claimed first in this transaction (`replays.Replayed` if claimed before).
     """
-    replays.claim(session, replay)
+    store.claim(session, replay)
     services = services or ServiceDirectory()
     result = Result()
     actor = Actor.integration(integration.name)
-    postgres = session.get_bind().dialect.name == "postgresql"
     for alert in alerts:
-        _one(session, config, integration, alert, now, actor, services, result, postgres,
+        _one(session, store, config, integration, alert, now, actor, services, result,
              not repeat_tried)
     return result
 
 
 def _one(
     session: Session,
+    store: IngestStore,
     config: ConfigSet,
     integration: Integration,
     alert: Alert,
@@ -169,7 +170,6 @@ def _one(
     actor: Actor,
     services: ServiceDirectory,
     result: Result,
-    postgres: bool,
     try_repeat: bool,
 ) -> None:
     name = integration.name
@@ -178,7 +178,8 @@ def _one(
         seen = session.execute(
             select(AlertDeliveryRow.id, AlertDeliveryRow.alert_id).where(
                 AlertDeliveryRow.integration_name == name,
-                AlertDeliveryRow.delivery_id == alert.delivery_id[:255],
+                AlertDeliveryRow.delivery_id == fit(AlertDeliveryRow.delivery_id,
+                                                    alert.delivery_id),
             )
         ).first()
         if seen is not None:
@@ -187,14 +188,12 @@ def _one(
             return
 
     if try_repeat and alert.action == "trigger":
-        repeated = repeat_trigger(session, name, fp, alert.occurred_at)
+        repeated = store.repeat(session, name, alert, now)
         if repeated:
-            _record(session, name, alert, DEDUPLICATED, [row_id for row_id, _ in repeated], now)
             result._add(DEDUPLICATED, [row_id for row_id, _ in repeated],
                         [incident for _, incident in repeated if incident is not None])
             return
-    if postgres:
-        session.execute(select(func.pg_advisory_xact_lock(alert_lock_key(name, fp))))
+    store.lock_alert(session, name, fp)
 
     rows = list(
         session.scalars(
@@ -208,47 +207,35 @@ def _one(
     newest = max((row.last_event_at for row in rows), default=None)
     at = alert.occurred_at
 
+    alert_ids: list[int]
     if alert.action == "trigger" and firing:
         _bump(session, firing, at)  # a repeat, whatever its time: see the module's rules
-        outcome, touched = DEDUPLICATED, firing
+        outcome, alert_ids = DEDUPLICATED, [row.id for row in firing]
         incidents = [row.incident_id for row in firing if row.incident_id is not None]
     elif newest is not None and at < newest:
-        outcome, touched, incidents = STALE, rows[:1], []
+        outcome, alert_ids, incidents = STALE, [rows[0].id], []
     elif alert.action == "trigger":
-        outcome, touched, incidents = _open(
-            session, config, integration, alert, fp, now, actor, services
+        outcome, alert_ids, incidents = _open(
+            session, store, config, integration, alert, fp, now, actor, services
         )
     elif alert.action == "resolve":
         if firing:
-            outcome, touched, incidents = _resolve(session, firing, alert, now, actor)
+            outcome, alert_ids, incidents = store.resolve(session, firing, alert, now, actor)
         else:
-            outcome, touched, incidents = _resolved_before(session, rows, integration, alert, fp,
-                                                          now)
+            outcome, alert_ids, incidents = _resolved_before(session, rows, integration, alert,
+                                                             fp, now)
     else:  # acknowledge
         if firing:
-            outcome, touched, incidents = _acknowledge(session, firing, alert, now, actor)
+            outcome, alert_ids, incidents = _acknowledge(session, firing, alert, now, actor)
         else:
-            outcome, touched, incidents = UNKNOWN, [], []
+            outcome, alert_ids, incidents = UNKNOWN, [], []
 
-    alert_ids = [row.id for row in touched]
     _record(session, name, alert, outcome, alert_ids, now)
     result._add(outcome, alert_ids, incidents)
 
 
-_at = bindparam("at", type_=AlertRow.last_event_at.type)
-REPEAT_TRIGGER = (
-    update(AlertRow)
-    .where(AlertRow.integration_name == bindparam("integration"),
-           AlertRow.fingerprint == bindparam("fp"), AlertRow.status == FIRING)
-    .values(last_event_at=case((AlertRow.last_event_at < _at, _at),
-                               else_=AlertRow.last_event_at))
-    .returning(AlertRow.id, AlertRow.incident_id)
-    .execution_options(synchronize_session=False)
-)
-"""The common case in one statement: a trigger for an alert already firing. Row locks make it
-safe without the advisory lock; with no firing rows it returns nothing and the full path
-decides. Built once, as `DELIVERY`: a statement made per call costs more to build than to run."""
 DELIVERY = insert(AlertDeliveryRow)
+"""Built once: a statement made per call costs more to build than to run."""
 
 
 def single_plain_trigger(alerts: Sequence[Alert]) -> bool:
@@ -256,19 +243,12 @@ def single_plain_trigger(alerts: Sequence[Alert]) -> bool:
     return len(alerts) == 1 and alerts[0].action == "trigger" and alerts[0].delivery_id is None
 
 
-def repeat_trigger(bind: Session | Connection, integration: str, fp: str, at: datetime
-                   ) -> list[tuple[int, int | None]]:
-    """`REPEAT_TRIGGER`: (alert id, incident id) of the firing rows it bumped, by id."""
-    rows = bind.execute(REPEAT_TRIGGER, {"integration": integration, "fp": fp, "at": at})
-    return sorted((row[0], row[1]) for row in rows)
-
-
 def delivery_values(integration: str, alert: Alert, outcome: str, alert_ids: Sequence[int],
                     now: datetime) -> dict[str, Any]:
     """The `alert_deliveries` row of one delivery, for `DELIVERY`."""
     return {
         "integration_name": integration,
-        "delivery_id": alert.delivery_id[:255] if alert.delivery_id else None,
+        "delivery_id": fit_optional(AlertDeliveryRow.delivery_id, alert.delivery_id),
         "alert_id": alert_ids[0] if alert_ids else None,
         "event_action": alert.action,
         "outcome": outcome,
@@ -298,11 +278,11 @@ def _new_row(integration: Integration, alert: Alert, fp: str, now: datetime,
     return AlertRow(
         integration_name=integration.name,
         fingerprint=fp,
-        dedup_key=alert.dedup_key[:512],
+        dedup_key=fit(AlertRow.dedup_key, alert.dedup_key),
         status=status,
         severity=alert.severity,
-        summary=alert.summary[:1024],
-        source=alert.source[:1024] if alert.source else None,
+        summary=fit(AlertRow.summary, alert.summary),
+        source=fit(AlertRow.source, alert.source) if alert.source else None,
         labels=dict(alert.labels),
         annotations=alert_annotations(alert),
         occurred_at=alert.occurred_at,
@@ -331,6 +311,7 @@ def _suppression(destination: Destination) -> str | None:
 
 def _open(
     session: Session,
+    store: IngestStore,
     config: ConfigSet,
     integration: Integration,
     alert: Alert,
@@ -338,90 +319,43 @@ def _open(
     now: datetime,
     actor: Actor,
     services: ServiceDirectory,
-) -> tuple[str, list[AlertRow], list[int]]:
+) -> tuple[str, list[int], list[int]]:
     """A new episode: one row per destination; incidents opened or joined where it pages."""
+    from oncall.store.ingest import opening
+
     routed = route(config, integration.name, alert.labels, now, alert.dedup_key)
-    rows: list[AlertRow] = []
+    alert_ids: list[int] = []
     incidents: list[int] = []
-    paged = False
     for destination in routed.destinations:
-        row = _new_row(integration, alert, fp, now, FIRING)
-        row.routing_rule_name = destination.rule
-        row.suppressed_reason = _suppression(destination)
-        svc_config = config.services.get(destination.service) if destination.service else None
         svc_row = (
             services.get(session, config, destination.service) if destination.service else None
         )
-        if destination.service is not None and (svc_config is None or svc_row is None):
-            row.suppressed_reason = f"service {destination.service} is not applied"
+        reason = _suppression(destination)
+        if reason is None:
+            paging = opening(config, integration, alert, now, destination,
+                             svc_row.id if svc_row is not None else None)
+            if paging is not None:
+                opened = store.open_or_join(session, paging)
+                alert_ids.append(opened.alert_id)
+                incidents.append(opened.incident_id)
+                continue
+        if destination.service is not None and (
+                svc_row is None or config.services.get(destination.service) is None):
+            reason = f"service {destination.service} is not applied"
+        row = _new_row(integration, alert, fp, now, FIRING)
+        row.routing_rule_name = destination.rule
+        row.suppressed_reason = reason
         row.service_id = svc_row.id if svc_row is not None else None
-        if row.suppressed_reason is not None or svc_row is None or svc_config is None:
-            session.add(row)
-            session.flush()
-            rows.append(row)
-            events.record(
-                session, at=now, actor=actor, type=events.SUPPRESSED,
-                data={"alert_id": row.id, "reason": row.suppressed_reason,
-                      "service": destination.service, "dedup_key": alert.dedup_key},
-            )
-            continue
-        incident, created = service.open_or_join(
-            session,
-            service=svc_row,
-            group_key=destination.group_key[:512],
-            title=alert.summary,
-            priority=destination.priority,
-            urgency=svc_config.urgency,
-            labels=dict(alert.labels),
-            escalation_policy=svc_config.escalation_policy,
-            actor=actor,
-            now=now,
-        )
-        row.incident_id = incident.id
         session.add(row)
         session.flush()
-        rows.append(row)
-        paged = True
-        incidents.append(incident.id)
+        alert_ids.append(row.id)
         events.record(
-            session, at=now, actor=actor, type=events.ALERT, incident_id=incident.id,
-            data={"alert_id": row.id, "summary": row.summary, "severity": alert.severity,
-                  "dedup_key": alert.dedup_key, "rule": destination.rule,
-                  "joined": not created},
+            session, at=now, actor=actor, type=events.SUPPRESSED,
+            data={"alert_id": row.id, "reason": row.suppressed_reason,
+                  "service": destination.service, "dedup_key": alert.dedup_key},
         )
     session.flush()
-    return (NEW if paged else SUPPRESSED), rows, incidents
-
-
-def _firing_left(session: Session, incident_id: int) -> int:
-    return session.scalar(
-        select(func.count(AlertRow.id)).where(
-            AlertRow.incident_id == incident_id, AlertRow.status == FIRING
-        )
-    ) or 0
-
-
-def _resolve(
-    session: Session, firing: Sequence[AlertRow], alert: Alert, now: datetime, actor: Actor
-) -> tuple[str, list[AlertRow], list[int]]:
-    """The source resolved the alert; an incident whose alerts are all resolved resolves."""
-    at = alert.occurred_at
-    for row in firing:
-        row.status = RESOLVED
-        row.resolved_at = at
-        row.last_event_at = at
-    session.flush()
-    incidents: list[int] = []
-    for incident_id in dict.fromkeys(r.incident_id for r in firing if r.incident_id is not None):
-        incidents.append(incident_id)
-        events.record(
-            session, at=now, actor=actor, type=events.ALERT, incident_id=incident_id,
-            data={"alert_ids": [r.id for r in firing if r.incident_id == incident_id],
-                  "status": RESOLVED, "dedup_key": alert.dedup_key},
-        )
-        if _firing_left(session, incident_id) == 0:
-            service.resolve(session, incident_id, actor, now, note="resolved by the source")
-    return RESOLVED_OUTCOME, list(firing), incidents
+    return (NEW if incidents else SUPPRESSED), alert_ids, incidents
 
 
 def _resolved_before(
@@ -431,29 +365,29 @@ def _resolved_before(
     alert: Alert,
     fp: str,
     now: datetime,
-) -> tuple[str, list[AlertRow], list[int]]:
+) -> tuple[str, list[int], list[int]]:
     """A resolve with nothing firing: remember its time so a late trigger stays resolved."""
     if rows:
         latest = rows[0]
         if latest.last_event_at >= alert.occurred_at:
-            return DEDUPLICATED, [latest], []
+            return DEDUPLICATED, [latest.id], []
         latest.last_event_at = alert.occurred_at
         session.flush()
-        return DEDUPLICATED, [latest], []
+        return DEDUPLICATED, [latest.id], []
     row = _new_row(integration, alert, fp, now, RESOLVED)
     session.add(row)
     session.flush()
-    return RESOLVED_OUTCOME, [row], []
+    return RESOLVED_OUTCOME, [row.id], []
 
 
 def _acknowledge(
     session: Session, firing: Sequence[AlertRow], alert: Alert, now: datetime, actor: Actor
-) -> tuple[str, list[AlertRow], list[int]]:
+) -> tuple[str, list[int], list[int]]:
     _bump(session, firing, alert.occurred_at)
     incidents: list[int] = []
     changed = False
     for incident_id in dict.fromkeys(r.incident_id for r in firing if r.incident_id is not None):
         incidents.append(incident_id)
         changed |= service.acknowledge(session, incident_id, actor, now).changed
-    return (ACKNOWLEDGED_OUTCOME if changed else DEDUPLICATED), list(firing), incidents
-
+    outcome = ACKNOWLEDGED_OUTCOME if changed else DEDUPLICATED
+    return outcome, [row.id for row in firing], incidents

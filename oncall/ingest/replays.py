@@ -7,10 +7,10 @@ digest of every accepted signature is kept in `ingest_replays` until its timesta
 window, and a request whose digest is there is refused (409, nothing stored).
 
 The digest is claimed by one `INSERT ... ON CONFLICT DO NOTHING` as the first statement of the
-transaction that stores the delivery, on every path (`pipeline.ingest`, `fastpath_sqlite.store`,
-and the PostgreSQL fast path through `claim_async`): if the delivery fails (503, the sender
-retries with the same signature) the claim rolls back with it, and of two concurrent copies the
-second waits on the first's unique key and then finds it taken. Bearer-token deliveries have no
+transaction that stores the delivery, on every path (the ingest store's `claim`, one statement
+per database in `oncall.store`): if the delivery fails (503, the sender retries with the same
+signature) the claim rolls back with it, and of two concurrent copies the second waits on the
+first's unique key and then finds it taken. Bearer-token deliveries have no
 signature and pay nothing. Expired rows are deleted at most once per `PURGE_EVERY_SECONDS` per
 process, by the index on `expires_at`, outside the ingest transaction (`purge`).
 """
@@ -22,11 +22,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-import psycopg
-from sqlalchemy import Connection, Engine, delete
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine, delete
 
 from oncall.db.engine import write_connection
 from oncall.db.models import IngestReplayRow
@@ -49,34 +45,6 @@ class Mark:
     def values(self) -> dict[str, object]:
         return {"integration": self.integration, "digest": self.digest,
                 "expires_at": self.expires_at}
-
-
-_PG_CLAIM = pg_insert(IngestReplayRow).on_conflict_do_nothing().returning(
-    IngestReplayRow.digest)
-_SQLITE_CLAIM = sqlite_insert(IngestReplayRow).on_conflict_do_nothing().returning(
-    IngestReplayRow.digest)
-_ASYNC_CLAIM = (
-    "INSERT INTO ingest_replays (integration, digest, expires_at)"
-    " VALUES (%(integration)s, %(digest)s, %(expires_at)s)"
-    " ON CONFLICT DO NOTHING RETURNING digest"
-)
-
-
-def claim(bind: Session | Connection, mark: Mark | None) -> None:
-    """Claim `mark` in the caller's transaction; `Replayed` if it was claimed before."""
-    if mark is None:
-        return
-    dialect = bind.get_bind().dialect.name if isinstance(bind, Session) else bind.dialect.name
-    statement = _PG_CLAIM if dialect == "postgresql" else _SQLITE_CLAIM
-    if bind.execute(statement, mark.values()).first() is None:
-        raise Replayed(f"integration {mark.integration}: signature accepted before")
-
-
-async def claim_async(conn: psycopg.AsyncConnection, mark: Mark) -> None:
-    """`claim` on the PostgreSQL fast path, in the caller's transaction."""
-    cursor = await conn.execute(_ASYNC_CLAIM, mark.values())
-    if await cursor.fetchone() is None:
-        raise Replayed(f"integration {mark.integration}: signature accepted before")
 
 
 class Purger:

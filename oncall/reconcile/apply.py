@@ -17,11 +17,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.orm import Session
 
 from oncall.config.configset import ConfigSet
-from oncall.db.engine import BEGIN_IMMEDIATE, is_postgresql, is_sqlite
+from oncall.db.engine import exclusive_connection
 from oncall.db.models import (
     AlertRow,
     ApiKeyRow,
@@ -70,18 +70,13 @@ class Origin:
 @contextmanager
 def locked_session(engine: Engine) -> Iterator[Session]:
     """A session in a transaction that holds the reconciler lock; commits on success."""
-    with engine.connect() as conn:
-        if is_sqlite(conn):
-            conn = conn.execution_options(**{BEGIN_IMMEDIATE: True})
-        with conn.begin():
-            if is_postgresql(conn):
-                conn.execute(select(func.pg_advisory_xact_lock(ADVISORY_LOCK_KEY)))
-            session = Session(bind=conn, autoflush=False)
-            try:
-                yield session
-                session.flush()
-            finally:
-                session.close()
+    with exclusive_connection(engine, ADVISORY_LOCK_KEY) as conn:
+        session = Session(bind=conn, autoflush=False)
+        try:
+            yield session
+            session.flush()
+        finally:
+            session.close()
 
 
 def plan_config(engine: Engine, config: ConfigSet) -> Plan:

@@ -1,10 +1,15 @@
 """The web app's changes, each one write transaction through the service layer.
 
 State event handlers call these with the signed-in person; permission checks happen in the
-services (`Actor.require_responder`), so a hidden button is never the only guard.
+services (`Actor.require_responder`), so a hidden button is never the only guard. After each
+commit the worker is woken, as for a change from any other face: an acknowledgement stops
+the pages now, a resolve sends its updates now.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -12,6 +17,16 @@ from oncall.db.engine import write_session
 from oncall.incidents import service
 from oncall.incidents.actors import Actor
 from oncall.web import context
+
+T = TypeVar("T")
+
+
+def _committed(change: Callable[[Session], T]) -> T:
+    """Run `change` in one write transaction, then wake the worker."""
+    with write_session(context.engine()) as session:
+        result = change(session)
+    context.wake()
+    return result
 
 
 def _policy_steps(session: Session, incident_id: int) -> int:
@@ -25,29 +40,37 @@ def _policy_steps(session: Session, incident_id: int) -> int:
 
 
 def acknowledge(actor: Actor, incident_id: int) -> bool:
-    with write_session(context.engine()) as session:
-        return service.acknowledge(session, incident_id, actor, context.now()).changed
+    return _committed(
+        lambda s: service.acknowledge(s, incident_id, actor, context.now()).changed
+    )
 
 
 def resolve(actor: Actor, incident_id: int, note: str = "") -> bool:
-    with write_session(context.engine()) as session:
-        outcome = service.resolve(session, incident_id, actor, context.now(), note.strip() or None)
-        return outcome.changed
+    return _committed(
+        lambda s: service.resolve(s, incident_id, actor, context.now(), note.strip() or None)
+        .changed
+    )
+
+
+def escalate(actor: Actor, incident_id: int) -> bool:
+    return _committed(lambda s: service.escalate_now(s, incident_id, actor, context.now()).changed)
 
 
 def reassign(actor: Actor, incident_id: int, email: str) -> bool:
-    with write_session(context.engine()) as session:
+    def change(session: Session) -> bool:
         steps = _policy_steps(session, incident_id)
         return service.reassign(
             session, incident_id, actor, email, context.now(), policy_steps=steps
         ).changed
 
+    return _committed(change)
+
 
 def change_priority(actor: Actor, incident_id: int, priority: str) -> bool:
-    with write_session(context.engine()) as session:
-        return service.change_priority(session, incident_id, actor, priority, context.now()).changed
+    return _committed(
+        lambda s: service.change_priority(s, incident_id, actor, priority, context.now()).changed
+    )
 
 
 def add_note(actor: Actor, incident_id: int, text: str) -> None:
-    with write_session(context.engine()) as session:
-        service.add_note(session, incident_id, actor, text, context.now())
+    _committed(lambda s: service.add_note(s, incident_id, actor, text, context.now()))

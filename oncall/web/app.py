@@ -7,14 +7,12 @@ web app's own routes are API transformers: their routes are matched before Refle
 from __future__ import annotations
 
 import contextlib
-import os
 
 import reflex as rx
 from starlette.applications import Starlette
 
 from oncall.api.app import create_api, serving
 from oncall.db.migrate import require_current
-from oncall.settings import Settings
 from oncall.web import context, routes
 from oncall.web.headers import SecurityHeaders
 from oncall.web.pages.incident import incident_page
@@ -31,8 +29,10 @@ from oncall.web.state.services import ConfigState, ServicesState
 
 
 def api_app() -> Starlette:
-    """The HTTP API (ingest, REST) on the web app's engine; the schema is checked at startup."""
-    return create_api(Settings.from_env(os.environ), context.engine(), check_schema=False)
+    """The HTTP API (ingest, REST) on the web app's process context; the schema is checked at
+    startup."""
+    ctx = context.current()
+    return create_api(ctx.settings, ctx.engine, check_schema=False, core=ctx, clock=ctx.clock)
 
 
 def check_schema() -> None:

@@ -1,65 +1,69 @@
-"""The process-wide resources of the web app: engine, applied config cache, clock, settings.
+"""The web app's process context: one `oncall.context.Context`, handed in once.
 
-Built lazily from the environment the first time they are needed, so importing the app (for a
-compile, or in a test) opens nothing. Tests call `use()` to put their own engine and clock in.
+Built from the environment the first time it is needed, so importing the app (for a compile,
+or in a test) opens nothing. Tests and benchmarks hand in their own with `install()`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from oncall.config.configset import ConfigSet
-from oncall.db.applied import AppliedConfig
-from oncall.db.engine import make_engine
+from oncall.context import Context
 from oncall.settings import Settings
 from oncall.web.settings import WebSettings
 
 _lock = threading.Lock()
-_engine: Engine | None = None
-_applied = AppliedConfig()
-_web_settings: WebSettings | None = None
+_context: Context | None = None
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
+def install(context: Context) -> None:
+    """Hand the web app its process context."""
+    global _context
+    with _lock:
+        _context = context
 
 
-_clock: Callable[[], datetime] = _utc_now
+def current() -> Context:
+    """The process context, built from the environment on first use."""
+    global _context
+    with _lock:
+        if _context is None:
+            _context = Context.build(Settings.from_env(os.environ))
+        return _context
 
 
 def engine() -> Engine:
-    global _engine
-    with _lock:
-        if _engine is None:
-            _engine = make_engine(Settings.from_env(os.environ).database_url)
-        return _engine
+    return current().engine
 
 
 def web_settings() -> WebSettings:
-    global _web_settings
-    with _lock:
-        if _web_settings is None:
-            _web_settings = WebSettings.from_env(os.environ)
-        return _web_settings
+    return current().settings.web
 
 
 def now() -> datetime:
-    return _clock()
+    return current().now()
 
 
 def config(session: Session) -> ConfigSet:
-    """The config in force, re-read only when an apply changed it."""
-    return _applied.get(session)
+    """The config in force, from the process's one applied-config cache."""
+    return current().config(session)
 
 
 def read_session() -> Session:
     return Session(bind=engine(), expire_on_commit=False)
+
+
+def wake() -> None:
+    """After a committed change: wake the worker, as every face does."""
+    current().wake()
 
 
 def use(
@@ -67,14 +71,21 @@ def use(
     engine: Engine | None = None,
     web: WebSettings | None = None,
     clock: Callable[[], datetime] | None = None,
-) -> None:
-    """Replace the resources (tests, benchmarks); a fresh config cache comes with a new engine."""
-    global _engine, _web_settings, _clock, _applied
+) -> Context:
+    """Install a context differing from the current one in these parts (tests, benchmarks);
+    a new engine comes with a fresh config cache."""
     with _lock:
-        if engine is not None:
-            _engine = engine
-            _applied = AppliedConfig()
-        if web is not None:
-            _web_settings = web
-        if clock is not None:
-            _clock = clock
+        base = _context
+    if base is None:
+        if engine is None:
+            base = current()
+        else:
+            url = engine.url.render_as_string(hide_password=False)
+            base = Context(Settings(database_url=url), engine)
+    settings = base.settings if web is None else dataclasses.replace(base.settings, web=web)
+    if engine is not None and engine is not base.engine:
+        made = Context(settings, engine, clock=clock or base.clock, queue=base.queue)
+    else:
+        made = dataclasses.replace(base, settings=settings, clock=clock or base.clock)
+    install(made)
+    return made

@@ -9,9 +9,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from oncall.db.models import ContactMethodRow, NotificationRow, NotificationRuleRow
+from oncall.db.models import ContactMethodRow, NotificationRuleRow
 from oncall.incidents import events
 from oncall.incidents.actors import Actor
+from oncall.store import outbox
 
 TEST_PAGE = "user.test_page"
 
@@ -71,18 +72,9 @@ def send_test_page(session: Session, actor: Actor, contact_id: int | None, now: 
         raise Invalid("no verified contact method to send a test page to")
     batch = secrets.token_hex(8)
     for c in found:
-        session.add(
-            NotificationRow(
-                idempotency_key=f"test:{actor.user_id}:{c.id}:{batch}",
-                user_id=actor.user_id,
-                contact_method_id=c.id,
-                channel=c.type,
-                address=c.address,
-                kind="test",
-                status="pending",
-                next_attempt_at=now,
-                created_at=now,
-            )
+        outbox.queue_test_page(
+            session, key=f"test:{actor.user_id}:{c.id}:{batch}", user_id=actor.user_id,
+            contact_method_id=c.id, channel=c.type, address=c.address, now=now,
         )
     events.record(
         session, at=now, actor=actor, type=TEST_PAGE, data={"contacts": [c.id for c in found]}

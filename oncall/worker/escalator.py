@@ -25,9 +25,7 @@ from oncall.core import escalation as core
 from oncall.core.notification_rules import Channel, Urgency
 from oncall.db.models import (
     AuditEventRow,
-    EscalationTimerRow,
     IncidentRow,
-    NotificationRow,
     ServiceRow,
     UserRow,
 )
@@ -35,40 +33,16 @@ from oncall.incidents import events
 from oncall.incidents.service import ASSIGNEE_CYCLE, TRIGGERED
 from oncall.paging.contacts import people, plan
 from oncall.paging.targets import TargetResolver
+from oncall.store import outbox, stores_for
+from oncall.store.timers import Timers
 
 SYSTEM = "system:escalation"
 
 _Row = Row[*tuple[Any, ...]]
 
-_T = cast(Table, EscalationTimerRow.__table__)
 _I = cast(Table, IncidentRow.__table__)
 _S = cast(Table, ServiceRow.__table__)
-_N = cast(Table, NotificationRow.__table__)
 _U = cast(Table, UserRow.__table__)
-
-_DUE = (
-    select(_T.c.id)
-    .where(_T.c.status == "pending", _T.c.due_at <= bindparam("now"))
-    .order_by(_T.c.due_at)
-    .limit(bindparam("limit"))
-)
-
-# Claimed and marked done at once: the transaction either finishes the step or rolls it back.
-_CLAIM = (
-    update(_T)
-    .where(
-        _T.c.id
-        == select(_T.c.id)
-        .where(_T.c.id == bindparam("tid"), _T.c.status == "pending",
-               _T.c.due_at <= bindparam("now"))
-        .with_for_update(skip_locked=True)
-        .scalar_subquery()
-    )
-    .values(claimed_by=bindparam("worker"), claimed_at=bindparam("now"),
-            attempts=_T.c.attempts + 1, status="done", done_at=bindparam("now"))
-    .returning(_T.c.incident_id, _T.c.generation, _T.c.cycle, _T.c.step, _T.c.due_at)
-)
-_CANCEL = update(_T).where(_T.c.id == bindparam("tid")).values(status="cancelled")
 
 _INCIDENT = (
     select(_I.c.status, _I.c.escalation_generation, _I.c.escalation_cycle, _I.c.escalation_step,
@@ -87,8 +61,6 @@ _ADVANCE = (
 )
 _EMAIL = select(_U.c.email).where(_U.c.id == bindparam("uid"))
 
-_OWE = insert(_N).returning(_N.c.id, sort_by_parameter_order=True)
-_NEXT = insert(_T).returning(_T.c.id)
 _EVENTS = insert(cast(Table, AuditEventRow.__table__))
 
 
@@ -101,7 +73,8 @@ class StepResult:
 
 
 def due_timer_ids(session: Session, now: datetime, limit: int = 100) -> list[int]:
-    return list(session.connection().scalars(_DUE, {"now": now, "limit": limit}))
+    conn = session.connection()
+    return stores_for(conn.engine).timers.due_ids(conn, now, limit)
 
 
 def run_timer(
@@ -115,14 +88,15 @@ def run_timer(
 ) -> StepResult:
     """Run timer `timer_id` if it is pending and due. The caller commits."""
     conn = session.connection()
-    timer = conn.execute(_CLAIM, {"tid": timer_id, "now": now, "worker": worker}).first()
+    timers = stores_for(conn.engine).timers
+    timer = timers.claim(conn, timer_id, now, worker)
     if timer is None:
         return StepResult(False)
     incident = conn.execute(_INCIDENT, {"iid": timer.incident_id}).first()
     if incident is None or not _is_next(incident, timer):
-        conn.execute(_CANCEL, {"tid": timer_id})
+        timers.cancel(conn, timer_id)
         return StepResult(False)
-    step = _Step(conn, timer.incident_id, now)
+    step = _Step(conn, timers, timer.incident_id, now)
     policy_model = config.policies.get(incident.escalation_policy_name or "")
     if policy_model is None and incident.service_policy:
         policy_model = config.policies.get(incident.service_policy)
@@ -183,7 +157,7 @@ def run_timer(
         level, cycle = following if following else (len(policy.steps), new.cycle)
         step.next_timer = {
             "incident_id": timer.incident_id, "generation": timer.generation, "cycle": cycle,
-            "step": level, "due_at": new.next_due, "status": "pending", "created_at": now,
+            "step": level, "due_at": new.next_due, "now": now,
         }
     return step.write()
 
@@ -191,8 +165,8 @@ def run_timer(
 class _Step:
     """The rows one step writes, gathered so that each table takes one statement."""
 
-    def __init__(self, conn: Connection, incident_id: int, now: datetime):
-        self.conn, self.incident_id, self.now = conn, incident_id, now
+    def __init__(self, conn: Connection, timers: Timers, incident_id: int, now: datetime):
+        self.conn, self.timers, self.incident_id, self.now = conn, timers, incident_id, now
         self.owed: list[dict[str, Any]] = []
         self.events: list[dict[str, Any]] = []
         self.next_timer: dict[str, Any] | None = None
@@ -202,18 +176,13 @@ class _Step:
                                              incident_id=self.incident_id, data=data))
 
     def owe(self, **row: Any) -> None:
-        """One outbox row. The optional columns are always bound, so every row has the same
-        keys and they all share one INSERT."""
-        self.owed.append({
-            "incident_id": self.incident_id, "user_id": None, "contact_method_id": None,
-            "timer_id": None, "status": "pending", "attempt_count": 0, "created_at": self.now,
-            **row,
-        })
+        """One outbox row, written with the others in one statement."""
+        self.owed.append(outbox.owed(self.incident_id, self.now, **row))
 
     def write(self) -> StepResult:
         result = StepResult(True)
         if self.owed:
-            ids = self.conn.scalars(_OWE, self.owed).all()
+            ids = outbox.enqueue(self.conn, self.owed)
             result.notifications = [
                 (row_id, row["next_attempt_at"]) for row_id, row in zip(ids, self.owed,
                                                                          strict=True)
@@ -221,7 +190,7 @@ class _Step:
         if self.events:
             self.conn.execute(_EVENTS, self.events)
         if self.next_timer is not None:
-            next_id = self.conn.scalar(_NEXT, self.next_timer)
+            next_id = self.timers.schedule(self.conn, **self.next_timer)
             result.next_timer = (next_id, self.next_timer["due_at"])
         return result
 

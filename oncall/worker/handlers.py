@@ -21,8 +21,8 @@ _lock = threading.Lock()
 
 
 def install(runtime: Runtime, sweep_threads: int | None = None) -> None:
-    """Set this process's runtime, and the threads its sweeps use (the worker command does it
-    at start-up with its `--threads`)."""
+    """Hand this process's runtime (and so its context) to the tasks, once, with the threads
+    its sweeps use: the worker command does it at start-up with its `--threads`."""
     global _runtime, _sweep_threads
     with _lock:
         _runtime = runtime
@@ -41,9 +41,7 @@ def runtime() -> Runtime:
 
 
 def _tasks() -> Tasks:
-    from oncall.worker.queue import tasks_for
-
-    return tasks_for(runtime().settings)
+    return runtime().ctx.tasks()
 
 
 _inflight: set[tuple[str, int]] = set()

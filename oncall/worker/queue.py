@@ -10,16 +10,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from huey import Huey, RedisHuey, SqliteHuey
-from sqlalchemy.engine import make_url
 
+from oncall.db.engine import sqlite_file
 from oncall.settings import Settings
+from oncall.worker import handlers
 
 log = logging.getLogger("oncall.worker")
 
@@ -28,11 +27,9 @@ QUEUE_NAME = "oncall"
 
 def queue_path(settings: Settings) -> str:
     """The SQLite queue file: beside the SQLite database, or in the working directory."""
-    if settings.is_sqlite:
-        database = make_url(settings.database_url).database
-        if database and database != ":memory:":
-            db = Path(database)
-            return str(db.with_name(db.stem + "-queue.db"))
+    database = sqlite_file(settings.database_url)
+    if database is not None:
+        return str(database.with_name(database.stem + "-queue.db"))
     return "oncall-queue.db"
 
 
@@ -120,13 +117,7 @@ def tasks_for(settings: Settings) -> Tasks:
 
 
 def _register(huey: Huey) -> Tasks:
-    from oncall.worker import handlers
-
     escalate = huey.task(name="oncall.escalate")(handlers.escalate)
     dispatch = huey.task(name="oncall.dispatch")(handlers.dispatch)
     sweep = huey.task(name="oncall.sweep")(handlers.sweep)
     return Tasks(huey, escalate, dispatch, sweep)
-
-
-def tasks_from_env(environ: Mapping[str, str]) -> Tasks:
-    return tasks_for(Settings.from_env(environ))

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
@@ -26,10 +26,9 @@ from oncall.api import access
 from oncall.api.access import Access, UnlistedRoute
 from oncall.api.app import ROUTE_MODULES, create_api
 from oncall.db.engine import write_session
-from oncall.db.models import IncidentRow, ServiceRow
-from oncall.incidents import service
-from oncall.incidents.actors import Actor
+from oncall.db.models import IncidentRow
 from oncall.settings import Settings
+from oncall.testing import incidents
 from oncall.web import context, routes
 from oncall.web.settings import WebSettings
 
@@ -152,15 +151,9 @@ def _call(client: TestClient, method: str, path: str) -> httpx.Response:
 @pytest.fixture
 def open_incident(api_engine: Engine) -> int:
     with write_session(api_engine) as session:
-        svc = session.scalar(select(ServiceRow).where(ServiceRow.name == "checkout-api"))
-        assert svc is not None
-        incident, _ = service.open_or_join(
-            session, service=svc, group_key="secret", title=SECRET_TITLE, priority="P1",
-            urgency="high", labels={}, escalation_policy="payments",
-            actor=Actor.integration("prometheus-prod"), now=NOW - timedelta(minutes=1),
-        )
-        session.flush()
-        return int(incident.id)
+        return incidents.open_incident(
+            session, service="checkout-api", group_key="secret", title=SECRET_TITLE,
+            priority="P1", integration="prometheus-prod", now=NOW - timedelta(minutes=1))
 
 
 def _assert_no_data(response: httpx.Response) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select
@@ -12,11 +13,10 @@ from starlette.testclient import TestClient
 
 from oncall.api.app import create_api
 from oncall.db.engine import write_session
-from oncall.db.models import IncidentRow, NotificationRow, SecretTokenRow, ServiceRow, UserRow
-from oncall.incidents import service
-from oncall.incidents.actors import Actor
+from oncall.db.models import IncidentRow, NotificationRow, SecretTokenRow, UserRow
 from oncall.paging.notices import new_ack_link
 from oncall.settings import Settings
+from oncall.testing.incidents import open_incident
 
 
 @pytest.fixture
@@ -29,15 +29,12 @@ def client(applied_engine: Engine) -> Iterator[TestClient]:
 def make_link(engine: Engine, email: str, *, expired: bool = False) -> tuple[int, str]:
     now = datetime.now(UTC)
     with write_session(engine) as session:
-        svc = session.scalar(select(ServiceRow).where(ServiceRow.name == "checkout-api"))
         user = session.scalar(select(UserRow).where(UserRow.email == email))
-        assert svc is not None and user is not None
-        incident, _ = service.open_or_join(
-            session, service=svc, group_key="ack", title="Checkout <down>", priority="P1",
-            urgency="high", labels={}, escalation_policy="payments",
-            actor=Actor.integration("prometheus-prod"), now=now,
-        )
-        row = NotificationRow(idempotency_key="x", incident_id=incident.id, user_id=user.id,
+        assert user is not None
+        incident_id = open_incident(session, service="checkout-api", group_key="ack",
+                                    title="Checkout <down>", priority="P1",
+                                    integration="prometheus-prod", now=now)
+        row = NotificationRow(idempotency_key="x", incident_id=incident_id, user_id=user.id,
                               channel="email", address=email, kind="page", status="sent",
                               attempt_count=1, next_attempt_at=now, created_at=now)
         session.add(row)
@@ -46,7 +43,7 @@ def make_link(engine: Engine, email: str, *, expired: bool = False) -> tuple[int
         if expired:
             for token in session.scalars(select(SecretTokenRow)):
                 token.expires_at = now - timedelta(seconds=1)
-        return incident.id, link.removeprefix("https://oncall.example")
+        return incident_id, link.removeprefix("https://oncall.example")
 
 
 def incident_status(engine: Engine, incident_id: int) -> str:
@@ -121,3 +118,18 @@ def test_a_paged_observer_still_cannot_acknowledge(
     refused = client.post(path)
     assert refused.status_code == 403 and "observer" in refused.text
     assert incident_status(applied_engine, incident_id) == "triggered"
+
+
+def test_acknowledging_by_link_wakes_the_worker(
+    client: TestClient, applied_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    woken: list[str] = []
+    app: Any = client.app
+    monkeypatch.setattr(app.state.ctx, "wake", lambda: woken.append("wake"))
+    _, path = make_link(applied_engine, "marcus.bell@northwind.example")
+    assert client.get(path).status_code == 200
+    assert woken == []  # opening the link changes nothing
+    assert client.post(path).status_code == 200
+    assert woken == ["wake"]
+    assert client.post(path).status_code == 410
+    assert woken == ["wake"]  # a used link changes nothing

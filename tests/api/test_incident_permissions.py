@@ -22,12 +22,10 @@ from oncall.db.models import (
     AuditEventRow,
     IncidentRow,
     NotificationRow,
-    ServiceRow,
     UserRow,
 )
-from oncall.incidents import service
-from oncall.incidents.actors import Actor
 from oncall.reconcile.apply import ACCESS_REVOKED, Origin, apply_config
+from oncall.testing.incidents import open_incident
 
 from .conftest import NOW, with_integrations
 
@@ -47,14 +45,8 @@ ACTIONS: list[tuple[str, dict[str, Any] | None]] = [
 
 def open_platform_incident(engine: Engine) -> int:
     with write_session(engine) as session:
-        svc = session.scalar(select(ServiceRow).where(ServiceRow.name == "kubernetes-prod"))
-        assert svc is not None and svc.team_name == "platform"
-        incident, _ = service.open_or_join(
-            session, service=svc, group_key="nodes", title="Nodes not ready", priority="P2",
-            urgency="high", labels={}, escalation_policy="platform",
-            actor=Actor.integration("prometheus-prod"), now=NOW,
-        )
-        return incident.id
+        return open_incident(session, service="kubernetes-prod", group_key="nodes",
+                             title="Nodes not ready", integration="prometheus-prod", now=NOW)
 
 
 def post(api: Any, key: str, path: str, body: Any = None) -> Any:
@@ -84,7 +76,7 @@ def test_a_payments_responder_cannot_act_on_a_platform_incident(
         types = session.scalars(
             select(AuditEventRow.type).where(AuditEventRow.incident_id == incident_id)
         ).all()
-    assert types == ["incident.triggered"]
+    assert types == ["incident.triggered", "incident.alert"]
 
 
 @pytest.mark.parametrize("email", [STOREFRONT_ADMIN])

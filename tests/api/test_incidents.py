@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import io
+import json
 from contextlib import redirect_stderr, redirect_stdout
 from typing import Any
 
+import anyio
 import pytest
+from starlette.requests import Request
 
+from oncall.api import incidents
 from oncall.cli.main import main
+from oncall.db.engine import write_session
+from oncall.testing.incidents import open_incident
 
 PROBLEM = "application/problem+json"
 RESPONDER = "marcus.bell@northwind.example"
@@ -244,3 +250,39 @@ def test_api_key_for_an_unknown_user_is_refused(api: Any) -> None:
         code = main(["api-key", "create", "ci", "--as", "nobody@example.com",
                      "--database-url", api.engine.url.render_as_string(hide_password=False)])
     assert code == 1 and "unknown user" in err.getvalue()
+
+
+def open_directly(api: Any, group_key: str = "wake") -> int:
+    """An incident opened through the service layer, without the ingest route."""
+    with write_session(api.engine) as session:
+        return open_incident(session, service="checkout-api", group_key=group_key,
+                             title="Checkout down", integration="synthetic-checks",
+                             now=api.clock[0])
+
+
+def test_actions_that_change_an_incident_wake_the_worker(
+        api: Any, key: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    woken: list[str] = []
+    monkeypatch.setattr(api.app.state.ctx, "wake", lambda: woken.append("wake"))
+    incident_id = open_directly(api)
+    one = f"/api/v1/incidents/{incident_id}"
+
+    assert post(api, key, f"{one}/acknowledge").json()["changed"] is True
+    assert woken == ["wake"]
+    assert post(api, key, f"{one}/acknowledge").json()["changed"] is False
+    assert woken == ["wake"]  # nothing changed, nothing to wake for
+    assert post(api, key, f"{one}/priority", {"priority": "P1"}).status_code == 200
+    assert post(api, key, f"{one}/resolve", {"note": "fixed"}).status_code == 200
+    assert woken == ["wake"] * 3
+
+
+def test_a_handler_answers_when_called_directly(api: Any, key: str) -> None:
+    incident_id = open_directly(api, "direct")
+    request = Request({
+        "type": "http", "method": "GET", "path": f"/api/v1/incidents/{incident_id}",
+        "query_string": b"", "path_params": {"incident_id": incident_id},
+        "headers": [(b"authorization", f"Bearer {key}".encode())],
+    })
+    response = anyio.run(incidents.show, api.app.state.ctx, request)
+    assert response.status_code == 200
+    assert json.loads(bytes(response.body))["id"] == incident_id

@@ -10,15 +10,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, select
+from sqlalchemy import Engine, event
 from starlette.testclient import TestClient
 
 from oncall.api.app import create_api
 from oncall.db.engine import write_session
-from oncall.db.models import ReconcileRunRow, ServiceRow
-from oncall.incidents import service
-from oncall.incidents.actors import Actor
+from oncall.db.models import ReconcileRunRow
 from oncall.settings import Settings, SettingsError
+from oncall.testing.incidents import open_incident
 
 TOKEN = "m" * 40
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -33,12 +32,8 @@ def _app(engine: Engine, token: str | None = TOKEN) -> Any:
 def _seed(engine: Engine) -> None:
     now = datetime.now(UTC)
     with write_session(engine) as session:
-        svc = session.scalar(select(ServiceRow).where(ServiceRow.name == "checkout-api"))
-        assert svc is not None
-        service.open_or_join(
-            session, service=svc, group_key="m", title="x", priority="P1", urgency="high",
-            labels={}, escalation_policy="payments", actor=Actor.integration("i"), now=now,
-        )
+        open_incident(session, service="checkout-api", group_key="m", title="x",
+                      priority="P1", integration="i", now=now)
         session.add(ReconcileRunRow(started_at=now, finished_at=now, source="repo",
                                     revision="abc", actor="reconciler", result="invalid",
                                     errors=["rules/x.yaml:1:1: error: boom"]))

@@ -8,21 +8,23 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
+from starlette.requests import Request
 from starlette.testclient import TestClient
 
-from oncall.api.app import create_api
+from oncall.api import slack as slack_api
+from oncall.api.app import ApiContext, create_api
 from oncall.config.configset import ConfigSet
 from oncall.db.engine import write_session
-from oncall.db.models import AuditEventRow, IncidentRow, ServiceRow
-from oncall.incidents import service
-from oncall.incidents.actors import Actor
+from oncall.db.models import AuditEventRow, IncidentRow
 from oncall.notify.message import ACK_ACTION_ID
 from oncall.settings import Settings
+from oncall.testing.incidents import open_incident
 from oncall.testing.peers import SlackPeer
 
 SECRET = "slack-signing-s3cret"
@@ -71,14 +73,9 @@ def slack(applied_engine: Engine, example_config: ConfigSet) -> Iterator[Slack]:
 
 def new_incident(engine: Engine) -> int:
     with write_session(engine) as session:
-        svc = session.scalar(select(ServiceRow).where(ServiceRow.name == "checkout-api"))
-        assert svc is not None
-        incident, _ = service.open_or_join(
-            session, service=svc, group_key="slack", title="Checkout down", priority="P1",
-            urgency="high", labels={}, escalation_policy="payments",
-            actor=Actor.integration("prometheus-prod"), now=datetime.now(UTC),
-        )
-        return incident.id
+        return open_incident(session, service="checkout-api", group_key="slack",
+                             title="Checkout down", priority="P1",
+                             integration="prometheus-prod", now=datetime.now(UTC))
 
 
 def status(engine: Engine, incident_id: int) -> str:
@@ -163,3 +160,23 @@ def test_slash_commands(slack: Slack) -> None:
     assert "Usage" in slack.command(marcus, "ack").json()["text"]  # type: ignore[attr-defined]
     assert "/oncall ack 123" in slack.command(marcus, "help").json()["text"]  # type: ignore[attr-defined]
     assert "does not exist" in slack.command(marcus, "ack 99999").json()["text"]  # type: ignore[attr-defined]
+
+
+def test_a_click_that_changes_an_incident_wakes_the_worker(
+        slack: Slack, monkeypatch: pytest.MonkeyPatch) -> None:
+    woken: list[str] = []
+    app: Any = slack.client.app
+    monkeypatch.setattr(app.state.ctx, "wake", lambda: woken.append("wake"))
+    incident_id = new_incident(slack.engine)
+    slack.click("marcus.bell@northwind.example", ACK_ACTION_ID, f"acknowledge:{incident_id}")
+    assert status(slack.engine, incident_id) == "acknowledged"
+    assert woken == ["wake"]
+
+
+def test_the_command_handler_answers_when_called_directly(applied_engine: Engine) -> None:
+    ctx = ApiContext(settings=Settings(database_url=str(applied_engine.url)),
+                     engine=applied_engine, environ={})
+    request = Request({"type": "http", "method": "POST", "path": "/api/v1/slack/commands",
+                       "query_string": b"", "headers": []})
+    unconfigured = slack_api.commands(slack_api.Slack.from_context(ctx), request, b"text=help")
+    assert unconfigured.status_code == 503

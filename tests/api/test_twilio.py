@@ -8,6 +8,7 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
@@ -24,12 +25,10 @@ from oncall.db.models import (
     ContactMethodRow,
     IncidentRow,
     NotificationRow,
-    ServiceRow,
     UserRow,
 )
-from oncall.incidents import service
-from oncall.incidents.actors import Actor
 from oncall.settings import Settings
+from oncall.testing.incidents import open_incident
 
 PUBLIC = "https://oncall.example"
 TOKEN = "0123456789abcdef0123456789abcdef"
@@ -74,23 +73,20 @@ class Twilio:
 def twilio(applied_engine: Engine) -> Iterator[Twilio]:
     incidents: dict[str, int] = {}
     with write_session(applied_engine) as session:
-        svc = session.scalar(select(ServiceRow).where(ServiceRow.name == "checkout-api"))
-        assert svc is not None
         for email, number in (RESPONDER, OTHER, OBSERVER):
             user = session.scalar(select(UserRow).where(UserRow.email == email))
             assert user is not None
             session.add(ContactMethodRow(user_id=user.id, type="sms", address=number,
                                          verified_at=NOW, created_at=NOW))
-            incident, _ = service.open_or_join(
-                session, service=svc, group_key=email, title=f"Paged {email}", priority="P2",
-                urgency="high", labels={}, escalation_policy=None,
-                actor=Actor.integration("prometheus-prod"), now=NOW, page=False)
+            incident_id = open_incident(
+                session, service="checkout-api", group_key=email, title=f"Paged {email}",
+                integration="prometheus-prod", now=NOW, page=False)
             session.add(NotificationRow(
-                idempotency_key=f"page:{email}", incident_id=incident.id, user_id=user.id,
+                idempotency_key=f"page:{email}", incident_id=incident_id, user_id=user.id,
                 channel="sms", address=number, kind="page", status="sent", attempt_count=1,
                 next_attempt_at=NOW, provider="twilio_sms", provider_message_id=f"SM{email}",
                 created_at=NOW, sent_at=NOW))
-            incidents[email] = incident.id
+            incidents[email] = incident_id
     env = {"ONCALL_TWILIO_AUTH_TOKEN": TOKEN, "ONCALL_PUBLIC_URL": PUBLIC}
     app = create_api(Settings(database_url=str(applied_engine.url)), applied_engine,
                      route_modules=["oncall.api.twilio"], check_schema=False,
@@ -216,6 +212,18 @@ def test_resolve_by_reply(twilio: Twilio) -> None:
     assert f"Incident #{incident} resolved" in reply.text
     again = twilio.sms(RESPONDER[1], f"RES {incident}")
     assert "already resolved" in again.text
+
+
+def test_a_reply_that_changes_an_incident_wakes_the_worker(
+        twilio: Twilio, monkeypatch: pytest.MonkeyPatch) -> None:
+    woken: list[str] = []
+    app: Any = twilio.client.app
+    monkeypatch.setattr(app.state.ctx, "wake", lambda: woken.append("wake"))
+    incident = twilio.incidents[RESPONDER[0]]
+    twilio.sms(OBSERVER[1], f"ACK {twilio.incidents[OBSERVER[0]]}")
+    assert woken == []  # refused: nothing changed
+    assert f"Incident #{incident} acknowledged" in twilio.sms(RESPONDER[1], f"ACK {incident}").text
+    assert woken == ["wake"]
 
 
 def test_receipts_and_keypresses_for_unknown_sids_change_nothing(twilio: Twilio) -> None:

@@ -10,35 +10,24 @@ from sqlalchemy import Engine, select
 
 from oncall.cli.main import main
 from oncall.db.engine import write_session
-from oncall.db.models import DeliveryAttemptRow, NotificationRow, ServiceRow, UserRow
-from oncall.incidents import service
-from oncall.incidents.actors import Actor
+from oncall.db.models import DeliveryAttemptRow, NotificationRow, UserRow
+from oncall.testing.incidents import open_incident
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
 def seed(engine: Engine) -> int:
     with write_session(engine) as session:
-        svc = session.scalar(select(ServiceRow).where(ServiceRow.name == "checkout-api"))
         user = session.scalar(
             select(UserRow).where(UserRow.email == "sofia.alvarez@northwind.example")
         )
-        assert svc is not None and user is not None
-        incident, _ = service.open_or_join(
-            session,
-            service=svc,
-            group_key="cli",
-            title="Checkout down",
-            priority="P1",
-            urgency="high",
-            labels={},
-            escalation_policy="payments",
-            actor=Actor.integration("prometheus-prod"),
-            now=NOW,
-        )
+        assert user is not None
+        incident_id = open_incident(session, service="checkout-api", group_key="cli",
+                                    title="Checkout down", priority="P1",
+                                    integration="prometheus-prod", now=NOW)
         row = NotificationRow(
             idempotency_key="k",
-            incident_id=incident.id,
+            incident_id=incident_id,
             user_id=user.id,
             channel="slack",
             address=user.email,
@@ -63,7 +52,7 @@ def seed(engine: Engine) -> int:
                     finished_at=NOW + timedelta(seconds=n, milliseconds=40),
                 )
             )
-        return incident.id
+        return incident_id
 
 
 def test_show_prints_timeline_and_trail(

@@ -1,4 +1,4 @@
-"""The escalation state machine, exhaustively and without a database."""
+"""Running escalation steps, exhaustively and without a database."""
 
 from __future__ import annotations
 
@@ -9,18 +9,16 @@ import pytest
 
 from oncall.config.types import Target
 from oncall.core.escalation import (
-    REASSIGNED,
+    Decision,
     Policy,
     PolicyStep,
+    Resolver,
     State,
     Status,
-    acknowledge,
-    escalate_now,
     reassign,
-    resolve_incident,
-    start,
     tick,
 )
+from oncall.core.incident import ASSIGNEE_CYCLE
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)
@@ -42,6 +40,11 @@ WHO = {
 
 def resolve(target: Target, at: datetime) -> Sequence[str]:
     return WHO[target]
+
+
+def start(policy: Policy, now: datetime, resolver: Resolver) -> Decision:
+    """A new incident: its first timer, for step 0, is due when it opens."""
+    return tick(policy, State(next_due=now), now, resolver)
 
 
 POLICY = Policy(
@@ -109,17 +112,10 @@ def test_ticking_twice_runs_a_step_once() -> None:
     assert first.pages and not again.changed
 
 
-@pytest.mark.parametrize("stop", [acknowledge, resolve_incident])
-def test_acknowledge_and_resolve_stop_escalation(stop: object) -> None:
-    state = start(POLICY, T0, resolve).state
-    stopped = stop(state)  # type: ignore[operator]
-    assert stopped.next_due is None
-    assert tick(POLICY, stopped, T0 + 60 * MIN, resolve).changed is False
-
-
-def test_acknowledging_twice_keeps_the_first_status() -> None:
-    resolved = resolve_incident(start(POLICY, T0, resolve).state)
-    assert acknowledge(resolved).status is Status.RESOLVED
+@pytest.mark.parametrize("status", [Status.ACKNOWLEDGED, Status.RESOLVED])
+def test_no_step_runs_unless_triggered(status: Status) -> None:
+    state = State(status=status, level=0, next_due=T0 + 5 * MIN)
+    assert tick(POLICY, state, T0 + 60 * MIN, resolve).changed is False
 
 
 def test_step_that_reaches_no_one_is_skipped_at_once() -> None:
@@ -141,7 +137,7 @@ def test_policy_reaching_no_one_is_exhausted_not_looping() -> None:
 def test_reassign_pages_assignee_then_restarts_at_step_zero() -> None:
     state = tick(POLICY, start(POLICY, T0, resolve).state, T0 + 5 * MIN, resolve).state
     decision = reassign(POLICY, state, "dave@example.com", T0 + 6 * MIN)
-    assert [(p.level, p.users) for p in decision.pages] == [(REASSIGNED, ("dave@example.com",))]
+    assert [(p.level, p.users) for p in decision.pages] == [(ASSIGNEE_CYCLE, ("dave@example.com",))]
     state = decision.state
     assert state.assignee == "dave@example.com"
     assert tick(POLICY, state, T0 + 10 * MIN, resolve).changed is False
@@ -151,29 +147,15 @@ def test_reassign_pages_assignee_then_restarts_at_step_zero() -> None:
 
 
 def test_reassign_after_acknowledge_triggers_again() -> None:
-    acked = acknowledge(start(POLICY, T0, resolve).state)
+    acked = State(status=Status.ACKNOWLEDGED, level=0)
     decision = reassign(POLICY, acked, "dave@example.com", T0 + MIN)
     assert decision.state.status is Status.TRIGGERED
     assert decision.pages[0].users == ("dave@example.com",)
 
 
 def test_reassign_of_resolved_incident_changes_nothing() -> None:
-    resolved = resolve_incident(start(POLICY, T0, resolve).state)
+    resolved = State(status=Status.RESOLVED, level=0)
     assert reassign(POLICY, resolved, "dave@example.com", T0).changed is False
-
-
-def test_escalate_now_runs_next_step_immediately() -> None:
-    state = start(POLICY, T0, resolve).state
-    decision = escalate_now(POLICY, state, T0 + MIN, resolve)
-    assert [p.level for p in decision.pages] == [1]
-    assert decision.state.next_due == T0 + MIN + 10 * MIN
-
-
-def test_escalate_now_after_acknowledge_resumes() -> None:
-    acked = acknowledge(start(POLICY, T0, resolve).state)
-    decision = escalate_now(POLICY, acked, T0 + MIN, resolve)
-    assert decision.state.status is Status.TRIGGERED
-    assert [p.level for p in decision.pages] == [1]
 
 
 def test_targets_resolve_at_the_instant_of_the_step() -> None:

@@ -34,3 +34,39 @@ def test_migrations_match_the_models(migrated_engine: Engine) -> None:
     with migrated_engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         assert compare_metadata(context, Base.metadata) == []
+
+
+def test_notification_statuses_are_checked_and_the_check_downgrades(database_url: str) -> None:
+    from alembic import command
+    from sqlalchemy import text
+
+    from oncall.db.migrate import alembic_config, upgrade_engine
+
+    engine = make_engine(database_url)
+    insert = text(
+        "INSERT INTO notifications (idempotency_key, channel, address, kind, status, "
+        "attempt_count, next_attempt_at, created_at) VALUES (:key, 'sms', 'x', 'page', "
+        "'bogus', 0, '2026-01-01', '2026-01-01')")
+
+    def accepted(key: str) -> bool:
+        try:
+            with engine.begin() as conn:
+                conn.execute(insert, {"key": key})
+        except Exception:  # noqa: BLE001 - the database's refusal, whatever its driver's type
+            return False
+        return True
+
+    try:
+        upgrade_engine(engine)
+        assert not accepted("at-head")
+        config = alembic_config()
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.downgrade(config, "0003")
+        assert accepted("at-0003")
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM notifications"))
+        upgrade_engine(engine)
+        assert not accepted("at-head-again")
+    finally:
+        engine.dispose()

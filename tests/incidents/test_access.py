@@ -8,14 +8,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from oncall.db.models import NotificationRow, ServiceRow
+from oncall.db.models import NotificationRow
 from oncall.incidents import service
 from oncall.incidents.access import may_act
 from oncall.incidents.actors import Actor, Forbidden
 from oncall.incidents.people import actor_for_email
+from oncall.testing.incidents import open_incident
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 PAYMENTS_RESPONDER = "marcus.bell@northwind.example"
@@ -37,14 +38,8 @@ MUTATIONS: dict[str, Callable[[Session, int, Actor], Any]] = {
 
 
 def platform_incident(session: Session) -> int:
-    svc = session.scalar(select(ServiceRow).where(ServiceRow.name == "kubernetes-prod"))
-    assert svc is not None and svc.team_name == "platform"
-    incident, _ = service.open_or_join(
-        session, service=svc, group_key="g", title="Nodes not ready", priority="P2",
-        urgency="high", labels={}, escalation_policy="platform",
-        actor=Actor.integration("prometheus-prod"), now=NOW,
-    )
-    return incident.id
+    return open_incident(session, service="kubernetes-prod", group_key="g",
+                         title="Nodes not ready", integration="prometheus-prod", now=NOW)
 
 
 def person(session: Session, email: str, via: str = "web") -> Actor:

@@ -1,6 +1,6 @@
 """The fast paths write exactly what `pipeline.ingest` writes, and step aside otherwise.
 
-PostgreSQL's (`fastpath`, on the event loop) and SQLite's (`fastpath_sqlite`, in Core).
+PostgreSQL's (`PostgresIngest`, on the event loop) and SQLite's (`SqliteIngest`, in Core).
 
 Each scenario is a series of single-alert deliveries. It runs twice from the same empty tables
 (identities restarted): once through `pipeline.ingest` only, once the way the ingest endpoint
@@ -24,9 +24,10 @@ from oncall.config.configset import ConfigSet
 from oncall.core.alerts import Action, Alert
 from oncall.db.aio import conninfo
 from oncall.db.engine import write_session
-from oncall.ingest import fastpath, fastpath_sqlite
-from oncall.ingest.fastpath import fast_path_applies
-from oncall.ingest.pipeline import Result, ServiceDirectory, ingest
+from oncall.ingest.pipeline import Result, ServiceDirectory, ingest, single_plain_trigger
+from oncall.store import stores_for
+from oncall.store.ingest_postgres import PostgresIngest
+from oncall.store.ingest_sqlite import SqliteIngest
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 TABLES = ("incidents", "alerts", "audit_events", "escalation_timers", "alert_deliveries")
@@ -101,37 +102,39 @@ def _rows(engine: Engine) -> dict[str, list[dict[str, Any]]]:
 def _general(engine: Engine, config: ConfigSet, delivery: Alert) -> Result:
     with write_session(engine) as session:
         return ingest(session, config, config.integrations["prometheus-prod"], [delivery],
-                      now=delivery.occurred_at)
+                      now=delivery.occurred_at, store=stores_for(engine).ingest)
 
 
 def _endpoint(engine: Engine, config: ConfigSet, delivery: Alert, services: ServiceDirectory
               ) -> tuple[Result, str | None]:
-    """As the ingest endpoint stores a delivery: the fast paths (on PostgreSQL on an
-    autocommit asyncio connection), then `pipeline.ingest` if neither applies."""
+    """As the ingest endpoint stores a delivery: the store's fast path (on PostgreSQL on an
+    autocommit asyncio connection), then `pipeline.ingest` if it does not apply."""
     integration, now = config.integrations["prometheus-prod"], delivery.occurred_at
+    store = stores_for(engine).ingest
 
-    async def fast() -> tuple[Result | None, str | None]:
+    async def fast(postgres: PostgresIngest) -> tuple[Result | None, str | None]:
         async with await psycopg.AsyncConnection.connect(conninfo(engine.url),
                                                          autocommit=True) as conn:
-            repeated = await fastpath.repeat_trigger(conn, integration, delivery, now)
+            repeated = await postgres.repeat_async(conn, integration, delivery, now)
             if repeated is not None:
                 return repeated, "repeat"
-            opened = await fastpath.open_trigger(conn, config, integration, delivery, now,
-                                                 services)
+            opened = await postgres.open_async(conn, config, integration, delivery, now,
+                                               services)
             return opened, "open" if opened is not None else None
 
-    if fastpath_sqlite.fast_path_applies(engine.dialect.name, [delivery]):
-        stored = fastpath_sqlite.store(engine, config, integration, delivery, now, services)
+    applies = single_plain_trigger([delivery])
+    if applies and isinstance(store, SqliteIngest):
+        stored = store.store(config, integration, delivery, now, services)
         if stored is not None:
             return stored, "repeat" if stored.outcomes == ["deduplicated"] else "open"
-    applies = fast_path_applies(engine.dialect.name, [delivery])
-    if applies:
-        result, path = asyncio.run(fast())
+    if applies and isinstance(store, PostgresIngest):
+        result, path = asyncio.run(fast(store))
         if result is not None:
             return result, path
     with write_session(engine) as session:
-        return ingest(session, config, integration, [delivery], now=now, services=services,
-                      repeat_tried=applies), None
+        return ingest(session, config, integration, [delivery], now=now, store=store,
+                      services=services,
+                      repeat_tried=applies and isinstance(store, PostgresIngest)), None
 
 
 def _results(results: Sequence[Result]) -> list[tuple[list[str], list[int], list[int]]]:
@@ -168,11 +171,14 @@ def test_a_new_alert_found_firing_under_the_lock_is_a_repeat(postgres_applied_en
     integration = example_config.integrations["prometheus-prod"]
     _general(engine, example_config, first)
 
+    store = stores_for(engine).ingest
+    assert isinstance(store, PostgresIngest)
+
     async def race() -> Result | None:
         async with await psycopg.AsyncConnection.connect(conninfo(engine.url),
                                                          autocommit=True) as conn:
-            return await fastpath.open_trigger(conn, example_config, integration, second,
-                                               second.occurred_at, ServiceDirectory())
+            return await store.open_async(conn, example_config, integration, second,
+                                          second.occurred_at, ServiceDirectory())
 
     result = asyncio.run(race())
     assert result is not None
@@ -180,14 +186,12 @@ def test_a_new_alert_found_firing_under_the_lock_is_a_repeat(postgres_applied_en
     assert _rows(engine) == expected
 
 
-@pytest.mark.parametrize(("dialect", "deliveries", "applies"), [
-    ("postgresql", [alert("a", **CHECKOUT)], True),
-    ("sqlite", [alert("a", **CHECKOUT)], False),  # SQLite's own: fastpath_sqlite
-    ("postgresql", [alert("a", "resolve", **CHECKOUT)], False),
-    ("postgresql", [alert("a", "acknowledge", **CHECKOUT)], False),
-    ("postgresql", [alert("a", delivery_id="d-1", **CHECKOUT)], False),
-    ("postgresql", [alert("a", **CHECKOUT), alert("b", **CHECKOUT)], False),
+@pytest.mark.parametrize(("deliveries", "applies"), [
+    ([alert("a", **CHECKOUT)], True),
+    ([alert("a", "resolve", **CHECKOUT)], False),
+    ([alert("a", "acknowledge", **CHECKOUT)], False),
+    ([alert("a", delivery_id="d-1", **CHECKOUT)], False),
+    ([alert("a", **CHECKOUT), alert("b", **CHECKOUT)], False),
 ])
-def test_which_deliveries_take_the_fast_paths(dialect: str, deliveries: list[Alert],
-                                              applies: bool) -> None:
-    assert fast_path_applies(dialect, deliveries) is applies
+def test_which_deliveries_take_the_fast_paths(deliveries: list[Alert], applies: bool) -> None:
+    assert single_plain_trigger(deliveries) is applies

@@ -20,6 +20,7 @@ from oncall.db.models import (
     ServiceRow,
 )
 from oncall.ingest.pipeline import Result, ingest
+from oncall.store import stores_for
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -33,7 +34,8 @@ def alert(key: str, action: Action = "trigger", at: datetime = NOW, **labels: st
 def run(engine: Engine, config: ConfigSet, alerts: Sequence[Alert],
         integration: str = "prometheus-prod", now: datetime = NOW) -> Result:
     with write_session(engine) as session:
-        return ingest(session, config, config.integrations[integration], alerts, now=now)
+        return ingest(session, config, config.integrations[integration], alerts, now=now,
+                      store=stores_for(engine).ingest)
 
 
 def incidents(engine: Engine) -> list[tuple[str, str, int]]:

@@ -14,9 +14,10 @@ from oncall.config.configset import ConfigSet
 from oncall.core.alerts import Alert
 from oncall.db.aio import AsyncPostgres
 from oncall.db.engine import write_session
-from oncall.ingest import repeats
-from oncall.ingest.pipeline import ingest
-from oncall.ingest.repeats import RepeatBatcher
+from oncall.ingest.pipeline import Result, ingest
+from oncall.store import ingest_batch, stores_for
+from oncall.store.ingest_batch import RepeatBatcher
+from oncall.store.ingest_postgres import REPEAT_SQL, repeat_params, repeat_result
 
 pytestmark = pytest.mark.postgres
 
@@ -43,7 +44,8 @@ def engine(postgres_applied_engine: Engine) -> Engine:
 
 def open_alerts(engine: Engine, config: ConfigSet, *alerts: Alert) -> None:
     with write_session(engine) as session:
-        ingest(session, config, config.integrations[INTEGRATION], list(alerts), now=NOW)
+        ingest(session, config, config.integrations[INTEGRATION], list(alerts), now=NOW,
+               store=stores_for(engine).ingest)
 
 
 def with_batcher(engine: Engine, body: Callable[[RepeatBatcher], Awaitable[T]],
@@ -52,11 +54,15 @@ def with_batcher(engine: Engine, body: Callable[[RepeatBatcher], Awaitable[T]],
         postgres = AsyncPostgres(engine.url, size=4)
         await postgres.open()
         try:
-            return await body(RepeatBatcher(postgres, **options))
+            return await body(RepeatBatcher(postgres, REPEAT_SQL, **options))
         finally:
             await postgres.close()
 
     return asyncio.run(run())
+
+
+async def submit(batcher: RepeatBatcher, alert: Alert) -> Result | None:
+    return repeat_result(await batcher.submit(repeat_params(INTEGRATION, alert, NOW)))
 
 
 def deliveries(engine: Engine) -> list[tuple[int | None, str, str]]:
@@ -81,9 +87,9 @@ def test_concurrent_repeats_are_sent_together_and_each_answered(
                                                             alert("never-opened")]
 
     async def body(batcher: RepeatBatcher) -> list[Any]:
-        first = asyncio.ensure_future(batcher.submit(INTEGRATION, storm[0], NOW))
+        first = asyncio.ensure_future(submit(batcher, storm[0]))
         await asyncio.sleep(0)  # the first is in flight: the others queue behind it
-        rest = [batcher.submit(INTEGRATION, a, NOW) for a in storm[1:]]
+        rest = [submit(batcher, a) for a in storm[1:]]
         return await asyncio.gather(first, *rest)
 
     results = with_batcher(engine, body, flushers=1)
@@ -101,19 +107,19 @@ def test_concurrent_repeats_are_sent_together_and_each_answered(
 def test_a_failed_batch_writes_nothing_and_fails_every_caller(
         engine: Engine, example_config: ConfigSet, monkeypatch: pytest.MonkeyPatch) -> None:
     open_alerts(engine, example_config, alert("a"))
-    params = repeats._Repeat.__init__
+    params = ingest_batch._Repeat.__init__
 
     def poisoned(self: Any, values: dict[str, Any], future: Any) -> None:
         if values["at"] == NOW + timedelta(minutes=3):
             values = {**values, "payload": "{not json"}
         params(self, values, future)
 
-    monkeypatch.setattr(repeats._Repeat, "__init__", poisoned)
+    monkeypatch.setattr(ingest_batch._Repeat, "__init__", poisoned)
 
     async def body(batcher: RepeatBatcher) -> list[Any]:
-        first = asyncio.ensure_future(batcher.submit(INTEGRATION, alert("a", 1), NOW))
+        first = asyncio.ensure_future(submit(batcher, alert("a", 1)))
         await asyncio.sleep(0)  # the first is in flight: the next three queue behind it
-        rest = [batcher.submit(INTEGRATION, alert("a", n), NOW) for n in (2, 3, 4)]
+        rest = [submit(batcher, alert("a", n)) for n in (2, 3, 4)]
         return await asyncio.gather(first, *rest, return_exceptions=True)
 
     results = with_batcher(engine, body, flushers=1)
@@ -127,7 +133,7 @@ def test_waiting_for_an_opener_then_repeating(engine: Engine, example_config: Co
     """Deliveries of an alert being opened wait for it (holding no connection), then repeat."""
     async def body(batcher: RepeatBatcher) -> tuple[bool, Any, bool]:
         first = alert("new")
-        assert await batcher.submit(INTEGRATION, first, NOW) is None
+        assert await submit(batcher, first) is None
         opened = asyncio.Event()
 
         async def opener() -> None:
@@ -139,7 +145,7 @@ def test_waiting_for_an_opener_then_repeating(engine: Engine, example_config: Co
         task = asyncio.ensure_future(opener())
         await opened.wait()
         waited = await batcher.wait_for_opener(INTEGRATION, alert("new", 1))
-        repeated = await batcher.submit(INTEGRATION, alert("new", 1), NOW)
+        repeated = await submit(batcher, alert("new", 1))
         await task
         return waited, repeated, await batcher.wait_for_opener(INTEGRATION, first)
 

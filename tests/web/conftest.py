@@ -16,10 +16,11 @@ import reflex as rx
 from reflex.istate.data import RouterData
 from sqlalchemy import Engine, select
 
+from oncall.context import Context
 from oncall.db.engine import write_session
-from oncall.db.models import ServiceRow, UserRow
-from oncall.incidents import service
-from oncall.incidents.actors import Actor
+from oncall.db.models import UserRow
+from oncall.settings import Settings
+from oncall.testing.incidents import open_incident
 from oncall.web import auth, context
 from oncall.web.settings import WebSettings
 
@@ -31,9 +32,26 @@ NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 S = TypeVar("S", bound=rx.State)
 
 
+class FakeQueue:
+    """Stands in for the worker queue: counts the wakes."""
+
+    def __init__(self) -> None:
+        self.wakes = 0
+
+    def kick_soon(self) -> None:
+        self.wakes += 1
+
+
 @pytest.fixture
-def web(applied_engine: Engine) -> Iterator[Engine]:
-    context.use(engine=applied_engine, web=WebSettings(), clock=lambda: NOW)
+def queue() -> FakeQueue:
+    return FakeQueue()
+
+
+@pytest.fixture
+def web(applied_engine: Engine, queue: FakeQueue) -> Iterator[Engine]:
+    url = applied_engine.url.render_as_string(hide_password=False)
+    settings = Settings(database_url=url, web=WebSettings())
+    context.install(Context(settings, applied_engine, clock=lambda: NOW, queue=queue))
     yield applied_engine
 
 
@@ -81,20 +99,7 @@ def call(state: rx.State, handler: str, *args: Any) -> Any:
 def incident(web: Engine) -> Callable[..., int]:
     def make(title: str = "Checkout errors", service_name: str = "storefront-web") -> int:
         with write_session(web) as session:
-            svc = session.scalar(select(ServiceRow).where(ServiceRow.name == service_name))
-            assert svc is not None
-            row, _ = service.open_or_join(
-                session,
-                service=svc,
-                group_key=title,
-                title=title,
-                priority="P2",
-                urgency="high",
-                labels={"env": "prod"},
-                escalation_policy=svc.escalation_policy_name,
-                actor=Actor.integration("tests"),
-                now=NOW,
-            )
-            return row.id
+            return open_incident(session, service=service_name, title=title,
+                                 labels={"env": "prod"}, now=NOW)
 
     return make

@@ -57,7 +57,7 @@ def test_a_responder_of_another_team_is_refused_every_action(
         row = session.get(IncidentRow, iid)
         assert row is not None
         assert (row.status, row.priority, row.assignee_id) == ("triggered", "P2", None)
-    assert _events(web, iid) == ["incident.triggered"]
+    assert _events(web, iid) == ["incident.triggered", "incident.alert"]
 
 
 def test_a_platform_admin_acts_on_any_team_incident(

@@ -24,7 +24,7 @@ def test_detail_shows_timeline_and_runbooks(
     assert s.found and s.incident_id == iid
     assert s.incident["title"] == "Checkout errors" and s.incident["policy"] == "storefront"
     assert s.labels == [{"name": "env", "value": "prod"}]
-    assert [t["kind"] for t in s.timeline] == ["incident.triggered"]
+    assert [t["kind"] for t in s.timeline] == ["incident.triggered", "incident.alert"]
     assert {
         "title": "Storefront incident guide",
         "url": "https://wiki.northwind.example/storefront/incidents",
@@ -59,6 +59,7 @@ def test_actions_add_timeline_entries(
     assert s.timeline[-1]["text"] == "Resolved: pods restarted"
     assert [t["kind"] for t in s.timeline] == [
         "incident.triggered",
+        "incident.alert",
         "incident.acknowledged",
         "incident.priority_changed",
         "incident.note",

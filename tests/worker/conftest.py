@@ -7,17 +7,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from oncall.config.configset import ConfigSet
 from oncall.core.delivery import Backoff, BreakerPolicy
 from oncall.core.schedule import who_at
 from oncall.db.engine import write_session
-from oncall.db.models import ServiceRow
-from oncall.incidents import service
-from oncall.incidents.actors import Actor
 from oncall.notify.settings import ProviderSettings
 from oncall.settings import Settings
+from oncall.testing.incidents import open_incident
 from oncall.testing.peers import SlackPeer
 from oncall.testing.peers.smtp import SmtpPeer
 from oncall.worker.dispatcher import DispatchPolicy
@@ -49,15 +47,10 @@ class Harness:
 
     def open_incident(self, service_name: str = "checkout-api") -> int:
         with write_session(self.engine) as session:
-            svc = session.scalar(select(ServiceRow).where(ServiceRow.name == service_name))
-            assert svc is not None
-            incident, _ = service.open_or_join(
-                session, service=svc, group_key="k", title="Checkout p99 above 2s",
-                priority="P1", urgency="high", labels={"env": "prod"},
-                escalation_policy=svc.escalation_policy_name,
-                actor=Actor.integration("prometheus-prod"), now=self.clock(),
-            )
-            return incident.id
+            return open_incident(session, service=service_name, group_key="k",
+                                 title="Checkout p99 above 2s", priority="P1",
+                                 labels={"env": "prod"}, integration="prometheus-prod",
+                                 now=self.clock())
 
     def run_due(self) -> None:
         """What the worker's sweeper does: due timers, then due notifications, until quiet."""

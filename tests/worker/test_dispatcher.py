@@ -223,7 +223,7 @@ def _recorded(h: Harness, incident_id: int) -> list[dict[str, object]]:
 def test_a_plain_send_records_what_the_general_outcome_step_records(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import oncall.worker.dispatcher as dispatcher
+    import oncall.store.outbox as outbox_store
 
     h = harness
     lean = h.open_incident()
@@ -232,7 +232,7 @@ def test_a_plain_send_records_what_the_general_outcome_step_records(
     with write_session(h.engine) as session:
         service.resolve(session, lean, Actor.integration("prometheus-prod"), h.clock())
 
-    monkeypatch.setattr(dispatcher, "_plainly_sent", lambda *_args: False)
+    monkeypatch.setattr(outbox_store, "plainly_sent", lambda *_args: False)
     general = h.open_incident()
     assert general != lean
     h.run_due()

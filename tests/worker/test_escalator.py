@@ -17,12 +17,12 @@ from oncall.db.models import (
     EscalationTimerRow,
     IncidentRow,
     NotificationRow,
-    ServiceRow,
     UserRow,
 )
 from oncall.incidents import service
 from oncall.incidents.actors import Actor
 from oncall.schedules_service import create_override
+from oncall.testing import incidents
 from oncall.worker.escalator import StepResult, due_timer_ids, run_timer
 
 T0 = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
@@ -33,21 +33,9 @@ PRIYA = Actor("user", "priya.raman@northwind.example", {"payments": "admin"})
 
 def open_incident(engine: Engine) -> int:
     with write_session(engine) as session:
-        svc = session.scalar(select(ServiceRow).where(ServiceRow.name == "checkout-api"))
-        assert svc is not None
-        incident, _ = service.open_or_join(
-            session,
-            service=svc,
-            group_key="k",
-            title="Checkout down",
-            priority="P1",
-            urgency="high",
-            labels={},
-            escalation_policy="payments",
-            actor=Actor.integration("prometheus-prod"),
-            now=T0,
-        )
-        return incident.id
+        return incidents.open_incident(session, service="checkout-api", group_key="k",
+                                       title="Checkout down", priority="P1",
+                                       integration="prometheus-prod", now=T0)
 
 
 def tick(engine: Engine, config: ConfigSet, now: datetime) -> list[StepResult]:

@@ -1,6 +1,6 @@
-"""The statement-level claim of a plain page against the general claim: the same
-rows claimed, the same notices sent, the same trail recorded; and what it leaves to the
-general path."""
+"""A plain page's notice, made from what the claim read, against the notice `build_notice`
+makes from the rows: the same notices sent, the same trail recorded; and what the claim
+cancels instead of sending."""
 
 from __future__ import annotations
 
@@ -11,12 +11,14 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+import oncall.store.outbox as outbox_store
 import oncall.worker.dispatcher as dispatcher
 from oncall.db.engine import write_session
 from oncall.db.models import NotificationRow
 from oncall.incidents import service
 from oncall.incidents.actors import Actor
 from oncall.notify.message import Notice
+from oncall.store.outbox import Picked
 from oncall.worker.escalator import due_timer_ids
 
 from .conftest import Harness  # type: ignore[import-not-found]
@@ -45,17 +47,17 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, Notice]]:
 
 @pytest.fixture
 def fast_claims(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Ids of the rows the fast path claimed."""
+    """Ids of the rows whose notice was made from the claim's read."""
     claimed: list[int] = []
-    real = dispatcher.claim_plain
+    real = outbox_store.plain_notice
 
-    def counting(engine: Any, notification_id: int, *args: Any) -> Any:
-        claim = real(engine, notification_id, *args)
-        if claim is not None:
-            claimed.append(notification_id)
-        return claim
+    def counting(picked: Picked, *args: Any) -> Any:
+        notice = real(picked, *args)
+        if notice is not None:
+            claimed.append(picked.id)
+        return notice
 
-    monkeypatch.setattr(dispatcher, "claim_plain", counting)
+    monkeypatch.setattr(outbox_store, "plain_notice", counting)
     return claimed
 
 
@@ -74,7 +76,7 @@ def test_fast_claim_sends_and_records_what_the_general_claim_does(
 
     assert fast_claims, "no row took the fast path"
 
-    monkeypatch.setattr(dispatcher, "claim_plain", lambda *_args: None)
+    monkeypatch.setattr(outbox_store, "plain_notice", lambda *_args: None)
     sent.clear()
     general = h.open_incident()
     assert general != fast

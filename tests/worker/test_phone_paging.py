@@ -19,8 +19,10 @@ from starlette.testclient import TestClient
 from oncall import contacts
 from oncall.cli.vapid_commands import generate_keys
 from oncall.config.configset import ConfigSet
+from oncall.context import Context
 from oncall.core.delivery import Backoff, BreakerPolicy
 from oncall.core.schedule import who_at
+from oncall.db.applied import ConfigCache
 from oncall.db.engine import write_session
 from oncall.db.models import (
     AuditEventRow,
@@ -28,14 +30,13 @@ from oncall.db.models import (
     DeliveryAttemptRow,
     IncidentRow,
     NotificationRow,
-    ServiceRow,
     UserRow,
 )
-from oncall.incidents import service
 from oncall.incidents.actors import Actor
 from oncall.incidents.people import actor_for_email
 from oncall.notify.settings import ProviderSettings
 from oncall.settings import Settings
+from oncall.testing.incidents import open_incident
 from oncall.testing.peers import MotoPeer, PushServicePeer, TeamsPeer, TwilioPeer
 from oncall.worker.dispatcher import DispatchPolicy
 from oncall.worker.providers import build_chains
@@ -58,11 +59,15 @@ class Clock:
         self.now += delta
 
 
-class StaticConfig:
-    """Stands in for AppliedConfig: the example organisation with a Teams webhook added."""
+class StaticConfig(ConfigCache):
+    """Stands in for the applied config: the example organisation with a Teams webhook added."""
 
     def __init__(self, config: ConfigSet) -> None:
+        super().__init__()
         self.config = config
+
+    def fresh(self) -> ConfigSet | None:
+        return self.config
 
     def get(self, session: Session) -> ConfigSet:
         return self.config
@@ -108,15 +113,12 @@ class Phone:
 
     def open_incident(self, group_key: str = "k") -> int:
         with write_session(self.engine) as session:
-            svc = session.scalar(select(ServiceRow).where(ServiceRow.name == "checkout-api"))
-            assert svc is not None
-            incident, _ = service.open_or_join(
-                session, service=svc, group_key=group_key, title="Checkout p99 above 2s",
-                priority="P1", urgency="high", labels={}, escalation_policy="payments",
-                actor=Actor.integration("prometheus-prod"), now=self.clock(),
-            )
+            incident_id = open_incident(
+                session, service="checkout-api", group_key=group_key,
+                title="Checkout p99 above 2s", priority="P1", integration="prometheus-prod",
+                now=self.clock())
         self.run_due()  # step 0 runs at once, as the worker's fast path does
-        return incident.id
+        return incident_id
 
     def callback(self, url: str, params: dict[str, str], *, signature: str | None = "sign"
                  ) -> httpx.Response:
@@ -245,19 +247,19 @@ def phone(applied_engine: Engine, example_config: ConfigSet,
         clock = Clock(T0)
         config = with_teams(example_config)
         settings = Settings(database_url=str(applied_engine.url))
+        context = Context(settings, applied_engine, clock=clock, configs=StaticConfig(config))
         runtime = Runtime(
             settings=settings, providers=providers, engine=applied_engine,
             chains=build_chains(providers), worker_id="test-worker", clock=clock,
             policy=DispatchPolicy(backoff=Backoff(base=timedelta(seconds=1), max_attempts=3),
                                   breaker=BreakerPolicy(threshold=3,
                                                         cool_down=timedelta(seconds=30))),
-            applied=StaticConfig(config),  # type: ignore[arg-type]
+            context=context,
         )
         from oncall.api.app import create_api
 
         app = create_api(settings, applied_engine, route_modules=["oncall.api.twilio"],
-                         check_schema=False, clock=clock, environ=env)
-        app.state.ctx.applied = StaticConfig(config)
+                         check_schema=False, clock=clock, environ=env, core=context)
         with TestClient(app) as client:
             yield Phone(runtime, clock, applied_engine, config, twilio, aws, push, teams,
                         client)

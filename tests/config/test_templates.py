@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from oncall.core.templates import (
+from oncall.config.templates import (
     RUNBOOK_VARIABLES,
     WORKFLOW_VARIABLES,
     TemplateProblem,

@@ -1,8 +1,8 @@
 """Concurrent repeat triggers, sent together in one round trip and one commit (PostgreSQL).
 
 Under an alert storm most deliveries are repeats of alerts already firing, each of them one
-statement (`fastpath.REPEAT_SQL`). What costs the ingest process and PostgreSQL their CPU is the
-round trip and the commit, not the statement: sending, waking on the reply, flushing the WAL.
+statement (`ingest_postgres.REPEAT_SQL`). What costs the ingest process and PostgreSQL their CPU
+is the round trip and the commit, not the statement: sending, waking on the reply, flushing the WAL.
 So the repeats that arrive while earlier ones are in flight wait for the next free flusher,
 which sends them in one pipeline (psycopg's pipeline mode): one network round trip, one
 transaction, one WAL flush. A repeat that finds a flusher free is sent at once, so a quiet
@@ -12,7 +12,7 @@ one would have written.
 
 The first delivery of a new alert usually has company: its repeats arrive before it commits,
 find nothing to repeat, and would each take a connection and queue on the alert's advisory
-lock (`fastpath.open_trigger`), crowding out every other delivery. Instead, while one delivery
+lock (`PostgresIngest`'s open), crowding out every other delivery. Instead, while one delivery
 of an alert is being opened in this process, the others wait for it holding nothing, then
 repeat it. Across processes the advisory lock still decides.
 
@@ -29,13 +29,12 @@ import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from oncall.core.alerts import Alert
 from oncall.db.aio import AsyncPostgres
-from oncall.ingest.fastpath import REPEAT_SQL, repeat_params, repeat_result
-from oncall.ingest.pipeline import Result
+
+Rows = list[tuple[Any, ...]]
 
 FLUSHERS = 4
 """Batches in flight at once per event loop: half the loop's pool, so new alerts, which take
@@ -48,7 +47,7 @@ the row locks it holds) short."""
 @dataclass
 class _Repeat:
     params: dict[str, Any]
-    future: asyncio.Future[Result | None]
+    future: asyncio.Future[Rows]
 
     def order(self) -> tuple[str, str]:
         return self.params["integration"], self.params["fp"]
@@ -63,12 +62,14 @@ class _Queue:
 
 
 class RepeatBatcher:
-    """`submit` a trigger: the Result if it repeated a firing alert, else None (as
-    `fastpath.repeat_trigger`). State is per event loop, like the pools of `AsyncPostgres`."""
+    """`submit` the parameters of one repeat statement (`sql`, with `integration` and `fp`
+    among them): the rows it returned. State is per event loop, like the pools of
+    `AsyncPostgres`."""
 
-    def __init__(self, postgres: AsyncPostgres, flushers: int = FLUSHERS,
+    def __init__(self, postgres: AsyncPostgres, sql: str, flushers: int = FLUSHERS,
                  max_batch: int = MAX_BATCH) -> None:
         self._postgres = postgres
+        self._sql = sql
         self._flushers = flushers
         self._max_batch = max_batch
         self._queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Queue] = (
@@ -106,9 +107,9 @@ class RepeatBatcher:
             del queue.opening[key]
             opener.set_result(None)
 
-    async def submit(self, integration: str, alert: Alert, now: datetime) -> Result | None:
+    async def submit(self, params: dict[str, Any]) -> Rows:
         loop, queue = self._queue()
-        item = _Repeat(repeat_params(integration, alert, now), loop.create_future())
+        item = _Repeat(params, loop.create_future())
         queue.pending.append(item)
         if queue.flushing < self._flushers:
             queue.flushing += 1
@@ -137,12 +138,12 @@ class RepeatBatcher:
         finally:
             queue.flushing -= 1
 
-    async def _send(self, batch: list[_Repeat]) -> list[Result | None]:
+    async def _send(self, batch: list[_Repeat]) -> list[Rows]:
         async with self._postgres.connection() as conn:
             if len(batch) == 1:
-                cursor = await conn.execute(REPEAT_SQL, batch[0].params)
-                return [repeat_result(await cursor.fetchall())]
+                cursor = await conn.execute(self._sql, batch[0].params)
+                return [await cursor.fetchall()]
             async with conn.pipeline():
-                cursors = [await conn.execute(REPEAT_SQL, item.params) for item in batch]
+                cursors = [await conn.execute(self._sql, item.params) for item in batch]
             # leaving the pipeline sent its Sync: the batch is committed, the results are in
-            return [repeat_result(await cursor.fetchall()) for cursor in cursors]
+            return [await cursor.fetchall() for cursor in cursors]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from oncall.core.matchers import MatcherError, Op, parse_matcher
+from oncall.config.matchers import MatcherError, Op, parse_matcher
 
 LABELS = {"env": "prod", "alertname": "CheckoutLatencyHigh", "severity": "critical"}
 

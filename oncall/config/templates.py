@@ -13,6 +13,8 @@ from typing import Any
 from jinja2 import StrictUndefined, TemplateError, meta, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from oncall.config.suggest import did_you_mean
+
 
 class TemplateProblem(ValueError):
     pass
@@ -33,8 +35,6 @@ def _parse(source: str) -> nodes.Template:
 
 
 def _check_names(tree: nodes.Template, allowed: frozenset[str]) -> None:
-    from oncall.config.suggest import did_you_mean
-
     for name in sorted(meta.find_undeclared_variables(tree)):
         if name not in allowed:
             known = ", ".join(sorted(allowed))

@@ -1,0 +1,625 @@
+"""The outbox: the one owner of the notifications table.
+
+Every enqueue, claim and recorded outcome of a notification goes through this module. What
+one SQLAlchemy statement does on both databases is written here once (`PICK`, `claim_values`,
+`sent_values`); the per-database stores (`outbox_postgres`, `outbox_sqlite`) define only how
+the claim runs (`take`) and, on PostgreSQL, a send recorded in one round trip.
+
+The claim is committed before the provider call and carries a lease: a worker killed during
+the call leaves a `sending` row that is reclaimed after the lease, so a page is retried rather
+than lost (at-least-once; providers may see a duplicate after a crash, never a gap).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple, cast
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    FromClause,
+    Table,
+    and_,
+    bindparam,
+    case,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from oncall.config.configset import ConfigSet
+from oncall.core.delivery import Backoff, Breaker, BreakerPolicy, Circuit
+from oncall.core.incident import Status
+from oncall.db.engine import write_session
+from oncall.db.models import (
+    AuditEventRow,
+    ContactMethodRow,
+    DeliveryAttemptRow,
+    IncidentRow,
+    NotificationRow,
+    ProviderCircuitRow,
+    ServiceRow,
+    UTCDateTime,
+)
+from oncall.incidents import events
+from oncall.notify.message import Notice, NoticeKind
+from oncall.notify.providers.base import DeliveryResult
+from oncall.paging.notices import ACK_CHANNELS, IncidentFacts, build_notice, notice_of
+from oncall.store.outbox_status import NotificationStatus
+
+LEASE = timedelta(seconds=30)
+"""A `sending` claim older than this belongs to a dead worker and is taken over: longer than
+any provider call may take (two providers at their timeout), short enough that a crash delays
+a page by seconds, not minutes."""
+SYSTEM = "system:dispatcher"
+
+ProviderNames = Callable[[str], list[str]]
+"""The provider names of a channel's chain, in failover order."""
+
+
+@dataclass(frozen=True)
+class DispatchPolicy:
+    backoff: Backoff = field(default_factory=Backoff)
+    breaker: BreakerPolicy = field(default_factory=BreakerPolicy)
+    lease: timedelta = LEASE
+
+
+@dataclass(frozen=True)
+class Dispatched:
+    outcome: str  # sent, retry, failed, cancelled, skipped
+    retry_at: datetime | None = None
+    pulled_forward: tuple[int, ...] = ()
+    """Other outbox rows made due now because this channel failed for good."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A claimed row, with what sending and recording it need."""
+
+    kind: str
+    channel: str
+    address: str
+    attempt: int
+    provider_data: dict[str, str]
+    incident_id: int | None
+    user_id: int | None
+    notice: Notice
+    breakers: dict[str, Breaker] = field(default_factory=dict)
+    """The circuits of the channel's providers, as read with the claim."""
+
+
+@dataclass(frozen=True)
+class Call:
+    """One provider call of a send (`provider` None: no call could be made)."""
+
+    provider: str | None
+    result: DeliveryResult
+    started: datetime
+    finished: datetime
+    failover: bool = False
+    breaker: Breaker | None = None
+    """The provider's circuit as read just before the call."""
+
+
+# Built once: a statement made per call costs more CPU (construction and cache key) than the
+# database spends running it.
+NOTIFICATIONS = cast(Table, NotificationRow.__table__)
+INCIDENTS = cast(Table, IncidentRow.__table__)
+SERVICES = cast(Table, ServiceRow.__table__)
+CIRCUITS = cast(Table, ProviderCircuitRow.__table__)
+ATTEMPTS = cast(Table, DeliveryAttemptRow.__table__)
+EVENTS = cast(Table, AuditEventRow.__table__)
+
+_PENDING, _SENDING = NotificationStatus.PENDING.value, NotificationStatus.SENDING.value
+_CANCELLED = NotificationStatus.CANCELLED.value
+NO_LONGER_TRIGGERED = "incident no longer triggered"
+NOW = bindparam("now", type_=UTCDateTime())
+STALE = bindparam("stale", type_=UTCDateTime())
+
+
+def _due(table: FromClause, now: Any, stale: Any) -> ColumnElement[bool]:
+    """The one rule of a due row: pending and due, or sending with its lease run out."""
+    n = table.c
+    return or_((n.status == _PENDING) & (n.next_attempt_at <= now),
+               (n.status == _SENDING) & (n.claimed_at < stale))
+
+
+_DUE_IDS = (
+    select(NOTIFICATIONS.c.id)
+    .where(_due(NOTIFICATIONS, bindparam("now"), bindparam("stale")))
+    .order_by(NOTIFICATIONS.c.next_attempt_at)
+    .limit(bindparam("limit"))
+)
+
+CANDIDATE = _c = NOTIFICATIONS.alias("c")
+_ci, _cs = INCIDENTS.alias("ci"), SERVICES.alias("cs")
+PICK = (
+    select(
+        _c.c.id, _c.c.kind, _c.c.channel, _c.c.address, _c.c.attempt_count, _c.c.provider_data,
+        _c.c.incident_id, _c.c.user_id, _ci.c.title, _ci.c.description,
+        _ci.c.status.label("incident_status"), _ci.c.priority, _ci.c.urgency, _ci.c.labels,
+        _cs.c.name.label("service"),
+        and_(_c.c.kind == "page", _c.c.incident_id.is_not(None),
+             or_(_ci.c.id.is_(None), _ci.c.status != Status.TRIGGERED.value)).label("cancel"),
+    )
+    .select_from(_c.outerjoin(_ci, _ci.c.id == _c.c.incident_id)
+                 .outerjoin(_cs, _cs.c.id == _ci.c.service_id))
+    .where(_c.c.id == bindparam("nid"), _due(_c, NOW, STALE))
+)
+"""The row `nid` if it is due, with what its notice and its claim need: the incident's facts,
+its service's name, and whether it is a page of an incident no longer triggered (`cancel`)."""
+
+
+def claim_values(cancel: ColumnElement[bool]) -> dict[str, Any]:
+    """What a claim writes: a page of an incident no longer triggered is cancelled, not sent;
+    any other row is taken by `worker` for the lease, one attempt more."""
+    n = NOTIFICATIONS.c
+    return {
+        "status": case((cancel, _CANCELLED), else_=_SENDING),
+        "claimed_by": case((cancel, n.claimed_by), else_=bindparam("worker")),
+        "claimed_at": case((cancel, n.claimed_at), else_=NOW),
+        "attempt_count": n.attempt_count + case((cancel, 0), else_=1),
+        "failed_at": case((cancel, NOW), else_=n.failed_at),
+        "last_error": case((cancel, NO_LONGER_TRIGGERED), else_=n.last_error),
+    }
+
+
+class Picked(NamedTuple):
+    """A claimed row as `PICK` reads it, `attempt_count` counting the claim's attempt."""
+
+    id: int
+    kind: str
+    channel: str
+    address: str
+    attempt_count: int
+    provider_data: dict[str, Any] | None
+    incident_id: int | None
+    user_id: int | None
+    title: str | None
+    description: str | None
+    incident_status: str | None
+    priority: str | None
+    urgency: str | None
+    labels: dict[str, Any] | None
+    service: str | None
+    cancel: bool
+
+
+MARK_SENT = (
+    update(NOTIFICATIONS).where(NOTIFICATIONS.c.id == bindparam("nid"))
+    .values(status=NotificationStatus.SENT.value, sent_at=bindparam("now"),
+            provider=bindparam("provider"), provider_message_id=bindparam("message_id"),
+            last_error=None, attempt_count=bindparam("attempt"))
+)
+MARK_SENT_AT = MARK_SENT.values(
+    provider_data=bindparam("data", type_=NOTIFICATIONS.c.provider_data.type))
+_READ_CIRCUITS = select(
+    CIRCUITS.c.provider, CIRCUITS.c.circuit, CIRCUITS.c.failures, CIRCUITS.c.opened_at
+).where(CIRCUITS.c.provider.in_(bindparam("names", expanding=True)))
+ADD_ATTEMPT = insert(ATTEMPTS)
+ADD_EVENT = insert(EVENTS)
+
+
+def read_breakers(conn: Connection, names: list[str]) -> dict[str, Breaker]:
+    if not names:
+        return {}
+    found = {
+        provider: Breaker(Circuit(circuit), failures, opened_at)
+        for provider, circuit, failures, opened_at in conn.execute(
+            _READ_CIRCUITS, {"names": names})
+    }
+    return {name: found.get(name, Breaker()) for name in names}
+
+
+def plain_notice(picked: Picked, config: ConfigSet, public_url: str) -> Notice | None:
+    """The notice of a page or channel post that needs no acknowledge link, from what the
+    claim read; None: `build_notice` makes it (a link to mint, an update's actor, a code)."""
+    if (picked.kind not in ("page", "channel") or picked.channel in ACK_CHANNELS
+            or picked.incident_id is None or picked.title is None):
+        return None
+    assert picked.incident_status is not None and picked.urgency is not None
+    facts = IncidentFacts(picked.incident_id, picked.title, picked.description,
+                          picked.incident_status, picked.priority, picked.urgency,
+                          picked.labels)
+    return notice_of(NoticeKind.PAGE, facts, picked.service, config, public_url)
+
+
+def event_data(notification_id: int, claimed: Claim, result: DeliveryResult,
+               attempt: int) -> dict[str, object]:
+    data: dict[str, object] = {
+        "notification_id": notification_id,
+        "kind": claimed.kind,
+        "channel": claimed.channel,
+        "provider": result.provider,
+        "attempt": attempt,
+    }
+    if claimed.user_id is not None:
+        data["user_id"] = claimed.user_id
+    if result.error:
+        data["error"] = result.error
+    return data
+
+
+def plainly_sent(calls: list[Call], claimed: Claim) -> bool:
+    """Nearly every send: one call that worked, through a provider whose circuit was closed
+    and clean, so no breaker, retry or failover needs recording."""
+    if len(calls) != 1:
+        return False
+    call = calls[0]
+    return (call.provider is not None and call.result.ok and call.breaker is not None
+            and call.breaker.circuit is Circuit.CLOSED and call.breaker.failures == 0)
+
+
+def sent_values(notification_id: int, call: Call, claimed: Claim, attempt: int,
+                now: datetime) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """What a send writes, the one definition: the row's update parameters (`MARK_SENT`, or
+    `MARK_SENT_AT` when they carry "data"), its attempt row, its event row."""
+    result = call.result
+    params: dict[str, Any] = {"nid": notification_id, "now": now, "provider": result.provider,
+                              "message_id": result.provider_message_id, "attempt": attempt}
+    if claimed.kind == "verification":
+        params["data"] = None  # the code is kept only until it is sent
+    elif result.channel and result.ts:
+        params["data"] = {"channel": result.channel, "ts": result.ts}
+    attempt_row = {
+        "notification_id": notification_id, "attempt": attempt, "provider": result.provider,
+        "outcome": "sent", "provider_message_id": result.provider_message_id,
+        "response_status": result.status_code, "error": None, "started_at": call.started,
+        "finished_at": call.finished,
+    }
+    data = event_data(notification_id, claimed, result, attempt)
+    if call.failover:
+        data["failover"] = True
+    event_row = events.row_values(at=now, actor=SYSTEM, type="notification.sent",
+                                  incident_id=claimed.incident_id, data=data)
+    return params, attempt_row, event_row
+
+
+def write_sent(conn: Connection, values: tuple[dict[str, Any], dict[str, Any], dict[str, Any]]
+               ) -> None:
+    """`sent_values` written as three statements on the caller's transaction."""
+    params, attempt_row, event_row = values
+    conn.execute(MARK_SENT_AT if "data" in params else MARK_SENT, params)
+    conn.execute(ADD_ATTEMPT, attempt_row)
+    conn.execute(ADD_EVENT, event_row)
+
+
+def _breaker(session: Session, provider: str) -> Breaker:
+    row = session.get(ProviderCircuitRow, provider)
+    if row is None:
+        return Breaker()
+    return Breaker(Circuit(row.circuit), row.failures, row.opened_at)
+
+
+def _store_breaker(session: Session, provider: str, breaker: Breaker, now: datetime) -> None:
+    row = session.get(ProviderCircuitRow, provider, with_for_update=True)
+    before = row.circuit if row else Circuit.CLOSED.value
+    if row is None:
+        row = ProviderCircuitRow(provider=provider, circuit="closed", failures=0, updated_at=now)
+        session.add(row)
+    row.circuit, row.failures, row.opened_at = (
+        breaker.circuit.value,
+        breaker.failures,
+        breaker.opened_at,
+    )
+    row.updated_at = now
+    if before != row.circuit and row.circuit in ("open", "closed"):
+        events.record(
+            session,
+            at=now,
+            actor=SYSTEM,
+            type=f"provider.circuit_{row.circuit}",
+            data={"provider": provider, "failures": breaker.failures},
+        )
+
+
+def next_channel(session: Session, failed: NotificationRow, now: datetime) -> tuple[int, ...]:
+    """A channel failed for good: the person's next planned notification for this page is sent
+    now instead of waiting for its delay."""
+    later = session.scalars(
+        select(NotificationRow)
+        .where(
+            NotificationRow.incident_id == failed.incident_id,
+            NotificationRow.user_id == failed.user_id,
+            NotificationRow.timer_id == failed.timer_id,
+            NotificationRow.kind == "page",
+            NotificationRow.status == _PENDING,
+            NotificationRow.id != failed.id,
+        )
+        .order_by(NotificationRow.next_attempt_at, NotificationRow.id)
+    ).all()
+    if not later:
+        return ()
+    nxt = min(later, key=lambda r: (r.next_attempt_at, r.id))
+    if nxt.next_attempt_at > now:
+        nxt.next_attempt_at = now
+    return (nxt.id,)
+
+
+__all__ = ["NotificationStatus", "Outbox"]
+
+
+class Outbox(ABC):
+    """Enqueue, claim due, record outcome: the notifications table's one writer."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def due_ids(self, session: Session, now: datetime, limit: int = 200,
+                lease: timedelta = LEASE) -> list[int]:
+        return list(session.scalars(_DUE_IDS, {"now": now, "stale": now - lease,
+                                               "limit": limit}))
+
+    @abstractmethod
+    def take(self, notification_id: int, now: datetime, worker: str, lease: timedelta,
+             providers: ProviderNames) -> tuple[Picked, dict[str, Breaker]] | None:
+        """The claim, this database's one definition: if the row is due (or its lease ran
+        out) and no other worker holds it, write `claim_values` and return `PICK`'s read of
+        it with the circuits of its channel's providers. None: not due, or taken."""
+
+    def record_sent(self, notification_id: int, call: Call, claimed: Claim,
+                    now: datetime) -> Dispatched:
+        """Record a plain send (`plainly_sent`): the row, its attempt and its event."""
+        with write_session(self.engine) as session:
+            write_sent(session.connection(),
+                       sent_values(notification_id, call, claimed, claimed.attempt, now))
+        return Dispatched("sent")
+
+    def claim(self, notification_id: int, now: datetime, worker: str, lease: timedelta,
+              config: ConfigSet, public_url: str, providers: ProviderNames) -> Claim | None:
+        """Claim a due row (or one whose lease ran out), committed before any provider call;
+        None: not ours to send now (a page of an incident no longer triggered is cancelled).
+        A notice that writes (an acknowledge link) is built in a transaction of its own: if
+        the worker dies before it, the lease runs out and the row is claimed again."""
+        taken = self.take(notification_id, now, worker, lease, providers)
+        if taken is None:
+            return None
+        picked, breakers = taken
+        if picked.cancel:
+            return None
+        notice = plain_notice(picked, config, public_url)
+        if notice is None:
+            with write_session(self.engine) as session:
+                row = session.get(NotificationRow, notification_id)
+                assert row is not None
+                notice = build_notice(session, row, config, public_url, now)
+        return Claim(picked.kind, picked.channel, picked.address, picked.attempt_count,
+                     {k: str(v) for k, v in (picked.provider_data or {}).items()},
+                     picked.incident_id, picked.user_id, notice, breakers)
+
+    def trial(self, provider: str, policy: BreakerPolicy, now: datetime) -> Breaker | None:
+        """Half-open an open circuit whose cool-down has passed, so that one trial call goes
+        out across all workers; None: another worker took the trial, or it is not due."""
+        with write_session(self.engine) as session:
+            current = _breaker(session, provider)
+            if current.circuit is Circuit.OPEN and policy.allows(current, now):
+                trial = policy.trial(current, now)
+                _store_breaker(session, provider, trial, now)
+                return trial
+        return None
+
+    def read_breakers(self, names: list[str]) -> dict[str, Breaker]:
+        with self.engine.connect() as conn:
+            return read_breakers(conn, names)
+
+    def record(self, notification_id: int, claimed: Claim, calls: list[Call],
+               policy: DispatchPolicy, draw: Callable[[], float], now: datetime) -> Dispatched:
+        """Record every call of a send and decide: sent, retry or failed."""
+        if plainly_sent(calls, claimed):
+            return self.record_sent(notification_id, calls[0], claimed, now)
+        with write_session(self.engine) as session:
+            return _recorded(session, notification_id, claimed, calls, policy, draw, now)
+
+
+def _recorded(session: Session, notification_id: int, claimed: Claim, calls: list[Call],
+              policy: DispatchPolicy, draw: Callable[[], float], now: datetime) -> Dispatched:
+    row = session.get(NotificationRow, notification_id, with_for_update=True)
+    assert row is not None
+    attempt = claimed.attempt
+    for index, call in enumerate(calls):
+        attempt = claimed.attempt + index
+        result = call.result
+        timed_out = "timed out" in (result.error or "").lower()
+        if not result.ok:  # a send's own attempt is written with it, by `write_sent`
+            session.add(DeliveryAttemptRow(
+                notification_id=notification_id, attempt=attempt, provider=result.provider,
+                outcome="timeout" if timed_out else "failed",
+                provider_message_id=result.provider_message_id,
+                response_status=result.status_code, error=result.error,
+                started_at=call.started, finished_at=call.finished))
+        if call.provider is not None:
+            breaker = _breaker(session, call.provider)
+            if result.ok:
+                new = policy.breaker.succeeded(breaker)
+            elif result.retryable:
+                new = policy.breaker.failed(breaker, now)
+            else:
+                new = breaker  # the provider answered: the request was at fault, not it
+            if new != breaker:
+                _store_breaker(session, call.provider, new, now)
+        if not result.ok:
+            failed = event_data(row.id, claimed, result, attempt)
+            if call.failover:
+                failed["failover"] = True
+            events.record(session, at=call.finished, actor=SYSTEM,
+                          type="notification.attempt_failed", incident_id=row.incident_id,
+                          data=failed)
+    last = calls[-1]
+    if last.result.ok:
+        session.flush()  # the failed attempts and their events first, in the order they came
+        write_sent(session.connection(),
+                   sent_values(notification_id, last, claimed, attempt, now))
+        return Dispatched("sent")
+    row.attempt_count = attempt
+    result = last.result
+    data = event_data(row.id, claimed, result, attempt)
+    if last.failover:
+        data["failover"] = True
+    row.last_error = result.error
+    if result.gone and row.contact_method_id is not None:
+        method = session.get(ContactMethodRow, row.contact_method_id)
+        if method is not None:
+            method.disabled_at = now
+    if result.retryable and not result.gone and not policy.backoff.gives_up(attempt):
+        retry_at = now + policy.backoff.delay(attempt, draw())
+        row.status, row.next_attempt_at = _PENDING, retry_at
+        events.record(session, at=now, actor=SYSTEM, type="notification.retry",
+                      incident_id=row.incident_id,
+                      data={**data, "retry_at": retry_at.isoformat()})
+        return Dispatched("retry", retry_at=retry_at)
+    row.status, row.failed_at = NotificationStatus.FAILED.value, now
+    if row.kind == "verification":
+        row.provider_data = None
+    events.record(session, at=now, actor=SYSTEM, type="notification.failed",
+                  incident_id=row.incident_id, data=data)
+    pulled = next_channel(session, row, now) if row.kind == "page" else ()
+    return Dispatched("failed", pulled_forward=pulled)
+
+
+ENQUEUE = insert(NOTIFICATIONS).returning(NOTIFICATIONS.c.id, sort_by_parameter_order=True)
+
+
+def owed(incident_id: int | None, now: datetime, **row: Any) -> dict[str, Any]:
+    """One pending outbox row for `enqueue`. The optional columns are always bound, so every
+    row has the same keys and they all share one INSERT."""
+    return {"incident_id": incident_id, "user_id": None, "contact_method_id": None,
+            "timer_id": None, "status": _PENDING, "attempt_count": 0, "created_at": now,
+            **row}
+
+
+def enqueue(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert `owed` rows in one statement on the caller's connection; their ids in order."""
+    return list(conn.scalars(ENQUEUE, rows).all())
+
+
+def cancel_pages(session: Session, incident_id: int, now: datetime) -> None:
+    """Cancel an incident's pages not yet sent; what is in flight is checked at claim time."""
+    session.execute(
+        update(NotificationRow)
+        .where(
+            NotificationRow.incident_id == incident_id,
+            NotificationRow.status == _PENDING,
+            NotificationRow.kind == "page",
+        )
+        .values(status=NotificationStatus.CANCELLED.value, failed_at=now,
+                last_error=NO_LONGER_TRIGGERED)
+    )
+
+
+def _add_once(session: Session, row: NotificationRow) -> None:
+    """Queue `row` unless a row with its idempotency key exists."""
+    if session.scalar(select(NotificationRow.id).where(
+            NotificationRow.idempotency_key == row.idempotency_key)):
+        return
+    session.add(row)
+
+
+def queue_updates(session: Session, incident_id: int, status: str, now: datetime) -> None:
+    """Messages already posted (Slack) are rewritten to show the new state; a Teams channel,
+    whose webhook cannot edit a card, gets a new card."""
+    posted = session.scalars(
+        select(NotificationRow).where(
+            NotificationRow.incident_id == incident_id,
+            NotificationRow.status == NotificationStatus.SENT.value,
+            NotificationRow.channel.in_(("slack", "teams")),
+            NotificationRow.kind.in_(("page", "channel")),
+        )
+    ).all()
+    for sent in posted:
+        key = f"update:{sent.id}:{status}"
+        if sent.channel == "teams":
+            if sent.kind == "channel":
+                _add_once(session, NotificationRow(
+                    idempotency_key=key, incident_id=sent.incident_id, channel="teams",
+                    address=sent.address, kind="update", status=_PENDING, attempt_count=0,
+                    next_attempt_at=now, created_at=now))
+            continue
+        data = sent.provider_data or {}
+        if not data.get("ts") or not data.get("channel"):
+            continue
+        _add_once(session, NotificationRow(
+            idempotency_key=key, incident_id=incident_id, user_id=sent.user_id,
+            channel="slack", address=str(data["channel"]), kind="update", status=_PENDING,
+            attempt_count=0, next_attempt_at=now,
+            provider_data={"channel": data["channel"], "ts": data["ts"]}, created_at=now))
+
+
+def record_receipt(session: Session, sid: str, provider: str, now: datetime, *,
+                   failed: str | None, actor: str) -> tuple[int, ...] | None:
+    """Apply a provider's delivery receipt to the row `sid` identifies: delivered is noted;
+    failed fails the row and pulls the person's next planned notification for the page
+    forward. Returns the rows made due now; None: no row has that sid."""
+    row = session.scalar(
+        select(NotificationRow)
+        .where(NotificationRow.provider_message_id == sid, NotificationRow.provider == provider)
+        .with_for_update()
+    )
+    if row is None:
+        return None
+    delivered = NotificationStatus.DELIVERED.value
+    if row.status not in (NotificationStatus.SENT.value, delivered):
+        return ()
+    data: dict[str, object] = {"notification_id": row.id, "kind": row.kind,
+                               "channel": row.channel, "provider": provider}
+    if row.user_id is not None:
+        data["user_id"] = row.user_id
+    if failed is None:
+        if row.status == delivered:
+            return ()
+        row.status, row.delivered_at = delivered, now
+        events.record(session, at=now, actor=actor, type="notification.delivered",
+                      incident_id=row.incident_id, data=data)
+        return ()
+    row.status, row.failed_at = NotificationStatus.FAILED.value, now
+    row.last_error = failed
+    events.record(session, at=now, actor=actor, type="notification.failed",
+                  incident_id=row.incident_id, data={**data, "error": failed})
+    if row.kind != "page":
+        return ()
+    return next_channel(session, row, now)
+
+
+def queue_verification(session: Session, *, key: str, user_id: int, contact_method_id: int,
+                       channel: str, address: str, code: str, now: datetime) -> None:
+    """A verification code owed to a contact method; the code is dropped once sent."""
+    session.add(NotificationRow(
+        idempotency_key=key, incident_id=None, user_id=user_id,
+        contact_method_id=contact_method_id, channel=channel, address=address,
+        kind="verification", status=_PENDING, attempt_count=0, next_attempt_at=now,
+        provider_data={"code": code}, created_at=now))
+
+
+def queue_test_page(session: Session, *, key: str, user_id: int, contact_method_id: int,
+                    channel: str, address: str, now: datetime) -> None:
+    session.add(NotificationRow(
+        idempotency_key=key, user_id=user_id, contact_method_id=contact_method_id,
+        channel=channel, address=address, kind="test", status=_PENDING, attempt_count=0,
+        next_attempt_at=now, created_at=now))
+
+
+def forget_contact_method(session: Session, method_id: int, user_id: int, address: str,
+                          now: datetime) -> None:
+    """A contact method is deleted: past rows keep their address but lose the link, and a
+    code not yet sent to that address is cancelled."""
+    session.execute(
+        update(NotificationRow)
+        .where(NotificationRow.contact_method_id == method_id)
+        .values(contact_method_id=None)
+    )
+    session.execute(
+        update(NotificationRow)
+        .where(
+            NotificationRow.kind == "verification",
+            NotificationRow.status == _PENDING,
+            NotificationRow.address == address,
+            NotificationRow.user_id == user_id,
+        )
+        .values(status=NotificationStatus.CANCELLED.value, failed_at=now, provider_data=None)
+    )
