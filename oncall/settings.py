@@ -8,6 +8,8 @@ settings can coexist in one process (for example a test and the app it starts).
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -18,6 +20,16 @@ if TYPE_CHECKING:
 
 DEFAULT_DATABASE_URL = "sqlite:///oncall.db"
 MIN_METRICS_TOKEN = 32
+DEFAULT_WEBHOOK_DENY: tuple[str, ...] = (
+    "169.254.169.254/32",  # AWS, GCP, Azure, OpenStack instance metadata
+    "fd00:ec2::254/128",  # AWS metadata over IPv6
+    "100.100.100.200/32",  # Alibaba Cloud metadata
+    "metadata.google.internal",
+)
+"""Workflow webhook and runbook targets refused whatever ONCALL_WEBHOOK_DENY says: a
+templated call must never reach the cloud's credentials endpoint."""
+_HOST_NAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?"
+                        r"(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?$")
 
 
 class SettingsError(ValueError):
@@ -55,6 +67,9 @@ class Settings:
     """Endpoints and credentials of the providers (ONCALL_SLACK_*, ONCALL_SMTP_URL ...)."""
     web: WebSettings = field(default_factory=_default_web, repr=False)
     """Sign-in and sessions of the web face (ONCALL_OIDC_*, ONCALL_SESSION_HOURS ...)."""
+    webhook_deny: tuple[str, ...] = DEFAULT_WEBHOOK_DENY
+    """ONCALL_WEBHOOK_DENY: comma-separated CIDRs, addresses and host names that workflow
+    webhooks and runbooks may not call, added to `DEFAULT_WEBHOOK_DENY`."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -83,6 +98,29 @@ class Settings:
             database_url=database_url,
             redis_url=redis_url,
             metrics_token=metrics_token,
+            webhook_deny=parse_webhook_deny(environ.get("ONCALL_WEBHOOK_DENY") or ""),
             providers=ProviderSettings.from_env(environ),
             web=WebSettings.from_env(environ),
         )
+
+
+def parse_webhook_deny(raw: str) -> tuple[str, ...]:
+    """`DEFAULT_WEBHOOK_DENY` plus the comma-separated entries of ONCALL_WEBHOOK_DENY, each a
+    CIDR, an address or a host name (which also covers its subdomains); the defaults cannot
+    be removed. A typo fails at start-up rather than leaving a hole."""
+    entries = list(DEFAULT_WEBHOOK_DENY)
+    for entry in (part.strip() for part in raw.split(",")):
+        if not entry:
+            continue
+        try:
+            entry = str(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            if not _HOST_NAME.match(entry) or entry.replace(".", "").isdigit():
+                raise SettingsError(
+                    f"ONCALL_WEBHOOK_DENY: {entry!r} is neither a CIDR, an address nor a host "
+                    "name"
+                ) from None
+            entry = entry.rstrip(".").lower()
+        if entry not in entries:
+            entries.append(entry)
+    return tuple(entries)

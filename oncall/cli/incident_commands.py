@@ -41,6 +41,35 @@ def _when(value: Any) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else "-"
 
 
+CLI_DETAIL = 200
+"""Characters of a step's response or error shown on one timeline line."""
+
+
+def workflow_summary(type: str, data: dict[str, Any]) -> str:
+    """A workflow event on one line: the run, or the step with its outcome, HTTP status,
+    duration and attempt. Built from the event's data, which holds no secret."""
+    name = data.get("workflow", "?")
+    if type == "workflow.started":
+        return f"{name} on {data.get('event', '?')}: {data.get('steps', '?')} step(s)"
+    if "step" not in data:
+        return ", ".join(f"{k}={v}" for k, v in data.items())
+    parts = [str(data.get("outcome", type.rsplit("_", 1)[-1]))]
+    if data.get("status_code") is not None:
+        parts.append(f"HTTP {data['status_code']}")
+    if data.get("duration_ms"):
+        parts.append(f"{data['duration_ms']} ms")
+    if data.get("attempt"):
+        parts.append(f"attempt {data['attempt']}")
+    if data.get("retry_at"):
+        parts.append(f"next at {str(data['retry_at'])[11:19]}")
+    line = (f"{name} step {data.get('step')} ({data.get('path', '?')}) {data.get('kind', '?')}: "
+            + ", ".join(parts))
+    detail = " ".join(str(data.get("detail") or "").split())
+    if detail:
+        line += " — " + (detail if len(detail) <= CLI_DETAIL else detail[:CLI_DETAIL - 1] + "…")
+    return line
+
+
 def _trail_lines(trail: list[Delivery]) -> list[str]:
     lines: list[str] = []
     for d in trail:
@@ -86,7 +115,9 @@ def show_incident(args: argparse.Namespace) -> int:
             print("\ntimeline (UTC):")
             for event in detail.timeline:
                 extra = ""
-                if event.data:
+                if event.type.startswith("workflow."):
+                    extra = " " + workflow_summary(event.type, event.data or {})
+                elif event.data:
                     extra = " " + ", ".join(f"{k}={v}" for k, v in event.data.items())
                 print(f"  {_when(event.at)}  {event.type:<28} {event.actor}{extra}")
             print("\ndelivery trail (UTC):")

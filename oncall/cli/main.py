@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "user_commands",
     "run_commands",
     "incident_commands",
+    "workflow_commands",
 )
 """Modules under oncall.cli that add subcommands; each has `register(subparsers)`."""
 

@@ -2,7 +2,9 @@
 the web app (with the API), and stop them together.
 
 With no Slack or email provider configured, local stand-ins (`oncall.testing.peers`) receive
-the pages, so a new user sees escalation work end to end with no account anywhere.
+the pages, and the workflows' and runbooks' webhooks whose `${env:…}` settings are unset go to
+a local receiver, so a new user sees escalation and automation work end to end with no account
+anywhere.
 """
 
 from __future__ import annotations
@@ -17,10 +19,14 @@ import time
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import oncall
 from oncall.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from oncall.config.configset import ConfigSet
+    from oncall.config.models import Webhook
 
 ROOT = Path(oncall.__file__).resolve().parents[1]
 
@@ -73,9 +79,33 @@ def _apply(settings: Settings, directory: str) -> int:
     return 0
 
 
-def _peers(stack: ExitStack, env: dict[str, str], users: list[str]) -> None:
-    """Local Slack and SMTP stand-ins for the providers that are not configured."""
-    from oncall.testing.peers import SlackPeer
+def webhook_settings(config: ConfigSet) -> list[str]:
+    """The `${env:…}` names the workflows' and runbooks' webhooks read (URL and headers)."""
+    from oncall.config.models import IfStep, WebhookStep
+    from oncall.config.types import env_names
+
+    webhooks: list[Webhook] = [runbook.webhook for runbook in config.runbooks.values()]
+
+    def walk(steps: list[Any]) -> None:
+        for step in steps:
+            if isinstance(step, WebhookStep):
+                webhooks.append(step.webhook)
+            elif isinstance(step, IfStep):
+                walk(step.then)
+                walk(step.else_)
+
+    for workflow in config.workflows.values():
+        walk(workflow.steps)
+    names = [name for hook in webhooks
+             for text in (hook.url, *hook.headers.values()) for name in env_names(text)]
+    return sorted(set(names))
+
+
+def _peers(stack: ExitStack, env: dict[str, str], config: ConfigSet) -> None:
+    """Local stand-ins for the providers and webhook targets that are not configured."""
+    from oncall.testing.peers import SlackPeer, WebhookPeer
+
+    users = sorted(config.users)
 
     if not env.get("ONCALL_SLACK_TOKEN"):
         slack = stack.enter_context(SlackPeer(users={u: f"U{i:05d}" for i, u in enumerate(users)}))
@@ -89,6 +119,14 @@ def _peers(stack: ExitStack, env: dict[str, str], users: list[str]) -> None:
         smtp = stack.enter_context(SmtpPeer())
         env.update(smtp.env())
         _say(f"email is not configured: mail goes to a local SMTP stand-in at {smtp.url}")
+    unset = [name for name in webhook_settings(config) if not env.get(name)]
+    if unset:
+        hooks = stack.enter_context(WebhookPeer())
+        for name in unset:  # a base URL goes to the receiver; a token gets a stand-in value
+            env[name] = (f"{hooks.url}/{name.lower().removesuffix('_url')}"
+                         if name.endswith("_URL") else f"local-{name.lower()}")
+        _say(f"{', '.join(unset)} not set: workflow and runbook webhooks go to a local "
+             f"receiver at {hooks.url}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -115,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
         if not args.no_peers:
             from oncall.config.loader import load
 
-            _peers(stack, env, sorted(load(args.dir).config.users))
+            _peers(stack, env, load(args.dir).config)
         children = [
             subprocess.Popen([str(bin_dir / "oncall"), "worker"], env=env),
             subprocess.Popen(

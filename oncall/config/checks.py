@@ -20,10 +20,14 @@ from oncall.config.context import Check, Context
 from oncall.config.diagnostics import Diagnostic, error, warning
 from oncall.config.models import (
     ConfigObject,
+    EmailStep,
     IfStep,
     Organization,
+    PageStep,
+    Runbook,
     RunbookStep,
     SlackStep,
+    TeamRecipient,
     TeamsStep,
     Webhook,
     WebhookStep,
@@ -40,6 +44,7 @@ from oncall.config.templates import (
 )
 from oncall.config.types import has_env_reference
 from oncall.config.yamlsource import Path
+from oncall.core.workflows import describe_param_error, param_problems
 
 
 class _Reporter:
@@ -221,7 +226,7 @@ _SENSITIVE_HEADER = re.compile(r"authorization|token|secret|password|api[-_]?key
 
 
 def _webhook(r: _Reporter, loc: Path, hook: Webhook, names: frozenset[str]) -> Iterator[Diagnostic]:
-    yield from _templates(r, (*loc, "url"), hook.url, names)
+    yield from _not_template(r, (*loc, "url"), hook.url, "url")
     for header, value in hook.headers.items():
         hloc = (*loc, "headers", header)
         if _SENSITIVE_HEADER.search(header) and not has_env_reference(value):
@@ -230,8 +235,16 @@ def _webhook(r: _Reporter, loc: Path, hook: Webhook, names: frozenset[str]) -> I
                 f"header {header!r} holds a literal secret: write ${{env:NAME}} and set NAME "
                 "in the environment",
             )
-        yield from _templates(r, hloc, value, names)
+        yield from _not_template(r, hloc, value, f"header {header!r}")
     yield from _templates(r, (*loc, "body"), hook.body, names)
+
+
+def _not_template(r: _Reporter, loc: Path, value: str, what: str) -> Iterator[Diagnostic]:
+    """A url or header is sent as written: no alert text may decide where a call goes or
+    which secret it carries."""
+    if "{{" in value or "{%" in value:
+        yield r.error(loc, f"{what} is not a template: it is sent as written, with only "
+                           "${env:NAME} resolved; put incident data in the body")
 
 
 def _templates(r: _Reporter, loc: Path, value: Any, names: frozenset[str]) -> Iterator[Diagnostic]:
@@ -292,6 +305,12 @@ def _steps(
 ) -> Iterator[Diagnostic]:
     config = ctx.config
     names = WORKFLOW_VARIABLES
+
+    def ref(here: Path, what: str, kind: str, name: str, known: dict[str, Any]
+            ) -> Iterator[Diagnostic]:
+        if ctx.missing(kind, name, known):
+            yield r.error(here, _unknown(what, name, known))
+
     for i, step in enumerate(steps):
         here = (*loc, i)
         if isinstance(step, SlackStep):
@@ -307,27 +326,74 @@ def _steps(
                 message = _unknown("runbook", action.name, config.runbooks)
                 yield r.error((*here, "runbook", "name"), message)
             elif runbook is not None:
-                required = runbook.parameters.get("required", [])
-                missing = [p for p in required if p not in action.params]
-                if missing:
-                    yield r.error(
-                        (*here, "runbook"),
-                        f"runbook {action.name!r} needs parameter(s): {', '.join(missing)}",
-                    )
-                props = runbook.parameters.get("properties")
-                closed = runbook.parameters.get("additionalProperties") is False
-                if isinstance(props, dict) and closed:
-                    for p in action.params:
-                        if p not in props:
-                            yield r.error(
-                                (*here, "runbook", "params", p),
-                                _unknown(f"parameter of runbook {action.name!r}:", p, props),
-                            )
+                yield from _runbook_params(r, (*here, "runbook"), runbook, action.params)
             yield from _templates(r, (*here, "runbook", "params"), action.params, names)
+        elif isinstance(step, EmailStep):
+            for j, recipient in enumerate(step.email.to):
+                if isinstance(recipient, TeamRecipient):
+                    yield from ref((*here, "email", "to", j, "team"), "team", "Team",
+                                   recipient.team, config.teams)
+            yield from _templates(r, (*here, "email", "subject"), step.email.subject, names)
+            yield from _templates(r, (*here, "email", "text"), step.email.text, names)
+        elif isinstance(step, PageStep):
+            page = step.page
+            if page.schedule is not None:
+                yield from ref((*here, "page", "schedule"), "schedule", "Schedule",
+                               page.schedule, config.schedules)
+            if page.team is not None:
+                yield from ref((*here, "page", "team"), "team", "Team", page.team, config.teams)
+            if page.user is not None:
+                yield from ref((*here, "page", "user"), "user", "User", page.user, config.users)
+            if page.message is not None:
+                yield from _templates(r, (*here, "page", "message"), page.message, names)
         elif isinstance(step, IfStep):
             yield from _expression(r, (*here, "if"), step.if_, names)
             yield from _steps(ctx, r, (*here, "then"), step.then)
             yield from _steps(ctx, r, (*here, "else"), step.else_)
+
+
+def _is_template(value: Any) -> bool:
+    if isinstance(value, str):
+        return "{{" in value or "{%" in value
+    if isinstance(value, dict):
+        return any(_is_template(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_is_template(v) for v in value)
+    return False
+
+
+def _runbook_params(
+    r: _Reporter, loc: Path, runbook: Runbook, params: dict[str, Any]
+) -> Iterator[Diagnostic]:
+    """Required and known names always; the literal (non-template) values against the schema,
+    as the planner will check them, so a bad constant fails in CI instead of at 3 a.m."""
+    name = runbook.name
+    schema = runbook.parameters
+    required = schema.get("required", [])
+    missing = [p for p in required if isinstance(p, str) and p not in params]
+    if missing:
+        yield r.error(loc, f"runbook {name!r} needs parameter(s): {', '.join(missing)}")
+    props = schema.get("properties")
+    if isinstance(props, dict) and schema.get("additionalProperties") is False:
+        for p in params:
+            if p not in props:
+                yield r.error((*loc, "params", p),
+                              _unknown(f"parameter of runbook {name!r}:", p, props))
+    templated = {p for p, v in params.items() if _is_template(v)}
+    literal = {p: v for p, v in params.items() if p not in templated}
+    try:
+        Draft202012Validator.check_schema(schema)
+        _, errors = param_problems(schema, literal)
+    except Exception:  # noqa: BLE001 -- an invalid schema is reported at the runbook itself
+        return
+    for e in errors:
+        # The set as a whole: names are checked above; with templated values left out, any
+        # other whole-set rule cannot be decided before the incident.
+        if not e.absolute_path and (
+                templated or e.validator in ("required", "additionalProperties")):
+            continue
+        where: Path = (*loc, "params", *e.absolute_path)
+        yield r.error(where, f"runbook {name!r}: {describe_param_error(e)}")
 
 
 def check_policy_reach(ctx: Context) -> Iterator[Diagnostic]:

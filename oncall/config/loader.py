@@ -219,9 +219,13 @@ def _data_path(value: Any, loc: tuple[Any, ...]) -> Path:
     """Pydantic's error location with union tags removed, as a path into the YAML data."""
     path: list[str | int] = []
     current = value
-    for part in loc:
+    for i, part in enumerate(loc):
         in_dict = isinstance(current, dict) and part in current
         in_list = isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current)
+        nxt = loc[i + 1] if i + 1 < len(loc) else None
+        if (in_dict and nxt is not None and nxt in current
+                and not (isinstance(current[part], dict) and nxt in current[part])):
+            continue  # a union tag that is also a key here: `continue_on_error` of a `webhook:`
         if in_dict or in_list:
             path.append(part)
             current = current[part]

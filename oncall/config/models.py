@@ -16,9 +16,11 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    SerializerFunctionWrapHandler,
     Tag,
     ValidationInfo,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -376,28 +378,61 @@ class MaintenanceWindow(ConfigObject):
 
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 
+MAX_RESPONSE_BYTES = 65536
+"""How much of a webhook's or runbook's response is read by default: enough for an excerpt."""
+MAX_RESPONSE_BYTES_LIMIT = 1024 * 1024
+"""The most any step may read: a response is kept as an excerpt, never stored whole."""
+
+
+class _OmitDefaults(Strict):
+    """Fields added after the format shipped are left out of a dump while at their default, so
+    upgrading does not show every Workflow and Runbook as changed in `oncall plan`."""
+
+    _OMIT_AT_DEFAULT: ClassVar[tuple[str, ...]] = ()
+
+    @model_serializer(mode="wrap")
+    def _omit_defaults(self, handler: SerializerFunctionWrapHandler) -> Any:
+        dumped = handler(self)
+        if isinstance(dumped, dict):
+            for name in self._OMIT_AT_DEFAULT:
+                field = type(self).model_fields[name]
+                if getattr(self, name) == field.get_default(call_default_factory=True):
+                    dumped.pop(field.alias or name, None)
+        return dumped
+
 
 class Webhook(Strict):
-    url: EnvText = Field(pattern=r"^https?://")
+    # `url` and `headers` are not templates: they are sent as written, with only their
+    # `${env:NAME}` references resolved, so no alert text can change where a call goes.
+    url: EnvText = Field(pattern=r"^(https?://|\$\{env:[A-Za-z_][A-Za-z0-9_]*\})")
+    """http(s), or a base URL from the environment (`${env:AWX_URL}/api/v2/...`), so one
+    config serves staging and production; checked to be http(s) again when it is called."""
     method: HttpMethod = "POST"
     headers: dict[str, EnvText] = Field(default_factory=dict)
     body: Any = None
 
 
-class Runbook(ConfigObject):
+class Runbook(ConfigObject, _OmitDefaults):
     KIND: ClassVar[str] = "Runbook"
+    _OMIT_AT_DEFAULT: ClassVar[tuple[str, ...]] = ("max_response_bytes",)
     kind: Literal["Runbook"]
     description: str | None = None
     parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object"})
     webhook: Webhook
     timeout: PositiveDuration = Field(default_factory=lambda: Duration.parse("60s"))
     retries: int = Field(0, ge=0, le=10)
+    max_response_bytes: int = Field(MAX_RESPONSE_BYTES, ge=0, le=MAX_RESPONSE_BYTES_LIMIT)
 
 
 # --- Workflow --------------------------------------------------------------------------------
 
 WorkflowEvent = Literal[
-    "incident.triggered", "incident.acknowledged", "incident.escalated", "incident.resolved"
+    "incident.triggered",
+    "incident.acknowledged",
+    "incident.escalated",
+    "incident.resolved",
+    "incident.note_added",
+    "incident.priority_changed",
 ]
 
 
@@ -411,25 +446,90 @@ class TeamsAction(Strict):
     text: str = Field(min_length=1)
 
 
+class WebhookAction(Webhook, _OmitDefaults):
+    """A workflow's webhook: a runbook's `webhook` plus how the call is bounded."""
+
+    _OMIT_AT_DEFAULT: ClassVar[tuple[str, ...]] = ("timeout", "retries", "max_response_bytes")
+    timeout: PositiveDuration = Field(default_factory=lambda: Duration.parse("10s"))
+    retries: int = Field(0, ge=0, le=10)
+    max_response_bytes: int = Field(MAX_RESPONSE_BYTES, ge=0, le=MAX_RESPONSE_BYTES_LIMIT)
+
+
 class RunbookAction(Strict):
     name: Name
     params: dict[str, Any] = Field(default_factory=dict)
 
 
-class SlackStep(Strict):
+class TeamRecipient(Strict):
+    team: Name
+
+
+def _recipient_tag(value: Any) -> str | None:
+    if isinstance(value, str):
+        return "address"
+    if isinstance(value, TeamRecipient | dict):
+        return "team"
+    return None
+
+
+Recipient = Annotated[
+    Annotated[Email, Tag("address")] | Annotated[TeamRecipient, Tag("team")],
+    Discriminator(
+        _recipient_tag,
+        custom_error_type="invalid_recipient",
+        custom_error_message="expected an email address or {team: NAME}",
+    ),
+]
+
+
+class EmailAction(Strict):
+    to: list[Recipient] = Field(min_length=1)
+    subject: str = Field(min_length=1)
+    text: str = Field(min_length=1)
+
+
+class PageAction(Strict):
+    schedule: Name | None = None
+    team: Name | None = None
+    user: Email | None = None
+    message: str | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> PageAction:
+        if sum(t is not None for t in (self.schedule, self.team, self.user)) != 1:
+            raise ValueError("a page step needs exactly one of 'schedule', 'team' or 'user'")
+        return self
+
+
+class ActionStep(_OmitDefaults):
+    """A step that does something; by default its failure stops the rest of the run."""
+
+    _OMIT_AT_DEFAULT: ClassVar[tuple[str, ...]] = ("continue_on_error",)
+    continue_on_error: bool = False
+
+
+class SlackStep(ActionStep):
     slack: SlackAction
 
 
-class TeamsStep(Strict):
+class TeamsStep(ActionStep):
     teams: TeamsAction
 
 
-class WebhookStep(Strict):
-    webhook: Webhook
+class WebhookStep(ActionStep):
+    webhook: WebhookAction
 
 
-class RunbookStep(Strict):
+class RunbookStep(ActionStep):
     runbook: RunbookAction
+
+
+class EmailStep(ActionStep):
+    email: EmailAction
+
+
+class PageStep(ActionStep):
+    page: PageAction
 
 
 class IfStep(Strict):
@@ -438,12 +538,14 @@ class IfStep(Strict):
     else_: list[WorkflowStep] = Field(default_factory=list, alias="else")
 
 
-STEP_KINDS = ("slack", "teams", "webhook", "runbook", "if")
+STEP_KINDS = ("slack", "teams", "webhook", "runbook", "email", "page", "if")
 _STEP_TAGS = {
     "SlackStep": "slack",
     "TeamsStep": "teams",
     "WebhookStep": "webhook",
     "RunbookStep": "runbook",
+    "EmailStep": "email",
+    "PageStep": "page",
     "IfStep": "if",
 }
 
@@ -463,11 +565,13 @@ WorkflowStep = Annotated[
     | Annotated[TeamsStep, Tag("teams")]
     | Annotated[WebhookStep, Tag("webhook")]
     | Annotated[RunbookStep, Tag("runbook")]
+    | Annotated[EmailStep, Tag("email")]
+    | Annotated[PageStep, Tag("page")]
     | Annotated[IfStep, Tag("if")],
     Discriminator(
         _step_tag,
         custom_error_type="invalid_step",
-        custom_error_message="a step needs one of: slack, teams, webhook, runbook, if",
+        custom_error_message="a step needs one of: slack, teams, webhook, runbook, email, page, if",
     ),
 ]
 

@@ -8,6 +8,7 @@ typo is a validation error in CI instead of a failure during an incident.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateError, meta, nodes
@@ -65,10 +66,23 @@ def check_expression(source: str, allowed: frozenset[str]) -> None:
     _check_names(_parse("{{ (" + source + ") }}"), allowed)
 
 
+# Compiling costs far more than rendering, and a workflow renders the same texts for every
+# incident: each distinct source is compiled once per process (compiled templates are
+# thread-safe to render).
+@lru_cache(maxsize=2048)
+def _template(source: str) -> Any:
+    return _ENV.from_string(source)
+
+
+@lru_cache(maxsize=2048)
+def _expression(source: str) -> Any:
+    return _ENV.compile_expression(source, undefined_to_none=False)
+
+
 def render(source: str, context: Mapping[str, Any]) -> str:
     """Render a template; raises TemplateProblem (never arbitrary exceptions) on failure."""
     try:
-        return _ENV.from_string(source).render(**context)
+        return str(_template(source).render(**context))
     except Exception as exc:
         raise TemplateProblem(f"template failed: {exc}") from exc
 
@@ -76,6 +90,6 @@ def render(source: str, context: Mapping[str, Any]) -> str:
 def evaluate(source: str, context: Mapping[str, Any]) -> Any:
     """Evaluate an expression; raises TemplateProblem on any failure."""
     try:
-        return _ENV.compile_expression(source, undefined_to_none=False)(**context)
+        return _expression(source)(**context)
     except Exception as exc:
         raise TemplateProblem(f"expression failed: {exc}") from exc

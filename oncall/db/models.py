@@ -411,6 +411,21 @@ class AuditEventRow(Base):
     data: Mapped[dict[str, Any] | None]
 
 
+class WorkflowInboxRow(Base):
+    """An audit event a workflow may fire on, not yet planned. Written only by the trigger of
+    migration 0005 on `audit_events` inserts; the worker plans it and deletes it in one
+    transaction (`oncall.store.workflow_inbox`)."""
+
+    __tablename__ = "workflow_inbox"
+
+    event_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("audit_events.id", ondelete="CASCADE"), primary_key=True,
+        autoincrement=False)
+    incident_id: Mapped[int] = mapped_column(Id, ForeignKey("incidents.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+
+
 class EscalationTimerRow(Base):
     """A promise to run an escalation step at `due_at`; the sweeper claims overdue rows."""
 

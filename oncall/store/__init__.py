@@ -5,6 +5,8 @@ one PostgreSQL and one SQLite implementation, chosen once per engine by `stores_
 - `outbox` (`oncall.store.outbox`): the one owner of the notifications table: enqueue, claim
   due, record outcome. No other module writes a notification row.
 - `timers` (`oncall.store.timers`): escalation timers: schedule, claim due, cancel.
+- `inbox` (`oncall.store.workflow_inbox`): audit events waiting for the workflow planner:
+  claim a batch, delete it (a trigger on `audit_events` fills it).
 
 Where one SQLAlchemy Core statement serves both databases it is written once, in the shared
 module; only what must differ lives in `*_postgres.py` / `*_sqlite.py`. Nothing outside this
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
     from oncall.store.ingest import IngestStore
     from oncall.store.outbox import Outbox
     from oncall.store.timers import Timers
+    from oncall.store.workflow_inbox import WorkflowInbox
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,7 @@ class Stores:
     ingest: IngestStore
     outbox: Outbox
     timers: Timers
+    inbox: WorkflowInbox
 
 
 _chosen: weakref.WeakKeyDictionary[Engine, Stores] = weakref.WeakKeyDictionary()
@@ -48,13 +52,16 @@ def stores_for(engine: Engine) -> Stores:
 
 def _build(engine: Engine) -> Stores:
     from oncall.store.timers import Timers
+    from oncall.store.workflow_inbox import WorkflowInbox
 
     if engine.dialect.name == "postgresql":
         from oncall.store.ingest_postgres import PostgresIngest
         from oncall.store.outbox_postgres import PostgresOutbox
 
-        return Stores(PostgresIngest(engine), PostgresOutbox(engine), Timers(engine))
+        return Stores(PostgresIngest(engine), PostgresOutbox(engine), Timers(engine),
+                      WorkflowInbox(engine))
     from oncall.store.ingest_sqlite import SqliteIngest
     from oncall.store.outbox_sqlite import SqliteOutbox
 
-    return Stores(SqliteIngest(engine), SqliteOutbox(engine), Timers(engine))
+    return Stores(SqliteIngest(engine), SqliteOutbox(engine), Timers(engine),
+                  WorkflowInbox(engine))

@@ -8,6 +8,12 @@ the claim runs (`take`) and, on PostgreSQL, a send recorded in one round trip.
 The claim is committed before the provider call and carries a lease: a worker killed during
 the call leaves a `sending` row that is reclaimed after the lease, so a page is retried rather
 than lost (at-least-once; providers may see a duplicate after a crash, never a gap).
+
+Workflow steps are rows too (kind "workflow", channel the step's kind): `queue_run` writes a
+planned run, its first step pending and the others `waiting`; the same claim takes them (no
+notice is built), and `step_recorded` records each attempt and moves the run on: the next
+step released when one succeeds (or fails with `continue_on_error`), the rest cancelled when
+one fails for good. A step's lease is `WORKFLOW_LEASE`, longer than any step's call.
 """
 
 from __future__ import annotations
@@ -16,7 +22,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, cast
+from urllib.parse import urlsplit
 
 from sqlalchemy import (
     Connection,
@@ -47,6 +54,7 @@ from oncall.db.models import (
     ProviderCircuitRow,
     ServiceRow,
     UTCDateTime,
+    fit,
 )
 from oncall.incidents import events
 from oncall.notify.message import Notice, NoticeKind
@@ -54,11 +62,21 @@ from oncall.notify.providers.base import DeliveryResult
 from oncall.paging.notices import ACK_CHANNELS, IncidentFacts, build_notice, notice_of
 from oncall.store.outbox_status import NotificationStatus
 
+if TYPE_CHECKING:
+    from oncall.core.workflows import PlannedRun
+
 LEASE = timedelta(seconds=30)
 """A `sending` claim older than this belongs to a dead worker and is taken over: longer than
 any provider call may take (two providers at their timeout), short enough that a crash delays
 a page by seconds, not minutes."""
 SYSTEM = "system:dispatcher"
+WORKFLOW = "workflow"
+"""The kind of an outbox row that is a workflow step (its channel is the step's kind)."""
+STEP_TIMEOUT_CAP = timedelta(minutes=2)
+"""The longest a workflow step's call may take, whatever its `timeout` says."""
+WORKFLOW_LEASE = STEP_TIMEOUT_CAP + timedelta(seconds=30)
+"""A claimed workflow step is taken over only after this: longer than any step's call, so a
+slow runbook is not run twice by a second worker that thinks the first one died."""
 
 ProviderNames = Callable[[str], list[str]]
 """The provider names of a channel's chain, in failover order."""
@@ -77,6 +95,9 @@ class Dispatched:
     retry_at: datetime | None = None
     pulled_forward: tuple[int, ...] = ()
     """Other outbox rows made due now because this channel failed for good."""
+    released: tuple[int, ...] = ()
+    """The next step of a workflow run, made due now because this one finished: the caller
+    sends it at once rather than waiting for a sweep."""
 
 
 @dataclass(frozen=True)
@@ -90,9 +111,12 @@ class Claim:
     provider_data: dict[str, str]
     incident_id: int | None
     user_id: int | None
-    notice: Notice
+    notice: Notice | None
+    """What the providers are sent; None for a workflow step, which builds no notice."""
     breakers: dict[str, Breaker] = field(default_factory=dict)
     """The circuits of the channel's providers, as read with the claim."""
+    step: dict[str, Any] | None = None
+    """A workflow step's provider_data as stored (workflow, run, index, path, action, ...)."""
 
 
 @dataclass(frozen=True)
@@ -119,21 +143,31 @@ EVENTS = cast(Table, AuditEventRow.__table__)
 
 _PENDING, _SENDING = NotificationStatus.PENDING.value, NotificationStatus.SENDING.value
 _CANCELLED = NotificationStatus.CANCELLED.value
+_WAITING = NotificationStatus.WAITING.value
 NO_LONGER_TRIGGERED = "incident no longer triggered"
+EARLIER_STEP_FAILED = "an earlier step failed"
 NOW = bindparam("now", type_=UTCDateTime())
 STALE = bindparam("stale", type_=UTCDateTime())
+WF_STALE = bindparam("wf_stale", type_=UTCDateTime())
 
 
-def _due(table: FromClause, now: Any, stale: Any) -> ColumnElement[bool]:
-    """The one rule of a due row: pending and due, or sending with its lease run out."""
+def _due(table: FromClause, now: Any, stale: Any, wf_stale: Any) -> ColumnElement[bool]:
+    """The one rule of a due row: pending and due, or sending with its lease run out (a
+    workflow step's lease is `WORKFLOW_LEASE`, a notification's the policy's)."""
     n = table.c
     return or_((n.status == _PENDING) & (n.next_attempt_at <= now),
-               (n.status == _SENDING) & (n.claimed_at < stale))
+               (n.status == _SENDING) & (n.kind != WORKFLOW) & (n.claimed_at < stale),
+               (n.status == _SENDING) & (n.kind == WORKFLOW) & (n.claimed_at < wf_stale))
+
+
+def lease_params(now: datetime, lease: timedelta) -> dict[str, datetime]:
+    """The bound times of `_due`: when a notification's and a workflow step's lease ran out."""
+    return {"now": now, "stale": now - lease, "wf_stale": now - WORKFLOW_LEASE}
 
 
 _DUE_IDS = (
-    select(NOTIFICATIONS.c.id)
-    .where(_due(NOTIFICATIONS, bindparam("now"), bindparam("stale")))
+    select(NOTIFICATIONS.c.id, NOTIFICATIONS.c.kind)
+    .where(_due(NOTIFICATIONS, NOW, STALE, WF_STALE))
     .order_by(NOTIFICATIONS.c.next_attempt_at)
     .limit(bindparam("limit"))
 )
@@ -151,7 +185,7 @@ PICK = (
     )
     .select_from(_c.outerjoin(_ci, _ci.c.id == _c.c.incident_id)
                  .outerjoin(_cs, _cs.c.id == _ci.c.service_id))
-    .where(_c.c.id == bindparam("nid"), _due(_c, NOW, STALE))
+    .where(_c.c.id == bindparam("nid"), _due(_c, NOW, STALE, WF_STALE))
 )
 """The row `nid` if it is due, with what its notice and its claim need: the incident's facts,
 its service's name, and whether it is a page of an incident no longer triggered (`cancel`)."""
@@ -354,8 +388,13 @@ class Outbox(ABC):
 
     def due_ids(self, session: Session, now: datetime, limit: int = 200,
                 lease: timedelta = LEASE) -> list[int]:
-        return list(session.scalars(_DUE_IDS, {"now": now, "stale": now - lease,
-                                               "limit": limit}))
+        return [row_id for row_id, _kind in self.due_rows(session, now, limit, lease)]
+
+    def due_rows(self, session: Session, now: datetime, limit: int = 200,
+                 lease: timedelta = LEASE) -> list[tuple[int, str]]:
+        """The due rows' ids with their kinds, oldest due first."""
+        return [(row.id, row.kind) for row in session.execute(
+            _DUE_IDS, {**lease_params(now, lease), "limit": limit})]
 
     @abstractmethod
     def take(self, notification_id: int, now: datetime, worker: str, lease: timedelta,
@@ -384,6 +423,10 @@ class Outbox(ABC):
         picked, breakers = taken
         if picked.cancel:
             return None
+        if picked.kind == WORKFLOW:
+            return Claim(picked.kind, picked.channel, picked.address, picked.attempt_count,
+                         {}, picked.incident_id, picked.user_id, None,
+                         step=dict(picked.provider_data or {}))
         notice = plain_notice(picked, config, public_url)
         if notice is None:
             with write_session(self.engine) as session:
@@ -408,6 +451,15 @@ class Outbox(ABC):
     def read_breakers(self, names: list[str]) -> dict[str, Breaker]:
         with self.engine.connect() as conn:
             return read_breakers(conn, names)
+
+    def record_step(self, notification_id: int, claimed: Claim,
+                    outcome: StepOutcomeLike | None, started: datetime, finished: datetime,
+                    policy: DispatchPolicy, draw: Callable[[], float],
+                    now: datetime) -> Dispatched:
+        """Record a workflow step's attempt (`step_recorded`) in a transaction of its own."""
+        with write_session(self.engine) as session:
+            return step_recorded(session, notification_id, claimed, outcome, started,
+                                 finished, policy.backoff, draw, now)
 
     def record(self, notification_id: int, claimed: Claim, calls: list[Call],
                policy: DispatchPolicy, draw: Callable[[], float], now: datetime) -> Dispatched:
@@ -623,3 +675,191 @@ def forget_contact_method(session: Session, method_id: int, user_id: int, addres
         )
         .values(status=NotificationStatus.CANCELLED.value, failed_at=now, provider_data=None)
     )
+
+
+# --- workflow steps --------------------------------------------------------------------------
+
+DETAIL_LIMIT = 1000
+"""The longest excerpt of a response or error kept on the timeline."""
+
+
+class StepOutcomeLike(Protocol):
+    """What running a workflow step returned (`oncall.workflows.steps.StepOutcome`), as the
+    outbox records it: the store does not import the executors."""
+
+    @property
+    def ok(self) -> bool: ...
+    @property
+    def retryable(self) -> bool: ...
+    @property
+    def status_code(self) -> int | None: ...
+    @property
+    def detail(self) -> str: ...
+    @property
+    def duration_ms(self) -> int: ...
+
+
+def step_target(kind: str, action: dict[str, Any]) -> str:
+    """Where a step goes, to show in the outbox's `address`: never a secret (a URL keeps its
+    host and path only, a Teams webhook is not shown)."""
+    target: str
+    if kind == "slack":
+        target = str(action.get("channel", ""))
+    elif kind == "teams":
+        target = "teams webhook"
+    elif kind == "runbook":
+        target = str(action.get("runbook", ""))
+    elif kind == "webhook":
+        url = urlsplit(str(action.get("url", "")))
+        target = f"{url.hostname or ''}{f':{url.port}' if url.port else ''}{url.path}"
+    elif kind == "email":
+        to = action.get("to") or []
+        target = ", ".join(str(a) for a in to) if isinstance(to, list) else str(to)
+    elif kind == "page":
+        found = action.get("target") or {}
+        target = ", ".join(f"{k}:{v}" for k, v in found.items()) if isinstance(found, dict) \
+            else str(found)
+    else:
+        target = kind
+    return fit(NotificationRow.address, target or kind)
+
+
+def _step_index(row: NotificationRow) -> int:
+    return int((row.provider_data or {}).get("index", 0))
+
+
+def queue_run(bind: Connection | Session, run: PlannedRun, incident_id: int,
+              now: datetime) -> list[int]:
+    """Write a planned run's steps as outbox rows in the caller's transaction: the first
+    pending and due now, the others waiting for the step before them; a step whose idempotency
+    key exists is not written again (nor is the run's `workflow.started` event). Returns the
+    ids of the rows due now."""
+    conn = bind.connection() if isinstance(bind, Session) else bind
+    keys = [step.key(run.key) for step in run.steps]
+    existing = set(conn.scalars(
+        select(NOTIFICATIONS.c.idempotency_key)
+        .where(NOTIFICATIONS.c.idempotency_key.in_(keys)))) if keys else set()
+    rows = [
+        owed(incident_id, now, idempotency_key=key, channel=step.kind,
+             address=step_target(step.kind, step.action), kind=WORKFLOW,
+             status=_PENDING if position == 0 else _WAITING, next_attempt_at=now,
+             provider_data={"workflow": run.workflow, "run": run.key, "index": step.index,
+                            "path": step.path, "action": step.action,
+                            "continue_on_error": step.continue_on_error,
+                            "retries": step.retries, "timeout": step.timeout_seconds,
+                            "error": step.error, "steps": len(run.steps)})
+        for position, (step, key) in enumerate(zip(run.steps, keys, strict=True))
+        if key not in existing
+    ]
+    ids = enqueue(conn, rows) if rows else []
+    if not keys or keys[0] not in existing:
+        conn.execute(ADD_EVENT, events.row_values(
+            at=now, actor=f"workflow:{run.workflow}", type="workflow.started",
+            incident_id=incident_id,
+            data={"workflow": run.workflow, "event": run.event, "run": run.key,
+                  "steps": len(run.steps)}))
+    return [row_id for row_id, row in zip(ids, rows, strict=True) if row["status"] == _PENDING]
+
+
+def _bounded(text: str | None) -> str | None:
+    if not text:
+        return None
+    return text if len(text) <= DETAIL_LIMIT else text[:DETAIL_LIMIT - 1] + "…"
+
+
+def step_recorded(session: Session, notification_id: int, claimed: Claim,
+                  outcome: StepOutcomeLike | None, started: datetime, finished: datetime,
+                  backoff: Backoff, draw: Callable[[], float], now: datetime) -> Dispatched:
+    """Record a workflow step's attempt and decide: succeeded (the next step released),
+    retry at backoff while `retries` allow, or failed (the next step released if the step
+    may fail, the rest of the run cancelled otherwise). `outcome` None: the step could not be
+    planned (`error`), so it fails at once and nothing was called."""
+    row = session.get(NotificationRow, notification_id, with_for_update=True)
+    assert row is not None
+    attempt = claimed.attempt
+    if row.status != _SENDING or row.attempt_count != attempt:
+        return Dispatched("skipped")  # the lease ran out and another worker took the step over
+    step = claimed.step or {}
+    name = str(step.get("workflow", ""))
+    index = int(step.get("index", 0))
+    actor = f"workflow:{name}"
+    planning_error = step.get("error")
+    data: dict[str, Any] = {"workflow": name, "step": index, "path": step.get("path"),
+                            "kind": row.channel, "attempt": attempt, "status_code": None,
+                            "duration_ms": 0, "notification_id": row.id}
+    if outcome is None:
+        data.update(outcome="failed", detail=_bounded(str(planning_error or "not planned")))
+    else:
+        data.update(status_code=outcome.status_code, duration_ms=outcome.duration_ms,
+                    detail=_bounded(outcome.detail))
+        session.add(DeliveryAttemptRow(
+            notification_id=row.id, attempt=attempt, provider=row.channel,
+            outcome="sent" if outcome.ok else "failed", provider_message_id=None,
+            response_status=outcome.status_code,
+            error=None if outcome.ok else _bounded(outcome.detail),
+            started_at=started, finished_at=finished))
+    row.attempt_count = attempt
+    if outcome is not None and outcome.ok:
+        row.status, row.sent_at, row.last_error = NotificationStatus.SENT.value, now, None
+        row.provider = fit(NotificationRow.provider, row.channel)
+        events.record(session, at=now, actor=actor, type="workflow.step_succeeded",
+                      incident_id=row.incident_id, data={**data, "outcome": "succeeded"})
+        return Dispatched("sent", released=_release_next(session, row, index, now))
+    row.last_error = data["detail"]
+    retries = int(step.get("retries", 0) or 0)
+    if outcome is not None and outcome.retryable and attempt <= retries:
+        retry_at = now + backoff.delay(attempt, draw())
+        row.status, row.next_attempt_at = _PENDING, retry_at
+        events.record(session, at=now, actor=actor, type="workflow.step_retry",
+                      incident_id=row.incident_id,
+                      data={**data, "outcome": "retry", "retry_at": retry_at.isoformat()})
+        return Dispatched("retry", retry_at=retry_at)
+    row.status, row.failed_at = NotificationStatus.FAILED.value, now
+    data["outcome"] = "failed"
+    events.record(session, at=now, actor=actor, type="workflow.step_failed",
+                  incident_id=row.incident_id, data=data)
+    if step.get("continue_on_error"):
+        return Dispatched("failed", released=_release_next(session, row, index, now))
+    _cancel_rest(session, row, index, now, actor)
+    return Dispatched("failed")
+
+
+def _rest_of_run(session: Session, row: NotificationRow, index: int) -> list[NotificationRow]:
+    """The run's steps after `index` still waiting, in order (an incident has few)."""
+    data = row.provider_data or {}
+    if index + 1 >= int(data.get("steps") or index + 2):
+        return []  # the run's last step: nothing follows, nothing to look up
+    run = data.get("run")
+    waiting = session.scalars(
+        select(NotificationRow)
+        .where(NotificationRow.incident_id == row.incident_id,
+               NotificationRow.kind == WORKFLOW, NotificationRow.status == _WAITING)
+        .with_for_update()
+    ).all()
+    rest = [r for r in waiting
+            if (r.provider_data or {}).get("run") == run and _step_index(r) > index]
+    return sorted(rest, key=_step_index)
+
+
+def _release_next(session: Session, row: NotificationRow, index: int,
+                  now: datetime) -> tuple[int, ...]:
+    rest = _rest_of_run(session, row, index)
+    if not rest:
+        return ()
+    nxt = rest[0]
+    nxt.status, nxt.next_attempt_at = _PENDING, now
+    return (nxt.id,)
+
+
+def _cancel_rest(session: Session, row: NotificationRow, index: int, now: datetime,
+                 actor: str) -> None:
+    for later in _rest_of_run(session, row, index):
+        later.status, later.failed_at, later.last_error = _CANCELLED, now, EARLIER_STEP_FAILED
+        data = later.provider_data or {}
+        events.record(session, at=now, actor=actor, type="workflow.step_skipped",
+                      incident_id=later.incident_id,
+                      data={"workflow": data.get("workflow"), "step": _step_index(later),
+                            "path": data.get("path"), "kind": later.channel,
+                            "outcome": "skipped", "status_code": None, "duration_ms": 0,
+                            "attempt": 0, "detail": EARLIER_STEP_FAILED,
+                            "notification_id": later.id})

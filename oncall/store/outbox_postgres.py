@@ -19,6 +19,7 @@ from oncall.store.outbox import (
     MARK_SENT_AT,
     NOTIFICATIONS,
     PICK,
+    WORKFLOW,
     Call,
     Claim,
     Dispatched,
@@ -26,6 +27,7 @@ from oncall.store.outbox import (
     Picked,
     ProviderNames,
     claim_values,
+    lease_params,
     read_breakers,
     sent_values,
 )
@@ -66,13 +68,14 @@ _SENT_AT = _one_statement(MARK_SENT_AT)
 class PostgresOutbox(Outbox):
     def take(self, notification_id: int, now: datetime, worker: str, lease: timedelta,
              providers: ProviderNames) -> tuple[Picked, dict[str, Breaker]] | None:
-        params = {"nid": notification_id, "now": now, "stale": now - lease, "worker": worker}
+        params = {"nid": notification_id, **lease_params(now, lease), "worker": worker}
         with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             row = conn.execute(_CLAIM, params).first()
             if row is None:
                 return None
             picked = Picked._make(row)
-            names = [] if picked.cancel else providers(picked.channel)
+            names = [] if picked.cancel or picked.kind == WORKFLOW else providers(
+                picked.channel)
             return picked, read_breakers(conn, names)
 
     def record_sent(self, notification_id: int, call: Call, claimed: Claim,

@@ -13,10 +13,12 @@ from oncall.db.engine import write_session
 from oncall.store.outbox import (
     NOTIFICATIONS,
     PICK,
+    WORKFLOW,
     Outbox,
     Picked,
     ProviderNames,
     claim_values,
+    lease_params,
     read_breakers,
 )
 
@@ -30,7 +32,7 @@ _CLAIM = (
 class SqliteOutbox(Outbox):
     def take(self, notification_id: int, now: datetime, worker: str, lease: timedelta,
              providers: ProviderNames) -> tuple[Picked, dict[str, Breaker]] | None:
-        params = {"nid": notification_id, "now": now, "stale": now - lease, "worker": worker}
+        params = {"nid": notification_id, **lease_params(now, lease), "worker": worker}
         with write_session(self.engine) as session:
             conn = session.connection()
             row = conn.execute(PICK, params).first()
@@ -41,5 +43,5 @@ class SqliteOutbox(Outbox):
             conn.execute(_CLAIM, {**params, "cancel": cancel})
             picked = read._replace(cancel=cancel,
                                    attempt_count=read.attempt_count + (0 if cancel else 1))
-            names = [] if cancel else providers(picked.channel)
+            names = [] if cancel or picked.kind == WORKFLOW else providers(picked.channel)
             return picked, read_breakers(conn, names)

@@ -8,6 +8,9 @@ from enum import StrEnum
 class NotificationStatus(StrEnum):
     """Where a notification is in its life."""
 
+    WAITING = "waiting"
+    """A workflow step queued behind the step before it: released (to pending) when that one
+    finishes, cancelled if it fails for good."""
     PENDING = "pending"
     SENDING = "sending"
     SENT = "sent"

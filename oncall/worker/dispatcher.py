@@ -6,9 +6,12 @@ chooses providers and calls them.
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -19,10 +22,29 @@ from oncall.core.notification_rules import Channel
 from oncall.notify.message import Notice
 from oncall.notify.providers.base import DeliveryResult, Provider
 from oncall.store import stores_for
-from oncall.store.outbox import LEASE, Call, Dispatched, DispatchPolicy, Outbox
+from oncall.store.outbox import (
+    LEASE,
+    STEP_TIMEOUT_CAP,
+    WORKFLOW,
+    Call,
+    Claim,
+    Dispatched,
+    DispatchPolicy,
+    Outbox,
+    StepOutcomeLike,
+)
 from oncall.worker.providers import ProviderChains
 
+if TYPE_CHECKING:
+    from oncall.workflows.steps import StepContext
+
+StepContextFor = Callable[[int, str, str], "StepContext"]
+"""The executors' context for a step of incident `id` run by actor "workflow:<name>", with
+the step's idempotency key."""
+
 __all__ = ["LEASE", "DispatchPolicy", "Dispatched", "dispatch", "due_notification_ids"]
+
+log = logging.getLogger("oncall.worker")
 
 
 def due_notification_ids(
@@ -78,8 +100,10 @@ def dispatch(
     clock: Callable[[], datetime],
     policy: DispatchPolicy | None = None,
     draw: Callable[[], float] = random.random,
+    step_context: StepContextFor | None = None,
 ) -> Dispatched:
-    """Send one outbox row, failing over along the channel's provider chain.
+    """Send one outbox row, failing over along the channel's provider chain; a workflow
+    step is run by its executor instead (`step_context` builds what it needs).
 
     Two writes: the claim, and the outcome with every provider call it took.
     """
@@ -87,12 +111,16 @@ def dispatch(
     now = clock()
     outbox = stores_for(engine).outbox
     claim = outbox.claim(notification_id, now, worker, policy.lease, config, public_url,
-                         lambda name: [p.name for p in chains.chain(Channel(name))])
+                         lambda name: _provider_names(chains, name))
     if claim is None:
         return Dispatched("skipped")
+    if claim.kind == WORKFLOW:
+        return run_workflow_step(outbox, notification_id, claim, step_context, clock, policy,
+                                 draw)
     channel = Channel(claim.channel)
     chain = list(chains.chain(channel))
     notice, address, kind = claim.notice, claim.address, claim.kind
+    assert notice is not None
     data = claim.provider_data
     known: dict[str, Breaker] | None = claim.breakers if chain else None
     calls: list[Call] = []
@@ -121,3 +149,54 @@ def dispatch(
         )
         calls.append(Call(None, failure, now, now))
     return outbox.record(notification_id, claim, calls, policy, draw, clock())
+
+
+def _provider_names(chains: ProviderChains, name: str) -> list[str]:
+    try:
+        channel = Channel(name)
+    except ValueError:  # a workflow step's kind (webhook, runbook, page): no provider chain
+        return []
+    return [p.name for p in chains.chain(channel)]
+
+
+@dataclass(frozen=True)
+class _Crashed:
+    """An executor that raised: a failure not worth retrying (it would raise again)."""
+
+    detail: str
+    duration_ms: int
+    ok: bool = False
+    retryable: bool = False
+    status_code: int | None = None
+
+
+def run_workflow_step(outbox: Outbox, notification_id: int, claim: Claim,
+                      step_context: StepContextFor | None, clock: Callable[[], datetime],
+                      policy: DispatchPolicy, draw: Callable[[], float]) -> Dispatched:
+    """Run a claimed workflow step through its executor, outside any transaction, and have the
+    outbox record it (and release or cancel the rest of the run). A step that could not be
+    planned is recorded as failed without calling anything."""
+    from oncall.workflows.steps import run_step
+
+    step: dict[str, Any] = claim.step or {}
+    started = clock()
+    outcome: StepOutcomeLike | None = None
+    if not step.get("error"):
+        if step_context is None or claim.incident_id is None:
+            raise RuntimeError("a workflow step needs the worker's step context")
+        ctx = step_context(claim.incident_id, f"workflow:{step.get('workflow', '')}",
+                           f"wf:{step.get('run')}:{step.get('index')}")  # PlannedStep.key
+        timeout = min(float(step.get("timeout") or STEP_TIMEOUT_CAP.total_seconds()),
+                      STEP_TIMEOUT_CAP.total_seconds())
+        try:
+            outcome = run_step(claim.channel, dict(step.get("action") or {}), timeout, ctx)
+        except Exception as exc:  # recorded as the step's failure, not retried forever
+            log.exception("workflow step %s raised", notification_id)
+            outcome = _Crashed(f"the step's executor failed: {exc.__class__.__name__}",
+                               int((clock() - started).total_seconds() * 1000))
+    finished = clock()
+    recorded = outbox.record_step(notification_id, claim, outcome, started, finished, policy,
+                                  draw, finished)
+    pages = tuple(getattr(outcome, "notifications", ()))  # a `page` step's rows, due now
+    return replace(recorded, pulled_forward=recorded.pulled_forward + pages) if pages \
+        else recorded

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
+from oncall.store.outbox import WORKFLOW
 from oncall.worker.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -123,25 +124,57 @@ def _escalate(timer_id: int) -> None:
 
 
 def _dispatch(notification_id: int) -> None:
-    outcome = runtime().dispatch(notification_id)
+    """Send the row. A workflow step it released (the next of its run) is run at once from
+    this thread, so a run's steps follow each other without a queue round trip or a sweep."""
+    rt = runtime()
+    outcome = rt.dispatch(notification_id)
     tasks = _tasks()
     if outcome.retry_at is not None:
         tasks.notification_due(notification_id, outcome.retry_at)
     for other in outcome.pulled_forward:
-        tasks.notification_due(other, runtime().clock())
+        tasks.notification_due(other, rt.clock())
+    for step in outcome.released:
+        dispatch(step)
+
+
+def _timers(rt: Runtime) -> list[tuple[int, bool]]:
+    return [(timer_id, True) for timer_id in rt.due_timers()]
+
+
+def _planned(rt: Runtime) -> list[tuple[int, bool]]:
+    """Plan the workflows of the events written since the last sweep (the escalations just
+    run included); their first steps, due now, sent without the sweep waiting for them."""
+    try:
+        return [(row_id, False) for row_id in rt.plan_workflows()]
+    except Exception:
+        log.exception("planning workflows failed; the inbox keeps the events for the next sweep")
+        return []
+
+
+def _notifications(rt: Runtime) -> list[tuple[int, bool]]:
+    """Due outbox rows; the sweep waits for pages and messages, not for workflow steps."""
+    return [(row_id, kind != WORKFLOW) for row_id, kind in rt.due_rows()]
 
 
 def sweep() -> int:
-    """Run every overdue timer and send every due notification; returns how many rows ran.
+    """Run every overdue timer, plan the workflows of new incident events, and send every due
+    notification and workflow step; returns how many rows ran.
 
     Called by the sweeper thread of every worker and by the `kick` task. Claims in the database
     make it safe to run in any number of threads and processes at once.
     """
     rt = runtime()
     count = 0
-    for kind, ids, action in (("timer", rt.due_timers(), _escalate),
-                              ("notification", rt.due_notifications(), _dispatch)):
-        futures = {row_id: _start(kind, row_id, action) for row_id in ids}
+    for kind, due, action in (("timer", _timers, _escalate),
+                              ("notification", _planned, _dispatch),
+                              ("notification", _notifications, _dispatch)):
+        futures: dict[int, Future[None] | None] = {}
+        for row_id, waited in due(rt):
+            future = _start(kind, row_id, action)
+            if not waited:  # a workflow step: a slow webhook must not hold up the pages
+                count += future is not None
+                continue
+            futures[row_id] = future
         for row_id, future in futures.items():
             if future is None:
                 continue

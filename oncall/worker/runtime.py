@@ -7,6 +7,8 @@ import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -16,9 +18,14 @@ from oncall.context import Context, utc_now
 from oncall.db.engine import write_session
 from oncall.notify.settings import ProviderSettings
 from oncall.settings import Settings
+from oncall.store import stores_for
 from oncall.worker.dispatcher import Dispatched, DispatchPolicy, dispatch, due_notification_ids
 from oncall.worker.escalator import StepResult, due_timer_ids, run_timer
 from oncall.worker.providers import ProviderChains, build_chains
+
+if TYPE_CHECKING:
+    from oncall.workflows.http import DenyList
+    from oncall.workflows.steps import StepContext
 
 utcnow = utc_now
 
@@ -34,6 +41,8 @@ class Runtime:
     policy: DispatchPolicy = field(default_factory=DispatchPolicy)
     context: Context | None = None
     """The process context; None: one built on this runtime's settings, engine and clock."""
+    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    """Where workflow steps resolve `${env:NAME}` (in URLs and headers only)."""
 
     def __post_init__(self) -> None:
         if self.context is None:
@@ -45,17 +54,41 @@ class Runtime:
         return self.context
 
     @classmethod
-    def from_context(cls, context: Context) -> Runtime:
+    def from_context(cls, context: Context,
+                     environ: Mapping[str, str] | None = None) -> Runtime:
         """The worker's runtime on the process context: providers from its settings."""
         providers = context.settings.providers
         slowest = max([providers.timeout(name) for name in providers.timeouts] or [10.0])
         policy = DispatchPolicy(lease=timedelta(seconds=2 * slowest + 5))
         return cls(context.settings, providers, context.engine, build_chains(providers),
-                   clock=context.clock, policy=policy, context=context)
+                   clock=context.clock, policy=policy, context=context,
+                   environ=os.environ if environ is None else environ)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Runtime:
-        return cls.from_context(Context.build(Settings.from_env(environ)))
+        return cls.from_context(Context.build(Settings.from_env(environ)), environ)
+
+    @cached_property
+    def deny(self) -> DenyList:
+        """The targets no workflow step may call (ONCALL_WEBHOOK_DENY and the defaults)."""
+        from oncall.workflows.http import DenyList
+
+        return DenyList.from_settings(self.settings)
+
+    def step_context(self, incident_id: int, actor: str, step_key: str) -> StepContext:
+        """What a workflow step's executor needs, from this process."""
+        from oncall.workflows.steps import StepContext
+
+        return StepContext(environ=self.environ, deny=self.deny, chains=self.chains,
+                           public_url=self.providers.public_url, engine=self.engine,
+                           config=self.config(), clock=self.clock, incident_id=incident_id,
+                           actor=actor, step_key=step_key)
+
+    def plan_workflows(self) -> list[int]:
+        """Plan a batch of the workflow inbox; the outbox rows due now."""
+        from oncall.worker.workflows import plan_workflows
+
+        return plan_workflows(self.engine, self.config(), self.clock())
 
     def config(self) -> ConfigSet:
         """The applied config, from the process's one cache: an apply is in force within a
@@ -84,6 +117,7 @@ class Runtime:
             worker=self.worker_id,
             clock=self.clock,
             policy=self.policy,
+            step_context=self.step_context,
         )
 
     def due_timers(self) -> list[int]:
@@ -93,3 +127,9 @@ class Runtime:
     def due_notifications(self) -> list[int]:
         with Session(self.engine) as session:
             return due_notification_ids(session, self.clock(), lease=self.policy.lease)
+
+    def due_rows(self) -> list[tuple[int, str]]:
+        """Due outbox rows with their kinds: the sweep waits for pages, not workflow steps."""
+        with Session(self.engine) as session:
+            return stores_for(self.engine).outbox.due_rows(session, self.clock(),
+                                                          lease=self.policy.lease)

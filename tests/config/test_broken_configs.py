@@ -101,6 +101,10 @@ REQUIRED = {
     "non-utf8-file",
     "unknown-escalation-target-kind",
     "warnings-only",
+    "workflow-unknown-target",
+    "workflow-bad-runbook-param",
+    "workflow-step-limits",
+    "webhook-url-template",
 }
 
 

@@ -70,3 +70,42 @@ def test_notification_statuses_are_checked_and_the_check_downgrades(database_url
         assert not accepted("at-head-again")
     finally:
         engine.dispose()
+
+
+def test_workflow_inbox_and_waiting_steps_downgrade_to_0004(database_url: str) -> None:
+    """At head a step may wait and incident events fill the inbox; at 0004 neither exists
+    (a waiting step is cancelled on the way down), and upgrading again restores both."""
+    from alembic import command
+    from sqlalchemy import inspect, text
+
+    from oncall.db.migrate import alembic_config, upgrade_engine
+
+    engine = make_engine(database_url)
+    insert = text(
+        "INSERT INTO notifications (idempotency_key, channel, address, kind, status, "
+        "attempt_count, next_attempt_at, created_at) VALUES (:key, 'webhook', 'x', "
+        "'workflow', 'waiting', 0, '2026-01-01', '2026-01-01')")
+    try:
+        upgrade_engine(engine)
+        with engine.begin() as conn:
+            conn.execute(insert, {"key": "at-head"})
+        config = alembic_config()
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.downgrade(config, "0004")
+        assert "workflow_inbox" not in inspect(engine).get_table_names()
+        with engine.connect() as conn:
+            assert conn.scalar(text("SELECT status FROM notifications")) == "cancelled"
+        try:
+            with engine.begin() as conn:
+                conn.execute(insert, {"key": "at-0004"})
+            refused = False
+        except Exception:  # noqa: BLE001 - the database's refusal, whatever its driver's type
+            refused = True
+        assert refused
+        upgrade_engine(engine)
+        with engine.begin() as conn:
+            conn.execute(insert, {"key": "at-head-again"})
+        assert "workflow_inbox" in inspect(engine).get_table_names()
+    finally:
+        engine.dispose()

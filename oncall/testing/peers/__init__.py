@@ -14,6 +14,7 @@ from oncall.testing.peers.push import PushServicePeer
 from oncall.testing.peers.slack import SlackPeer
 from oncall.testing.peers.teams import TeamsPeer
 from oncall.testing.peers.twilio import CallbackResponse, TwilioPeer
+from oncall.testing.peers.webhook import WebhookPeer
 
 if TYPE_CHECKING:
     from oncall.testing.peers.aws import MotoPeer
@@ -31,6 +32,7 @@ __all__ = [
     "SmtpPeer",
     "TeamsPeer",
     "TwilioPeer",
+    "WebhookPeer",
 ]
 
 

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-KINDS = ("slack", "twilio", "teams", "push", "aws", "smtp")
+KINDS = ("slack", "twilio", "teams", "push", "aws", "smtp", "webhook")
 
 
 def _make(args: argparse.Namespace) -> Any:
@@ -38,6 +38,10 @@ def _make(args: argparse.Namespace) -> Any:
         from oncall.testing.peers.aws import MotoPeer
 
         return MotoPeer(host=args.host, port=args.port)
+    if args.kind == "webhook":
+        from oncall.testing.peers.webhook import WebhookPeer
+
+        return WebhookPeer(host=args.host, port=args.port)
     from oncall.testing.peers.smtp import SmtpPeer
 
     return SmtpPeer(host=args.host, port=args.port)

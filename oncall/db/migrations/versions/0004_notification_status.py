@@ -11,12 +11,15 @@ from collections.abc import Sequence
 
 from alembic import op
 
-from oncall.store.outbox_status import STATUS_CHECK
-
 revision: str = "0004"
 down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+
+# The statuses as they were at this revision: a migration never reads the live model.
+STATUS_CHECK = ("status IN ('pending', 'sending', 'sent', 'delivered', 'failed', "
+                "'cancelled')")
 
 
 def upgrade() -> None:
