@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from oncall.cli.db_commands import add_database_option, database_url
 from oncall.db.engine import make_engine
 from oncall.db.migrate import DatabaseNotMigrated, require_current
+from oncall.incidents.events import workflow_summary
 from oncall.incidents.queries import Delivery, delivery_trail, incident_detail
 from oncall.settings import SettingsError
 
@@ -41,33 +42,7 @@ def _when(value: Any) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else "-"
 
 
-CLI_DETAIL = 200
 """Characters of a step's response or error shown on one timeline line."""
-
-
-def workflow_summary(type: str, data: dict[str, Any]) -> str:
-    """A workflow event on one line: the run, or the step with its outcome, HTTP status,
-    duration and attempt. Built from the event's data, which holds no secret."""
-    name = data.get("workflow", "?")
-    if type == "workflow.started":
-        return f"{name} on {data.get('event', '?')}: {data.get('steps', '?')} step(s)"
-    if "step" not in data:
-        return ", ".join(f"{k}={v}" for k, v in data.items())
-    parts = [str(data.get("outcome", type.rsplit("_", 1)[-1]))]
-    if data.get("status_code") is not None:
-        parts.append(f"HTTP {data['status_code']}")
-    if data.get("duration_ms"):
-        parts.append(f"{data['duration_ms']} ms")
-    if data.get("attempt"):
-        parts.append(f"attempt {data['attempt']}")
-    if data.get("retry_at"):
-        parts.append(f"next at {str(data['retry_at'])[11:19]}")
-    line = (f"{name} step {data.get('step')} ({data.get('path', '?')}) {data.get('kind', '?')}: "
-            + ", ".join(parts))
-    detail = " ".join(str(data.get("detail") or "").split())
-    if detail:
-        line += " — " + (detail if len(detail) <= CLI_DETAIL else detail[:CLI_DETAIL - 1] + "…")
-    return line
 
 
 def _trail_lines(trail: list[Delivery]) -> list[str]:

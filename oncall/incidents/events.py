@@ -58,3 +58,32 @@ def record(session: Session, **event: Unpack[EventFields]) -> AuditEventRow:
     row = AuditEventRow(**row_values(**event))
     session.add(row)
     return row
+
+
+DETAIL_SHOWN = 200
+"""The most of a workflow step's response or error shown on one timeline line."""
+
+
+def workflow_summary(type: str, data: dict[str, Any]) -> str:
+    """A workflow event on one line: the run, or the step with its outcome, HTTP status,
+    duration and attempt. Built from the event's data, which holds no secret."""
+    name = data.get("workflow", "?")
+    if type == "workflow.started":
+        return f"{name} on {data.get('event', '?')}: {data.get('steps', '?')} step(s)"
+    if "step" not in data:
+        return ", ".join(f"{k}={v}" for k, v in data.items())
+    parts = [str(data.get("outcome", type.rsplit("_", 1)[-1]))]
+    if data.get("status_code") is not None:
+        parts.append(f"HTTP {data['status_code']}")
+    if data.get("duration_ms"):
+        parts.append(f"{data['duration_ms']} ms")
+    if data.get("attempt"):
+        parts.append(f"attempt {data['attempt']}")
+    if data.get("retry_at"):
+        parts.append(f"next at {str(data['retry_at'])[11:19]}")
+    line = (f"{name} step {data.get('step')} ({data.get('path', '?')}) {data.get('kind', '?')}: "
+            + ", ".join(parts))
+    detail = " ".join(str(data.get("detail") or "").split())
+    if detail:
+        line += " — " + (detail if len(detail) <= DETAIL_SHOWN else detail[:DETAIL_SHOWN - 1] + "…")
+    return line

@@ -14,7 +14,9 @@ from sqlalchemy.orm import Session
 
 from oncall.db.models import AuditEventRow, IncidentRow
 from oncall.incidents import queries
+from oncall.incidents.events import workflow_summary
 from oncall.incidents.queries import OPEN_STATUSES, STATUSES, Delivery, IncidentItem
+from oncall.store.outbox import WORKFLOW
 
 OPEN = "open"
 ALL = "all"
@@ -106,6 +108,8 @@ def _describe(event: AuditEventRow) -> str:
         return str(data.get("text", ""))
     if kind == "incident.escalated":
         return "Escalated" + (f" to step {data['step'] + 1}" if "step" in data else "")
+    if kind.startswith("workflow."):
+        return workflow_summary(kind, data)
     parts = [
         f"{k}={v}"
         for k, v in data.items()
@@ -123,7 +127,8 @@ def incident_story(session: Session, incident_id: int) -> IncidentStory | None:
         for e in detail.timeline
     ]
     for delivery in queries.delivery_trail(session, incident_id):
-        timeline.extend(_delivery_entries(delivery))
+        if delivery.notification.kind != WORKFLOW:  # a step's attempts are its events above
+            timeline.extend(_delivery_entries(delivery))
     timeline.sort(key=lambda t: t.at)
     return IncidentStory(detail, timeline)
 
