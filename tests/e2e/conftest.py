@@ -3,6 +3,10 @@
 These tests run what production runs (separate processes, Huey on Redis) and kill them the way
 production does (SIGKILL). Redis is required: when it is unreachable they are skipped locally
 and fail under CI=true.
+
+`stack_factory` builds on the `backend` fixture: "postgresql" (PostgreSQL + Redis, the default)
+or "sqlite" (the embedded mode: a SQLite file and the SQLite Huey queue beside it, no Redis). A
+module runs on both by overriding `backend` with a parametrized fixture (`BACKENDS`).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import httpx
 import pytest
@@ -179,27 +184,61 @@ def write_config(root: Path, files: dict[str, str]) -> Path:
     return root
 
 
+POSTGRESQL, SQLITE = "postgresql", "sqlite"
+BACKENDS = [
+    pytest.param(SQLITE, id="sqlite"),
+    pytest.param(POSTGRESQL, id="postgresql", marks=[pytest.mark.postgres, pytest.mark.redis]),
+]
+"""For `@pytest.fixture(params=BACKENDS) def backend(request): return request.param`."""
+
+
+@pytest.fixture
+def backend() -> str:
+    """The database and queue `stack_factory` builds on; PostgreSQL + Redis unless a module
+    overrides this fixture."""
+    return POSTGRESQL
+
+
+class StackFactory(Protocol):
+    def __call__(self, extra_env: dict[str, str],
+                 extra_config: dict[str, str] | None = None) -> Stack:
+        """A migrated stack with `CONFIG` (plus `extra_config`: path -> text) applied."""
+        ...
+
+
 @pytest.fixture
 def stack_factory(
-    tmp_path: Path, postgres_url: str, redis_url: str
-) -> Iterator[Callable[[dict[str, str]], Stack]]:
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> Iterator[StackFactory]:
     stacks: list[Stack] = []
+    if backend == POSTGRESQL:
+        postgres_url: str = request.getfixturevalue("postgres_url")
+        redis_url: str = request.getfixturevalue("redis_url")
+    elif backend != SQLITE:
+        raise ValueError(f"unknown backend {backend!r}")
 
-    def make(extra_env: dict[str, str]) -> Stack:
-        import psycopg
+    def make(extra_env: dict[str, str], extra_config: dict[str, str] | None = None) -> Stack:
+        if backend == POSTGRESQL:
+            import psycopg
 
-        # a clean schema for each test, in the run's PostgreSQL database
-        dsn = postgres_url.replace("postgresql+psycopg://", "postgresql://")
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute("DROP SCHEMA public CASCADE")
-            conn.execute("CREATE SCHEMA public")
-        config = write_config(tmp_path / "config", CONFIG)
+            # a clean schema for each test, in the run's PostgreSQL database
+            dsn = postgres_url.replace("postgresql+psycopg://", "postgresql://")
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                conn.execute("DROP SCHEMA public CASCADE")
+                conn.execute("CREATE SCHEMA public")
+            database = {"ONCALL_DATABASE_URL": postgres_url, "ONCALL_REDIS_URL": redis_url}
+        else:
+            # embedded: a fresh file per stack; the queue is SQLite Huey beside it
+            # (oncall.worker.queue.queue_path), since ONCALL_REDIS_URL is unset
+            data = tmp_path / f"sqlite-{len(stacks)}"
+            data.mkdir()
+            database = {"ONCALL_DATABASE_URL": f"sqlite:///{data / 'oncall.db'}"}
+        config = write_config(tmp_path / "config", {**CONFIG, **(extra_config or {})})
         logs = tmp_path / "logs"
         logs.mkdir(exist_ok=True)
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("ONCALL_")},
-            "ONCALL_DATABASE_URL": postgres_url,
-            "ONCALL_REDIS_URL": redis_url,
+            **database,
             "HOOK_SECRET": HOOK_SECRET,
             "ONCALL_SLACK_SIGNING_SECRET": SIGNING_SECRET,
             "ONCALL_PUBLIC_URL": "https://oncall.example",
