@@ -493,6 +493,7 @@ class PageAction(Strict):
     team: Name | None = None
     user: Email | None = None
     message: str | None = None
+    """Why, on the timeline with the step's outcome; the page itself is the incident's page."""
 
     @model_validator(mode="after")
     def _one_target(self) -> PageAction:
