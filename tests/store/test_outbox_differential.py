@@ -4,9 +4,7 @@ notifications, delivery_attempts, provider_circuits and audit_events."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,8 +13,7 @@ from sqlalchemy.orm import Session
 
 from oncall.config.configset import ConfigSet
 from oncall.core.delivery import Breaker
-from oncall.db.engine import make_engine, write_session
-from oncall.db.migrate import upgrade_engine
+from oncall.db.engine import write_session
 from oncall.db.models import (
     AuditEventRow,
     DeliveryAttemptRow,
@@ -25,7 +22,6 @@ from oncall.db.models import (
     UserRow,
 )
 from oncall.notify.providers.base import DeliveryResult
-from oncall.reconcile.apply import Origin, apply_config
 from oncall.store import outbox as store
 from oncall.store import stores_for
 from oncall.store.outbox import Call, DispatchPolicy, NotificationStatus
@@ -35,28 +31,6 @@ T0 = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
 PROVIDERS = {"slack": ["slack"], "sms": ["twilio_sms"], "voice": ["twilio_voice"],
              "email": ["smtp"]}
 WORKER = "worker-1"
-
-
-def _engine(url: str, config: ConfigSet) -> Engine:
-    engine = make_engine(url)
-    upgrade_engine(engine)
-    apply_config(engine, config, Origin(actor="tests", source="tests", revision=None, now=T0))
-    return engine
-
-
-@pytest.fixture
-def engines(postgres_url: str, tmp_path: Path,
-            example_config: ConfigSet) -> Iterator[tuple[Engine, Engine]]:
-    pg = make_engine(postgres_url)
-    with pg.begin() as conn:
-        conn.exec_driver_sql("DROP SCHEMA public CASCADE")
-        conn.exec_driver_sql("CREATE SCHEMA public")
-    pg.dispose()
-    both = (_engine(postgres_url, example_config),
-            _engine(f"sqlite:///{tmp_path / 'oncall.db'}", example_config))
-    yield both
-    for engine in both:
-        engine.dispose()
 
 
 def _incident(engine: Engine) -> tuple[int, int]:

@@ -3,10 +3,8 @@ by a failure, the same on SQLite and PostgreSQL, column by column."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,10 +13,8 @@ from sqlalchemy.orm import Session
 
 from oncall.config.configset import ConfigSet
 from oncall.core.workflows import PlannedRun, PlannedStep
-from oncall.db.engine import make_engine, write_session
-from oncall.db.migrate import upgrade_engine
+from oncall.db.engine import write_session
 from oncall.db.models import AuditEventRow, DeliveryAttemptRow, NotificationRow
-from oncall.reconcile.apply import Origin, apply_config
 from oncall.store import stores_for
 from oncall.store.outbox import (
     EARLIER_STEP_FAILED,
@@ -240,28 +236,6 @@ def test_step_targets_show_no_secret() -> None:
 
 
 # --- the same rows on both databases ----------------------------------------------------------
-
-
-def _engine(url: str, config: ConfigSet) -> Engine:
-    engine = make_engine(url)
-    upgrade_engine(engine)
-    apply_config(engine, config, Origin(actor="tests", source="tests", revision=None, now=T0))
-    return engine
-
-
-@pytest.fixture
-def engines(postgres_url: str, tmp_path: Path,
-            example_config: ConfigSet) -> Iterator[tuple[Engine, Engine]]:
-    pg = make_engine(postgres_url)
-    with pg.begin() as conn:
-        conn.exec_driver_sql("DROP SCHEMA public CASCADE")
-        conn.exec_driver_sql("CREATE SCHEMA public")
-    pg.dispose()
-    both = (_engine(postgres_url, example_config),
-            _engine(f"sqlite:///{tmp_path / 'oncall.db'}", example_config))
-    yield both
-    for engine in both:
-        engine.dispose()
 
 
 def _scenario(engine: Engine, config: ConfigSet) -> None:
