@@ -153,7 +153,7 @@ def parse_slack_action(action_id: str, value: str) -> SlackAction | None:
     return SlackAction(action, incident_id)
 
 
-def _mrkdwn(text: str) -> str:
+def mrkdwn(text: str) -> str:
     """Slack's control sequences (`<!channel>`, `<@U123>`, `<https://x|label>`) all start with
     `<`: escaping &, < and > as Slack asks makes sender-written text show as written.
 
@@ -167,7 +167,7 @@ def _mrkdwn(text: str) -> str:
 
 def _slack_link(url: str, label: str) -> str:
     """`<url|label>`; a `|` or `>` in the URL would end it early, so both are escaped."""
-    return f"<{_mrkdwn(url).replace('|', '%7C')}|{_mrkdwn(label)}>"
+    return f"<{mrkdwn(url).replace('|', '%7C')}|{mrkdwn(label)}>"
 
 
 def _truncate(text: str, limit: int) -> str:
@@ -184,11 +184,11 @@ def render_slack(notice: Notice) -> dict[str, Any]:
         text = TEST_TEXT if notice.kind is NoticeKind.TEST else _verification_text(notice)
         return {
             "text": text,
-            "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": _mrkdwn(text)}}],
+            "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": mrkdwn(text)}}],
         }
     emoji = _SLACK_STATUS_EMOJI[notice.status]
     heading = f"#{notice.number} {notice.title}"
-    fallback = f"{emoji} {_mrkdwn(_status_line(notice))}: {_mrkdwn(heading)}"
+    fallback = f"{emoji} {mrkdwn(_status_line(notice))}: {mrkdwn(heading)}"
     blocks: list[dict[str, Any]] = [
         {
             "type": "header",
@@ -203,7 +203,7 @@ def render_slack(notice: Notice) -> dict[str, Any]:
         blocks.append(
             {
                 "type": "section",
-                "text": {"type": "mrkdwn", "text": _truncate(_mrkdwn(notice.summary), 3000)},
+                "text": {"type": "mrkdwn", "text": _truncate(mrkdwn(notice.summary), 3000)},
             }
         )
     fields = [
@@ -217,7 +217,7 @@ def render_slack(notice: Notice) -> dict[str, Any]:
     blocks.append(
         {
             "type": "section",
-            "fields": [{"type": "mrkdwn", "text": f"*{k}*\n{_mrkdwn(v)}"} for k, v in fields],
+            "fields": [{"type": "mrkdwn", "text": f"*{k}*\n{mrkdwn(v)}"} for k, v in fields],
         }
     )
     context: list[str] = (
@@ -225,7 +225,7 @@ def render_slack(notice: Notice) -> dict[str, Any]:
     )
     context += [_slack_link(link.url, link.title) for link in notice.runbooks]
     if notice.labels:
-        context.append(" ".join(f"`{_mrkdwn(k)}={_mrkdwn(v)}`" for k, v in notice.labels))
+        context.append(" ".join(f"`{mrkdwn(k)}={mrkdwn(v)}`" for k, v in notice.labels))
     if context:
         blocks.append(
             {
@@ -272,6 +272,11 @@ class RenderedEmail:
     subject: str
     text: str
     html: str
+
+
+def one_line(subject: str) -> str:
+    """A subject on one line, so a newline in sender-written text cannot add a header."""
+    return " ".join(subject.split())[:900]
 
 
 def _email_subject(notice: Notice) -> str:
@@ -606,7 +611,7 @@ _TEAMS_MARKDOWN = re.compile(r"([\\`*_~\[\]()<>|])")
 _TEAMS_LIST_ITEM = re.compile(r"(?m)^(\s*)([-+]|\d+\.)(?=\s|$)")
 
 
-def _teams_text(text: str) -> str:
+def teams_text(text: str) -> str:
     """Sender-written text for a Teams TextBlock or fact: shown as written, never as Markdown."""
     escaped = _TEAMS_MARKDOWN.sub(r"\\\1", text)
     return _TEAMS_LIST_ITEM.sub(_literal_list_marker, escaped)
@@ -634,26 +639,26 @@ def render_teams(notice: Notice) -> dict[str, Any]:
         body = [
             {
                 "type": "TextBlock",
-                "text": f"#{notice.number} {_teams_text(notice.title)}",
+                "text": f"#{notice.number} {teams_text(notice.title)}",
                 "weight": "Bolder",
                 "size": "Large",
                 "wrap": True,
             },
             {
                 "type": "TextBlock",
-                "text": _teams_text(_status_line(notice)),
+                "text": teams_text(_status_line(notice)),
                 "color": _TEAMS_COLOR[notice.status],
                 "weight": "Bolder",
                 "spacing": "None",
             },
         ]
         if notice.summary:
-            body.append({"type": "TextBlock", "text": _teams_text(notice.summary), "wrap": True})
+            body.append({"type": "TextBlock", "text": teams_text(notice.summary), "wrap": True})
         body.append(
             {
                 "type": "FactSet",
                 "facts": [
-                    {"title": name, "value": _teams_text(value)} for name, value in _facts(notice)
+                    {"title": name, "value": teams_text(value)} for name, value in _facts(notice)
                 ],
             }
         )

@@ -16,15 +16,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-import smtplib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from email import policy
-from email.message import EmailMessage
-from email.utils import make_msgid
-from typing import Any, Protocol, cast
+from typing import Any, Protocol, cast, runtime_checkable
 
 import httpx
 from sqlalchemy import Engine, Table, bindparam, select
@@ -36,12 +32,10 @@ from oncall.core.incident import Status
 from oncall.core.notification_rules import Channel, Urgency
 from oncall.db.engine import write_connection
 from oncall.db.models import IncidentRow, NotificationRow
-from oncall.notify.message import _mrkdwn, _teams_text
+from oncall.notify.message import teams_text
 from oncall.notify.providers.base import (
     DeliveryResult,
     Provider,
-    network_failure,
-    unexpected_failure,
 )
 from oncall.paging.contacts import people, plan
 from oncall.paging.targets import TargetResolver
@@ -51,8 +45,6 @@ from oncall.workflows.outcome import StepOutcome, bounded, elapsed_ms, failed
 
 __all__ = ["Chains", "DenyList", "StepContext", "StepOutcome", "run_step"]
 
-SLACK_TEXT_LIMIT = 4000
-"""Characters of a Slack post: Slack truncates longer `text`."""
 TEAMS_RESPONSE_BYTES = 2000
 
 
@@ -128,28 +120,20 @@ def _from_delivery(result: DeliveryResult, started: float, sent: str) -> StepOut
 
 
 def _slack(action: Mapping[str, Any], timeout: float, ctx: StepContext) -> StepOutcome:
-    """A channel post through the Slack provider's client, as the service channel's post is
-    sent: its token and endpoint, its timeout, its rule of what is worth retrying."""
+    """A channel post through the Slack provider, as the service channel's post is sent: its
+    token and endpoint, its timeout, its rule of what is worth retrying."""
     from oncall.notify.providers.slack import SlackProvider
 
     started = time.monotonic()
-    channel, text = str(action["channel"]), str(action["text"])
+    channel = str(action["channel"])
     provider = next((p for p in ctx.chains.chain(Channel.SLACK)
                      if isinstance(p, SlackProvider)), None)
     if provider is None:
         return failed("Slack is not configured: set ONCALL_SLACK_TOKEN", started,
                       retryable=False)
-    escaped = _mrkdwn(text)
-    if len(escaped) > SLACK_TEXT_LIMIT:
-        escaped = escaped[: SLACK_TEXT_LIMIT - 1] + "…"
-    try:
-        response = provider.client.chat_postMessage(
-            channel=channel, text=escaped, unfurl_links=False, unfurl_media=False)
-    except Exception as exc:  # noqa: BLE001 - the provider's own rule classifies it
-        return _from_delivery(provider._failure(exc), started, "")
-    return _from_delivery(
-        DeliveryResult.sent(provider.name, f"{response['channel']}/{response['ts']}"),
-        started, f"posted to {channel} ({response['channel']}/{response['ts']})")
+    result = provider.post_text(channel, str(action["text"]))
+    return _from_delivery(result, started, f"posted to {channel} "
+                                           f"({result.provider_message_id})")
 
 
 # --- teams -----------------------------------------------------------------------------------
@@ -167,7 +151,7 @@ def teams_card(text: str) -> dict[str, Any]:
                 "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
                 "type": "AdaptiveCard",
                 "version": "1.4",
-                "body": [{"type": "TextBlock", "text": _teams_text(text), "wrap": True}],
+                "body": [{"type": "TextBlock", "text": teams_text(text), "wrap": True}],
             },
         }],
     }
@@ -194,86 +178,22 @@ def _teams(action: Mapping[str, Any], timeout: float, ctx: StepContext) -> StepO
 # --- email -----------------------------------------------------------------------------------
 
 
-def one_line(subject: str) -> str:
-    """A subject on one line, so a newline in alert data cannot add a header."""
-    return " ".join(subject.split())[:900]
+@runtime_checkable
+class TextMailer(Protocol):
+    """An email provider that sends plain text (SMTP and SES do)."""
 
+    name: str
 
-def text_email(sender: str, recipient: str, subject: str, text: str,
-               incident_id: int) -> EmailMessage:
-    """A plain-text mail; the subject is one line (a newline could inject headers)."""
-    message = EmailMessage(policy=policy.SMTP.clone(max_line_length=998))
-    message["Subject"] = one_line(subject)
-    message["From"] = sender
-    message["To"] = recipient
-    domain = sender.rpartition("@")[2] or "localhost"
-    message["Message-ID"] = make_msgid(domain=domain)
-    message["References"] = f"<incident-{incident_id}@{domain}>"  # the incident's thread
-    message["X-Oncall-Incident"] = str(incident_id)
-    message.set_content(text)
-    return message
-
-
-def _smtp_send(provider: Any, message: EmailMessage) -> DeliveryResult:
-    """`SmtpProvider.send`'s connection and reading of SMTP replies (4xx temporary, 5xx
-    permanent), for a message that is not a notice."""
-    try:
-        with provider._connect() as smtp:
-            refused = smtp.send_message(message)
-    except smtplib.SMTPRecipientsRefused as exc:
-        codes = [code for code, _ in exc.recipients.values()]
-        detail = "; ".join(f"{rcpt}: {code} {text.decode(errors='replace')}"
-                           for rcpt, (code, text) in exc.recipients.items())
-        return DeliveryResult.failed(provider.name, f"recipient refused: {detail}",
-                                     retryable=all(400 <= c < 500 for c in codes),
-                                     status_code=codes[0] if codes else None)
-    except smtplib.SMTPResponseException as exc:
-        error = exc.smtp_error
-        text = error.decode(errors="replace") if isinstance(error, bytes) else str(error)
-        return DeliveryResult.failed(provider.name, f"SMTP {exc.smtp_code}: {text}",
-                                     retryable=400 <= exc.smtp_code < 500,
-                                     status_code=exc.smtp_code)
-    except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError) as exc:
-        return network_failure(provider.name, exc)
-    except Exception as exc:  # noqa: BLE001 - every failure becomes a result
-        return unexpected_failure(provider.name, exc)
-    if refused:
-        return DeliveryResult.failed(provider.name, f"recipient refused: {refused}",
-                                     retryable=False)
-    return DeliveryResult.sent(provider.name, str(message["Message-ID"]))
-
-
-def _ses_send(provider: Any, recipient: str, subject: str, text: str) -> DeliveryResult:
-    from oncall.notify.providers.aws import aws_failure
-
-    try:
-        response = provider.client.send_email(
-            Source=provider.sender,
-            Destination={"ToAddresses": [recipient]},
-            Message={"Subject": {"Data": one_line(subject), "Charset": "UTF-8"},
-                     "Body": {"Text": {"Data": text, "Charset": "UTF-8"}}},
-        )
-    except Exception as exc:  # noqa: BLE001 - every failure becomes a result
-        return aws_failure(provider.name, exc)
-    return DeliveryResult.sent(provider.name, str(response["MessageId"]))
+    def send_text(self, address: str, subject: str, text: str,
+                  incident_id: int) -> DeliveryResult: ...
 
 
 def _send_mail(provider: Provider, recipient: str, subject: str, text: str,
                incident_id: int) -> DeliveryResult:
-    from oncall.notify.providers.ses import SesProvider
-    from oncall.notify.providers.smtp import SmtpProvider
-
-    sender = getattr(provider, "sender", "oncall@localhost")
-    try:
-        message = text_email(sender, recipient, subject, text, incident_id)
-    except ValueError as exc:  # an unusable address or header
-        return DeliveryResult.failed(provider.name, f"bad address: {exc}", retryable=False)
-    if isinstance(provider, SmtpProvider):
-        return _smtp_send(provider, message)
-    if isinstance(provider, SesProvider):
-        return _ses_send(provider, recipient, subject, text)
-    return DeliveryResult.failed(provider.name, "cannot send a workflow email",
-                                 retryable=False)
+    if not isinstance(provider, TextMailer):
+        return DeliveryResult.failed(provider.name, "cannot send a workflow email",
+                                     retryable=False)
+    return provider.send_text(recipient, subject, text, incident_id)
 
 
 def _email(action: Mapping[str, Any], timeout: float, ctx: StepContext) -> StepOutcome:

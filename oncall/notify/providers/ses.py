@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from oncall.notify.message import Notice, render_email
+from oncall.notify.message import Notice, one_line, render_email
 from oncall.notify.providers.aws import aws_client, aws_failure
 from oncall.notify.providers.base import DeliveryResult
 from oncall.notify.settings import ProviderSettings
@@ -30,6 +30,21 @@ class SesProvider:
                         "Html": {"Data": rendered.html, "Charset": "UTF-8"},
                     },
                 },
+            )
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a result
+            return aws_failure(self.name, exc)
+        return DeliveryResult.sent(self.name, str(response["MessageId"]))
+
+    def send_text(self, address: str, subject: str, text: str,
+                  incident_id: int) -> DeliveryResult:
+        """A plain-text mail that is not a notice (a workflow's `email` step)."""
+        del incident_id  # SES sets its own Message-ID: no thread header to derive from it
+        try:
+            response = self.client.send_email(
+                Source=self.sender,
+                Destination={"ToAddresses": [address]},
+                Message={"Subject": {"Data": one_line(subject), "Charset": "UTF-8"},
+                         "Body": {"Text": {"Data": text, "Charset": "UTF-8"}}},
             )
         except Exception as exc:  # noqa: BLE001 - every failure becomes a result
             return aws_failure(self.name, exc)

@@ -14,7 +14,7 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from oncall.notify.message import Notice, render_slack
+from oncall.notify.message import Notice, mrkdwn, render_slack
 from oncall.notify.providers.base import (
     DeliveryResult,
     network_failure,
@@ -34,6 +34,8 @@ _RETRYABLE_ERRORS = {
 
 
 DM_CACHE_SECONDS = 3600.0
+TEXT_LIMIT = 4000
+"""Characters of a message's `text`: Slack truncates longer ones."""
 _GONE_DM_ERRORS = {"channel_not_found", "is_archived", "not_in_channel", "user_not_found",
                    "account_inactive", "cannot_dm_bot"}
 
@@ -105,6 +107,20 @@ class SlackProvider:
             )
         except Exception as exc:  # noqa: BLE001
             return self._failure(exc)
+
+    def post_text(self, channel: str, text: str) -> DeliveryResult:
+        """A plain message to a channel (a workflow's `slack` step): the text shown as
+        written (escaped as every sender-written value is), cut to what Slack keeps."""
+        escaped = mrkdwn(text)
+        if len(escaped) > TEXT_LIMIT:
+            escaped = escaped[: TEXT_LIMIT - 1] + "…"
+        try:
+            response = self.client.chat_postMessage(
+                channel=channel, text=escaped, unfurl_links=False, unfurl_media=False)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a result
+            return self._failure(exc)
+        return DeliveryResult.sent(self.name, f"{response['channel']}/{response['ts']}",
+                                   channel=str(response["channel"]), ts=str(response["ts"]))
 
     def lookup_user(self, email: str) -> str | None:
         """Slack user id of the account with this email, None if Slack knows no such user."""

@@ -12,7 +12,7 @@ from email import policy
 from email.message import EmailMessage
 from email.utils import make_msgid
 
-from oncall.notify.message import Notice, render_email
+from oncall.notify.message import Notice, one_line, render_email
 from oncall.notify.providers.base import DeliveryResult, network_failure, unexpected_failure
 from oncall.notify.settings import ProviderSettings, SmtpSettings
 
@@ -38,6 +38,21 @@ def build_email(sender: str, recipient: str, notice: Notice) -> EmailMessage:
     return message
 
 
+def text_email(sender: str, recipient: str, subject: str, text: str,
+               incident_id: int) -> EmailMessage:
+    """A plain-text mail in the incident's thread; the subject on one line."""
+    message = EmailMessage(policy=policy.SMTP.clone(max_line_length=998))
+    message["Subject"] = one_line(subject)
+    message["From"] = sender
+    message["To"] = recipient
+    domain = sender.rpartition("@")[2] or "localhost"
+    message["Message-ID"] = make_msgid(domain=domain)
+    message["References"] = f"<incident-{incident_id}@{domain}>"
+    message["X-Oncall-Incident"] = str(incident_id)
+    message.set_content(text)
+    return message
+
+
 class SmtpProvider:
     name = "smtp"
 
@@ -57,6 +72,20 @@ class SmtpProvider:
             message = build_email(self.sender, address, notice)
         except ValueError as exc:  # a header injection attempt or an unusable address
             return DeliveryResult.failed(self.name, f"bad address: {exc}", retryable=False)
+        return self.send_message(message)
+
+    def send_text(self, address: str, subject: str, text: str,
+                  incident_id: int) -> DeliveryResult:
+        """A plain-text mail that is not a notice (a workflow's `email` step), threaded with
+        the incident's other mail."""
+        try:
+            message = text_email(self.sender, address, subject, text, incident_id)
+        except ValueError as exc:
+            return DeliveryResult.failed(self.name, f"bad address: {exc}", retryable=False)
+        return self.send_message(message)
+
+    def send_message(self, message: EmailMessage) -> DeliveryResult:
+        """Send one message and read the server's answer (4xx temporary, 5xx permanent)."""
         try:
             with self._connect() as smtp:
                 refused = smtp.send_message(message)
