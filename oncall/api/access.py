@@ -58,6 +58,7 @@ API: Mapping[Key, Access] = {
     ("POST", f"{_INCIDENT}/acknowledge"): Access.API_KEY,
     ("POST", f"{_INCIDENT}/resolve"): Access.API_KEY,
     ("POST", f"{_INCIDENT}/notes"): Access.API_KEY,
+    ("POST", f"{_INCIDENT}/runbooks/{{name}}"): Access.API_KEY,
     ("POST", f"{_INCIDENT}/reassign"): Access.API_KEY,
     ("POST", f"{_INCIDENT}/priority"): Access.API_KEY,
     ("GET", "/api/v1/openapi.json"): Access.PUBLIC,

@@ -34,7 +34,7 @@ from oncall.api.openapi import UNAVAILABLE, json_body, problem, ref
 from oncall.api.routing import Operation, bind
 from oncall.db.engine import write_session
 from oncall.db.models import AlertRow, AuditEventRow, UserRow
-from oncall.incidents import service
+from oncall.incidents import runbooks, service
 from oncall.incidents.actors import Actor, Forbidden
 from oncall.incidents.queries import (
     MAX_LIMIT,
@@ -567,6 +567,86 @@ async def change_priority(ctx: ApiContext, request: Request) -> Response:
     return await _action(ctx, request, PriorityBody, _change_priority)
 
 
+class RunbookBody(_Body):
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+RUN_RUNBOOK: Operation = {
+    "operationId": "runIncidentRunbook",
+    "summary": "Run one of the service's automated runbooks on the incident",
+    "description": (
+        "Queues one run of a runbook the incident's service lists (`runbooks: [{runbook: "
+        "NAME}]`) and that is in the applied config. `params` are validated against the "
+        "runbook's JSON Schema, its defaults applied, before anything is queued; each "
+        "problem is named in invalid-params. The worker calls the runbook, retries it as "
+        "configured and writes the result (status and a response excerpt) on the timeline. "
+        "Only platform admins and the owning team's responders and admins may run one. "
+        "With an Idempotency-Key header, asking again with the same key queues nothing new."),
+    "tags": ["incidents"],
+    "parameters": [
+        _ID,
+        {"name": "name", "in": "path", "required": True,
+         "schema": {"type": "string", "maxLength": 63}},
+        {"name": "Idempotency-Key", "in": "header", "required": False,
+         "schema": {"type": "string", "maxLength": 100}},
+    ],
+    "requestBody": {"required": False, "content": {"application/json": {
+        "schema": _object({"params": {"type": "object"}}, [])}}},
+    "responses": {
+        "202": json_body(ref("RunbookRun"), "Queued (queued is false: queued before)"),
+        "400": problem("The body is not JSON"),
+        "403": problem("The key's user may not run runbooks on this incident"),
+        "413": problem("The body is larger than 1 MB"),
+        "415": problem("The body is not JSON"),
+        "422": problem("A parameter is invalid; invalid-params names each"),
+        **_COMMON_ERRORS,
+        "404": problem("No such incident, or the service does not offer the runbook"),
+    },
+}
+
+
+def _run_runbook(ctx: ApiContext, request: Request, raw: bytes, incident_id: int,
+                 name: str) -> Response:
+    now = ctx.clock()
+    path = request.url.path
+    key = request.headers.get("idempotency-key")
+    if key is not None and not 0 < len(key.strip()) <= 100:
+        raise Problem(problems.unprocessable(
+            "Idempotency-Key", "must be 1 to 100 characters", instance=path))
+    with write_session(ctx.engine) as session:
+        actor = _authenticate(session, request, now)
+        body = _parse_body(request, raw, RunbookBody)
+        config = ctx.config(session)
+        try:
+            done = runbooks.run_runbook(
+                session, config, incident_id, actor, name, body.params, now,
+                request=f"{actor.user_id}:{key.strip()}" if key else None)
+        except service.NotFound as exc:
+            raise Problem(problems.problem(404, str(exc), instance=path)) from None
+        except Forbidden as exc:
+            raise Problem(problems.problem(403, str(exc), instance=path)) from None
+        except runbooks.NotRunnable as exc:
+            raise Problem(problems.problem(404, str(exc), instance=path)) from None
+        except runbooks.Rejected as exc:
+            found = [(f"params.{k}" if k else "params", v) for k, v in exc.problems.items()]
+            raise Problem(problems.unprocessable(found[0][0], found[0][1], found,
+                                                 instance=path)) from None
+    if done.queued:
+        ctx.wake()
+    return JSONResponse({"incident": incident_id, "runbook": done.runbook, "run": done.run,
+                         "params": done.params, "queued": done.queued}, status_code=202)
+
+
+async def run_runbook(ctx: ApiContext, request: Request) -> Response:
+    try:
+        incident_id = _incident_id(request)
+    except Problem as p:
+        return p.response
+    name = str(request.path_params["name"])
+    raw = await request.body()
+    return await _run(ctx, request, lambda: _run_runbook(ctx, request, raw, incident_id, name))
+
+
 ONE = BASE + "/{incident_id}"
 
 
@@ -579,6 +659,7 @@ def openapi_paths() -> dict[str, Any]:
         ONE + "/notes": {"post": ADD_NOTE},
         ONE + "/reassign": {"post": REASSIGN},
         ONE + "/priority": {"post": CHANGE_PRIORITY},
+        ONE + "/runbooks/{name}": {"post": RUN_RUNBOOK},
     }
 
 
@@ -595,4 +676,6 @@ def routes(ctx: ApiContext) -> list[BaseRoute]:
               name="incident-reassign"),
         Route(one + "/priority", bind(change_priority, ctx), methods=["POST"],
               name="incident-priority"),
+        Route(one + "/runbooks/{name}", bind(run_runbook, ctx), methods=["POST"],
+              name="incident-runbook"),
     ]

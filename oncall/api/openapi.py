@@ -179,6 +179,20 @@ SCHEMAS: dict[str, Any] = {
             "total": {"type": "integer"},
         },
     },
+    "RunbookRun": {
+        "type": "object",
+        "required": ["incident", "runbook", "run", "params", "queued"],
+        "properties": {
+            "incident": {"type": "integer"},
+            "runbook": {"type": "string"},
+            "run": {"type": "string", "description":
+                    "The run's key; the timeline's workflow.step_* events with data.run "
+                    "equal to it tell the outcome"},
+            "params": {"type": "object", "description": "As validated, defaults applied"},
+            "queued": {"type": "boolean", "description":
+                       "False: the same Idempotency-Key was queued before"},
+        },
+    },
     "ActionResult": {
         "type": "object",
         "required": ["changed", "incident"],

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shlex
 import threading
 import time
 import urllib.request
@@ -33,8 +34,9 @@ from oncall.api.routing import Operation, bind
 from oncall.api.threads import offloaded
 from oncall.config.suggest import did_you_mean
 from oncall.db.engine import write_session
-from oncall.incidents import service
+from oncall.incidents import runbooks, service
 from oncall.incidents.actors import Actor, Forbidden
+from oncall.incidents.events import params_text
 from oncall.incidents.people import actor_for_email
 from oncall.notify.message import parse_slack_action
 from oncall.paging.targets import first_responders
@@ -221,7 +223,7 @@ def interactions(slack: Slack, request: Request, body: bytes) -> Response:
 
 COMMANDS_OPERATION: Operation = {
     "operationId": "slackCommand",
-    "summary": "The /oncall slash command: ack, resolve, who",
+    "summary": "The /oncall slash command: ack, resolve, who, run",
     "tags": ["slack"],
     "security": [],
     "requestBody": {"required": True, "content": _FORM},
@@ -233,7 +235,7 @@ COMMANDS_OPERATION: Operation = {
 
 
 def commands(slack: Slack, request: Request, body: bytes) -> Response:
-    """`/oncall ack|resolve N` and `/oncall who SERVICE`."""
+    """`/oncall ack|resolve N`, `/oncall who SERVICE` and `/oncall run RUNBOOK N key=value`."""
     form = _verified_form(slack, request, body)
     if isinstance(form, Response):
         return form
@@ -251,6 +253,8 @@ def commands(slack: Slack, request: Request, body: bytes) -> Response:
             return _reply(actor)
         full = "acknowledge" if verb.startswith("ack") else "resolve"
         return _reply(_act(slack.ctx, actor, full, int(rest[0].lstrip("#"))))
+    if verb == "run":
+        return _reply(_run(slack, form.get("user_id", ""), form.get("text", "")))
     return _reply(f"Unknown command {verb!r}.\n{HELP}")
 
 
@@ -272,8 +276,48 @@ def routes(ctx: ApiContext) -> list[BaseRoute]:
 HELP = (
     "/oncall ack 123 — acknowledge incident 123\n"
     "/oncall resolve 123 — resolve incident 123\n"
-    "/oncall who SERVICE — who is on call for a service now"
+    "/oncall who SERVICE — who is on call for a service now\n"
+    "/oncall run RUNBOOK 123 key=value … — run one of the service's runbooks on incident 123"
 )
+RUN_USAGE = ("Usage: /oncall run RUNBOOK INCIDENT_NUMBER key=value … "
+             '(quote a value with spaces: reason="bad deploy")')
+
+
+def _run(slack: Slack, slack_user: str, text: str) -> str:
+    """Run a runbook by hand: the same checks as the web app's form and the REST API, with
+    each parameter problem named."""
+    try:
+        words = shlex.split(text)[1:]
+    except ValueError as exc:
+        return f"{RUN_USAGE}\n({exc})"
+    if len(words) < 2 or not words[1].lstrip("#").isdigit():
+        return RUN_USAGE
+    name, incident_id = words[0], int(words[1].lstrip("#"))
+    pairs = [w.partition("=") for w in words[2:]]
+    if any(not sep or not key for key, sep, _ in pairs):
+        return f"{RUN_USAGE}\nEvery parameter is key=value."
+    actor = _actor_of(slack, slack_user)
+    if isinstance(actor, str):
+        return actor
+    ctx = slack.ctx
+    try:
+        with write_session(ctx.engine) as session:
+            done = runbooks.run_typed(
+                session, ctx.config(session), incident_id, actor, name,
+                {key: value for key, _, value in pairs}, ctx.clock())
+    except service.NotFound:
+        return f"Incident #{incident_id} does not exist."
+    except Forbidden as exc:
+        return f"Not allowed: {exc}."
+    except runbooks.NotRunnable as exc:
+        return f"Cannot run it: {exc}."
+    except runbooks.Rejected as exc:
+        return f"Runbook {name} was not run; its parameters are invalid:\n" + "\n".join(
+            f"• {key or 'parameters'}: {why}" for key, why in exc.problems.items())
+    ctx.wake()
+    shown = params_text(done.params) or "no parameters"
+    return (f"Runbook {name} queued on incident #{incident_id} ({shown}); "
+            "its result will be on the incident's timeline.")
 
 
 def _who(ctx: ApiContext, name: str) -> str:

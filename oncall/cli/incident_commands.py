@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from oncall.cli.db_commands import add_database_option, database_url
 from oncall.db.engine import make_engine
 from oncall.db.migrate import DatabaseNotMigrated, require_current
-from oncall.incidents.events import workflow_summary
+from oncall.incidents.events import is_run_event, workflow_summary
 from oncall.incidents.queries import Delivery, delivery_trail, incident_detail
 from oncall.settings import SettingsError
 
@@ -90,7 +90,7 @@ def show_incident(args: argparse.Namespace) -> int:
             print("\ntimeline (UTC):")
             for event in detail.timeline:
                 extra = ""
-                if event.type.startswith("workflow."):
+                if is_run_event(event.type):
                     extra = " " + workflow_summary(event.type, event.data or {})
                 elif event.data:
                     extra = " " + ", ".join(f"{k}={v}" for k, v in event.data.items())

@@ -39,6 +39,7 @@ from oncall.config.models import (
     EmailStep,
     IfStep,
     PageStep,
+    Runbook,
     RunbookStep,
     SlackStep,
     TeamRecipient,
@@ -160,8 +161,12 @@ class PlannedRun:
     workflow: str
     event: str
     key: str
-    """f"{workflow}:{incident_id}:{event_id}"."""
+    """f"{workflow}:{incident_id}:{event_id}"; a runbook run by hand:
+    f"runbook:{name}:{incident_id}:{request}"."""
     steps: tuple[PlannedStep, ...]
+    by: str | None = None
+    """A runbook run by hand (`workflow` is then ""): the label of who asked. Its step
+    events are theirs, and it has no `workflow.started` event (the request is its own)."""
 
 
 @dataclass(frozen=True)
@@ -487,11 +492,19 @@ def _runbook_action(step: RunbookStep, context: Mapping[str, Any], config: Confi
         params = validate_params(runbook.parameters, rendered)
     except ParamsInvalid as exc:
         raise ParamsInvalid(f"runbook {name!r}: {exc}") from exc
-    body_context = {"params": params, "incident": context["incident"],
+    return runbook_call(runbook, params, context)
+
+
+def runbook_call(runbook: Runbook, params: Mapping[str, Any], context: Mapping[str, Any]
+                 ) -> dict[str, Any]:
+    """A runbook step's action from validated `params`: the body rendered over `params`,
+    `incident` and `service`; URL and headers as written."""
+    body_context = {"params": dict(params), "incident": context["incident"],
                     "service": context["service"]}
     hook = runbook.webhook
-    return {"runbook": name, "params": params, "url": hook.url, "method": hook.method,
-            "headers": dict(hook.headers), "body": render_value(hook.body, body_context),
+    return {"runbook": runbook.name, "params": dict(params), "url": hook.url,
+            "method": hook.method, "headers": dict(hook.headers),
+            "body": render_value(hook.body, body_context),
             "max_response_bytes": runbook.max_response_bytes}
 
 

@@ -8,6 +8,9 @@ A person may acknowledge, resolve, reassign, escalate, annotate or re-prioritise
 - the incident paged them (a page was queued for them, or it is assigned to them), unless they
   are an observer of the owning team or an observer on every team they belong to.
 
+Running a runbook by hand is narrower: it changes production, so only platform admins and the
+owning team's responders and admins may, not everyone the incident paged.
+
 Observers never act. Integrations and the system itself are not people and are not limited here
 (an integration resolves what it opened; the worker escalates).
 """
@@ -70,3 +73,20 @@ def require_incident(session: Session, actor: Actor, incident: IncidentRow, acti
     allowed, why = may_act(session, actor, incident)
     if not allowed:
         raise Forbidden(f"{why}, so cannot {action} it")
+
+
+def may_run_runbooks(actor: Actor, team: str | None) -> bool:
+    """Whether `actor` may run runbooks by hand on incidents of `team`'s services."""
+    if actor.kind != "user":
+        return False
+    return actor.platform_admin or (team is not None and actor.roles.get(team) in ACTING_ROLES)
+
+
+def require_runbook(session: Session, actor: Actor, incident: IncidentRow, name: str) -> None:
+    """Raise `Forbidden` unless `actor` may run runbook `name` on this incident by hand."""
+    team = owning_team(session, incident)
+    if not may_run_runbooks(actor, team):
+        raise Forbidden(
+            f"{actor.name} is not a responder or admin of team {team} (which owns incident "
+            f"#{incident.id}), so cannot run runbook {name}"
+        )

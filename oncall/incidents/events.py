@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any, NotRequired, TypedDict, Unpack
 
@@ -22,6 +23,8 @@ ESCALATED = "incident.escalated"
 STEP_SKIPPED = "escalation.step_skipped"
 EXHAUSTED = "escalation.exhausted"
 SUPPRESSED = "alert.suppressed"
+RUNBOOK_REQUESTED = "runbook.requested"
+"""A person asked for a runbook run (who, which, the parameters after validation)."""
 
 
 class EventFields(TypedDict):
@@ -64,12 +67,26 @@ DETAIL_SHOWN = 200
 """The most of a workflow step's response or error shown on one timeline line."""
 
 
+def params_text(params: dict[str, Any]) -> str:
+    """Runbook parameters on one line, by name: `hard=true, paths=["/a"]`."""
+    return ", ".join(f"{k}={v if isinstance(v, str) else json.dumps(v)}"
+                     for k, v in sorted(params.items()))
+
+
+def is_run_event(type: str) -> bool:
+    """A workflow's or a runbook run's event: `workflow_summary` describes it."""
+    return type.startswith("workflow.") or type == RUNBOOK_REQUESTED
+
+
 def workflow_summary(type: str, data: dict[str, Any]) -> str:
     """A workflow event on one line: the run, or the step with its outcome, HTTP status,
     duration and attempt. Built from the event's data, which holds no secret."""
     name = data.get("workflow", "?")
     if type == "workflow.started":
         return f"{name} on {data.get('event', '?')}: {data.get('steps', '?')} step(s)"
+    if type == RUNBOOK_REQUESTED:
+        params = params_text(data.get("params") or {})
+        return f"runbook {data.get('runbook', '?')} ({params or 'no parameters'})"
     if "step" not in data:
         return ", ".join(f"{k}={v}" for k, v in data.items())
     parts = [str(data.get("outcome", type.rsplit("_", 1)[-1]))]
@@ -81,8 +98,11 @@ def workflow_summary(type: str, data: dict[str, Any]) -> str:
         parts.append(f"attempt {data['attempt']}")
     if data.get("retry_at"):
         parts.append(f"next at {str(data['retry_at'])[11:19]}")
-    line = (f"{name} step {data.get('step')} ({data.get('path', '?')}) {data.get('kind', '?')}: "
-            + ", ".join(parts))
+    if name:
+        line = (f"{name} step {data.get('step')} ({data.get('path', '?')}) "
+                f"{data.get('kind', '?')}: " + ", ".join(parts))
+    else:  # a runbook run by hand: one step, the runbook
+        line = f"runbook {data.get('runbook', '?')}: " + ", ".join(parts)
     detail = " ".join(str(data.get("detail") or "").split())
     if detail:
         line += " — " + (detail if len(detail) <= DETAIL_SHOWN else detail[:DETAIL_SHOWN - 1] + "…")

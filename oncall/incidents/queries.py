@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import cast
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Connection, Select, Table, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
+from oncall.core.workflows import WorkflowIncident
 from oncall.db.models import (
     AlertRow,
     AuditEventRow,
@@ -205,3 +207,31 @@ def delivery_trail(session: Session, incident_id: int) -> list[Delivery]:
         Delivery(r, people.get(r.user_id) if r.user_id else None, attempts.get(r.id, []))
         for r in rows
     ]
+
+
+_I = cast(Table, IncidentRow.__table__)
+_S = cast(Table, ServiceRow.__table__)
+_WORKFLOW_INCIDENTS = (
+    select(_I.c.id, _I.c.title, _I.c.description, _I.c.status, _I.c.priority, _I.c.urgency,
+           _I.c.labels, _S.c.name.label("service"), _I.c.triggered_at, _I.c.alert_count)
+    .select_from(_I.join(_S, _S.c.id == _I.c.service_id))
+    .where(_I.c.id.in_(bindparam("ids", expanding=True)))
+)
+
+
+def workflow_incidents(conn: Connection, ids: Sequence[int], *, lock: bool = False
+                       ) -> dict[int, WorkflowIncident]:
+    """What the workflow planner (and a runbook run by hand) sees of each incident, as it
+    is now. `lock`: hold the incidents' rows until the transaction ends (FOR UPDATE, in id
+    order), so that planners of several workers count an incident's runs one at a time."""
+    query = _WORKFLOW_INCIDENTS.order_by(_I.c.id).with_for_update(of=_I) if lock \
+        else _WORKFLOW_INCIDENTS
+    return {
+        row.id: WorkflowIncident(
+            id=row.id, title=row.title, description=row.description, status=row.status,
+            priority=row.priority, urgency=row.urgency,
+            labels={str(k): str(v) for k, v in (row.labels or {}).items()},
+            service=row.service, triggered_at=row.triggered_at,
+            alert_count=row.alert_count or 1)
+        for row in conn.execute(query, {"ids": list(ids)})
+    }

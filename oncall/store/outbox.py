@@ -733,7 +733,8 @@ def queue_run(bind: Connection | Session, run: PlannedRun, incident_id: int,
     """Write a planned run's steps as outbox rows in the caller's transaction: the first
     pending and due now, the others waiting for the step before them; a step whose idempotency
     key exists is not written again (nor is the run's `workflow.started` event). Returns the
-    ids of the rows due now."""
+    ids of the rows due now. A runbook run by hand (`run.by`) has no `workflow.started`:
+    whoever queues it records the request."""
     conn = bind.connection() if isinstance(bind, Session) else bind
     keys = [step.key(run.key) for step in run.steps]
     existing = set(conn.scalars(
@@ -747,12 +748,12 @@ def queue_run(bind: Connection | Session, run: PlannedRun, incident_id: int,
                             "path": step.path, "action": step.action,
                             "continue_on_error": step.continue_on_error,
                             "retries": step.retries, "timeout": step.timeout_seconds,
-                            "error": step.error, "steps": len(run.steps)})
+                            "error": step.error, "steps": len(run.steps), "by": run.by})
         for position, (step, key) in enumerate(zip(run.steps, keys, strict=True))
         if key not in existing
     ]
     ids = enqueue(conn, rows) if rows else []
-    if not keys or keys[0] not in existing:
+    if run.by is None and (not keys or keys[0] not in existing):
         conn.execute(ADD_EVENT, events.row_values(
             at=now, actor=f"workflow:{run.workflow}", type="workflow.started",
             incident_id=incident_id,
@@ -782,11 +783,15 @@ def step_recorded(session: Session, notification_id: int, claimed: Claim,
     step = claimed.step or {}
     name = str(step.get("workflow", ""))
     index = int(step.get("index", 0))
-    actor = f"workflow:{name}"
+    actor = str(step.get("by") or f"workflow:{name}")
     planning_error = step.get("error")
-    data: dict[str, Any] = {"workflow": name, "step": index, "path": step.get("path"),
+    data: dict[str, Any] = {"workflow": name, "run": step.get("run"), "step": index,
+                            "path": step.get("path"),
                             "kind": row.channel, "attempt": attempt, "status_code": None,
                             "duration_ms": 0, "notification_id": row.id}
+    if row.channel == "runbook":
+        action = step.get("action") or {}
+        data.update(runbook=action.get("runbook"), params=action.get("params"))
     if outcome is None:
         data.update(outcome="failed", detail=_bounded(str(planning_error or "not planned")))
     else:
@@ -858,7 +863,8 @@ def _cancel_rest(session: Session, row: NotificationRow, index: int, now: dateti
         data = later.provider_data or {}
         events.record(session, at=now, actor=actor, type="workflow.step_skipped",
                       incident_id=later.incident_id,
-                      data={"workflow": data.get("workflow"), "step": _step_index(later),
+                      data={"workflow": data.get("workflow"), "run": data.get("run"),
+                            "step": _step_index(later),
                             "path": data.get("path"), "kind": later.channel,
                             "outcome": "skipped", "status_code": None, "duration_ms": 0,
                             "attempt": 0, "detail": EARLIER_STEP_FAILED,

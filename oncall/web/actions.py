@@ -14,7 +14,7 @@ from typing import TypeVar
 from sqlalchemy.orm import Session
 
 from oncall.db.engine import write_session
-from oncall.incidents import service
+from oncall.incidents import runbooks, service
 from oncall.incidents.actors import Actor
 from oncall.web import context
 
@@ -74,3 +74,11 @@ def change_priority(actor: Actor, incident_id: int, priority: str) -> bool:
 
 def add_note(actor: Actor, incident_id: int, text: str) -> None:
     _committed(lambda s: service.add_note(s, incident_id, actor, text, context.now()))
+
+
+def run_runbook(actor: Actor, incident_id: int, name: str, typed_in: dict[str, str]
+                ) -> runbooks.Requested:
+    """Queue a runbook run with what was typed into its form; `runbooks.Rejected` names
+    each bad parameter."""
+    return _committed(lambda s: runbooks.run_typed(
+        s, context.config(s), incident_id, actor, name, typed_in, context.now()))

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from oncall.db.models import AuditEventRow, IncidentRow
 from oncall.incidents import queries
-from oncall.incidents.events import workflow_summary
+from oncall.incidents.events import is_run_event, workflow_summary
 from oncall.incidents.queries import OPEN_STATUSES, STATUSES, Delivery, IncidentItem
 from oncall.store.outbox import WORKFLOW
 
@@ -108,7 +108,7 @@ def _describe(event: AuditEventRow) -> str:
         return str(data.get("text", ""))
     if kind == "incident.escalated":
         return "Escalated" + (f" to step {data['step'] + 1}" if "step" in data else "")
-    if kind.startswith("workflow."):
+    if is_run_event(kind):
         return workflow_summary(kind, data)
     parts = [
         f"{k}={v}"

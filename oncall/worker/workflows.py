@@ -18,10 +18,11 @@ from typing import Any, cast
 from sqlalchemy import Connection, Engine, Table, bindparam, insert, select
 
 from oncall.config.configset import ConfigSet
-from oncall.core.workflows import EVENT_OF_AUDIT_TYPE, WorkflowEventView, WorkflowIncident, plan
+from oncall.core.workflows import EVENT_OF_AUDIT_TYPE, WorkflowEventView, plan
 from oncall.db.engine import write_session
-from oncall.db.models import AuditEventRow, IncidentRow, ServiceRow
+from oncall.db.models import AuditEventRow
 from oncall.incidents import events
+from oncall.incidents.queries import workflow_incidents
 from oncall.store import stores_for
 from oncall.store.outbox import queue_run
 from oncall.store.workflow_inbox import InboxEvent
@@ -31,16 +32,8 @@ log = logging.getLogger("oncall.worker")
 BATCH = 100
 STARTED = "workflow.started"
 
-_I = cast(Table, IncidentRow.__table__)
-_S = cast(Table, ServiceRow.__table__)
 _E = cast(Table, AuditEventRow.__table__)
 
-_INCIDENTS = (
-    select(_I.c.id, _I.c.title, _I.c.description, _I.c.status, _I.c.priority, _I.c.urgency,
-           _I.c.labels, _S.c.name.label("service"), _I.c.triggered_at, _I.c.alert_count)
-    .select_from(_I.join(_S, _S.c.id == _I.c.service_id))
-    .where(_I.c.id.in_(bindparam("ids", expanding=True)))
-)
 _RUNS = (
     select(_E.c.incident_id, _E.c.data)
     .where(_E.c.type == STARTED, _E.c.incident_id.in_(bindparam("ids", expanding=True)))
@@ -63,19 +56,6 @@ def plan_workflows(engine: Engine, config: ConfigSet, now: datetime,
         return due
 
 
-def incidents_of(conn: Connection, ids: Sequence[int]) -> dict[int, WorkflowIncident]:
-    """What the planner sees of each incident, as it is now."""
-    return {
-        row.id: WorkflowIncident(
-            id=row.id, title=row.title, description=row.description, status=row.status,
-            priority=row.priority, urgency=row.urgency,
-            labels={str(k): str(v) for k, v in (row.labels or {}).items()},
-            service=row.service, triggered_at=row.triggered_at,
-            alert_count=row.alert_count or 1)
-        for row in conn.execute(_INCIDENTS, {"ids": list(ids)})
-    }
-
-
 def runs_so_far(conn: Connection, ids: Sequence[int]) -> dict[int, Counter[str]]:
     """How many runs each workflow has had for each incident (its `workflow.started`
     events), for the planner's loop guard."""
@@ -90,7 +70,7 @@ def runs_so_far(conn: Connection, ids: Sequence[int]) -> dict[int, Counter[str]]
 def _queue(conn: Connection, claimed: list[InboxEvent], config: ConfigSet,
            now: datetime) -> list[int]:
     ids = sorted({e.incident_id for e in claimed})
-    incidents = incidents_of(conn, ids)
+    incidents = workflow_incidents(conn, ids, lock=True)  # the loop guard counts exactly
     counts = runs_so_far(conn, ids)
     due: list[int] = []
     failures: list[dict[str, Any]] = []

@@ -21,7 +21,7 @@ from oncall.api import slack as slack_api
 from oncall.api.app import ApiContext, create_api
 from oncall.config.configset import ConfigSet
 from oncall.db.engine import write_session
-from oncall.db.models import AuditEventRow, IncidentRow
+from oncall.db.models import AuditEventRow, IncidentRow, NotificationRow
 from oncall.notify.message import ACK_ACTION_ID
 from oncall.settings import Settings
 from oncall.testing.incidents import open_incident
@@ -180,3 +180,48 @@ def test_the_command_handler_answers_when_called_directly(applied_engine: Engine
                        "query_string": b"", "headers": []})
     unconfigured = slack_api.commands(slack_api.Slack.from_context(ctx), request, b"text=help")
     assert unconfigured.status_code == 503
+
+
+def _runbook_steps(engine: Engine, incident_id: int) -> list[NotificationRow]:
+    with Session(engine) as session:
+        return list(session.scalars(select(NotificationRow).where(
+            NotificationRow.incident_id == incident_id, NotificationRow.kind == "workflow")))
+
+
+@pytest.mark.parametrize(("email", "text", "answer", "queued"), [
+    ("marcus.bell@northwind.example", 'run restart-checkout #{id} region=eu-west-1 '
+     'reason="bad deploy"',
+     "Runbook restart-checkout queued on incident #{id} (reason=bad deploy, region=eu-west-1)",
+     {"region": "eu-west-1", "reason": "bad deploy"}),
+    ("marcus.bell@northwind.example", "run restart-checkout {id} region=mars force=1",
+     "Runbook restart-checkout was not run; its parameters are invalid:\n"
+     "• force: is not a parameter of this runbook\n"
+     "• region: 'mars' is not one of ['us-east-1', 'eu-west-1']", None),
+    ("marcus.bell@northwind.example", "run restart-checkout {id}",
+     "• region: is required", None),
+    ("marcus.bell@northwind.example", "run purge-cdn-cache {id} paths=/a",
+     "Cannot run it: service checkout-api does not offer runbook 'purge-cdn-cache'", None),
+    ("samuel.osei@northwind.example", "run restart-checkout {id} region=eu-west-1",
+     "Not allowed: samuel.osei@northwind.example is not a responder or admin of team "
+     "payments", None),
+    ("eve.larsen@northwind.example", "run restart-checkout {id} region=eu-west-1",
+     "Not allowed:", None),
+    ("marcus.bell@northwind.example", "run restart-checkout region=eu-west-1",
+     "Usage: /oncall run RUNBOOK INCIDENT_NUMBER", None),
+    ("marcus.bell@northwind.example", "run restart-checkout {id} eu-west-1",
+     "Every parameter is key=value", None),
+    ("marcus.bell@northwind.example", 'run restart-checkout {id} reason="open',
+     "Usage: /oncall run", None),
+    ("marcus.bell@northwind.example", "run restart-checkout 99999 region=eu-west-1",
+     "Incident #99999 does not exist.", None),
+])
+def test_run_a_runbook_from_slack(slack: Slack, email: str, text: str, answer: str,
+                                  queued: dict[str, str] | None) -> None:
+    incident_id = new_incident(slack.engine)
+    reply = slack.command(email, text.format(id=incident_id)).json()  # type: ignore[attr-defined]
+    assert answer.format(id=incident_id) in reply["text"]
+    steps = _runbook_steps(slack.engine, incident_id)
+    assert [(s.provider_data or {})["action"]["params"] for s in steps] == (
+        [queued] if queued else [])
+    if queued:
+        assert (steps[0].provider_data or {})["by"] == f"user:{email}"

@@ -12,8 +12,19 @@ from sqlalchemy import select, update
 
 from oncall.config.loader import load
 from oncall.core.schedule import who_at
-from oncall.db.models import AuditEventRow, IncidentRow, TeamMembershipRow, UserRow
+from oncall.db.models import (
+    AuditEventRow,
+    IncidentRow,
+    NotificationRow,
+    TeamMembershipRow,
+    UserRow,
+)
+from oncall.notify.settings import ProviderSettings
+from oncall.settings import Settings
+from oncall.testing.peers import WebhookPeer
 from oncall.web import auth
+from oncall.worker.providers import build_chains
+from oncall.worker.runtime import Runtime
 
 from .conftest import ADMIN_PASSWORD, REPO, REVISION, App, Provider
 
@@ -246,3 +257,54 @@ def test_csp_lets_the_app_work_and_html_in_a_note_stays_text(
     page.goto(f"{app.url}/oncall")
     page.wait_for_selector("#oncall-schedules")
     assert violations == []
+
+
+def test_run_a_runbook_with_a_bad_then_a_good_parameter_and_see_its_result_live(
+    browser: Any, app: App, provider: Provider, shot: Any
+) -> None:
+    """The form comes from restart-checkout's schema (region an enum, reason at most 200
+    characters); the server's problems show beside their fields; a good run is queued, and
+    when a worker has run it the result shows on the open page without a reload."""
+    title = f"Checkout pods stuck {uuid.uuid4().hex[:6]}"
+    iid = app.post_alert(title, title)["incidents"][0]
+    page = sso(browser, app, provider, RESPONDER)
+    page.goto(f"{app.url}/incidents/{iid}")
+    page.click(".run-runbook[data-runbook=restart-checkout]")
+    form = page.locator("#runbook-form")
+    form.wait_for()
+    assert form.locator(".runbook-field").count() == 2
+    form.locator("input[name=reason]").fill("x" * 201)
+    page.click("#runbook-submit")
+    form.locator(".field-error[data-field=region]", has_text="is required").wait_for()
+    assert "201" not in form.locator(".field-error[data-field=reason]").inner_text()
+    assert "is too long" in form.locator(".field-error[data-field=reason]").inner_text()
+    shot(page, "runbook-form-errors")
+    with app.engine.connect() as conn:
+        assert conn.scalar(select(NotificationRow.id).where(
+            NotificationRow.incident_id == iid, NotificationRow.kind == "workflow")) is None
+
+    form.locator("[role=combobox]").click()
+    page.get_by_role("option", name="eu-west-1").click()
+    form.locator("input[name=reason]").fill("pods stuck after deploy")
+    page.click("#runbook-submit")
+    run = page.locator(".runbook-run[data-state=queued]", has_text="restart-checkout")
+    run.wait_for()
+    assert "reason=pods stuck after deploy, region=eu-west-1" in run.inner_text()
+    page.locator("#runbook-form").wait_for(state="detached")
+
+    with WebhookPeer() as receiver, app.engine.connect() as conn:
+        step = conn.scalar(select(NotificationRow.id).where(
+            NotificationRow.incident_id == iid, NotificationRow.kind == "workflow"))
+        providers = ProviderSettings.from_env({})
+        runtime = Runtime(
+            settings=Settings(database_url=app.engine.url.render_as_string(False)),
+            providers=providers, engine=app.engine, chains=build_chains(providers),
+            worker_id="browser-test",
+            environ={"AWX_URL": receiver.url, "AWX_TOKEN": "browser-test-token"})
+        assert runtime.dispatch(step).outcome == "sent"
+        assert receiver.requests[0].json() == {"extra_vars": {
+            "region": "eu-west-1", "reason": "pods stuck after deploy"}}
+    done = page.locator(".runbook-run[data-state=succeeded]", has_text="restart-checkout")
+    done.wait_for(timeout=LIVE_TIMEOUT_MS)  # live: no reload
+    assert "HTTP 201" in done.inner_text() and '"status": "pending"' in done.inner_text()
+    shot(page, "runbook-run-succeeded")

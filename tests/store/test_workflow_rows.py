@@ -130,7 +130,7 @@ def test_a_run_is_queued_once_first_step_due_the_rest_waiting(engine: Engine) ->
     assert rows[0].provider_data == {
         "workflow": "p1-broadcast", "run": run.key, "index": 0, "path": "steps[0]",
         "action": run.steps[0].action, "continue_on_error": False, "retries": 0,
-        "timeout": 5.0, "error": None, "steps": 3}
+        "timeout": 5.0, "error": None, "steps": 3, "by": None}
     assert all(r.next_attempt_at == T0 for r in rows)
     assert [(t, a, d["steps"]) for t, a, d in _events(engine, incident_id)] == [
         ("workflow.started", "workflow:p1-broadcast", 3)]

@@ -29,8 +29,10 @@ def test_detail_shows_timeline_and_runbooks(
         "title": "Storefront incident guide",
         "url": "https://wiki.northwind.example/storefront/incidents",
         "kind": "link",
+        "runnable": "",
     } in s.runbooks
-    assert {"title": "purge-cdn-cache", "url": "", "kind": "automated"} in s.runbooks
+    assert {"title": "purge-cdn-cache", "url": "", "kind": "automated",
+            "runnable": "yes"} in s.runbooks
 
 
 def test_unknown_incident(state: Callable[..., Any], incident: Callable[..., int]) -> None:
@@ -83,3 +85,60 @@ def test_tz_and_stop_live(state: Callable[..., Any], incident: Callable[..., int
     s.live = True
     call(s, "stop_live")
     assert not s.live
+
+
+def test_run_a_runbook_from_its_form_bad_then_good(
+    state: Callable[..., Any], incident: Callable[..., int]
+) -> None:
+    iid = incident()  # storefront-web offers purge-cdn-cache
+    s = _load(state, RESPONDER, iid)
+    assert s.can_run_runbooks
+    assert {"title": "purge-cdn-cache", "url": "", "kind": "automated",
+            "runnable": "yes"} in s.runbooks
+    call(s, "open_runbook", "purge-cdn-cache")
+    assert s.runbook_name == "purge-cdn-cache"
+    assert [(f["name"], f["kind"], f["required"]) for f in s.runbook_fields] == [
+        ("paths", "list", "yes"), ("hard", "checkbox", "")]
+    assert s.runbook_values == {"paths": "", "hard": "false"}  # the schema's default
+    call(s, "set_runbook_value", "paths", "/checkout, cart")
+    call(s, "submit_runbook")
+    assert s.runbook_name == "purge-cdn-cache"  # still open, the problem beside its field
+    assert s.runbook_errors == {"paths": "'cart' does not match '^/'"}
+    assert s.runbook_runs == [] and s.error == ""
+    call(s, "set_runbook_value", "paths", "/checkout, /cart")
+    assert s.runbook_errors == {}  # editing the field clears its problem
+    call(s, "set_runbook_value", "hard", True)
+    call(s, "submit_runbook")
+    assert s.runbook_name == "" and "queued" in s.notice
+    [run] = s.runbook_runs
+    assert run["runbook"] == "purge-cdn-cache" and run["state"] == "queued"
+    assert run["by"] == f"user:{RESPONDER}"
+    assert run["params"] == 'hard=true, paths=["/checkout", "/cart"]'
+    assert s.timeline[-1]["kind"] == "runbook.requested"
+    assert s.timeline[-1]["text"] == (
+        'runbook purge-cdn-cache (hard=true, paths=["/checkout", "/cart"])')
+
+
+def test_an_observer_sees_no_run_button_and_is_refused_anyway(
+    state: Callable[..., Any], incident: Callable[..., int]
+) -> None:
+    iid = incident()
+    s = _load(state, OBSERVER, iid)
+    assert not s.can_run_runbooks
+    call(s, "open_runbook", "purge-cdn-cache")
+    call(s, "set_runbook_value", "paths", "/checkout")
+    call(s, "submit_runbook")
+    assert "cannot run runbook purge-cdn-cache" in s.runbook_problem
+    assert s.runbook_runs == []
+
+
+def test_a_runbook_the_service_does_not_offer_is_refused(
+    state: Callable[..., Any], incident: Callable[..., int]
+) -> None:
+    iid = incident()
+    s = _load(state, RESPONDER, iid)
+    call(s, "open_runbook", "restart-checkout")  # in the config, not offered by storefront-web
+    call(s, "set_runbook_value", "region", "eu-west-1")
+    call(s, "submit_runbook")
+    assert "does not offer runbook 'restart-checkout'" in s.runbook_problem
+    assert s.runbook_runs == []

@@ -24,7 +24,7 @@ from oncall.core.alerts import Alert
 from oncall.core.delivery import Backoff, BreakerPolicy
 from oncall.db.engine import write_session
 from oncall.db.models import AuditEventRow, IncidentRow, NotificationRow, WorkflowInboxRow
-from oncall.incidents import service
+from oncall.incidents import runbooks, service
 from oncall.incidents.actors import Actor
 from oncall.ingest.pipeline import ServiceDirectory
 from oncall.notify.settings import ProviderSettings
@@ -417,3 +417,93 @@ def test_the_worker_sweep_plans_and_runs_workflows(rig: Rig,
         threading.Event().wait(0.05)
     assert rig.receiver.paths() == ["/hook", RUNBOOK, "/after"]
     assert [r.status for r in rig.rows(incident_id)] == ["sent"] * 3
+
+
+def test_a_runbook_run_by_hand_calls_once_retries_and_records_its_result_as_the_person(
+        rig: Rig) -> None:
+    rig.receiver.failures[RUNBOOK] = 1
+    incident_id = rig.open_incident(priority="P3")  # no workflow fires
+    person = Actor("user", "marcus.bell@northwind.example", {"payments": "responder"},
+                   via="web")
+    with write_session(rig.engine) as session:
+        done = runbooks.run_typed(session, rig.config, incident_id, person, "restart-checkout",
+                                  {"region": "us-east-1", "reason": "stuck pods"}, rig.clock())
+    rig.run()
+    assert rig.receiver.paths() == [RUNBOOK, RUNBOOK]
+    assert rig.receiver.requests[-1].json() == {
+        "extra_vars": {"region": "us-east-1", "reason": "stuck pods"}}
+    assert rig.receiver.requests[-1].header("Authorization") == f"Bearer {TOKEN}"
+    assert [(t, a, d["outcome"], d["status_code"], d["attempt"], d["run"])
+            for t, a, d in rig.timeline(incident_id)] == [
+        ("workflow.step_retry", "user:marcus.bell@northwind.example", "retry", 503, 1, done.run),
+        ("workflow.step_succeeded", "user:marcus.bell@northwind.example", "succeeded", 200, 2,
+         done.run)]
+    with Session(rig.engine) as session:
+        trail = list(session.scalars(select(AuditEventRow).where(
+            AuditEventRow.incident_id == incident_id).order_by(AuditEventRow.id)))
+    [run] = runbooks.runs_of(trail)
+    assert (run.runbook, run.by, run.state, run.status_code, run.attempt, run.params) == (
+        "restart-checkout", "user:marcus.bell@northwind.example", "succeeded", 200, 2,
+        {"region": "us-east-1", "reason": "stuck pods"})
+    assert '"ok": true' in run.detail and TOKEN not in repr(trail)
+    rig.run(until=timedelta(minutes=1))
+    assert len(rig.receiver.requests) == 2  # once done, never again
+
+
+def test_the_runs_of_an_incident_include_a_workflows_runbook_step(rig: Rig) -> None:
+    rig.receiver.always.add(RUNBOOK)
+    incident_id = rig.open_incident()
+    rig.run()
+    with Session(rig.engine) as session:
+        trail = list(session.scalars(select(AuditEventRow).where(
+            AuditEventRow.incident_id == incident_id).order_by(AuditEventRow.id)))
+    [run] = runbooks.runs_of(trail)
+    assert (run.runbook, run.by, run.state, run.status_code, run.attempt, run.params) == (
+        "restart-checkout", "workflow:p1-hook", "failed", 500, 4, {"region": "eu-west-1"})
+    assert "runbook backend down" in run.detail
+
+
+def test_two_workers_planning_one_incident_at_once_keep_the_run_cap_exact(rig: Rig) -> None:
+    """Worker A plans the incident's first event and has not committed; worker B plans its
+    other two meanwhile. B waits for A (the incident's row is locked while planning), then
+    counts A's run too: the cap of 10 runs holds, where counting beside A would make 11."""
+    from oncall.core.workflows import MAX_RUNS_PER_INCIDENT
+    from oncall.incidents import events
+    from oncall.worker.workflows import _queue
+
+    incident_id = rig.open_incident()  # its triggered event is the inbox's first row
+    prior = MAX_RUNS_PER_INCIDENT - 2
+    with write_session(rig.engine) as session:
+        for n in range(prior):
+            events.record(session, at=rig.clock(), actor="workflow:p1-hook",
+                          type="workflow.started", incident_id=incident_id,
+                          data={"workflow": "p1-hook", "event": "incident.triggered",
+                                "run": f"earlier-{n}", "steps": 3})
+        for _ in range(2):
+            events.record(session, at=rig.clock(), actor="integration:prometheus-prod",
+                          type="incident.triggered", incident_id=incident_id, data={})
+    inbox = stores_for(rig.engine).inbox
+    a_planned = threading.Event()
+    b_done: list[list[int]] = []
+
+    def worker_b() -> None:
+        a_planned.wait(10)
+        b_done.append(plan_workflows(rig.engine, rig.config, rig.clock()))
+
+    b = threading.Thread(target=worker_b)
+    b.start()
+    with write_session(rig.engine) as session:
+        conn = session.connection()
+        claimed = inbox.claim(conn, 1)
+        assert len(_queue(conn, claimed, rig.config, rig.clock())) == 1
+        a_planned.set()
+        b.join(0.5)
+        assert b.is_alive()  # waiting for A's transaction
+        inbox.delete(conn, [e.event_id for e in claimed])
+    b.join(10)
+    assert len(b_done) == 1 and len(b_done[0]) == 1  # B fired one run, not two
+    with Session(rig.engine) as session:
+        runs = session.scalar(select(func.count()).select_from(AuditEventRow).where(
+            AuditEventRow.incident_id == incident_id, AuditEventRow.type == "workflow.started"))
+        assert session.scalar(select(func.count()).select_from(WorkflowInboxRow)) == 0
+    assert runs == MAX_RUNS_PER_INCIDENT

@@ -1,4 +1,4 @@
-"""One incident: status, actions, alerts, the full timeline and the runbooks."""
+"""One incident: status, actions, runbooks and their runs, alerts, the full timeline."""
 # Reflex state attributes read on the class are Vars, not their annotated Python types.
 # mypy: disable-error-code="no-any-return, attr-defined, arg-type, operator"
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from oncall.web.components import incident, text
+from oncall.web.components import incident, runbooks, text
 from oncall.web.components.layout import page, status_badge
 from oncall.web.state.incident import IncidentState
 
@@ -110,24 +110,8 @@ def incident_page() -> rx.Component:
                     ),
                 ),
                 rx.heading("Runbooks", size="4"),
-                rx.cond(
-                    S.runbooks.length() > 0,
-                    rx.vstack(
-                        rx.foreach(
-                            S.runbooks,
-                            lambda r: rx.cond(
-                                r["kind"] == "link",
-                                rx.cond(
-                                    r["url"] != "",
-                                    rx.link(r["title"], href=r["url"], is_external=True),
-                                    rx.text(r["title"]),
-                                ),
-                                rx.text("Automated runbook: ", r["title"]),
-                            ),
-                        )
-                    ),
-                    rx.text("No runbooks for this service.", color="gray", size="2"),
-                ),
+                runbooks.listing(S),
+                runbooks.runs(S),
                 rx.heading("Alerts", size="4"),
                 _alerts(),
                 rx.heading("Timeline", size="4"),
@@ -138,5 +122,6 @@ def incident_page() -> rx.Component:
             rx.text("No such incident.", color="gray"),
         ),
         incident.dialog(S, S.reassign_choices),
+        runbooks.form(S),
         title="Incident",
     )

@@ -1,4 +1,4 @@
-"""One incident: its alerts, full timeline and the service's runbooks, kept live."""
+"""One incident: its alerts, full timeline, the service's runbooks and their runs, kept live."""
 
 from __future__ import annotations
 
@@ -7,13 +7,15 @@ from typing import Any
 import reflex as rx
 
 from oncall.config.models import LinkRunbook
+from oncall.incidents.runbooks import runs_of
 from oncall.web import context, format, queries, sanitize
 from oncall.web.state.incidents import PRIORITY_CHOICES, ActionsMixin, summary_row
 from oncall.web.state.live import LiveMixin
+from oncall.web.state.runbooks import RunbookFormMixin
 from oncall.web.state.session import SessionState
 
 
-class IncidentState(ActionsMixin, LiveMixin, SessionState):
+class IncidentState(ActionsMixin, RunbookFormMixin, LiveMixin, SessionState):
     incident_id: int = 0
     found: bool = False
     incident: dict[str, str] = {}  # noqa: RUF012
@@ -36,6 +38,7 @@ class IncidentState(ActionsMixin, LiveMixin, SessionState):
         self.found = story is not None
         if story is None:
             self.incident, self.alerts, self.timeline, self.runbooks = {}, [], [], []
+            self.runbook_runs, self.can_run_runbooks = [], False
             return
         tz = self.tz
         detail = story.detail
@@ -71,15 +74,21 @@ class IncidentState(ActionsMixin, LiveMixin, SessionState):
             }
             for t in story.timeline
         ]
+        who = self._signed()
+        offered = self._show_runs(runs_of(detail.timeline), detail.item.team,
+                                  detail.item.service, config,
+                                  who.actor() if who is not None else None)
         service = config.services.get(detail.item.service)
         self.runbooks = []
         for ref in service.runbooks if service is not None else []:
             if isinstance(ref, LinkRunbook):
                 self.runbooks.append(
-                    {"title": ref.title, "url": sanitize.safe_url(ref.url), "kind": "link"}
+                    {"title": ref.title, "url": sanitize.safe_url(ref.url), "kind": "link",
+                     "runnable": ""}
                 )
             else:
-                self.runbooks.append({"title": ref.runbook, "url": "", "kind": "automated"})
+                self.runbooks.append({"title": ref.runbook, "url": "", "kind": "automated",
+                                      "runnable": "yes" if ref.runbook in offered else ""})
 
     def _after_change(self) -> None:
         self._refresh()
