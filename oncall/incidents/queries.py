@@ -219,13 +219,9 @@ _WORKFLOW_INCIDENTS = (
 )
 
 
-def workflow_incidents(conn: Connection, ids: Sequence[int], *, lock: bool = False
-                       ) -> dict[int, WorkflowIncident]:
+def workflow_incidents(conn: Connection, ids: Sequence[int]) -> dict[int, WorkflowIncident]:
     """What the workflow planner (and a runbook run by hand) sees of each incident, as it
-    is now. `lock`: hold the incidents' rows until the transaction ends (FOR UPDATE, in id
-    order), so that planners of several workers count an incident's runs one at a time."""
-    query = _WORKFLOW_INCIDENTS.order_by(_I.c.id).with_for_update(of=_I) if lock \
-        else _WORKFLOW_INCIDENTS
+    is now."""
     return {
         row.id: WorkflowIncident(
             id=row.id, title=row.title, description=row.description, status=row.status,
@@ -233,5 +229,5 @@ def workflow_incidents(conn: Connection, ids: Sequence[int], *, lock: bool = Fal
             labels={str(k): str(v) for k, v in (row.labels or {}).items()},
             service=row.service, triggered_at=row.triggered_at,
             alert_count=row.alert_count or 1)
-        for row in conn.execute(query, {"ids": list(ids)})
+        for row in conn.execute(_WORKFLOW_INCIDENTS, {"ids": list(ids)})
     }

@@ -57,9 +57,10 @@ def _build(engine: Engine) -> Stores:
     if engine.dialect.name == "postgresql":
         from oncall.store.ingest_postgres import PostgresIngest
         from oncall.store.outbox_postgres import PostgresOutbox
+        from oncall.store.workflow_inbox_postgres import PostgresInbox
 
         return Stores(PostgresIngest(engine), PostgresOutbox(engine), Timers(engine),
-                      WorkflowInbox(engine))
+                      PostgresInbox(engine))
     from oncall.store.ingest_sqlite import SqliteIngest
     from oncall.store.outbox_sqlite import SqliteOutbox
 

@@ -5,9 +5,9 @@ whatever wrote it; the worker claims a batch, plans it and deletes it in one tra
 own, so an event is planned exactly once: a worker killed before the commit leaves the rows for
 the next sweep, and one that committed has queued the runs and removed the rows together.
 
-One definition serves both databases: the claim's `FOR UPDATE SKIP LOCKED` lets PostgreSQL
-workers take disjoint batches; SQLite's compiler leaves it out, and there the caller's write
-transaction (`BEGIN IMMEDIATE`) already makes it the one writer.
+One definition serves both databases but for `hold`: the claim's `FOR UPDATE SKIP LOCKED`
+lets PostgreSQL workers take disjoint batches; SQLite's compiler leaves it out, and there the
+caller's write transaction (`BEGIN IMMEDIATE`) already makes it the one writer.
 """
 
 from __future__ import annotations
@@ -76,6 +76,11 @@ class WorkflowInbox:
             out.append(InboxEvent(row.event_id, row.incident_id, row.type, event.actor,
                                   dict(event.data or {}), event.at))
         return out
+
+    def hold(self, conn: Connection, incident_ids: Sequence[int]) -> None:
+        """Plan these incidents alone until the caller's transaction ends, so that planners
+        of several workers count an incident's runs one after the other (the loop guard's
+        cap is exact). SQLite: the caller's write transaction is already the only writer."""
 
     def delete(self, conn: Connection, event_ids: Sequence[int]) -> None:
         if event_ids:

@@ -46,17 +46,24 @@ def _tasks() -> Tasks:
 
 
 _inflight: set[tuple[str, int]] = set()
-_pool: ThreadPoolExecutor | None = None
+_pools: dict[str, ThreadPoolExecutor] = {}
+
+PAGING = "paging"
+"""The lane of escalation timers, pages and messages."""
+STEPS = "steps"
+"""The lane of workflow steps: a backlog of webhook calls never queues ahead of a page."""
 
 
-def _executor() -> ThreadPoolExecutor:
-    """The process's pool for sweeps, made once: a sweep four times a second should not start
-    and stop threads."""
-    global _pool
+def _executor(lane: str) -> ThreadPoolExecutor:
+    """The process's pool for one lane, made once (a sweep four times a second should not
+    start and stop threads). Two lanes of `--threads` each: pages and timers never wait in
+    line behind workflow steps, however slow or many the steps are."""
     with _lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=_sweep_threads, thread_name_prefix="sweep")
-        return _pool
+        pool = _pools.get(lane)
+        if pool is None:
+            pool = _pools[lane] = ThreadPoolExecutor(max_workers=_sweep_threads,
+                                                     thread_name_prefix=f"sweep-{lane}")
+        return pool
 
 
 def _claim_locally(kind: str, row_id: int) -> bool:
@@ -82,11 +89,12 @@ def _run(kind: str, row_id: int, action: Callable[[int], None]) -> None:
         _release(kind, row_id)
 
 
-def _start(kind: str, row_id: int, action: Callable[[int], None]) -> Future[None] | None:
-    """Hand the row to the pool, unless this process already has it in hand."""
+def _start(kind: str, row_id: int, action: Callable[[int], None],
+           lane: str = PAGING) -> Future[None] | None:
+    """Hand the row to its lane's pool, unless this process already has it in hand."""
     if not _claim_locally(kind, row_id):
         return None
-    return _executor().submit(_run, kind, row_id, action)
+    return _executor(lane).submit(_run, kind, row_id, action)
 
 
 def escalate(timer_id: int) -> None:
@@ -170,10 +178,10 @@ def sweep() -> int:
                               ("notification", _notifications, _dispatch)):
         futures: dict[int, Future[None] | None] = {}
         for row_id, waited in due(rt):
-            future = _start(kind, row_id, action)
-            if not waited:  # a workflow step: a slow webhook must not hold up the pages
-                count += future is not None
+            if not waited:  # a workflow step: its own lane, and the sweep does not wait
+                count += _start(kind, row_id, action, STEPS) is not None
                 continue
+            future = _start(kind, row_id, action)
             futures[row_id] = future
         for row_id, future in futures.items():
             if future is None:

@@ -24,7 +24,7 @@ from oncall.worker.escalator import StepResult, due_timer_ids, run_timer
 from oncall.worker.providers import ProviderChains, build_chains
 
 if TYPE_CHECKING:
-    from oncall.workflows.http import DenyList
+    from oncall.workflows.http import DenyList, GuardedClient
     from oncall.workflows.steps import StepContext
 
 utcnow = utc_now
@@ -75,6 +75,15 @@ class Runtime:
 
         return DenyList.from_settings(self.settings)
 
+    @cached_property
+    def http(self) -> GuardedClient:
+        """The one client of this process's webhook and runbook calls (thread-safe, keeping
+        connections alive): building a client per call, with its TLS context, cost some
+        twenty times the CPU of the call itself."""
+        from oncall.workflows.http import GuardedClient
+
+        return GuardedClient(self.deny)
+
     def step_context(self, incident_id: int, actor: str, step_key: str) -> StepContext:
         """What a workflow step's executor needs, from this process."""
         from oncall.workflows.steps import StepContext
@@ -82,7 +91,7 @@ class Runtime:
         return StepContext(environ=self.environ, deny=self.deny, chains=self.chains,
                            public_url=self.providers.public_url, engine=self.engine,
                            config=self.config(), clock=self.clock, incident_id=incident_id,
-                           actor=actor, step_key=step_key)
+                           actor=actor, http=self.http, step_key=step_key)
 
     def plan_workflows(self) -> list[int]:
         """Plan a batch of the workflow inbox; the outbox rows due now."""

@@ -70,7 +70,8 @@ def runs_so_far(conn: Connection, ids: Sequence[int]) -> dict[int, Counter[str]]
 def _queue(conn: Connection, claimed: list[InboxEvent], config: ConfigSet,
            now: datetime) -> list[int]:
     ids = sorted({e.incident_id for e in claimed})
-    incidents = workflow_incidents(conn, ids, lock=True)  # the loop guard counts exactly
+    stores_for(conn.engine).inbox.hold(conn, ids)  # the loop guard counts exactly
+    incidents = workflow_incidents(conn, ids)
     counts = runs_so_far(conn, ids)
     due: list[int] = []
     failures: list[dict[str, Any]] = []

@@ -465,7 +465,7 @@ def test_the_runs_of_an_incident_include_a_workflows_runbook_step(rig: Rig) -> N
 
 def test_two_workers_planning_one_incident_at_once_keep_the_run_cap_exact(rig: Rig) -> None:
     """Worker A plans the incident's first event and has not committed; worker B plans its
-    other two meanwhile. B waits for A (the incident's row is locked while planning), then
+    other two meanwhile. B waits for A (planning holds the incident), then
     counts A's run too: the cap of 10 runs holds, where counting beside A would make 11."""
     from oncall.core.workflows import MAX_RUNS_PER_INCIDENT
     from oncall.incidents import events
