@@ -30,6 +30,9 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -150,7 +153,9 @@ class Processes:
         self.procs.clear()
 
 
-def first_page_latency(api: str, slack: SlackPeer, rate: float, seconds: float) -> dict[str, float]:
+def post_alerts(api: str, rate: float, seconds: float) -> tuple[dict[str, float], int]:
+    """Post `rate * seconds` new alerts (`bench-NNNNNN` in each summary) at `rate` per second;
+    when each one's 202 reached the sender (wall clock, by marker), and how many were not 202."""
     accepted: dict[str, float] = {}
     errors = 0
     lock = threading.Lock()
@@ -180,7 +185,14 @@ def first_page_latency(api: str, slack: SlackPeer, rate: float, seconds: float) 
         threads.append(t)
     for t in threads:
         t.join()
-    deadline = time.monotonic() + 60
+    return accepted, errors
+
+
+def first_pages(slack: SlackPeer, accepted: dict[str, float],
+                wait: float = 60) -> dict[str, float]:
+    """When the Slack peer received each alert's first message, waiting up to `wait` seconds
+    for every accepted alert to be paged."""
+    deadline = time.monotonic() + wait
     first: dict[str, float] = {}
     seen = 0
     while time.monotonic() < deadline:
@@ -197,9 +209,15 @@ def first_page_latency(api: str, slack: SlackPeer, rate: float, seconds: float) 
         if len(first) >= len(accepted):
             break
         time.sleep(0.5)
+    return first
+
+
+def first_page_latency(api: str, slack: SlackPeer, rate: float, seconds: float) -> dict[str, float]:
+    accepted, errors = post_alerts(api, rate, seconds)
+    first = first_pages(slack, accepted)
     latencies = [first[a] - t for a, t in accepted.items() if a in first]
     return {
-        "sent": total, "accepted": len(accepted), "errors": errors,
+        "sent": int(rate * seconds), "accepted": len(accepted), "errors": errors,
         "paged": len(latencies),
         "p50": percentile(latencies, 0.50) if latencies else float("nan"),
         "p99": percentile(latencies, 0.99) if latencies else float("nan"),
@@ -275,56 +293,81 @@ def escalation_lateness(database_url: str, redis_url: str | None, timers: int,
     }
 
 
-def run(kind: str, args: argparse.Namespace) -> None:
+@dataclass
+class Stack:
+    kind: str
+    root: Path
+    """Scratch directory: the config under `config/`, the processes' logs (`api.log`,
+    `worker-N.log`)."""
+    backend: Backend
+    procs: Processes
+    api: str
+    """Base URL of the running `oncall api`."""
+
+
+@contextmanager
+def running_stack(kind: str, workers: int, threads: int, env: dict[str, str],
+                  config: dict[str, str] = CONFIG) -> Iterator[Stack]:
+    """A scratch backend with `config` applied, `oncall api` and `workers` × `oncall worker
+    --threads N` running with `env` (e.g. the peers' settings) added; processes, scratch
+    database, Redis db and directory are cleaned up on leaving, also on an exception."""
     root = Path(tempfile.mkdtemp(prefix=f"bench-paging-{kind}-"))
     backend = Backend(kind, root)
+    procs: Processes | None = None
     try:
-        for rel, text in CONFIG.items():
+        for rel, text in config.items():
             path = root / "config" / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
-        with SlackPeer(users={"alice@example.com": "UALICE", "bob@example.com": "UBOB"}) as slack:
-            env = {**{k: v for k, v in os.environ.items() if not k.startswith("ONCALL_")},
-                   "ONCALL_DATABASE_URL": backend.database_url, "HOOK_SECRET": SECRET,
-                   "ONCALL_LOG_LEVEL": "WARNING", **slack.env()}
-            if backend.redis_url:
-                env["ONCALL_REDIS_URL"] = backend.redis_url
-            procs = Processes(env, root)
-            procs.run("db", "upgrade")
-            procs.run("apply", str(root / "config"))
-            port = free_port()
-            procs.start("api", "api", "--port", str(port))
-            for n in range(args.workers):
-                procs.start(f"worker-{n}", "worker", "--threads", str(args.threads))
-            api = f"http://127.0.0.1:{port}"
-            for _ in range(100):
-                try:
-                    if httpx.get(f"{api}/api/v1/openapi.json", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                time.sleep(0.2)
-            time.sleep(2)
-            paging = first_page_latency(api, slack, args.rate, args.seconds)
-            print(f"{kind}: ingest accepted -> first Slack request, {args.rate:g} alerts/s for "
-                  f"{args.seconds:g} s: {paging}", flush=True)
-            lateness = escalation_lateness(backend.database_url, backend.redis_url,
-                                           args.timers, args.window)
-            print(f"{kind}: escalation lateness with {args.timers} pending timers: {lateness}",
-                  flush=True)
-            procs.stop()
-            rows = [
-                f"| {kind} | first page p50 | {paging['p50'] * 1000:.0f} ms |",
-                f"| {kind} | first page p99 | {paging['p99'] * 1000:.0f} ms |",
-                f"| {kind} | pages delivered | {paging['paged']}/{paging['accepted']} |",
-                f"| {kind} | lateness p50 | {lateness['p50'] * 1000:.0f} ms |",
-                f"| {kind} | lateness p99 | {lateness['p99'] * 1000:.0f} ms |",
-                f"| {kind} | steps run on time window | {lateness['ran']}/{lateness['measured']} |",
-            ]
-            print("\n".join(rows), flush=True)
+        full_env = {**{k: v for k, v in os.environ.items() if not k.startswith("ONCALL_")},
+                    "ONCALL_DATABASE_URL": backend.database_url, "HOOK_SECRET": SECRET,
+                    "ONCALL_LOG_LEVEL": "WARNING", **env}
+        if backend.redis_url:
+            full_env["ONCALL_REDIS_URL"] = backend.redis_url
+        procs = Processes(full_env, root)
+        procs.run("db", "upgrade")
+        procs.run("apply", str(root / "config"))
+        port = free_port()
+        procs.start("api", "api", "--port", str(port))
+        for n in range(workers):
+            procs.start(f"worker-{n}", "worker", "--threads", str(threads))
+        api = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                if httpx.get(f"{api}/api/v1/openapi.json", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        time.sleep(2)
+        yield Stack(kind, root, backend, procs, api)
     finally:
+        if procs is not None:
+            procs.stop()
         backend.drop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+def run(kind: str, args: argparse.Namespace) -> None:
+    with (SlackPeer(users={"alice@example.com": "UALICE", "bob@example.com": "UBOB"}) as slack,
+          running_stack(kind, args.workers, args.threads, slack.env()) as stack):
+        paging = first_page_latency(stack.api, slack, args.rate, args.seconds)
+        print(f"{kind}: ingest accepted -> first Slack request, {args.rate:g} alerts/s for "
+              f"{args.seconds:g} s: {paging}", flush=True)
+        lateness = escalation_lateness(stack.backend.database_url, stack.backend.redis_url,
+                                       args.timers, args.window)
+        print(f"{kind}: escalation lateness with {args.timers} pending timers: {lateness}",
+              flush=True)
+        stack.procs.stop()
+        rows = [
+            f"| {kind} | first page p50 | {paging['p50'] * 1000:.0f} ms |",
+            f"| {kind} | first page p99 | {paging['p99'] * 1000:.0f} ms |",
+            f"| {kind} | pages delivered | {paging['paged']}/{paging['accepted']} |",
+            f"| {kind} | lateness p50 | {lateness['p50'] * 1000:.0f} ms |",
+            f"| {kind} | lateness p99 | {lateness['p99'] * 1000:.0f} ms |",
+            f"| {kind} | steps run on time window | {lateness['ran']}/{lateness['measured']} |",
+        ]
+        print("\n".join(rows), flush=True)
 
 
 def main() -> None:
