@@ -149,39 +149,14 @@ def _timers(rt: Runtime) -> list[tuple[int, bool]]:
     return [(timer_id, True) for timer_id in rt.due_timers()]
 
 
-_planning = threading.Event()
-"""Set while this process has a planning job queued or running: one at a time is enough."""
-
-
-def _plan_soon() -> None:
-    """Plan the workflow inbox in the steps lane, off the sweep's path: a sweep runs timers
-    and pages, and planning a burst of incidents (several statements per run) must not hold
-    up the next sweep's pages."""
-    with _lock:
-        if _planning.is_set():
-            return
-        _planning.set()
-    _executor(STEPS).submit(_plan)
-
-
-def _plan() -> None:
-    """Plan batches until the inbox is empty, handing each run's first step to the steps
-    lane as it is queued."""
-    rt = runtime()
+def _planned(rt: Runtime) -> list[tuple[int, bool]]:
+    """Plan the workflows of the events written since the last sweep (the escalations just
+    run included); their first steps, due now, sent without the sweep waiting for them."""
     try:
-        while True:
-            try:
-                due = rt.plan_workflows()
-            except Exception:
-                log.exception("planning workflows failed; the inbox keeps the events for the "
-                              "next sweep")
-                return
-            if not due:
-                return
-            for row_id in due:
-                _start("notification", row_id, _dispatch, STEPS)
-    finally:
-        _planning.clear()
+        return [(row_id, False) for row_id in rt.plan_workflows()]
+    except Exception:
+        log.exception("planning workflows failed; the inbox keeps the events for the next sweep")
+        return []
 
 
 def _notifications(rt: Runtime) -> list[tuple[int, bool]]:
@@ -190,17 +165,16 @@ def _notifications(rt: Runtime) -> list[tuple[int, bool]]:
 
 
 def sweep() -> int:
-    """Run every overdue timer and send every due notification, and have the steps lane plan
-    the workflows of new incident events and run their steps; returns how many rows it ran
-    or handed to the steps lane.
+    """Run every overdue timer, plan the workflows of new incident events, and send every due
+    notification and workflow step; returns how many rows ran.
 
     Called by the sweeper thread of every worker and by the `kick` task. Claims in the database
     make it safe to run in any number of threads and processes at once.
     """
     rt = runtime()
-    _plan_soon()
     count = 0
     for kind, due, action in (("timer", _timers, _escalate),
+                              ("notification", _planned, _dispatch),
                               ("notification", _notifications, _dispatch)):
         futures: dict[int, Future[None] | None] = {}
         for row_id, waited in due(rt):
