@@ -74,10 +74,8 @@ class IncidentState(ActionsMixin, RunbookFormMixin, LiveMixin, SessionState):
             }
             for t in story.timeline
         ]
-        who = self._signed()
         offered = self._show_runs(runs_of(detail.timeline), detail.item.team,
-                                  detail.item.service, config,
-                                  who.actor() if who is not None else None)
+                                  detail.item.service, config, self._remembered_actor())
         service = config.services.get(detail.item.service)
         self.runbooks = []
         for ref in service.runbooks if service is not None else []:

@@ -120,6 +120,8 @@ class SessionState(rx.State):
     user_name: str = ""
     roles_text: str = ""
     is_admin: bool = False
+    _team_roles: dict[str, str] = {}  # noqa: RUF012 - backend only: what hides buttons
+    _platform_admin: bool = False
     can_respond: bool = False
     tz: str = "UTC"
     tz_known: bool = False
@@ -175,8 +177,17 @@ class SessionState(rx.State):
         self.roles_text = ", ".join(f"{role} of {team}" for team, role in sorted(who.roles.items()))
         self.is_admin = who.is_admin
         self.can_respond = who.can_respond
+        self._team_roles, self._platform_admin = dict(who.roles), who.platform_admin
         if who.time_zone and self.tz == "UTC":
             self.tz = who.time_zone
+
+    def _remembered_actor(self) -> Actor | None:
+        """The signed-in person as last checked, without reading the session again: for
+        showing or hiding buttons on a refresh; every change still goes through `_actor`."""
+        if not self.user_email:
+            return None
+        return Actor("user", self.user_email, dict(self._team_roles), via="web",
+                     platform_admin=self._platform_admin)
 
     def _actor(self) -> Actor:
         """The acting person, checked for this event: a revoked or expired session acts as no
