@@ -1,5 +1,5 @@
 """What one plain page costs a worker: CPU (the step's share too), SQL statements and write
-transactions per incident.
+transactions per incident; with `--workflows`, what a workflow webhook step costs too.
 
 Opens `--incidents` incidents on the paging benchmark's organisation (one person on call, one
 service with a Slack channel), then runs each one's first step and sends its pages due now in
@@ -7,7 +7,11 @@ one thread, as a worker's task does (`oncall.worker.handlers._escalate`), agains
 Slack peer. Steadier than the end-to-end paging benchmark, whose figures at saturation swing
 with small changes of capacity, and it tells where a change of the paging path goes.
 
-    .venv/bin/python bench/worker_cost.py --backend production --incidents 500
+    .venv/bin/python bench/worker_cost.py --backend production --incidents 500 [--workflows]
+
+`--workflows` adds the three Workflows of `bench/workflows.py` (one webhook step each, to the
+local webhook peer) and, after the pages, plans the incidents' workflows and runs every step
+in one thread, as the sweep and the steps lane do: CPU, statements and commits per step.
 """
 
 from __future__ import annotations
@@ -33,11 +37,13 @@ from oncall.db.migrate import upgrade_engine
 from oncall.notify.settings import ProviderSettings
 from oncall.reconcile.apply import Origin, apply_config
 from oncall.settings import Settings
+from oncall.store import stores_for
 from oncall.testing.incidents import open_incident
-from oncall.testing.peers import SlackPeer
+from oncall.testing.peers import SlackPeer, WebhookPeer
 from oncall.worker.escalator import due_timer_ids
 from oncall.worker.providers import build_chains
 from oncall.worker.runtime import Runtime, utcnow
+from workflows import BENCH_CONFIG
 
 
 class Counter:
@@ -56,8 +62,8 @@ class Counter:
         self.commits += 1
 
 
-def prepare(url: str, root: Path, incidents: int) -> None:
-    for rel, text in CONFIG.items():
+def prepare(url: str, root: Path, incidents: int, config: dict[str, str]) -> None:
+    for rel, text in config.items():
         path = root / "config" / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
@@ -105,10 +111,42 @@ def measure(url: str, incidents: int) -> dict[str, float]:
             "transactions": counter.commits / incidents}
 
 
+def measure_workflows(url: str) -> dict[str, float]:
+    """Plan the inbox's events, then run every first step they queued, in one thread."""
+    with WebhookPeer() as hooks:
+        providers = ProviderSettings.from_env({})
+        engine = make_engine(url, pool_pre_ping=False) if "postgresql" in url else make_engine(url)
+        runtime = Runtime(Settings(database_url=url), providers, engine, build_chains(providers),
+                          environ={**os.environ, "BENCH_HOOKS_URL": hooks.url})
+        runtime.config()
+        inbox = stores_for(engine).inbox
+        counter = Counter(engine)
+        cpu = time.thread_time()
+        due: list[int] = []
+        while inbox.any():
+            due += runtime.plan_workflows()
+        plan_cpu = time.thread_time() - cpu
+        planned = (counter.statements, counter.commits)
+        cpu, wall = time.thread_time(), time.perf_counter()
+        sent = sum(runtime.dispatch(row_id).outcome == "sent" for row_id in due)
+        step_cpu, wall = time.thread_time() - cpu, time.perf_counter() - wall
+        calls = sum(1 for r in hooks.requests if r.method == "POST")
+        engine.dispose()
+    steps = max(1, len(due))
+    return {"steps": len(due), "sent": sent, "calls": calls,
+            "plan_cpu_ms": 1000 * plan_cpu / steps, "step_cpu_ms": 1000 * step_cpu / steps,
+            "step_wall_ms": 1000 * wall / steps,
+            "plan_statements": planned[0] / steps, "plan_transactions": planned[1] / steps,
+            "statements": (counter.statements - planned[0]) / steps,
+            "transactions": (counter.commits - planned[1]) / steps}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--backend", choices=["embedded", "production", "both"], default="both")
     parser.add_argument("--incidents", type=int, default=500)
+    parser.add_argument("--workflows", action="store_true",
+                        help="three webhook workflows per incident; report a step's cost")
     args = parser.parse_args()
     for kind in (["embedded", "production"] if args.backend == "both" else [args.backend]):
         root = Path(tempfile.mkdtemp(prefix=f"bench-worker-cost-{kind}-"))
@@ -122,13 +160,21 @@ def main() -> int:
                 conn.execute(f'CREATE DATABASE "{pg_name}"')
             url = f"postgresql+psycopg://{getpass.getuser()}@127.0.0.1:5432/{pg_name}"
         try:
-            prepare(url, root, args.incidents)
+            prepare(url, root, args.incidents, BENCH_CONFIG if args.workflows else CONFIG)
             r = measure(url, args.incidents)
             print(f"{kind:<10} {r['incidents']} incidents, {r['sent']} pages sent "
                   f"({r['slack_posts']} Slack posts): per incident {r['cpu_ms']:.2f} ms CPU "
                   f"(the step {r['step_cpu_ms']:.2f} ms), "
                   f"{r['wall_ms']:.2f} ms wall, {r['statements']:.1f} statements, "
                   f"{r['transactions']:.1f} commits", flush=True)
+            if args.workflows:
+                w = measure_workflows(url)
+                print(f"{kind:<10} {w['steps']} workflow steps, {w['sent']} sent "
+                      f"({w['calls']} webhook calls): per step {w['step_cpu_ms']:.2f} ms CPU, "
+                      f"{w['step_wall_ms']:.2f} ms wall, {w['statements']:.1f} statements, "
+                      f"{w['transactions']:.1f} commits; planning {w['plan_cpu_ms']:.2f} ms "
+                      f"CPU, {w['plan_statements']:.2f} statements, "
+                      f"{w['plan_transactions']:.2f} commits per step", flush=True)
         finally:
             if pg_name:
                 with psycopg.connect(host="127.0.0.1", dbname="postgres",

@@ -23,6 +23,9 @@ def register(sub: Any) -> None:
     p.add_argument("--threads", type=int, default=4,
                    help="threads for queued tasks, and as many for sweeps (default 4; the work "
                         "is mostly Python, so more threads than cores contend for the GIL)")
+    p.add_argument("--step-threads", type=int, default=8,
+                   help="workflow steps run at once (default 8): a step mostly waits on its "
+                        "webhook or runbook, so more than cores")
     p.add_argument(
         "--sweep-interval",
         type=float,
@@ -52,8 +55,9 @@ def worker(args: argparse.Namespace) -> int:
         level=os.environ.get("ONCALL_LOG_LEVEL", "INFO"),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    if args.threads < 1 or args.sweep_interval <= 0:
-        print("oncall: error: --threads and --sweep-interval must be positive", file=sys.stderr)
+    if args.threads < 1 or args.step_threads < 1 or args.sweep_interval <= 0:
+        print("oncall: error: --threads, --step-threads and --sweep-interval must be positive",
+              file=sys.stderr)
         return 2
     try:
         runtime = Runtime.from_env(os.environ)
@@ -66,7 +70,7 @@ def worker(args: argparse.Namespace) -> int:
             f"oncall: error: cannot reach the database: {exc.__class__.__name__}", file=sys.stderr
         )
         return 1
-    handlers.install(runtime, sweep_threads=args.threads)
+    handlers.install(runtime, sweep_threads=args.threads, step_threads=args.step_threads)
     tasks = tasks_for(runtime.settings)
     channels = ", ".join(sorted(c.value for c in runtime.chains.enabled)) or "none"
     log.info(

@@ -133,6 +133,12 @@ class EventName(str):
         return name
 
 
+def step_key(run_key: str, index: int) -> str:
+    """A step's idempotency key, one per (workflow, incident, event, step): also how the
+    outbox finds a run's next step."""
+    return f"wf:{run_key}:{index}"
+
+
 @dataclass(frozen=True)
 class PlannedStep:
     index: int
@@ -152,8 +158,7 @@ class PlannedStep:
     """Planning failed for this step: it is recorded as failed, never called."""
 
     def key(self, run_key: str) -> str:
-        """The step's idempotency key: one per (workflow, incident, event, step)."""
-        return f"wf:{run_key}:{self.index}"
+        return step_key(run_key, self.index)
 
 
 @dataclass(frozen=True)

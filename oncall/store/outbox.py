@@ -9,11 +9,12 @@ The claim is committed before the provider call and carries a lease: a worker ki
 the call leaves a `sending` row that is reclaimed after the lease, so a page is retried rather
 than lost (at-least-once; providers may see a duplicate after a crash, never a gap).
 
-Workflow steps are rows too (kind "workflow", channel the step's kind): `queue_run` writes a
-planned run, its first step pending and the others `waiting`; the same claim takes them (no
-notice is built), and `step_recorded` records each attempt and moves the run on: the next
-step released when one succeeds (or fails with `continue_on_error`), the rest cancelled when
-one fails for good. A step's lease is `WORKFLOW_LEASE`, longer than any step's call.
+Workflow steps are rows too (kind "workflow", channel the step's kind): `queue_runs` writes
+planned runs, each run's first step pending and the others `waiting`; the same claim takes
+them (no notice is built), and `step_record` and `write_step` record each attempt and move the
+run on: the next step (found by its key) released when one succeeds (or fails with
+`continue_on_error`), the rest cancelled when one fails for good. A step's lease is
+`WORKFLOW_LEASE`, longer than any step's call.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, cast
+from typing import Any, NamedTuple, Protocol, cast
 from urllib.parse import urlsplit
 
 from sqlalchemy import (
@@ -44,7 +45,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from oncall.config.configset import ConfigSet
 from oncall.core.delivery import Backoff, Breaker, BreakerPolicy, Circuit
 from oncall.core.incident import Status
-from oncall.db.engine import write_session
+from oncall.core.workflows import PlannedRun, step_key
+from oncall.db.engine import write_connection, write_session
 from oncall.db.models import (
     AuditEventRow,
     ContactMethodRow,
@@ -61,9 +63,6 @@ from oncall.notify.message import Notice, NoticeKind
 from oncall.notify.providers.base import DeliveryResult
 from oncall.paging.notices import ACK_CHANNELS, IncidentFacts, build_notice, notice_of
 from oncall.store.outbox_status import NotificationStatus
-
-if TYPE_CHECKING:
-    from oncall.core.workflows import PlannedRun
 
 LEASE = timedelta(seconds=30)
 """A `sending` claim older than this belongs to a dead worker and is taken over: longer than
@@ -456,10 +455,14 @@ class Outbox(ABC):
                     outcome: StepOutcomeLike | None, started: datetime, finished: datetime,
                     policy: DispatchPolicy, draw: Callable[[], float],
                     now: datetime) -> Dispatched:
-        """Record a workflow step's attempt (`step_recorded`) in a transaction of its own."""
-        with write_session(self.engine) as session:
-            return step_recorded(session, notification_id, claimed, outcome, started,
-                                 finished, policy.backoff, draw, now)
+        """Record a workflow step's attempt (`step_record`) in a transaction of its own."""
+        return self.write_step(step_record(notification_id, claimed, outcome, started,
+                                           finished, policy.backoff, draw, now), now)
+
+    def write_step(self, record: StepRecord, now: datetime) -> Dispatched:
+        """`write_step` in a write transaction of its own."""
+        with write_connection(self.engine) as conn:
+            return write_step(conn, record, now)
 
     def record(self, notification_id: int, claimed: Claim, calls: list[Call],
                policy: DispatchPolicy, draw: Callable[[], float], now: datetime) -> Dispatched:
@@ -724,41 +727,51 @@ def step_target(kind: str, action: dict[str, Any]) -> str:
     return fit(NotificationRow.address, target or kind)
 
 
-def _step_index(row: NotificationRow) -> int:
-    return int((row.provider_data or {}).get("index", 0))
-
-
 def queue_run(bind: Connection | Session, run: PlannedRun, incident_id: int,
               now: datetime) -> list[int]:
-    """Write a planned run's steps as outbox rows in the caller's transaction: the first
-    pending and due now, the others waiting for the step before them; a step whose idempotency
-    key exists is not written again (nor is the run's `workflow.started` event). Returns the
-    ids of the rows due now. A runbook run by hand (`run.by`) has no `workflow.started`:
-    whoever queues it records the request."""
+    """`queue_runs` of one run."""
+    return queue_runs(bind, [(run, incident_id)], now)
+
+
+def queue_runs(bind: Connection | Session, runs: list[tuple[PlannedRun, int]],
+               now: datetime) -> list[int]:
+    """Write planned runs' steps (run, incident id) as outbox rows in the caller's
+    transaction, three statements however many runs: each run's first step pending and due
+    now, the others waiting for the step before them; a step whose idempotency key exists is
+    not written again (nor is its run's `workflow.started` event). Returns the ids of the rows
+    due now. A runbook run by hand (`run.by`) has no `workflow.started`: whoever queues it
+    records the request."""
     conn = bind.connection() if isinstance(bind, Session) else bind
-    keys = [step.key(run.key) for step in run.steps]
+    keyed = [(run, incident_id, [step_key(run.key, step.index) for step in run.steps])
+             for run, incident_id in runs]
+    every = [key for _run, _incident, keys in keyed for key in keys]
     existing = set(conn.scalars(
         select(NOTIFICATIONS.c.idempotency_key)
-        .where(NOTIFICATIONS.c.idempotency_key.in_(keys)))) if keys else set()
-    rows = [
-        owed(incident_id, now, idempotency_key=key, channel=step.kind,
-             address=step_target(step.kind, step.action), kind=WORKFLOW,
-             status=_PENDING if position == 0 else _WAITING, next_attempt_at=now,
-             provider_data={"workflow": run.workflow, "run": run.key, "index": step.index,
-                            "path": step.path, "action": step.action,
-                            "continue_on_error": step.continue_on_error,
-                            "retries": step.retries, "timeout": step.timeout_seconds,
-                            "error": step.error, "steps": len(run.steps), "by": run.by})
-        for position, (step, key) in enumerate(zip(run.steps, keys, strict=True))
-        if key not in existing
-    ]
+        .where(NOTIFICATIONS.c.idempotency_key.in_(every)))) if every else set()
+    rows: list[dict[str, Any]] = []
+    started: list[dict[str, Any]] = []
+    for run, incident_id, keys in keyed:
+        rows += [
+            owed(incident_id, now, idempotency_key=key, channel=step.kind,
+                 address=step_target(step.kind, step.action), kind=WORKFLOW,
+                 status=_PENDING if position == 0 else _WAITING, next_attempt_at=now,
+                 provider_data={"workflow": run.workflow, "run": run.key, "index": step.index,
+                                "path": step.path, "action": step.action,
+                                "continue_on_error": step.continue_on_error,
+                                "retries": step.retries, "timeout": step.timeout_seconds,
+                                "error": step.error, "steps": len(run.steps), "by": run.by})
+            for position, (step, key) in enumerate(zip(run.steps, keys, strict=True))
+            if key not in existing
+        ]
+        if run.by is None and (not keys or keys[0] not in existing):
+            started.append(events.row_values(
+                at=now, actor=f"workflow:{run.workflow}", type="workflow.started",
+                incident_id=incident_id,
+                data={"workflow": run.workflow, "event": run.event, "run": run.key,
+                      "steps": len(run.steps)}))
     ids = enqueue(conn, rows) if rows else []
-    if run.by is None and (not keys or keys[0] not in existing):
-        conn.execute(ADD_EVENT, events.row_values(
-            at=now, actor=f"workflow:{run.workflow}", type="workflow.started",
-            incident_id=incident_id,
-            data={"workflow": run.workflow, "event": run.event, "run": run.key,
-                  "steps": len(run.steps)}))
+    if started:
+        conn.execute(ADD_EVENT, started)
     return [row_id for row_id, row in zip(ids, rows, strict=True) if row["status"] == _PENDING]
 
 
@@ -768,104 +781,138 @@ def _bounded(text: str | None) -> str | None:
     return text if len(text) <= DETAIL_LIMIT else text[:DETAIL_LIMIT - 1] + "…"
 
 
-def step_recorded(session: Session, notification_id: int, claimed: Claim,
-                  outcome: StepOutcomeLike | None, started: datetime, finished: datetime,
-                  backoff: Backoff, draw: Callable[[], float], now: datetime) -> Dispatched:
-    """Record a workflow step's attempt and decide: succeeded (the next step released),
-    retry at backoff while `retries` allow, or failed (the next step released if the step
-    may fail, the rest of the run cancelled otherwise). `outcome` None: the step could not be
-    planned (`error`), so it fails at once and nothing was called."""
-    row = session.get(NotificationRow, notification_id, with_for_update=True)
-    assert row is not None
-    attempt = claimed.attempt
-    if row.status != _SENDING or row.attempt_count != attempt:
-        return Dispatched("skipped")  # the lease ran out and another worker took the step over
+_N = NOTIFICATIONS.c
+_STEP_HELD = and_(_N.id == bindparam("nid"), _N.status == _SENDING,
+                  _N.attempt_count == bindparam("attempt"))
+"""Still this attempt's: not taken over by another worker after the lease ran out."""
+MARK_STEP = {
+    "sent": update(NOTIFICATIONS).where(_STEP_HELD).values(
+        status=NotificationStatus.SENT.value, sent_at=NOW, provider=bindparam("step_provider"),
+        last_error=None).returning(_N.id),
+    "retry": update(NOTIFICATIONS).where(_STEP_HELD).values(
+        status=_PENDING, next_attempt_at=bindparam("retry_at", type_=UTCDateTime()),
+        last_error=bindparam("error")).returning(_N.id),
+    "failed": update(NOTIFICATIONS).where(_STEP_HELD).values(
+        status=NotificationStatus.FAILED.value, failed_at=NOW,
+        last_error=bindparam("error")).returning(_N.id),
+}
+
+
+RELEASE_STEP = (
+    update(NOTIFICATIONS)
+    .where(_N.idempotency_key == bindparam("key"), _N.status == _WAITING)
+    .values(status=_PENDING, next_attempt_at=NOW)
+    .returning(_N.id)
+)
+_CANCEL_REST = (
+    update(NOTIFICATIONS)
+    .where(_N.idempotency_key.in_(bindparam("keys", expanding=True)), _N.status == _WAITING)
+    .values(status=_CANCELLED, failed_at=NOW, last_error=EARLIER_STEP_FAILED)
+    .returning(_N.id, _N.channel, _N.incident_id, _N.provider_data)
+)
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """What recording one attempt of a workflow step writes, decided before any write."""
+
+    outcome: str
+    """sent, retry or failed: which `MARK_STEP` runs."""
+    mark: dict[str, Any]
+    attempt_row: dict[str, Any] | None
+    """None: the step could not be planned, so nothing was called."""
+    event_row: dict[str, Any]
+    release: str | None = None
+    """The idempotency key of the run's next step, made due now."""
+    cancel: tuple[str, ...] = ()
+    """The keys of the run's later steps, cancelled because this one failed for good."""
+    actor: str = ""
+    retry_at: datetime | None = None
+
+
+def step_record(notification_id: int, claimed: Claim, outcome: StepOutcomeLike | None,
+                started: datetime, finished: datetime, backoff: Backoff,
+                draw: Callable[[], float], now: datetime) -> StepRecord:
+    """Decide a step's attempt: succeeded (the next step released), retry at backoff while
+    `retries` allow, or failed (the next step released if the step may fail, the rest of the
+    run cancelled otherwise). `outcome` None: the step could not be planned (`error`), so it
+    fails at once. The run's steps are found by key (`step_key`), not by a search."""
     step = claimed.step or {}
     name = str(step.get("workflow", ""))
+    run = str(step.get("run"))
     index = int(step.get("index", 0))
+    later = [step_key(run, i) for i in range(index + 1, int(step.get("steps") or 0))]
     actor = str(step.get("by") or f"workflow:{name}")
-    planning_error = step.get("error")
+    attempt = claimed.attempt
     data: dict[str, Any] = {"workflow": name, "run": step.get("run"), "step": index,
-                            "path": step.get("path"),
-                            "kind": row.channel, "attempt": attempt, "status_code": None,
-                            "duration_ms": 0, "notification_id": row.id}
-    if row.channel == "runbook":
+                            "path": step.get("path"), "kind": claimed.channel,
+                            "attempt": attempt, "status_code": None, "duration_ms": 0,
+                            "notification_id": notification_id}
+    if claimed.channel == "runbook":
         action = step.get("action") or {}
         data.update(runbook=action.get("runbook"), params=action.get("params"))
+    mark: dict[str, Any] = {"nid": notification_id, "attempt": attempt, "now": now}
+    attempt_row = None
     if outcome is None:
-        data.update(outcome="failed", detail=_bounded(str(planning_error or "not planned")))
+        data.update(outcome="failed", detail=_bounded(str(step.get("error") or "not planned")))
     else:
         data.update(status_code=outcome.status_code, duration_ms=outcome.duration_ms,
                     detail=_bounded(outcome.detail))
-        session.add(DeliveryAttemptRow(
-            notification_id=row.id, attempt=attempt, provider=row.channel,
-            outcome="sent" if outcome.ok else "failed", provider_message_id=None,
-            response_status=outcome.status_code,
-            error=None if outcome.ok else _bounded(outcome.detail),
-            started_at=started, finished_at=finished))
-    row.attempt_count = attempt
+        attempt_row = {
+            "notification_id": notification_id, "attempt": attempt,
+            "provider": claimed.channel, "outcome": "sent" if outcome.ok else "failed",
+            "provider_message_id": None, "response_status": outcome.status_code,
+            "error": None if outcome.ok else _bounded(outcome.detail),
+            "started_at": started, "finished_at": finished}
+
+    def event(type_: str, values: dict[str, Any]) -> dict[str, Any]:
+        return events.row_values(at=now, actor=actor, type=type_,
+                                 incident_id=claimed.incident_id, data=values)
+
     if outcome is not None and outcome.ok:
-        row.status, row.sent_at, row.last_error = NotificationStatus.SENT.value, now, None
-        row.provider = fit(NotificationRow.provider, row.channel)
-        events.record(session, at=now, actor=actor, type="workflow.step_succeeded",
-                      incident_id=row.incident_id, data={**data, "outcome": "succeeded"})
-        return Dispatched("sent", released=_release_next(session, row, index, now))
-    row.last_error = data["detail"]
-    retries = int(step.get("retries", 0) or 0)
-    if outcome is not None and outcome.retryable and attempt <= retries:
+        mark["step_provider"] = fit(NotificationRow.provider, claimed.channel)
+        return StepRecord("sent", mark, attempt_row,
+                          event("workflow.step_succeeded", {**data, "outcome": "succeeded"}),
+                          release=later[0] if later else None, actor=actor)
+    mark["error"] = data["detail"]
+    if outcome is not None and outcome.retryable and attempt <= int(step.get("retries") or 0):
         retry_at = now + backoff.delay(attempt, draw())
-        row.status, row.next_attempt_at = _PENDING, retry_at
-        events.record(session, at=now, actor=actor, type="workflow.step_retry",
-                      incident_id=row.incident_id,
-                      data={**data, "outcome": "retry", "retry_at": retry_at.isoformat()})
-        return Dispatched("retry", retry_at=retry_at)
-    row.status, row.failed_at = NotificationStatus.FAILED.value, now
-    data["outcome"] = "failed"
-    events.record(session, at=now, actor=actor, type="workflow.step_failed",
-                  incident_id=row.incident_id, data=data)
+        mark["retry_at"] = retry_at
+        return StepRecord("retry", mark, attempt_row, event(
+            "workflow.step_retry",
+            {**data, "outcome": "retry", "retry_at": retry_at.isoformat()}),
+            actor=actor, retry_at=retry_at)
+    failed = event("workflow.step_failed", {**data, "outcome": "failed"})
     if step.get("continue_on_error"):
-        return Dispatched("failed", released=_release_next(session, row, index, now))
-    _cancel_rest(session, row, index, now, actor)
-    return Dispatched("failed")
+        return StepRecord("failed", mark, attempt_row, failed,
+                          release=later[0] if later else None, actor=actor)
+    return StepRecord("failed", mark, attempt_row, failed, cancel=tuple(later), actor=actor)
 
 
-def _rest_of_run(session: Session, row: NotificationRow, index: int) -> list[NotificationRow]:
-    """The run's steps after `index` still waiting, in order (an incident has few)."""
-    data = row.provider_data or {}
-    if index + 1 >= int(data.get("steps") or index + 2):
-        return []  # the run's last step: nothing follows, nothing to look up
-    run = data.get("run")
-    waiting = session.scalars(
-        select(NotificationRow)
-        .where(NotificationRow.incident_id == row.incident_id,
-               NotificationRow.kind == WORKFLOW, NotificationRow.status == _WAITING)
-        .with_for_update()
-    ).all()
-    rest = [r for r in waiting
-            if (r.provider_data or {}).get("run") == run and _step_index(r) > index]
-    return sorted(rest, key=_step_index)
-
-
-def _release_next(session: Session, row: NotificationRow, index: int,
-                  now: datetime) -> tuple[int, ...]:
-    rest = _rest_of_run(session, row, index)
-    if not rest:
-        return ()
-    nxt = rest[0]
-    nxt.status, nxt.next_attempt_at = _PENDING, now
-    return (nxt.id,)
-
-
-def _cancel_rest(session: Session, row: NotificationRow, index: int, now: datetime,
-                 actor: str) -> None:
-    for later in _rest_of_run(session, row, index):
-        later.status, later.failed_at, later.last_error = _CANCELLED, now, EARLIER_STEP_FAILED
-        data = later.provider_data or {}
-        events.record(session, at=now, actor=actor, type="workflow.step_skipped",
-                      incident_id=later.incident_id,
-                      data={"workflow": data.get("workflow"), "run": data.get("run"),
-                            "step": _step_index(later),
-                            "path": data.get("path"), "kind": later.channel,
-                            "outcome": "skipped", "status_code": None, "duration_ms": 0,
-                            "attempt": 0, "detail": EARLIER_STEP_FAILED,
-                            "notification_id": later.id})
+def write_step(conn: Connection, record: StepRecord, now: datetime) -> Dispatched:
+    """`step_record`'s writes, in the caller's transaction: nothing at all if the step is no
+    longer this attempt's (the lease ran out and another worker took it over)."""
+    if conn.execute(MARK_STEP[record.outcome], record.mark).first() is None:
+        return Dispatched("skipped")
+    if record.attempt_row is not None:
+        conn.execute(ADD_ATTEMPT, record.attempt_row)
+    conn.execute(ADD_EVENT, record.event_row)
+    released: tuple[int, ...] = ()
+    if record.release is not None:
+        released = tuple(conn.scalars(RELEASE_STEP, {"key": record.release, "now": now}))
+    if record.cancel:
+        cancelled = conn.execute(_CANCEL_REST, {"keys": list(record.cancel), "now": now})
+        skipped = []
+        for row_id, channel, incident_id, provider_data in cancelled:
+            data = provider_data or {}
+            skipped.append(events.row_values(
+                at=now, actor=record.actor, type="workflow.step_skipped",
+                incident_id=incident_id,
+                data={"workflow": data.get("workflow"), "run": data.get("run"),
+                      "step": int(data.get("index", 0)), "path": data.get("path"),
+                      "kind": channel, "outcome": "skipped", "status_code": None,
+                      "duration_ms": 0, "attempt": 0, "detail": EARLIER_STEP_FAILED,
+                      "notification_id": row_id}))
+        if skipped:
+            conn.execute(ADD_EVENT, sorted(skipped, key=lambda e: e["data"]["step"]))
+    return Dispatched(record.outcome, retry_at=record.retry_at, released=released)

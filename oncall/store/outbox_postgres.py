@@ -1,14 +1,15 @@
 """The outbox on PostgreSQL: the claim is one autocommitted `UPDATE … FROM (SELECT … FOR
 UPDATE SKIP LOCKED) RETURNING` that locks, checks, claims (or cancels) and reads what the
 notice needs, with the circuits read on the same connection; a plain send is one statement
-of data-modifying CTEs (one round trip instead of five with BEGIN and COMMIT)."""
+of data-modifying CTEs (one round trip instead of five with BEGIN and COMMIT), and so is a
+workflow step's record unless it cancels the rest of its run."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, update
+from sqlalchemy import Table, bindparam, exists, func, insert, select, update
 
 from oncall.core.delivery import Breaker
 from oncall.store.outbox import (
@@ -17,8 +18,10 @@ from oncall.store.outbox import (
     EVENTS,
     MARK_SENT,
     MARK_SENT_AT,
+    MARK_STEP,
     NOTIFICATIONS,
     PICK,
+    RELEASE_STEP,
     WORKFLOW,
     Call,
     Claim,
@@ -26,6 +29,7 @@ from oncall.store.outbox import (
     Outbox,
     Picked,
     ProviderNames,
+    StepRecord,
     claim_values,
     lease_params,
     read_breakers,
@@ -65,6 +69,36 @@ _SENT = _one_statement(MARK_SENT)
 _SENT_AT = _one_statement(MARK_SENT_AT)
 
 
+def _step_statement(outcome: str, attempted: bool, releases: bool) -> Any:
+    """A step's record (`write_step` without a cancelled rest) as one statement: the row
+    marked if this attempt still holds it, and only then its attempt, its event and the next
+    step's release. Selects whether the row was held and the released step's id."""
+    marked = MARK_STEP[outcome].cte("marked")
+
+    def copied(table: Table, prefix: str) -> Any:
+        names = _columns(table)
+        values = select(*_bound(table, prefix, names).values()).select_from(marked)
+        return insert(table).from_select(names, values)
+
+    held = select(func.count()).select_from(marked).scalar_subquery().label("held")
+    query = select(held)
+    ctes = [copied(EVENTS, "e_").cte("evented")]
+    if attempted:
+        ctes.append(copied(ATTEMPTS, "a_").cte("attempted"))
+    if releases:
+        released = RELEASE_STEP.where(exists(select(marked.c.id))).cte("released")
+        ctes.append(released)
+        query = select(held, select(released.c.id).scalar_subquery().label("released"))
+    for cte in ctes:
+        query = query.add_cte(cte)
+    return query
+
+
+_STEP_STATEMENTS = {(outcome, attempted, releases): _step_statement(outcome, attempted, releases)
+                    for outcome in ("sent", "retry", "failed")
+                    for attempted in (False, True) for releases in (False, True)}
+
+
 class PostgresOutbox(Outbox):
     def take(self, notification_id: int, now: datetime, worker: str, lease: timedelta,
              providers: ProviderNames) -> tuple[Picked, dict[str, Breaker]] | None:
@@ -87,3 +121,23 @@ class PostgresOutbox(Outbox):
         with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(_SENT_AT if "data" in params else _SENT, params)
         return Dispatched("sent")
+
+    def write_step(self, record: StepRecord, now: datetime) -> Dispatched:
+        """One autocommitted statement, unless the rest of the run is cancelled (its skipped
+        events are read from the rows, so that takes the general path)."""
+        if record.cancel:
+            return super().write_step(record, now)
+        params = dict(record.mark)
+        if record.attempt_row is not None:
+            params.update({f"a_{k}": v for k, v in record.attempt_row.items()})
+        params.update({f"e_{k}": v for k, v in record.event_row.items()})
+        if record.release is not None:
+            params["key"] = record.release
+        statement = _STEP_STATEMENTS[(record.outcome, record.attempt_row is not None,
+                                      record.release is not None)]
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            row = conn.execute(statement, params).one()
+        if not row.held:
+            return Dispatched("skipped")
+        released = (row.released,) if record.release is not None and row.released else ()
+        return Dispatched(record.outcome, retry_at=record.retry_at, released=released)

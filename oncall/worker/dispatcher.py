@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from oncall.config.configset import ConfigSet
 from oncall.core.delivery import Breaker, BreakerPolicy, Circuit
 from oncall.core.notification_rules import Channel
+from oncall.core.workflows import step_key
 from oncall.notify.message import Notice
 from oncall.notify.providers.base import DeliveryResult, Provider
 from oncall.store import stores_for
@@ -185,7 +186,7 @@ def run_workflow_step(outbox: Outbox, notification_id: int, claim: Claim,
         if step_context is None or claim.incident_id is None:
             raise RuntimeError("a workflow step needs the worker's step context")
         ctx = step_context(claim.incident_id, f"workflow:{step.get('workflow', '')}",
-                           f"wf:{step.get('run')}:{step.get('index')}")  # PlannedStep.key
+                           step_key(str(step.get("run")), int(step.get("index", 0))))
         timeout = min(float(step.get("timeout") or STEP_TIMEOUT_CAP.total_seconds()),
                       STEP_TIMEOUT_CAP.total_seconds())
         try:

@@ -17,18 +17,27 @@ if TYPE_CHECKING:
 log = logging.getLogger("oncall.worker")
 
 _runtime: Runtime | None = None
-_sweep_threads = 4
 _lock = threading.Lock()
 
+PAGING = "paging"
+"""The lane of escalation timers, pages and messages."""
+STEPS = "steps"
+"""The lane of workflow steps: a backlog of webhook calls never queues ahead of a page."""
+_lane_threads = {PAGING: 4, STEPS: 8}
 
-def install(runtime: Runtime, sweep_threads: int | None = None) -> None:
+
+def install(runtime: Runtime, sweep_threads: int | None = None,
+            step_threads: int | None = None) -> None:
     """Hand this process's runtime (and so its context) to the tasks, once, with the threads
-    its sweeps use: the worker command does it at start-up with its `--threads`."""
-    global _runtime, _sweep_threads
+    of its lanes: the worker command does it at start-up with `--threads` and
+    `--step-threads`."""
+    global _runtime
     with _lock:
         _runtime = runtime
         if sweep_threads is not None:
-            _sweep_threads = sweep_threads
+            _lane_threads[PAGING] = sweep_threads
+        if step_threads is not None:
+            _lane_threads[STEPS] = step_threads
 
 
 def runtime() -> Runtime:
@@ -48,20 +57,16 @@ def _tasks() -> Tasks:
 _inflight: set[tuple[str, int]] = set()
 _pools: dict[str, ThreadPoolExecutor] = {}
 
-PAGING = "paging"
-"""The lane of escalation timers, pages and messages."""
-STEPS = "steps"
-"""The lane of workflow steps: a backlog of webhook calls never queues ahead of a page."""
-
 
 def _executor(lane: str) -> ThreadPoolExecutor:
     """The process's pool for one lane, made once (a sweep four times a second should not
-    start and stop threads). Two lanes of `--threads` each: pages and timers never wait in
-    line behind workflow steps, however slow or many the steps are."""
+    start and stop threads). Pages and timers never wait in line behind workflow steps,
+    however slow or many the steps are; the steps lane has more threads, because a step
+    mostly waits on its target (a runbook may take seconds) and waiting costs no CPU."""
     with _lock:
         pool = _pools.get(lane)
         if pool is None:
-            pool = _pools[lane] = ThreadPoolExecutor(max_workers=_sweep_threads,
+            pool = _pools[lane] = ThreadPoolExecutor(max_workers=_lane_threads[lane],
                                                      thread_name_prefix=f"sweep-{lane}")
         return pool
 

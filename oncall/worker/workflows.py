@@ -18,13 +18,13 @@ from typing import Any, cast
 from sqlalchemy import Connection, Engine, Table, bindparam, insert, select
 
 from oncall.config.configset import ConfigSet
-from oncall.core.workflows import EVENT_OF_AUDIT_TYPE, WorkflowEventView, plan
+from oncall.core.workflows import EVENT_OF_AUDIT_TYPE, PlannedRun, WorkflowEventView, plan
 from oncall.db.engine import write_session
 from oncall.db.models import AuditEventRow
 from oncall.incidents import events
 from oncall.incidents.queries import workflow_incidents
 from oncall.store import stores_for
-from oncall.store.outbox import queue_run
+from oncall.store.outbox import queue_runs
 from oncall.store.workflow_inbox import InboxEvent
 
 log = logging.getLogger("oncall.worker")
@@ -73,7 +73,7 @@ def _queue(conn: Connection, claimed: list[InboxEvent], config: ConfigSet,
     stores_for(conn.engine).inbox.hold(conn, ids)  # the loop guard counts exactly
     incidents = workflow_incidents(conn, ids)
     counts = runs_so_far(conn, ids)
-    due: list[int] = []
+    queued: list[tuple[PlannedRun, int]] = []
     failures: list[dict[str, Any]] = []
     for event in claimed:
         incident = incidents.get(event.incident_id)
@@ -93,8 +93,8 @@ def _queue(conn: Connection, claimed: list[InboxEvent], config: ConfigSet,
                       "error": f"{exc.__class__.__name__}: {exc}"[:500]}))
             continue
         for run in runs:
-            due.extend(queue_run(conn, run, event.incident_id, now))
+            queued.append((run, event.incident_id))
             counts[event.incident_id][run.workflow] += 1
     if failures:
         conn.execute(insert(_E), failures)
-    return due
+    return queue_runs(conn, queued, now) if queued else []

@@ -18,6 +18,7 @@ from oncall.db.models import AuditEventRow, DeliveryAttemptRow, NotificationRow
 from oncall.store import stores_for
 from oncall.store.outbox import (
     EARLIER_STEP_FAILED,
+    WORKFLOW_LEASE,
     Dispatched,
     DispatchPolicy,
     queue_run,
@@ -223,6 +224,37 @@ def test_a_final_failure_stops_the_run_unless_the_step_may_fail(
         attempts = session.scalars(select(DeliveryAttemptRow.attempt).where(
             DeliveryAttemptRow.notification_id == first)).all()
     assert len(attempts) == (1 if outcome else 0)
+
+
+def test_a_step_taken_over_after_its_lease_is_recorded_once(
+        engine: Engine, example_config: ConfigSet) -> None:
+    """A worker whose lease ran out records nothing: the step, its next step and its
+    timeline belong to the worker that took it over."""
+    incident_id = _incident(engine)
+    with write_session(engine) as session:
+        [first] = queue_run(session, _run(incident_id, _step(0), _step(1, "slack")),
+                            incident_id, T0)
+    outbox = stores_for(engine).outbox
+    slow = outbox.claim(first, T0, "slow-worker", POLICY.lease, example_config, "",
+                        lambda channel: [])
+    later = T0 + WORKFLOW_LEASE + timedelta(seconds=1)
+    fast = outbox.claim(first, later, WORKER, POLICY.lease, example_config, "",
+                        lambda channel: [])
+    assert slow is not None and fast is not None
+    assert outbox.record_step(first, slow, OK, T0, later, POLICY, lambda: 0.5,
+                              later) == Dispatched("skipped")
+    assert _statuses(engine, incident_id) == ["sending", "waiting"]
+    assert outbox.record_step(first, fast, OK, later, later, POLICY, lambda: 0.5,
+                              later).outcome == "sent"
+    assert outbox.record_step(first, slow, OK, T0, later, POLICY, lambda: 0.5,
+                              later) == Dispatched("skipped")
+    rows = _rows(engine, incident_id)
+    assert [(r.status, r.attempt_count) for r in rows] == [("sent", 2), ("pending", 0)]
+    assert [(t, d.get("attempt")) for t, _a, d in _events(engine, incident_id)] == [
+        ("workflow.started", None), ("workflow.step_succeeded", 2)]
+    with Session(engine) as session:
+        assert session.scalars(select(DeliveryAttemptRow.attempt).where(
+            DeliveryAttemptRow.notification_id == first)).all() == [2]
 
 
 def test_step_targets_show_no_secret() -> None:

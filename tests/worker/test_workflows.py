@@ -78,8 +78,18 @@ class Receiver(Peer):
         super().__init__()
         self.failures: dict[str, int] = {}
         self.always: set[str] = set()
+        self.together: threading.Barrier | None = None
+        """Set: each call of `/hook` waits until as many are in flight at once."""
+        self.alone = 0
 
     def handle(self, request: RecordedRequest) -> Reply:
+        if self.together is not None and request.path == "/hook":
+            try:
+                self.together.wait()
+            except threading.BrokenBarrierError:
+                with self._lock:
+                    self.alone += 1
+                return Reply.text("called alone", 400)
         with self._lock:
             if request.path in self.always:
                 return Reply.text("runbook backend down", 500)
@@ -328,7 +338,7 @@ def test_planning_is_exactly_once_a_rolled_back_batch_stays_in_the_inbox(
     def dies(*_args: Any, **_kwargs: Any) -> list[int]:
         raise KeyboardInterrupt("worker killed while queueing")
 
-    monkeypatch.setattr(planner, "queue_run", dies)
+    monkeypatch.setattr(planner, "queue_runs", dies)
     with pytest.raises(KeyboardInterrupt):
         plan_workflows(rig.engine, rig.config, rig.clock())
     monkeypatch.undo()
@@ -417,6 +427,41 @@ def test_the_worker_sweep_plans_and_runs_workflows(rig: Rig,
         threading.Event().wait(0.05)
     assert rig.receiver.paths() == ["/hook", RUNBOOK, "/after"]
     assert [r.status for r in rig.rows(incident_id)] == ["sent"] * 3
+
+
+@pytest.mark.parametrize("threads", [3, 1], ids=["three-step-threads", "one-step-thread"])
+def test_slow_steps_of_different_incidents_run_side_by_side(
+        rig: Rig, monkeypatch: pytest.MonkeyPatch, threads: int) -> None:
+    """A step mostly waits on its target: the worker's steps lane runs `--step-threads` of
+    them at once, so a slow webhook of one incident does not hold up another's."""
+
+    class Tasks:
+        def notification_due(self, *_args: Any) -> None: ...
+        def timer_due(self, *_args: Any) -> None: ...
+
+    monkeypatch.setattr(handlers, "_runtime", rig.runtime)
+    monkeypatch.setattr(handlers, "_tasks", lambda: Tasks())
+    monkeypatch.setattr(handlers, "_pools", {})
+    monkeypatch.setitem(handlers._lane_threads, handlers.STEPS, threads)
+    rig.receiver.together = threading.Barrier(3, timeout=2)
+    incidents = [rig.open_incident(title=f"Checkout p99 above {n}s") for n in (2, 3, 4)]
+    handlers.sweep()
+    try:
+        deadline = datetime.now(UTC) + timedelta(seconds=10)
+        while datetime.now(UTC) < deadline and len(
+                [r for r in rig.receiver.requests if r.path == "/hook"]) < 3:
+            threading.Event().wait(0.05)
+        for pool in handlers._pools.values():
+            pool.shutdown(wait=True)
+    finally:
+        rig.receiver.together.abort()
+    hooks = [r for r in rig.receiver.requests if r.path == "/hook"]
+    assert len(hooks) == 3
+    if threads == 3:
+        assert rig.receiver.alone == 0
+        assert [_steps(rig, i)[0][2:4] for i in incidents] == [("succeeded", 200)] * 3
+    else:  # one at a time: each call waited alone for the other two, in vain
+        assert rig.receiver.alone == 3
 
 
 def test_a_runbook_run_by_hand_calls_once_retries_and_records_its_result_as_the_person(

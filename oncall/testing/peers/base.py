@@ -83,6 +83,10 @@ class _Server(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    """The headers and the body go out in two writes: with Nagle's algorithm the body waited
+    for the client's delayed acknowledgement, some 40 ms a response, which no real provider
+    adds and which held every caller's thread."""
 
     def log_message(self, format: str, *args: Any) -> None:
         return
