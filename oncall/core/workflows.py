@@ -64,6 +64,19 @@ EVENT_OF_AUDIT_TYPE: Mapping[str, str] = MappingProxyType({
 })
 """Audit-event type (oncall/incidents/events.py) -> the workflow event it is."""
 
+
+def workflow_event(audit_type: str, data: Mapping[str, Any] | None) -> str | None:
+    """The workflow event an audit event is, if any. An incident's first escalation step (its
+    first pages: step 0 of cycle 0) is part of its being triggered, not an escalation, so a
+    workflow `on: [incident.triggered, incident.escalated]` runs once when an incident opens,
+    and again only when the escalation moves on (a later step, or the policy repeating)."""
+    kind = EVENT_OF_AUDIT_TYPE.get(audit_type)
+    if kind == "incident.escalated":
+        found = data or {}
+        if not int(found.get("step") or 0) and not int(found.get("cycle") or 0):
+            return None
+    return kind
+
 MAX_RUNS_PER_INCIDENT = 10
 """Loop guard: at most this many runs of one workflow per incident."""
 

@@ -18,7 +18,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, Engine, Table, bindparam, insert, select
 
 from oncall.config.configset import ConfigSet
-from oncall.core.workflows import EVENT_OF_AUDIT_TYPE, PlannedRun, WorkflowEventView, plan
+from oncall.core.workflows import PlannedRun, WorkflowEventView, plan, workflow_event
 from oncall.db.engine import write_session
 from oncall.db.models import AuditEventRow
 from oncall.incidents import events
@@ -77,7 +77,7 @@ def _queue(conn: Connection, claimed: list[InboxEvent], config: ConfigSet,
     failures: list[dict[str, Any]] = []
     for event in claimed:
         incident = incidents.get(event.incident_id)
-        kind = EVENT_OF_AUDIT_TYPE.get(event.type)
+        kind = workflow_event(event.type, event.data)
         if incident is None or kind is None:
             continue
         view = WorkflowEventView(type=kind, id=event.event_id, actor=event.actor,

@@ -26,6 +26,7 @@ from oncall.core.workflows import (
     decide,
     plan,
     validate_params,
+    workflow_event,
 )
 
 NOW = datetime(2026, 12, 5, 2, 0, tzinfo=UTC)
@@ -183,6 +184,19 @@ def test_events_and_audit_types() -> None:
                            "incident.priority_changed"}
     assert set(EVENT_OF_AUDIT_TYPE.values()) == set(EVENTS)
     assert EVENT_OF_AUDIT_TYPE["incident.note"] == "incident.note_added"
+
+
+@pytest.mark.parametrize(("audit_type", "data", "event"), [
+    ("incident.triggered", {}, "incident.triggered"),
+    ("incident.escalated", {"step": 0, "cycle": 0}, None),  # the first pages
+    ("incident.escalated", {"step": 1, "cycle": 0}, "incident.escalated"),
+    ("incident.escalated", {"step": 0, "cycle": 1}, "incident.escalated"),  # repeated
+    ("incident.note", {"text": "x"}, "incident.note_added"),
+    ("notification.sent", {}, None),
+])
+def test_which_audit_events_are_workflow_events(audit_type: str, data: dict[str, int],
+                                                event: str | None) -> None:
+    assert workflow_event(audit_type, data) == event
 
 
 # (incident changes, event, workflows that fire)

@@ -24,7 +24,7 @@ from oncall.core.alerts import Alert
 from oncall.core.delivery import Backoff, BreakerPolicy
 from oncall.db.engine import write_session
 from oncall.db.models import AuditEventRow, IncidentRow, NotificationRow, WorkflowInboxRow
-from oncall.incidents import runbooks, service
+from oncall.incidents import events, runbooks, service
 from oncall.incidents.actors import Actor
 from oncall.ingest.pipeline import ServiceDirectory
 from oncall.notify.settings import ProviderSettings
@@ -66,6 +66,13 @@ on: [incident.triggered]
 when: incident.priority == "P5"
 steps:
   - webhook: {{url: {url}/never}}
+---
+kind: Workflow
+name: p2-escalations
+on: [incident.triggered, incident.escalated]
+when: incident.priority == "P2"
+steps:
+  - webhook: {{url: {url}/escalated, body: {{event: "{{{{ event }}}}"}}}}
 """
 
 
@@ -163,11 +170,12 @@ class Rig:
                 NotificationRow.incident_id == incident_id,
                 NotificationRow.kind == "workflow").order_by(NotificationRow.id)))
 
-    def timeline(self, incident_id: int) -> list[tuple[str, str, dict[str, Any]]]:
+    def timeline(self, incident_id: int,
+                 like: str = "workflow.%") -> list[tuple[str, str, dict[str, Any]]]:
         with Session(self.engine) as session:
             return [(e.type, e.actor, e.data or {}) for e in session.scalars(
                 select(AuditEventRow).where(AuditEventRow.incident_id == incident_id,
-                                            AuditEventRow.type.like("workflow.%"))
+                                            AuditEventRow.type.like(like))
                 .order_by(AuditEventRow.id))]
 
 
@@ -462,6 +470,25 @@ def test_slow_steps_of_different_incidents_run_side_by_side(
         assert [_steps(rig, i)[0][2:4] for i in incidents] == [("succeeded", 200)] * 3
     else:  # one at a time: each call waited alone for the other two, in vain
         assert rig.receiver.alone == 3
+
+
+def test_an_incident_opening_is_not_an_escalation_a_later_step_is(rig: Rig) -> None:
+    """The first escalation step pages with the trigger: a workflow on both events runs once
+    when the incident opens, and again when the escalation moves on."""
+    incident_id = rig.open_incident(priority="P2")
+    rig.sweep_once()  # the first step pages (an incident.escalated event, step 0)
+    rig.sweep_once()
+    assert [(t, d["step"]) for t, _a, d in rig.timeline(incident_id, "incident.escalated")] \
+        == [("incident.escalated", 0)]
+    assert [r.json() for r in rig.receiver.requests if r.path == "/escalated"] == [
+        {"event": "incident.triggered"}]
+    with write_session(rig.engine) as session:
+        events.record(session, at=rig.clock(), actor="system:escalation",
+                      type="incident.escalated", incident_id=incident_id,
+                      data={"step": 1, "cycle": 0, "users": [], "targets": []})
+    rig.sweep_once()
+    assert [r.json() for r in rig.receiver.requests if r.path == "/escalated"] == [
+        {"event": "incident.triggered"}, {"event": "incident.escalated"}]
 
 
 def test_a_runbook_run_by_hand_calls_once_retries_and_records_its_result_as_the_person(
