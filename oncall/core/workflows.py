@@ -65,6 +65,12 @@ EVENT_OF_AUDIT_TYPE: Mapping[str, str] = MappingProxyType({
 """Audit-event type (oncall/incidents/events.py) -> the workflow event it is."""
 
 
+def listened_audit_types(config: ConfigSet) -> set[str]:
+    """The audit-event types some Workflow of `config` listens to: all the inbox needs."""
+    wanted = {event for workflow in config.workflows.values() for event in workflow.on}
+    return {audit for audit, event in EVENT_OF_AUDIT_TYPE.items() if event in wanted}
+
+
 def workflow_event(audit_type: str, data: Mapping[str, Any] | None) -> str | None:
     """The workflow event an audit event is, if any. An incident's first escalation step (its
     first pages: step 0 of cycle 0) is part of its being triggered, not an escalation, so a

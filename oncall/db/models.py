@@ -413,17 +413,26 @@ class AuditEventRow(Base):
 
 class WorkflowInboxRow(Base):
     """An audit event a workflow may fire on, not yet planned. Written only by the trigger of
-    migration 0005 on `audit_events` inserts; the worker plans it and deletes it in one
-    transaction (`oncall.store.workflow_inbox`)."""
+    migrations 0005 and 0006 on `audit_events` inserts, for the types in
+    `workflow_event_types`; the worker plans it and deletes it in one transaction
+    (`oncall.store.workflow_inbox`). No foreign keys: a row lives until the next sweep, and
+    checking two on every incident event cost more than the planner skipping a lost one."""
 
     __tablename__ = "workflow_inbox"
 
-    event_id: Mapped[int] = mapped_column(
-        Id, ForeignKey("audit_events.id", ondelete="CASCADE"), primary_key=True,
-        autoincrement=False)
-    incident_id: Mapped[int] = mapped_column(Id, ForeignKey("incidents.id", ondelete="CASCADE"))
+    event_id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
+    incident_id: Mapped[int] = mapped_column(Id)
     type: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
+
+
+class WorkflowEventTypeRow(Base):
+    """An audit-event type some applied Workflow listens to: the inbox trigger lets only these
+    in. Written only by the reconciler, from the applied config (`reconcile.apply`)."""
+
+    __tablename__ = "workflow_event_types"
+
+    type: Mapped[str] = mapped_column(String(64), primary_key=True)
 
 
 class EscalationTimerRow(Base):

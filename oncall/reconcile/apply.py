@@ -21,6 +21,7 @@ from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.orm import Session
 
 from oncall.config.configset import ConfigSet
+from oncall.core.workflows import listened_audit_types
 from oncall.db.engine import exclusive_connection
 from oncall.db.models import (
     AlertRow,
@@ -34,6 +35,7 @@ from oncall.db.models import (
     SessionRow,
     TeamMembershipRow,
     UserRow,
+    WorkflowEventTypeRow,
 )
 from oncall.reconcile.plan import USER, Change, Key, ObjectState, Plan, desired_state, make_plan
 from oncall.reconcile.plan import spec_hash as hash_spec
@@ -98,6 +100,7 @@ def apply_config(
                 )
         for state in plan.relocated:
             _relocate(session, state)
+        _listen(session, listened_audit_types(config))
         if not plan.has_changes:
             return ApplyResult(plan, None)
         for change in plan.changes:
@@ -117,6 +120,15 @@ def apply_config(
         session.add(run)
         session.flush()
         return ApplyResult(plan, run.id)
+
+
+def _listen(session: Session, types: set[str]) -> None:
+    """Let into the workflow inbox exactly the events the applied Workflows listen to."""
+    current = set(session.scalars(select(WorkflowEventTypeRow.type)))
+    if current - types:
+        session.execute(delete(WorkflowEventTypeRow).where(
+            WorkflowEventTypeRow.type.in_(current - types)))
+    session.add_all(WorkflowEventTypeRow(type=t) for t in sorted(types - current))
 
 
 def record_failure(engine: Engine, origin: Origin, result: str, errors: list[str]) -> int:

@@ -84,12 +84,14 @@ def engine(request: pytest.FixtureRequest) -> Engine:
 
 
 def _reset(engine: Engine) -> None:
+    """Empty the tables, the workflow inbox too (its event ids start again with theirs)."""
     with engine.begin() as conn:
         if engine.dialect.name == "sqlite":  # rowids start again at 1 in an emptied table
-            for table in reversed(TABLES):
+            for table in (*reversed(TABLES), "workflow_inbox"):
                 conn.execute(text(f"DELETE FROM {table}"))
         else:
-            conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+            conn.execute(text(f"TRUNCATE {', '.join(TABLES)}, workflow_inbox "
+                              "RESTART IDENTITY CASCADE"))
 
 
 def _rows(engine: Engine) -> dict[str, list[dict[str, Any]]]:

@@ -38,7 +38,7 @@ def alert(key: str, minutes: int = 0, cluster: str = "eu") -> Alert:
 def engine(postgres_applied_engine: Engine) -> Engine:
     with postgres_applied_engine.begin() as conn:
         conn.execute(text("TRUNCATE incidents, alerts, audit_events, escalation_timers,"
-                          " alert_deliveries RESTART IDENTITY CASCADE"))
+                          " alert_deliveries, workflow_inbox RESTART IDENTITY CASCADE"))
     return postgres_applied_engine
 
 

@@ -183,13 +183,13 @@ RUNBOOK = "/awx/api/v2/job_templates/12/launch/"
 """Where the example's restart-checkout runbook posts, with AWX_URL at the receiver's /awx."""
 
 
-def _config(tmp_path: Path, url: str) -> ConfigSet:
+def _config(tmp_path: Path, url: str, workflows: str = WORKFLOWS) -> ConfigSet:
     root = tmp_path / "config"
     for name in ("rules", "schedules"):
         shutil.copytree(REPO_ROOT / name, root / name)
     (root / "workflows").mkdir()
     shutil.copy(REPO_ROOT / "workflows" / "runbooks.yaml", root / "workflows")
-    (root / "workflows" / "test.yaml").write_text(WORKFLOWS.format(url=url))
+    (root / "workflows" / "test.yaml").write_text(workflows.format(url=url))
     result = load(root)
     assert result.ok, [d.as_text() for d in result.errors]
     return result.config
@@ -358,27 +358,50 @@ def test_planning_is_exactly_once_a_rolled_back_batch_stays_in_the_inbox(
     assert len(rig.rows(incident_id)) == 3
 
 
-def test_the_trigger_fills_the_inbox_for_incident_events_only(rig: Rig) -> None:
+def _inbox(engine: Engine) -> list[tuple[str, int, str, datetime, datetime]]:
+    with Session(engine) as session:
+        return [tuple(r) for r in session.execute(  # type: ignore[misc]
+            select(WorkflowInboxRow.type, WorkflowInboxRow.incident_id, AuditEventRow.type,
+                   AuditEventRow.at, WorkflowInboxRow.created_at)
+            .join(AuditEventRow, AuditEventRow.id == WorkflowInboxRow.event_id)
+            .order_by(WorkflowInboxRow.event_id))]
+
+
+def test_the_trigger_fills_the_inbox_with_the_events_workflows_listen_to(
+        rig: Rig, tmp_path: Path) -> None:
     """Ingest's fast path (open-or-join writes its events in one statement) and the service's
-    state changes alike; other events are not workflow events."""
+    state changes alike; an event no applied workflow listens to stays out, until a workflow
+    that listens to it is applied."""
     incident_id = rig.open_incident()
     with write_session(rig.engine) as session:
         service.acknowledge(session, incident_id, Actor.integration("prometheus-prod"),
                             rig.clock())
+    inbox = _inbox(rig.engine)
     with Session(rig.engine) as session:
-        inbox = session.execute(select(WorkflowInboxRow.type, WorkflowInboxRow.incident_id,
-                                       AuditEventRow.type, AuditEventRow.at,
-                                       WorkflowInboxRow.created_at)
-                                .join(AuditEventRow,
-                                      AuditEventRow.id == WorkflowInboxRow.event_id)
-                                .order_by(WorkflowInboxRow.event_id)).all()
         others = session.scalar(select(func.count()).select_from(AuditEventRow).where(
             AuditEventRow.incident_id == incident_id,
-            AuditEventRow.type.not_in(("incident.triggered", "incident.acknowledged"))))
-    assert [(t, i) for t, i, *_ in inbox] == [("incident.triggered", incident_id),
-                                             ("incident.acknowledged", incident_id)]
+            AuditEventRow.type != "incident.triggered"))
+    assert [(t, i) for t, i, *_ in inbox] == [("incident.triggered", incident_id)]
     assert all(t == e and at == created for t, _i, e, at, created in inbox)
-    assert others  # e.g. incident.alert: written, not in the inbox
+    assert others  # incident.acknowledged, incident.alert: written, not in the inbox
+    listening = WORKFLOWS + """
+---
+kind: Workflow
+name: on-ack
+on: [incident.acknowledged]
+steps:
+  - webhook: {{url: {url}/ack}}
+"""
+    config = _config(tmp_path / "with-ack", rig.receiver.url, listening)
+    apply_config(rig.engine, config, Origin(actor="tests", source="tests", revision=None,
+                                            now=rig.clock()))
+    second = rig.open_incident(title="Checkout errors")
+    with write_session(rig.engine) as session:
+        service.acknowledge(session, second, Actor.integration("prometheus-prod"),
+                            rig.clock())
+    assert [(t, i) for t, i, *_ in _inbox(rig.engine)] == [
+        ("incident.triggered", incident_id), ("incident.triggered", second),
+        ("incident.acknowledged", second)]
 
 
 def test_ingest_fast_path_events_fill_the_inbox(rig: Rig) -> None:
