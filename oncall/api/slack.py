@@ -38,7 +38,7 @@ from oncall.incidents import runbooks, service
 from oncall.incidents.actors import Actor, Forbidden
 from oncall.incidents.events import params_text
 from oncall.incidents.people import actor_for_email
-from oncall.notify.message import parse_slack_action
+from oncall.notify.message import mrkdwn, parse_slack_action
 from oncall.paging.targets import first_responders
 
 log = logging.getLogger("oncall.api.slack")
@@ -82,7 +82,10 @@ class SlackUsers:
 
 
 def _reply(text: str) -> JSONResponse:
-    return JSONResponse({"response_type": "ephemeral", "text": text})
+    """An answer to the person who typed the command. It may echo what they typed (a service
+    or runbook name, a parameter), so it is escaped: `/oncall who <!channel>` shows the text
+    as typed instead of making a mention or a link."""
+    return JSONResponse({"response_type": "ephemeral", "text": mrkdwn(text)})
 
 
 def _post_to_response_url(url: str, text: str) -> None:

@@ -160,6 +160,9 @@ def test_slash_commands(slack: Slack) -> None:
     assert "Usage" in slack.command(marcus, "ack").json()["text"]  # type: ignore[attr-defined]
     assert "/oncall ack 123" in slack.command(marcus, "help").json()["text"]  # type: ignore[attr-defined]
     assert "does not exist" in slack.command(marcus, "ack 99999").json()["text"]  # type: ignore[attr-defined]
+    echoed = slack.command(marcus, "who <!channel> <https://evil.example|docs>").json()["text"]  # type: ignore[attr-defined]
+    assert echoed.startswith("No service '&lt;!channel&gt; &lt;https://evil.example|docs&gt;'")
+    assert "<" not in echoed
 
 
 def test_a_click_that_changes_an_incident_wakes_the_worker(
