@@ -83,6 +83,7 @@ def workflow_event(audit_type: str, data: Mapping[str, Any] | None) -> str | Non
             return None
     return kind
 
+
 MAX_RUNS_PER_INCIDENT = 10
 """Loop guard: at most this many runs of one workflow per incident."""
 

@@ -796,14 +796,16 @@ MARK_STEP = {
         status=NotificationStatus.FAILED.value, failed_at=NOW,
         last_error=bindparam("error")).returning(_N.id),
 }
-
-
+"""A step's row marked for its outcome, if this attempt still holds it; returns its id. No
+parameter is named after a column: an UPDATE in a CTE (PostgreSQL's one-statement record)
+takes such a parameter as one more SET."""
 RELEASE_STEP = (
     update(NOTIFICATIONS)
     .where(_N.idempotency_key == bindparam("key"), _N.status == _WAITING)
     .values(status=_PENDING, next_attempt_at=NOW)
     .returning(_N.id)
 )
+"""The run's next step (by its idempotency key) made due now, if it still waits."""
 _CANCEL_REST = (
     update(NOTIFICATIONS)
     .where(_N.idempotency_key.in_(bindparam("keys", expanding=True)), _N.status == _WAITING)
