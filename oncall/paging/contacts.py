@@ -5,7 +5,7 @@ A person's own notification rules decide; without rules the defaults of
 and Slack (looked up by email) need no verification. Channels whose provider is not configured
 are left out; when nothing else is left, email or Slack by identity is the last resort.
 
-`people` reads everyone a step pages in three statements, whatever their number; `plan`
+`people` reads everyone a step pages in one statement, whatever their number; `plan`
 decides from what it read, without the database.
 """
 
@@ -14,8 +14,23 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import (
+    BigInteger,
+    CompoundSelect,
+    Connection,
+    Integer,
+    Row,
+    String,
+    and_,
+    bindparam,
+    cast,
+    literal,
+    null,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from oncall.core import notification_rules
@@ -58,41 +73,59 @@ _USERS = UserRow.__table__
 _METHODS = ContactMethodRow.__table__
 _RULES = NotificationRuleRow.__table__
 
-_ENABLED_USERS = select(_USERS.c.id, _USERS.c.email).where(
-    _USERS.c.email.in_(bindparam("emails", expanding=True)), _USERS.c.disabled_at.is_(None)
-)
-_VERIFIED = (
-    select(_METHODS.c.user_id, _METHODS.c.id, _METHODS.c.type, _METHODS.c.address)
-    .where(
-        _METHODS.c.user_id.in_(bindparam("users", expanding=True)),
-        _METHODS.c.verified_at.is_not(None),
-        _METHODS.c.disabled_at.is_(None),
+_USER, _METHOD, _RULE = 0, 1, 2
+
+
+def _read_people(by_email: bool) -> CompoundSelect[Any]:
+    """Users (by email and enabled, or by id), their verified methods and their rules for an
+    urgency, in one statement: a page is one round trip, not three. Rows are (part, user id,
+    email, item id, method type, address, rule's method id, delay), parts in order, items by
+    id: methods in the order they were added, rules in the order they were written."""
+    if by_email:
+        chosen = and_(_USERS.c.email.in_(bindparam("emails", expanding=True)),
+                      _USERS.c.disabled_at.is_(None))
+    else:
+        chosen = _USERS.c.id == bindparam("user_id")
+    # PostgreSQL types a union's columns branch by branch: every NULL is typed.
+    no_id, no_text, no_int = cast(null(), BigInteger), cast(null(), String), cast(null(), Integer)
+    users = select(literal(_USER).label("part"), _USERS.c.id.label("user_id"), _USERS.c.email,
+                   no_id.label("item"), no_text.label("type"), no_text.label("address"),
+                   no_id.label("method_id"), no_int.label("delay")).where(chosen)
+    methods = (
+        select(literal(_METHOD), _METHODS.c.user_id, no_text, _METHODS.c.id, _METHODS.c.type,
+               _METHODS.c.address, no_id, no_int)
+        .join(_USERS, _USERS.c.id == _METHODS.c.user_id)
+        .where(chosen, _METHODS.c.verified_at.is_not(None), _METHODS.c.disabled_at.is_(None))
     )
-    .order_by(_METHODS.c.id)
-)
-_OWN_RULES = (
-    select(_RULES.c.user_id, _RULES.c.contact_method_id, _RULES.c.delay_seconds)
-    .where(_RULES.c.user_id.in_(bindparam("users", expanding=True)),
-           _RULES.c.urgency == bindparam("urgency"))
-    .order_by(_RULES.c.id)
-)
+    rules = (
+        select(literal(_RULE), _RULES.c.user_id, no_text, _RULES.c.id, no_text, no_text,
+               _RULES.c.contact_method_id, _RULES.c.delay_seconds)
+        .join(_USERS, _USERS.c.id == _RULES.c.user_id)
+        .where(chosen, _RULES.c.urgency == bindparam("urgency"))
+    )
+    return union_all(users, methods, rules).order_by("part", "item")
 
 
-def _details(conn: Connection, found: dict[int, str], urgency: Urgency) -> dict[int, Person]:
-    """`found` (user id → email) with their methods and rules."""
-    if not found:
-        return {}
-    ids = list(found)
+_BY_EMAIL = _read_people(by_email=True)
+_BY_ID = _read_people(by_email=False)
+
+
+def _people_from(rows: Iterable[Row[Any]]) -> dict[int, Person]:
+    emails: dict[int, str] = {}
     methods: dict[int, list[Method]] = {}
-    for user_id, method_id, kind, address in conn.execute(_VERIFIED, {"users": ids}):
-        methods.setdefault(user_id, []).append(Method(method_id, kind, address))
     rules: dict[int, list[tuple[int, int]]] = {}
-    for user_id, method_id, delay in conn.execute(_OWN_RULES, {"users": ids, "urgency": urgency}):
-        rules.setdefault(user_id, []).append((method_id, delay))
+    for row in rows:
+        part, user_id, email, item, kind, address, method_id, delay = tuple(row)
+        if part == _USER:
+            emails[user_id] = email
+        elif part == _METHOD:
+            methods.setdefault(user_id, []).append(Method(item, kind, address))
+        else:
+            rules.setdefault(user_id, []).append((method_id, delay))
     return {
         user_id: Person(user_id, email, tuple(methods.get(user_id, ())),
                         tuple(rules.get(user_id, ())))
-        for user_id, email in found.items()
+        for user_id, email in emails.items()
     }
 
 
@@ -101,8 +134,8 @@ def people(conn: Connection, emails: Iterable[str], urgency: Urgency) -> dict[st
     wanted = sorted(set(emails))
     if not wanted:
         return {}
-    found = {row.id: row.email for row in conn.execute(_ENABLED_USERS, {"emails": wanted})}
-    return {p.email: p for p in _details(conn, found, urgency).values()}
+    rows = conn.execute(_BY_EMAIL, {"emails": wanted, "urgency": urgency})
+    return {p.email: p for p in _people_from(rows).values()}
 
 
 def plan(person: Person, urgency: Urgency, enabled: Collection[Channel]) -> list[Contact]:
@@ -141,5 +174,6 @@ def contacts_for(
     session: Session, user: UserRow, urgency: Urgency, enabled: Collection[Channel]
 ) -> list[Contact]:
     """`plan` for one user row, disabled or not (the app previews a person's rules)."""
-    person = _details(session.connection(), {user.id: user.email}, urgency)[user.id]
+    rows = session.connection().execute(_BY_ID, {"user_id": user.id, "urgency": urgency})
+    person = _people_from(rows)[user.id]
     return plan(person, urgency, enabled)

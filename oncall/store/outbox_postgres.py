@@ -1,6 +1,6 @@
 """The outbox on PostgreSQL: the claim is one autocommitted `UPDATE … FROM (SELECT … FOR
 UPDATE SKIP LOCKED) RETURNING` that locks, checks, claims (or cancels) and reads what the
-notice needs, with the circuits read on the same connection; a plain send is one statement
+notice needs, and the circuits of the providers in the same statement; a plain send is one statement
 of data-modifying CTEs (one round trip instead of five with BEGIN and COMMIT), and so is a
 workflow step's record unless it cancels the rest of its run."""
 
@@ -10,11 +10,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Table, bindparam, exists, func, insert, select, update
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 
-from oncall.core.delivery import Breaker
+from oncall.core.delivery import Breaker, Circuit
 from oncall.store.outbox import (
     ATTEMPTS,
     CANDIDATE,
+    CIRCUITS,
     EVENTS,
     MARK_SENT,
     MARK_SENT_AT,
@@ -32,18 +34,40 @@ from oncall.store.outbox import (
     StepRecord,
     claim_values,
     lease_params,
-    read_breakers,
     sent_values,
 )
 
 _picked = PICK.with_for_update(of=CANDIDATE, skip_locked=True).subquery("picked")
+
+
+def _circuits(column: Any) -> Any:
+    """One column of every stored circuit, as an array: the table holds a row per provider
+    that ever failed, a handful, so the claim reads them all rather than a second time."""
+    return select(func.array_agg(aggregate_order_by(column, CIRCUITS.c.provider))) \
+        .scalar_subquery()
+
+
+_CIRCUIT_COLUMNS = (CIRCUITS.c.provider, CIRCUITS.c.circuit, CIRCUITS.c.failures,
+                    CIRCUITS.c.opened_at)
 _CLAIM = (
     update(NOTIFICATIONS)
     .where(NOTIFICATIONS.c.id == _picked.c.id)
     .values(claim_values(_picked.c.cancel))
     .returning(*[NOTIFICATIONS.c.attempt_count if name == "attempt_count" else _picked.c[name]
-                 for name in Picked._fields])
+                 for name in Picked._fields],
+               *[_circuits(column) for column in _CIRCUIT_COLUMNS])
 )
+_FIELDS = len(Picked._fields)
+
+
+def _breakers(row: Any, names: list[str]) -> dict[str, Breaker]:
+    """The circuits of `names` from the claim's arrays; a provider with no row is closed."""
+    providers, circuits, failures, opened = row[_FIELDS:]
+    found = {provider: Breaker(Circuit(circuit), count, at)
+             for provider, circuit, count, at in zip(providers or (), circuits or (),
+                                                      failures or (), opened or (),
+                                                      strict=True)}
+    return {name: found.get(name, Breaker()) for name in names}
 
 
 def _bound(table: Table, prefix: str, names: list[str]) -> dict[str, Any]:
@@ -105,12 +129,11 @@ class PostgresOutbox(Outbox):
         params = {"nid": notification_id, **lease_params(now, lease), "worker": worker}
         with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             row = conn.execute(_CLAIM, params).first()
-            if row is None:
-                return None
-            picked = Picked._make(row)
-            names = [] if picked.cancel or picked.kind == WORKFLOW else providers(
-                picked.channel)
-            return picked, read_breakers(conn, names)
+        if row is None:
+            return None
+        picked = Picked._make(row[:_FIELDS])
+        names = [] if picked.cancel or picked.kind == WORKFLOW else providers(picked.channel)
+        return picked, _breakers(row, names)
 
     def record_sent(self, notification_id: int, call: Call, claimed: Claim,
                     now: datetime) -> Dispatched:
