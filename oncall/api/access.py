@@ -44,6 +44,20 @@ class Access(StrEnum):
     the flow, or a break-glass password with the form's CSRF cookie (throttled)."""
     SESSION = "session"
     """A signed-in session's cookie and its CSRF token, from our own origin."""
+    SUBSCRIBER_TOKEN = "subscriber-token"
+    """The random token of one status page subscription, from the mail sent to it: it confirms
+    or ends that subscription and nothing else; an unknown token gets the same 404."""
+    PARTNER_SIGN_IN = "partner-sign-in"
+    """A `partners` status page's sign-in form: it answers 404 for any other page, and the
+    same words whether or not the address may read the page (a link goes only to those who
+    may)."""
+    PARTNER_LINK = "partner-link"
+    """A single-use, expiring sign-in link mailed to a partner listed in the page's YAML; it
+    opens a read-only session for that page alone."""
+    PAGE_VISIBILITY = "page-visibility"
+    """The status page's own `visibility`: a public page to anyone; a private (or partners)
+    page only to a signed-in session's cookie. Everyone else, and any unknown page, gets the
+    same 404, so a private page's name is not confirmed."""
 
 
 Key = tuple[str, str]
@@ -71,6 +85,19 @@ API: Mapping[Key, Access] = {
     ("POST", "/api/v1/twilio/sms/status"): Access.TWILIO_SIGNATURE,
     ("POST", "/api/v1/twilio/voice/status"): Access.TWILIO_SIGNATURE,
     ("POST", "/api/v1/twilio/voice/gather"): Access.TWILIO_SIGNATURE,
+    ("GET", "/status/{name}"): Access.PAGE_VISIBILITY,
+    ("GET", "/status/{name}/feed.atom"): Access.PAGE_VISIBILITY,
+    ("GET", "/status/{name}/api/v2/{document:path}.json"): Access.PAGE_VISIBILITY,
+    ("POST", "/status/{name}/subscribe"): Access.PAGE_VISIBILITY,
+    ("GET", "/status/{name}/subscriptions/{token}/confirm"): Access.SUBSCRIBER_TOKEN,
+    ("POST", "/status/{name}/subscriptions/{token}/confirm"): Access.SUBSCRIBER_TOKEN,
+    ("GET", "/status/{name}/subscriptions/{token}/unsubscribe"): Access.SUBSCRIBER_TOKEN,
+    ("POST", "/status/{name}/subscriptions/{token}/unsubscribe"): Access.SUBSCRIBER_TOKEN,
+    ("GET", "/status/{name}/partners/sign-in"): Access.PARTNER_SIGN_IN,
+    ("POST", "/status/{name}/partners/sign-in"): Access.PARTNER_SIGN_IN,
+    ("GET", "/status/{name}/partners/link/{token}"): Access.PARTNER_LINK,
+    ("POST", "/status/{name}/partners/link/{token}"): Access.PARTNER_LINK,
+    ("POST", "/status/{name}/partners/sign-out"): Access.PAGE_VISIBILITY,
 }
 """The API app (`oncall.api.app.create_api`, every module in ROUTE_MODULES)."""
 

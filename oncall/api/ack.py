@@ -20,12 +20,13 @@ from starlette.routing import BaseRoute, Route
 from oncall.api.app import ApiContext
 from oncall.api.routing import Operation, bind
 from oncall.api.threads import offloaded
+from oncall.core.tokens import hash_token
 from oncall.db.engine import write_session
 from oncall.db.models import IncidentRow, SecretTokenRow, UserRow
 from oncall.incidents import service
 from oncall.incidents.actors import Forbidden
 from oncall.incidents.people import actor_for_email, is_active
-from oncall.paging.notices import ACK_PURPOSE, hash_token
+from oncall.paging.notices import ACK_PURPOSE
 
 PATH = "/ack/{token}"
 

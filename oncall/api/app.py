@@ -56,6 +56,9 @@ ROUTE_MODULES: list[str] = [
     "oncall.api.ack",
     "oncall.api.metrics",
     "oncall.api.twilio",
+    "oncall.api.status",
+    "oncall.api.status_subscribers",
+    "oncall.api.status_partners",
 ]
 """Modules whose `routes(ctx)` make up the API, matched in this order."""
 
@@ -96,6 +99,13 @@ class ApiContext:
         if self.core is None:
             self.core = Context(self.settings, self.engine, clock=self.clock,
                                 configs=ConfigCache(self.config_recheck))
+
+    @property
+    def public_url(self) -> str:
+        """Where this installation is reached, for links in what it sends or serves: never a
+        request's Host header, which a client chooses."""
+        url = (self.environ.get("ONCALL_PUBLIC_URL") or "").strip()
+        return (url or self.settings.providers.public_url).rstrip("/")
 
     @property
     def process(self) -> Context:

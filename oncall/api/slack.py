@@ -40,6 +40,8 @@ from oncall.incidents.events import params_text
 from oncall.incidents.people import actor_for_email
 from oncall.notify.message import mrkdwn, parse_slack_action
 from oncall.paging.targets import first_responders
+from oncall.statuspages import access as status_access
+from oncall.statuspages import notices
 
 log = logging.getLogger("oncall.api.slack")
 
@@ -226,7 +228,7 @@ def interactions(slack: Slack, request: Request, body: bytes) -> Response:
 
 COMMANDS_OPERATION: Operation = {
     "operationId": "slackCommand",
-    "summary": "The /oncall slash command: ack, resolve, who, run",
+    "summary": "The /oncall slash command: ack, resolve, who, run, status",
     "tags": ["slack"],
     "security": [],
     "requestBody": {"required": True, "content": _FORM},
@@ -238,7 +240,8 @@ COMMANDS_OPERATION: Operation = {
 
 
 def commands(slack: Slack, request: Request, body: bytes) -> Response:
-    """`/oncall ack|resolve N`, `/oncall who SERVICE` and `/oncall run RUNBOOK N key=value`."""
+    """`/oncall ack|resolve N`, `/oncall who SERVICE`, `/oncall run RUNBOOK N key=value` and
+    `/oncall status PAGE "text"|resolve`."""
     form = _verified_form(slack, request, body)
     if isinstance(form, Response):
         return form
@@ -258,6 +261,8 @@ def commands(slack: Slack, request: Request, body: bytes) -> Response:
         return _reply(_act(slack.ctx, actor, full, int(rest[0].lstrip("#"))))
     if verb == "run":
         return _reply(_run(slack, form.get("user_id", ""), form.get("text", "")))
+    if verb == "status":
+        return _reply(_status(slack, form.get("user_id", ""), form.get("text", "")))
     return _reply(f"Unknown command {verb!r}.\n{HELP}")
 
 
@@ -280,7 +285,9 @@ HELP = (
     "/oncall ack 123 — acknowledge incident 123\n"
     "/oncall resolve 123 — resolve incident 123\n"
     "/oncall who SERVICE — who is on call for a service now\n"
-    "/oncall run RUNBOOK 123 key=value … — run one of the service's runbooks on incident 123"
+    "/oncall run RUNBOOK 123 key=value … — run one of the service's runbooks on incident 123\n"
+    '/oncall status PAGE "text" [--component NAME] — post a notice on a status page\n'
+    '/oncall status PAGE resolve ["text"] — resolve the page\'s open notices'
 )
 RUN_USAGE = ("Usage: /oncall run RUNBOOK INCIDENT_NUMBER key=value … "
              '(quote a value with spaces: reason="bad deploy")')
@@ -336,3 +343,62 @@ def _who(ctx: ApiContext, name: str) -> str:
         return f"Nobody would be paged for {name} right now."
     return f"On call for {name} now (step {step + 1}): " + ", ".join(people)
 
+
+
+STATUS_USAGE = ('Usage: /oncall status PAGE "text" [--component NAME …] to post a notice, '
+                '/oncall status PAGE resolve ["text"] to resolve the open ones')
+RESOLVED_TEXT = "This incident has been resolved."
+
+
+def _status(slack: Slack, slack_user: str, text: str) -> str:
+    """Post a notice on a status page, or resolve its open ones (the responders' notices, not
+    those the page opened itself: those follow their incidents)."""
+    try:
+        words = shlex.split(text)[1:]
+    except ValueError as exc:
+        return f"{STATUS_USAGE}\n({exc})"
+    components: list[str] = []
+    rest: list[str] = []
+    while words:
+        word = words.pop(0)
+        if word == "--component":
+            if not words:
+                return STATUS_USAGE
+            components.append(words.pop(0))
+        else:
+            rest.append(word)
+    if len(rest) < 2:
+        return STATUS_USAGE
+    page, resolving = rest[0], rest[1].lower() == "resolve"
+    if resolving and (components or len(rest) > 3):
+        return STATUS_USAGE
+    if not resolving and len(rest) != 2:
+        return f"{STATUS_USAGE}\nQuote the text: /oncall status {page} \"…\""
+    actor = _actor_of(slack, slack_user)
+    if isinstance(actor, str):
+        return actor
+    ctx, email = slack.ctx, actor.name
+    try:
+        with write_session(ctx.engine) as session:
+            config, now = ctx.config(session), ctx.clock()
+            found_page = notices.page_of(config, page)
+            status_access.require_writer(actor, found_page, config)
+            title = found_page.title
+            if not resolving:
+                notice_id = notices.post_notice(session, config, email, now, page,
+                                                notices.title_of(rest[1]), rest[1],
+                                                components=components,
+                                                public_url=ctx.public_url)
+                return f"Posted on {title}: notice #{notice_id}, investigating."
+            found = notices.open_notices(session, config, page)
+            for notice in found:
+                notices.update_notice(session, config, email, now, notice.id, "resolved",
+                                      rest[2] if len(rest) == 3 else RESOLVED_TEXT,
+                                      public_url=ctx.public_url)
+    except notices.StatusPageError as exc:
+        return f"{exc}."
+    except Forbidden as exc:
+        return f"Not allowed: {exc}."
+    if not found:
+        return f"{title} has no open notice to resolve."
+    return f"Resolved on {title}: " + ", ".join(f"#{n.id} {n.title}" for n in found) + "."

@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "run_commands",
     "incident_commands",
     "workflow_commands",
+    "status_page_commands",
 )
 """Modules under oncall.cli that add subcommands; each has `register(subparsers)`."""
 

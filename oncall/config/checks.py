@@ -27,6 +27,7 @@ from oncall.config.models import (
     Runbook,
     RunbookStep,
     SlackStep,
+    StatusStep,
     TeamRecipient,
     TeamsStep,
     Webhook,
@@ -36,7 +37,9 @@ from oncall.config.models import (
 from oncall.config.schedule_checks import check_schedules
 from oncall.config.suggest import did_you_mean
 from oncall.config.templates import (
+    NOTICE_VARIABLES,
     RUNBOOK_VARIABLES,
+    STATUS_STEP_VARIABLES,
     WORKFLOW_VARIABLES,
     TemplateProblem,
     check_expression,
@@ -346,10 +349,59 @@ def _steps(
                 yield from ref((*here, "page", "user"), "user", "User", page.user, config.users)
             if page.message is not None:
                 yield from _templates(r, (*here, "page", "message"), page.message, names)
+        elif isinstance(step, StatusStep):
+            yield from _status_step(ctx, r, (*here, "status"), step)
         elif isinstance(step, IfStep):
             yield from _expression(r, (*here, "if"), step.if_, names)
             yield from _steps(ctx, r, (*here, "then"), step.then)
             yield from _steps(ctx, r, (*here, "else"), step.else_)
+
+
+def _status_step(ctx: Context, r: _Reporter, loc: Path, step: StatusStep
+                 ) -> Iterator[Diagnostic]:
+    """A status step publishes: its page and component must exist, and its text may name the
+    service and the page only, never the incident's title or labels."""
+    action = step.status
+    pages = ctx.config.status_pages
+    page = pages.get(action.page)
+    if page is None:
+        if ctx.missing("StatusPage", action.page, pages):
+            yield r.error((*loc, "page"), _unknown("status page", action.page, pages))
+    elif action.component is not None and page.component(action.component) is None:
+        known = [c.name for c in page.components]
+        yield r.error((*loc, "component"),
+                      f"unknown component {action.component!r} of status page {page.name!r}"
+                      f"{did_you_mean(action.component, known)}; components: "
+                      f"{', '.join(known)}")
+    yield from _templates(r, (*loc, "text"), action.text, STATUS_STEP_VARIABLES)
+
+
+def check_status_pages(ctx: Context) -> Iterator[Diagnostic]:
+    """Who may read a page matches its visibility, components are told apart by name, and
+    notice texts, being public, are templates over the component, the page and the status
+    only."""
+    for page in ctx.config.status_pages.values():
+        r = _Reporter(ctx.config, page)
+        if page.visibility == "partners" and not page.partners:
+            yield r.error(("visibility",), "visibility 'partners' needs 'partners': the emails "
+                                           "and @domains that may read the page")
+        elif page.visibility != "partners" and page.partners:
+            yield r.error(("partners",), "'partners' applies only to visibility 'partners' "
+                                         f"(this page is {page.visibility!r})")
+        seen: set[str] = set()
+        for i, partner in enumerate(page.partners):
+            if partner in seen:
+                yield r.error(("partners", i), f"partner {partner!r} is listed twice")
+            seen.add(partner)
+        names: set[str] = set()
+        for i, component in enumerate(page.components):
+            if component.name in names:
+                yield r.error(("components", i, "name"),
+                              f"component {component.name!r} is listed twice: names are unique "
+                              "within a page")
+            names.add(component.name)
+        for field, text in page.notices.model_dump().items():
+            yield from _templates(r, ("notices", field), text, NOTICE_VARIABLES)
 
 
 def _is_template(value: Any) -> bool:
@@ -467,6 +519,7 @@ CHECKS: list[Check] = [
     check_dependency_cycles,
     check_runbooks,
     check_workflows,
+    check_status_pages,
     check_policy_reach,
     check_schedules,
 ]

@@ -7,6 +7,7 @@ checked in `oncall.config.checks`.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -16,15 +17,18 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    PlainValidator,
     SerializerFunctionWrapHandler,
     Tag,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
     model_serializer,
     model_validator,
 )
 
 from oncall.config.types import (
+    EMAIL_PATTERN,
     WEEKDAYS,
     ClockTime,
     Duration,
@@ -40,6 +44,7 @@ from oncall.config.types import (
     TargetField,
     TimeZone,
     Weekday,
+    describe,
 )
 
 API_VERSION = "oncall/v1"
@@ -502,6 +507,22 @@ class PageAction(Strict):
         return self
 
 
+NoticeState = Literal["investigating", "identified", "monitoring", "resolved"]
+"""`oncall.core.status.NoticeStatus`, as text."""
+NOTICE_STATES: tuple[NoticeState, ...] = ("investigating", "identified", "monitoring", "resolved")
+
+
+class StatusAction(Strict):
+    """Publish on a status page: a notice's next update, from a workflow."""
+
+    page: Name
+    text: str = Field(min_length=1)
+    """A template over `service` (the incident's service name) and `page` (the page title)."""
+    state: NoticeState = "investigating"
+    component: str | None = Field(None, min_length=1)
+    """A component of the page the notice is about; none: the page as a whole."""
+
+
 class ActionStep(_OmitDefaults):
     """A step that does something; by default its failure stops the rest of the run."""
 
@@ -533,13 +554,17 @@ class PageStep(ActionStep):
     page: PageAction
 
 
+class StatusStep(ActionStep):
+    status: StatusAction
+
+
 class IfStep(Strict):
     if_: str = Field(alias="if", min_length=1)
     then: list[WorkflowStep] = Field(min_length=1)
     else_: list[WorkflowStep] = Field(default_factory=list, alias="else")
 
 
-STEP_KINDS = ("slack", "teams", "webhook", "runbook", "email", "page", "if")
+STEP_KINDS = ("slack", "teams", "webhook", "runbook", "email", "page", "status", "if")
 _STEP_TAGS = {
     "SlackStep": "slack",
     "TeamsStep": "teams",
@@ -547,6 +572,7 @@ _STEP_TAGS = {
     "RunbookStep": "runbook",
     "EmailStep": "email",
     "PageStep": "page",
+    "StatusStep": "status",
     "IfStep": "if",
 }
 
@@ -568,11 +594,14 @@ WorkflowStep = Annotated[
     | Annotated[RunbookStep, Tag("runbook")]
     | Annotated[EmailStep, Tag("email")]
     | Annotated[PageStep, Tag("page")]
+    | Annotated[StatusStep, Tag("status")]
     | Annotated[IfStep, Tag("if")],
     Discriminator(
         _step_tag,
         custom_error_type="invalid_step",
-        custom_error_message="a step needs one of: slack, teams, webhook, runbook, email, page, if",
+        custom_error_message=(
+            "a step needs one of: slack, teams, webhook, runbook, email, page, status, if"
+        ),
     ),
 ]
 
@@ -591,19 +620,95 @@ class Workflow(ConfigObject):
 
 # --- StatusPage ------------------------------------------------------------------------------
 
+ImpactLevel = Literal["degraded_performance", "partial_outage", "major_outage"]
+"""What an incident may do to a component: `oncall.core.status.IMPACTS`, spelt as text because
+the config is the layer below the core (the core maps them with `ComponentStatus(value)`)."""
+IMPACT_LEVELS: tuple[ImpactLevel, ...] = ("degraded_performance", "partial_outage", "major_outage")
+DEFAULT_IMPACT: dict[str, ImpactLevel | None] = {
+    "P1": "major_outage",
+    "P2": "partial_outage",
+    "P3": "degraded_performance",
+    "P4": None,
+    "P5": None,
+}
+"""`oncall.core.status.DEFAULT_IMPACT`, as text: priority → status, None for no effect."""
 
-class Component(Strict):
+ImpactOverride = Literal["degraded_performance", "partial_outage", "major_outage", "none"]
+"""A page's `impact:` value: a level, or `none` for no effect on the page."""
+
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_DOMAIN = re.compile(rf"^@(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})+$")
+_PARTNER_EMAIL = re.compile(EMAIL_PATTERN)
+PARTNER_PATTERN = r"^(@[A-Za-z0-9.-]+\.[A-Za-z0-9-]+|[^@\s]+@[^@\s]+\.[^@\s]+)$"
+
+
+def _partner(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected an email address or @domain, got {describe(value)}")
+    text = value.lower()
+    if text.startswith("@"):
+        if not _DOMAIN.match(text):
+            raise ValueError(f"invalid domain {value!r}: write it as @example.com")
+    elif not _PARTNER_EMAIL.match(text):
+        raise ValueError(f"invalid partner {value!r}: expected an email address or @domain")
+    return text
+
+
+Partner = Annotated[
+    str,
+    PlainValidator(_partner),
+    WithJsonSchema({"type": "string", "pattern": PARTNER_PATTERN}),
+]
+"""Who may read a `partners` page: one person's email, or everyone of a domain (`@acme.com`)."""
+
+
+class Component(_OmitDefaults):
+    _OMIT_AT_DEFAULT: ClassVar[tuple[str, ...]] = ("description",)
     name: str = Field(min_length=1)
     services: list[Name] = Field(min_length=1)
+    description: str | None = None
 
 
-class StatusPage(ConfigObject):
+class NoticeTexts(Strict):
+    """The public text of automatic notices: templates over `component`, `page` and `status`
+    only (checked by `oncall validate`), so nothing of an alert can reach a public page."""
+
+    title: str = Field("{{ component }}: {{ status }}", min_length=1)
+    opened: str = Field("We are investigating an issue affecting {{ component }}.", min_length=1)
+    resolved: str = Field("{{ component }} is operating normally again.", min_length=1)
+
+
+class Subscribers(Strict):
+    email: bool = True
+    """Readers may subscribe by email (double opt-in)."""
+    webhooks: bool = False
+
+
+class StatusPage(ConfigObject, _OmitDefaults):
     KIND: ClassVar[str] = "StatusPage"
+    _OMIT_AT_DEFAULT: ClassVar[tuple[str, ...]] = ("partners", "impact", "notices", "subscribers")
     kind: Literal["StatusPage"]
     title: str = Field(min_length=1)
     description: str | None = None
     visibility: Literal["private", "public", "partners"] = "private"
+    partners: list[Partner] = Field(default_factory=list)
+    """Who may read a `partners` page (required there, refused elsewhere: checked by
+    `oncall validate`, which also refuses two components of one name)."""
+    impact: dict[Priority, ImpactOverride] = Field(default_factory=dict)
+    notices: NoticeTexts = Field(default_factory=NoticeTexts)
+    subscribers: Subscribers = Field(default_factory=Subscribers)
     components: list[Component] = Field(min_length=1)
+
+    def impact_map(self) -> dict[str, ImpactLevel | None]:
+        """Priority → what its incidents do to a component: the default with this page's
+        overrides, `none` as None."""
+        merged = dict(DEFAULT_IMPACT)
+        for priority, level in self.impact.items():
+            merged[priority] = None if level == "none" else level
+        return merged
+
+    def component(self, name: str) -> Component | None:
+        return next((c for c in self.components if c.name == name), None)
 
 
 # --- Organization --------------------------------------------------------------------------

@@ -26,6 +26,12 @@ _ENV.globals.clear()
 
 WORKFLOW_VARIABLES = frozenset({"incident", "service", "event"})
 RUNBOOK_VARIABLES = frozenset({"params", "incident", "service"})
+NOTICE_VARIABLES = frozenset({"component", "page", "status"})
+"""A status page's automatic notices are public: they see the component, the page title and the
+status text, never an incident or an alert."""
+STATUS_STEP_VARIABLES = frozenset({"service", "page"})
+"""A workflow's `status` step publishes too: the service's name and the page title only, never
+the incident's title or labels."""
 
 
 def _parse(source: str) -> nodes.Template:
@@ -85,6 +91,11 @@ def render(source: str, context: Mapping[str, Any]) -> str:
         return str(_template(source).render(**context))
     except Exception as exc:
         raise TemplateProblem(f"template failed: {exc}") from exc
+
+
+def render_notice(source: str, *, component: str, page: str, status: str) -> str:
+    """Render a StatusPage notice text with exactly the names a public page may show."""
+    return render(source, {"component": component, "page": page, "status": status})
 
 
 def evaluate(source: str, context: Mapping[str, Any]) -> Any:

@@ -42,6 +42,7 @@ from oncall.config.models import (
     Runbook,
     RunbookStep,
     SlackStep,
+    StatusStep,
     TeamRecipient,
     TeamsStep,
     WebhookStep,
@@ -447,7 +448,7 @@ def _failed_if(step: IfStep, path: str, problem: str, index: int) -> PlannedStep
 
 
 def _kind(step: WorkflowStep) -> str:
-    for kind in ("slack", "teams", "webhook", "runbook", "email", "page"):
+    for kind in ("slack", "teams", "webhook", "runbook", "email", "page", "status"):
         if hasattr(step, kind):
             return kind
     raise TypeError(f"not an action step: {type(step).__name__}")
@@ -503,6 +504,12 @@ def _action(step: WorkflowStep, context: Mapping[str, Any], config: ConfigSet
                   else {"team": page.team} if page.team is not None else {"user": page.user})
         message = render(page.message, context) if page.message is not None else ""
         return {"target": target, "message": message}
+    if isinstance(step, StatusStep):
+        # The text is rendered by the step itself, over the service's name and the page's
+        # title only: the incident's context (title, labels) is never offered to it.
+        status = step.status
+        return {"page": status.page, "text": status.text, "state": status.state,
+                "component": status.component}
     raise TypeError(f"not an action step: {type(step).__name__}")
 
 

@@ -541,7 +541,9 @@ class ScheduleOverrideRow(Base):
 
 
 class StatusPageComponentRow(Base):
-    """Current state of a status page component; a manual status wins over the computed one."""
+    """A status page component's shown state. `status` is what the page shows now (the
+    computed status, or the manual one while in force); `computed_status` is what its services
+    earn. Written only by `oncall/store/status.py`."""
 
     __tablename__ = "status_page_components"
     __table_args__ = (UniqueConstraint("page_name", "component_name"),)
@@ -549,28 +551,100 @@ class StatusPageComponentRow(Base):
     id: Mapped[int] = _id()
     page_name: Mapped[str]
     component_name: Mapped[str]
-    status: Mapped[str] = mapped_column(String(32))  # operational, degraded, partial, major
+    status: Mapped[str] = mapped_column(String(32))  # core.status.ComponentStatus
+    computed_status: Mapped[str] = mapped_column(String(32), default="operational")
     manual_status: Mapped[str | None] = mapped_column(String(32))
+    manual_set_at: Mapped[datetime | None]
+    manual_expires_at: Mapped[datetime | None]
     message: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime]
     updated_by: Mapped[str | None]
+    """Who set the manual status (an email), or None for the computed one."""
 
 
 class StatusPageNoticeRow(Base):
-    """A public notice on a status page (investigating → identified → resolved)."""
+    """A public notice on a status page (Statuspage's "incident"): investigating → identified
+    → monitoring → resolved. An automatic notice belongs to one component's episode away from
+    operational (`auto_component`); at most one such notice is open per component."""
 
     __tablename__ = "status_page_notices"
+    __table_args__ = (
+        Index("uq_status_notice_open_auto", "page_name", "auto_component", unique=True,
+              postgresql_where=text("resolved_at IS NULL AND auto_component IS NOT NULL"),
+              sqlite_where=text("resolved_at IS NULL AND auto_component IS NOT NULL")),
+    )
 
     id: Mapped[int] = _id()
     page_name: Mapped[str] = mapped_column(String(255), index=True)
     incident_id: Mapped[int | None] = _fk("incidents.id", ondelete="SET NULL")
     title: Mapped[str] = mapped_column(String(1024))
     body: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(32))  # core.status.NoticeStatus
+    impact: Mapped[str] = mapped_column(String(16), default="none")
+    components: Mapped[list[str]] = mapped_column(Json, default=list)
+    auto_component: Mapped[str | None] = mapped_column(String(255))
     created_by: Mapped[str | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     resolved_at: Mapped[datetime | None]
+
+
+class StatusPageNoticeUpdateRow(Base):
+    """One message of a notice, in order: the opening text and every update after it."""
+
+    __tablename__ = "status_page_notice_updates"
+
+    id: Mapped[int] = _id()
+    notice_id: Mapped[int] = _fk("status_page_notices.id", ondelete="CASCADE")
+    status: Mapped[str] = mapped_column(String(32))
+    body: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str | None]
+    created_at: Mapped[datetime]
+
+
+class StatusPageSubscriberRow(Base):
+    """Someone told of a status page's notices and maintenance: an email address (after double
+    opt-in) or a webhook URL. `token` is random and grants only confirming and ending this one
+    subscription, so every message can carry a one-click unsubscribe link. Written only by
+    `oncall/store/status.py`."""
+
+    __tablename__ = "status_page_subscribers"
+    __table_args__ = (UniqueConstraint("page_name", "kind", "address"),)
+
+    id: Mapped[int] = _id()
+    page_name: Mapped[str] = mapped_column(String(255), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # email | webhook
+    address: Mapped[str] = mapped_column(String(2048))
+    components: Mapped[list[str]] = mapped_column(Json, default=list)
+    """The components this subscriber follows; empty: the whole page."""
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    secret: Mapped[str | None] = mapped_column(String(128))
+    """A webhook subscriber's signing key (HMAC-SHA256 over each body)."""
+    created_by: Mapped[str | None]
+    """Who subscribed it when signed in (an email); None for a reader of a public page."""
+    created_at: Mapped[datetime]
+    confirmed_at: Mapped[datetime | None]
+    unsubscribed_at: Mapped[datetime | None]
+
+
+class StatusPagePartnerTokenRow(Base):
+    """A partner's way into a `partners` page: a single-use sign-in link sent by email
+    (`purpose` "link"), and the read-only session it opens ("session"). Only hashes are kept.
+    Written only by `oncall/store/partners.py`."""
+
+    __tablename__ = "status_page_partner_tokens"
+
+    id: Mapped[int] = _id()
+    page_name: Mapped[str] = mapped_column(String(255), index=True)
+    email: Mapped[str] = mapped_column(String(320))
+    purpose: Mapped[str] = mapped_column(String(16))  # link | session
+    token_hash: Mapped[str] = mapped_column(String(128), unique=True)
+    link_id: Mapped[int | None] = mapped_column(BigInteger)
+    """For a session: the link that opened it."""
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
 
 
 class PostmortemRow(Base):

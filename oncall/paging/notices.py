@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
@@ -13,16 +12,13 @@ from sqlalchemy.orm import Session
 from oncall.config.configset import ConfigSet
 from oncall.config.models import LinkRunbook
 from oncall.core.escalation import Status
+from oncall.core.tokens import hash_token
 from oncall.db.models import AuditEventRow, IncidentRow, NotificationRow, SecretTokenRow, ServiceRow
 from oncall.notify.message import Link, Notice, NoticeKind
 
 ACK_LINK_LIFETIME = timedelta(hours=24)
 ACK_PURPOSE = "ack"
 ACK_CHANNELS = ("email", "push")
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def new_ack_link(

@@ -20,7 +20,7 @@ run on: the next step (found by its key) released when one succeeds (or fails wi
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, Protocol, cast
@@ -39,6 +39,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -59,6 +60,7 @@ from oncall.db.models import (
     fit,
 )
 from oncall.incidents import events
+from oncall.notify.mail import Mail
 from oncall.notify.message import Notice, NoticeKind
 from oncall.notify.providers.base import DeliveryResult
 from oncall.paging.notices import ACK_CHANNELS, IncidentFacts, build_notice, notice_of
@@ -71,6 +73,15 @@ a page by seconds, not minutes."""
 SYSTEM = "system:dispatcher"
 WORKFLOW = "workflow"
 """The kind of an outbox row that is a workflow step (its channel is the step's kind)."""
+MAIL = "mail"
+"""A ready-made email to any address (`oncall.notify.mail.Mail` in `provider_data`): a status
+page's message to a subscriber, a partner's sign-in link. Sent through the email chain."""
+HOOK = "hook"
+"""A JSON POST to a URL nobody configured in git (a status page's webhook subscriber):
+`provider_data` holds the body and headers; sent through the workers' guarded HTTP client."""
+BACKGROUND_KINDS = frozenset({WORKFLOW, MAIL, HOOK})
+"""Rows a sweep hands to the steps lane without waiting for them: however many subscribers a
+page has, their mail never holds up a page."""
 STEP_TIMEOUT_CAP = timedelta(minutes=2)
 """The longest a workflow step's call may take, whatever its `timeout` says."""
 WORKFLOW_LEASE = STEP_TIMEOUT_CAP + timedelta(seconds=30)
@@ -426,6 +437,10 @@ class Outbox(ABC):
             return Claim(picked.kind, picked.channel, picked.address, picked.attempt_count,
                          {}, picked.incident_id, picked.user_id, None,
                          step=dict(picked.provider_data or {}))
+        if picked.kind in (MAIL, HOOK):
+            return Claim(picked.kind, picked.channel, picked.address, picked.attempt_count,
+                         {}, picked.incident_id, picked.user_id, None, breakers,
+                         step=dict(picked.provider_data or {}))
         notice = plain_notice(picked, config, public_url)
         if notice is None:
             with write_session(self.engine) as session:
@@ -552,6 +567,81 @@ def owed(incident_id: int | None, now: datetime, **row: Any) -> dict[str, Any]:
 def enqueue(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
     """Insert `owed` rows in one statement on the caller's connection; their ids in order."""
     return list(conn.scalars(ENQUEUE, rows).all())
+
+
+def _queue_once(conn: Connection, row: dict[str, Any]) -> int | None:
+    """Insert `row` unless its idempotency key is taken (by this call's earlier twin or by
+    another process at the same moment); its id, or None."""
+    key = row["idempotency_key"]
+    if conn.scalar(select(NOTIFICATIONS.c.id).where(NOTIFICATIONS.c.idempotency_key == key)):
+        return None
+    try:
+        with conn.begin_nested():
+            return int(conn.scalars(ENQUEUE, [row]).one())
+    except IntegrityError:
+        return None
+
+
+def queue_mail(conn: Connection, *, key: str, address: str, mail: Mail, now: datetime,
+               due: datetime | None = None) -> int | None:
+    """Queue `mail` to `address` once per `key`, in the caller's transaction: the message
+    goes out only if what caused it commits. Its row id, or None if `key` was queued before."""
+    return _queue_once(conn, owed(
+        None, now, idempotency_key=fit(NOTIFICATIONS.c.idempotency_key, key), channel="email",
+        address=address, kind=MAIL, next_attempt_at=due or now, provider_data=mail.as_data()))
+
+
+def queue_hook(conn: Connection, *, key: str, url: str, content: str,
+               headers: Mapping[str, str], now: datetime) -> int | None:
+    """Queue a POST of the JSON text `content` to `url` once per `key`, in the caller's
+    transaction. The text is kept as given (a JSON column would reorder its keys), so the
+    bytes sent are the bytes a signature in `headers` was made over."""
+    return _queue_once(conn, owed(
+        None, now, idempotency_key=fit(NOTIFICATIONS.c.idempotency_key, key), channel="webhook",
+        address=url, kind=HOOK, next_attempt_at=now,
+        provider_data={"content": content, "headers": dict(headers)}))
+
+
+def _queue_many(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert the rows whose idempotency keys are not taken, in one statement; should another
+    process take one of them meanwhile, each is tried on its own instead. Their ids."""
+    rows = list({row["idempotency_key"]: row for row in rows}.values())
+    if not rows:
+        return []
+    taken: set[str] = set()
+    keys = [row["idempotency_key"] for row in rows]
+    for start in range(0, len(keys), 500):
+        taken.update(conn.scalars(select(NOTIFICATIONS.c.idempotency_key).where(
+            NOTIFICATIONS.c.idempotency_key.in_(keys[start:start + 500]))))
+    fresh = [row for row in rows if row["idempotency_key"] not in taken]
+    if not fresh:
+        return []
+    try:
+        with conn.begin_nested():
+            return enqueue(conn, fresh)
+    except IntegrityError:
+        return [i for row in fresh if (i := _queue_once(conn, row)) is not None]
+
+
+def queue_mails(conn: Connection, mails: list[tuple[str, str, Mail]],
+                now: datetime) -> list[int]:
+    """`queue_mail` for many (key, address, mail) at once, in the caller's transaction: one
+    statement for the lot, each still once per key. The ids of the rows queued now."""
+    return _queue_many(conn, [owed(
+        None, now, idempotency_key=fit(NOTIFICATIONS.c.idempotency_key, key), channel="email",
+        address=address, kind=MAIL, next_attempt_at=now, provider_data=mail.as_data())
+        for key, address, mail in mails])
+
+
+def queue_hooks(conn: Connection, hooks: list[tuple[str, str, str, Mapping[str, str]]],
+                now: datetime) -> list[int]:
+    """`queue_hook` for many (key, url, content, headers) at once, in the caller's
+    transaction: one statement for the lot, each still once per key."""
+    return _queue_many(conn, [owed(
+        None, now, idempotency_key=fit(NOTIFICATIONS.c.idempotency_key, key),
+        channel="webhook", address=url, kind=HOOK, next_attempt_at=now,
+        provider_data={"content": content, "headers": dict(headers)})
+        for key, url, content, headers in hooks])
 
 
 def cancel_pages(session: Session, incident_id: int, now: datetime) -> None:

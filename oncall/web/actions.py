@@ -9,6 +9,7 @@ the pages now, a resolve sends its updates now.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import TypeVar
 
 from sqlalchemy.orm import Session
@@ -16,6 +17,8 @@ from sqlalchemy.orm import Session
 from oncall.db.engine import write_session
 from oncall.incidents import runbooks, service
 from oncall.incidents.actors import Actor
+from oncall.statuspages import access as status_access
+from oncall.statuspages import notices
 from oncall.web import context
 
 T = TypeVar("T")
@@ -82,3 +85,57 @@ def run_runbook(actor: Actor, incident_id: int, name: str, typed_in: dict[str, s
     each bad parameter."""
     return _committed(lambda s: runbooks.run_typed(
         s, context.config(s), incident_id, actor, name, typed_in, context.now()))
+
+
+# --- status pages ------------------------------------------------------------------------------
+
+
+def _public_url() -> str:
+    return context.current().settings.providers.public_url
+
+
+def _page_writer(session: Session, actor: Actor, page: str) -> None:
+    config = context.config(session)
+    status_access.require_writer(actor, notices.page_of(config, page), config)
+
+
+def post_notice(actor: Actor, page: str, title: str, body: str, status: str,
+                components: list[str]) -> int:
+    def change(session: Session) -> int:
+        _page_writer(session, actor, page)
+        return notices.post_notice(session, context.config(session), actor.name, context.now(),
+                                   page, title, body, status, components,
+                                   public_url=_public_url())
+    return _committed(change)
+
+
+def update_notice(actor: Actor, page: str, notice_id: int, status: str, body: str) -> bool:
+    def change(session: Session) -> bool:
+        _page_writer(session, actor, page)
+        if notices.get_notice(session, notice_id).page != page:
+            raise LookupError(f"notice {notice_id} is not on status page {page!r}")
+        notices.update_notice(session, context.config(session), actor.name, context.now(),
+                              notice_id, status, body, public_url=_public_url())
+        return True
+    return _committed(change)
+
+
+def set_component_status(actor: Actor, page: str, component: str, status: str,
+                         hours: float | None) -> bool:
+    def change(session: Session) -> bool:
+        _page_writer(session, actor, page)
+        now = context.now()
+        until = None if hours is None else now + timedelta(hours=hours)
+        notices.set_manual(session, context.config(session), actor.name, now, page, component,
+                           status, until)
+        return True
+    return _committed(change)
+
+
+def clear_component_status(actor: Actor, page: str, component: str) -> bool:
+    def change(session: Session) -> bool:
+        _page_writer(session, actor, page)
+        notices.clear_manual(session, context.config(session), actor.name, context.now(), page,
+                             component)
+        return True
+    return _committed(change)

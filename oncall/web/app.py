@@ -21,11 +21,13 @@ from oncall.web.pages.login import LoginState, login_page
 from oncall.web.pages.oncall import oncall_page, schedule_page
 from oncall.web.pages.profile import profile_page
 from oncall.web.pages.services import config_page, services_page
+from oncall.web.pages.status import status_page_page, status_pages_page
 from oncall.web.state.incident import IncidentState
 from oncall.web.state.incidents import IncidentsState
 from oncall.web.state.oncall import OnCallState, ScheduleState
 from oncall.web.state.profile import ProfileState
 from oncall.web.state.services import ConfigState, ServicesState
+from oncall.web.state.status import StatusPagesState
 
 
 def api_app() -> Starlette:
@@ -73,5 +75,9 @@ app.add_page(
 app.add_page(
     services_page, route="/services", title="Services · oncall", on_load=ServicesState.load
 )
+app.add_page(status_pages_page, route="/status-pages", title="Status pages · oncall",
+             on_load=StatusPagesState.load)
+app.add_page(status_page_page, route="/status-pages/[name]", title="Status page · oncall",
+             on_load=StatusPagesState.load)
 app.add_page(config_page, route="/config", title="Config · oncall", on_load=ConfigState.load)
 app.add_page(profile_page, route="/profile", title="Profile · oncall", on_load=ProfileState.load)

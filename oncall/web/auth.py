@@ -22,6 +22,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from oncall.core.tokens import hash_token
 from oncall.db.models import (
     LocalAccountRow,
     SessionRow,
@@ -74,10 +75,6 @@ class Throttled(SignInError):
     def __init__(self, retry_after: int) -> None:
         super().__init__(f"too many failed sign-ins: try again in {retry_after} seconds")
         self.retry_after = retry_after
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def csrf_token(session_token: str) -> str:

@@ -20,11 +20,14 @@ from oncall.config.configset import ConfigSet
 from oncall.core.delivery import Breaker, BreakerPolicy, Circuit
 from oncall.core.notification_rules import Channel
 from oncall.core.workflows import step_key
+from oncall.notify.mail import Mail
 from oncall.notify.message import Notice
 from oncall.notify.providers.base import DeliveryResult, Provider
 from oncall.store import stores_for
 from oncall.store.outbox import (
+    HOOK,
     LEASE,
+    MAIL,
     STEP_TIMEOUT_CAP,
     WORKFLOW,
     Call,
@@ -39,6 +42,8 @@ from oncall.worker.providers import ProviderChains
 if TYPE_CHECKING:
     from oncall.workflows.steps import StepContext
 
+HookSender = Callable[[str, str, dict[str, str]], DeliveryResult]
+"""Posts a `HOOK` row's JSON text with its headers to its URL (the worker's guarded client)."""
 StepContextFor = Callable[[int, str, str], "StepContext"]
 """The executors' context for a step of incident `id` run by actor "workflow:<name>", with
 the step's idempotency key."""
@@ -81,8 +86,16 @@ def _choose(
 
 
 def _call(
-    provider: Provider, row_kind: str, address: str, notice: Notice, data: dict[str, str]
+    provider: Provider, row_kind: str, address: str, notice: Notice | Mail,
+    data: dict[str, str]
 ) -> DeliveryResult:
+    if isinstance(notice, Mail):
+        send_mail = getattr(provider, "send_mail", None)
+        if not callable(send_mail):
+            return DeliveryResult.failed(provider.name, "this provider sends no ready-made mail",
+                                         retryable=False)
+        sent: DeliveryResult = send_mail(address, notice)
+        return sent
     update = getattr(provider, "update", None)
     if row_kind == "update" and callable(update) and data.get("ts") and data.get("channel"):
         result: DeliveryResult = update(data["channel"], data["ts"], notice)
@@ -102,6 +115,7 @@ def dispatch(
     policy: DispatchPolicy | None = None,
     draw: Callable[[], float] = random.random,
     step_context: StepContextFor | None = None,
+    hook: HookSender | None = None,
 ) -> Dispatched:
     """Send one outbox row, failing over along the channel's provider chain; a workflow
     step is run by its executor instead (`step_context` builds what it needs).
@@ -118,10 +132,17 @@ def dispatch(
     if claim.kind == WORKFLOW:
         return run_workflow_step(outbox, notification_id, claim, step_context, clock, policy,
                                  draw)
+    if claim.kind == HOOK:
+        return _post_hook(outbox, notification_id, claim, hook, clock, policy, draw)
     channel = Channel(claim.channel)
     chain = list(chains.chain(channel))
-    notice, address, kind = claim.notice, claim.address, claim.kind
-    assert notice is not None
+    address, kind = claim.address, claim.kind
+    notice: Notice | Mail
+    if claim.kind == MAIL:
+        notice = Mail.from_data(claim.step or {})
+    else:
+        assert claim.notice is not None
+        notice = claim.notice
     data = claim.provider_data
     known: dict[str, Breaker] | None = claim.breakers if chain else None
     calls: list[Call] = []
@@ -150,6 +171,21 @@ def dispatch(
         )
         calls.append(Call(None, failure, now, now))
     return outbox.record(notification_id, claim, calls, policy, draw, clock())
+
+
+def _post_hook(outbox: Outbox, notification_id: int, claim: Claim, hook: HookSender | None,
+               clock: Callable[[], datetime], policy: DispatchPolicy,
+               draw: Callable[[], float]) -> Dispatched:
+    """POST a `HOOK` row; recorded, retried and given up on like any send."""
+    if hook is None:
+        raise RuntimeError("a webhook row needs the worker's hook sender")
+    data = claim.step or {}
+    started = clock()
+    result = hook(claim.address, str(data.get("content") or ""),
+                  {str(k): str(v) for k, v in (data.get("headers") or {}).items()})
+    # No circuit: one subscriber's broken endpoint says nothing about the others'.
+    call = Call(None, result, started, clock())
+    return outbox.record(notification_id, claim, [call], policy, draw, clock())
 
 
 def _provider_names(chains: ProviderChains, name: str) -> list[str]:

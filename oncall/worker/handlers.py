@@ -6,9 +6,10 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from time import monotonic
 from typing import TYPE_CHECKING
 
-from oncall.store.outbox import WORKFLOW
+from oncall.store.outbox import BACKGROUND_KINDS
 from oncall.worker.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -165,13 +166,35 @@ def _planned(rt: Runtime) -> list[tuple[int, bool]]:
 
 
 def _notifications(rt: Runtime) -> list[tuple[int, bool]]:
-    """Due outbox rows; the sweep waits for pages and messages, not for workflow steps."""
-    return [(row_id, kind != WORKFLOW) for row_id, kind in rt.due_rows()]
+    """Due outbox rows; the sweep waits for pages and messages, not for workflow steps nor a
+    status page's mail to its subscribers."""
+    return [(row_id, kind not in BACKGROUND_KINDS) for row_id, kind in rt.due_rows()]
+
+
+STATUS_SYNC_INTERVAL = 1.0
+"""Seconds between two status page syncs of one process: the sweep also runs on every ingest
+kick, up to 40 times a second, and a page need not follow faster than this."""
+_status_synced_at: float | None = None
+
+
+def _sync_status_pages(rt: Runtime) -> None:
+    """At most once per interval per process; a failure is logged and retried next time."""
+    global _status_synced_at
+    now = monotonic()
+    with _lock:
+        if _status_synced_at is not None and now - _status_synced_at < STATUS_SYNC_INTERVAL:
+            return
+        _status_synced_at = now
+    try:
+        rt.sync_status_pages()
+    except Exception:
+        log.exception("status page sync failed; retried at the next sweep")
 
 
 def sweep() -> int:
-    """Run every overdue timer, plan the workflows of new incident events, and send every due
-    notification and workflow step; returns how many rows ran.
+    """Run every overdue timer, plan the workflows of new incident events, send every due
+    notification and workflow step, then (about once a second) sync the status pages; returns
+    how many rows ran.
 
     Called by the sweeper thread of every worker and by the `kick` task. Claims in the database
     make it safe to run in any number of threads and processes at once.
@@ -196,4 +219,5 @@ def sweep() -> int:
                 count += 1
             except Exception:
                 log.exception("%s(%s) failed; the row stays due and is retried", kind, row_id)
+    _sync_status_pages(rt)
     return count

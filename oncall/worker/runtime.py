@@ -16,12 +16,16 @@ from sqlalchemy.orm import Session
 from oncall.config.configset import ConfigSet
 from oncall.context import Context, utc_now
 from oncall.db.engine import write_session
+from oncall.notify.providers.base import DeliveryResult
 from oncall.notify.settings import ProviderSettings
 from oncall.settings import Settings
 from oncall.store import stores_for
 from oncall.worker.dispatcher import Dispatched, DispatchPolicy, dispatch, due_notification_ids
 from oncall.worker.escalator import StepResult, due_timer_ids, run_timer
 from oncall.worker.providers import ProviderChains, build_chains
+
+HOOK_TIMEOUT_SECONDS = 10.0
+"""How long a webhook subscriber's endpoint has to answer; a slow one is retried later."""
 
 if TYPE_CHECKING:
     from oncall.workflows.http import DenyList, GuardedClient
@@ -99,6 +103,16 @@ class Runtime:
 
         return plan_workflows(self.engine, self.config(), self.clock())
 
+    def sync_status_pages(self) -> int:
+        """Bring the applied status pages in step with the incidents; how many changes this
+        process made (none, and no query, without status pages)."""
+        config = self.config()
+        if not config.status_pages:
+            return 0
+        from oncall.statuspages.sync import sync_pages
+
+        return len(sync_pages(self.engine, config, self.clock(), self.providers.public_url))
+
     def config(self) -> ConfigSet:
         """The applied config, from the process's one cache: an apply is in force within a
         second, and a page does not pay two queries to learn that."""
@@ -127,7 +141,23 @@ class Runtime:
             clock=self.clock,
             policy=self.policy,
             step_context=self.step_context,
+            hook=self.post_hook,
         )
+
+    def post_hook(self, url: str, content: str, headers: dict[str, str]) -> DeliveryResult:
+        """POST a webhook subscriber's message through the guarded client. Nothing in a URL
+        that came from outside git is resolved (`${env:…}` fails the call), and the answer's
+        body is not kept beyond an excerpt."""
+        from oncall.workflows.http import call
+
+        action = {"url": url, "method": "POST", "headers": headers, "content": content,
+                  "max_response_bytes": 1024}
+        outcome = call(action, HOOK_TIMEOUT_SECONDS, environ={}, deny=self.deny,
+                       client=self.http)
+        if outcome.ok:
+            return DeliveryResult.sent("webhook", f"HTTP {outcome.status_code}")
+        return DeliveryResult.failed("webhook", outcome.detail, retryable=outcome.retryable,
+                                     status_code=outcome.status_code)
 
     def due_timers(self) -> list[int]:
         with Session(self.engine) as session:

@@ -208,6 +208,11 @@ class _Prepared:
     secrets: tuple[str, ...]
 
 
+def json_body(body: Any) -> bytes:
+    """The bytes a call sends for a JSON `body`: what a signature over the body must cover."""
+    return json.dumps(body, ensure_ascii=False).encode()
+
+
 def _prepare(action: Mapping[str, Any], environ: Mapping[str, str]) -> _Prepared:
     """The request of `action`: `${env:…}` resolved in the URL and header values only."""
     secrets: list[str] = []
@@ -227,10 +232,12 @@ def _prepare(action: Mapping[str, Any], environ: Mapping[str, str]) -> _Prepared
     headers = {str(k): resolve(str(v)) for k, v in (action.get("headers") or {}).items()}
     method = str(action.get("method") or "POST").upper()
     content = None
-    if method in BODY_METHODS and action.get("body") is not None:
-        content = json.dumps(action["body"], ensure_ascii=False).encode()
-        if not any(k.lower() == "content-type" for k in headers):
-            headers["Content-Type"] = "application/json"
+    if method in BODY_METHODS and action.get("content") is not None:
+        content = str(action["content"]).encode()  # JSON text made and signed by the caller
+    elif method in BODY_METHODS and action.get("body") is not None:
+        content = json_body(action["body"])
+    if content is not None and not any(k.lower() == "content-type" for k in headers):
+        headers["Content-Type"] = "application/json"
     given = {k.lower() for k in headers}
     if "accept-encoding" not in given:
         headers["Accept-Encoding"] = "identity"  # the raw bytes read are the bytes counted
@@ -244,8 +251,8 @@ def _prepare(action: Mapping[str, Any], environ: Mapping[str, str]) -> _Prepared
 def call(action: Mapping[str, Any], timeout: float, *, environ: Mapping[str, str],
          deny: DenyList, client: httpx.Client | None = None,
          resolve: Resolver = system_resolver) -> StepOutcome:
-    """Make the call `action` describes ({"url", "method", "headers", "body",
-    "max_response_bytes"}) within `timeout` seconds in all.
+    """Make the call `action` describes ({"url", "method", "headers", "body" or "content"
+    (JSON text sent as is), "max_response_bytes"}) within `timeout` seconds in all.
 
     `client`, if given, must be a `GuardedClient` over the same deny list: a plain client
     would connect without the check (a programming error: ValueError). Never raises for a

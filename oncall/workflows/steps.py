@@ -3,10 +3,11 @@
 The action comes rendered from the planner (`oncall.core.workflows`); this module only moves
 it: Slack through the Slack provider's client, email through the email chain (SMTP, then SES),
 Teams cards, webhooks and runbooks through the guarded HTTP call (`oncall.workflows.http`),
-and `page` through the escalation machinery's own pieces: the target resolved to people at
+`page` through the escalation machinery's own pieces: the target resolved to people at
 `ctx.clock()` (`paging.targets`), each person's contact plan (`paging.contacts`) and outbox
 rows written by the outbox (`store.outbox.enqueue`), so the dispatcher sends, retries and
-records them like any page.
+records them like any page; and `status` through the status pages' notices
+(`statuspages.notices`).
 
 Texts are data: alert fields rendered into them are escaped for each channel's markup, and
 `${env:…}` is resolved only in URLs and headers, never in a text or body.
@@ -27,11 +28,12 @@ from sqlalchemy import Engine, Table, bindparam, select
 from sqlalchemy.exc import DBAPIError
 
 from oncall.config.configset import ConfigSet
+from oncall.config.templates import STATUS_STEP_VARIABLES, TemplateProblem, render
 from oncall.config.types import SECRET_PATTERN, Target, env_names
 from oncall.core.incident import Status
 from oncall.core.notification_rules import Channel, Urgency
-from oncall.db.engine import write_connection
-from oncall.db.models import IncidentRow, NotificationRow
+from oncall.db.engine import write_connection, write_session
+from oncall.db.models import IncidentRow, NotificationRow, ServiceRow
 from oncall.notify.message import teams_text
 from oncall.notify.providers.base import (
     DeliveryResult,
@@ -39,6 +41,7 @@ from oncall.notify.providers.base import (
 )
 from oncall.paging.contacts import people, plan
 from oncall.paging.targets import TargetResolver
+from oncall.statuspages import notices
 from oncall.store import outbox
 from oncall.workflows.http import DenyList, call
 from oncall.workflows.outcome import StepOutcome, bounded, elapsed_ms, failed
@@ -322,6 +325,53 @@ def _page_key(run: str, email: str, channel: str, address: str, delay: int) -> s
     return f"wfpage:{digest.hexdigest()[:48]}"
 
 
+# --- status ----------------------------------------------------------------------------------
+
+_SERVICE_OF = (select(ServiceRow.name).join(IncidentRow, IncidentRow.service_id == ServiceRow.id)
+               .where(IncidentRow.id == bindparam("iid")))
+
+
+def _status(action: Mapping[str, Any], timeout: float, ctx: StepContext) -> StepOutcome:
+    """Publish on a status page: the first step of a workflow on an incident posts a notice,
+    later ones update it (one open notice per page and incident), `resolved` resolves it.
+    The text is rendered here over the incident's service name and the page title only: an
+    alert's title or labels never reach a public page."""
+    started = time.monotonic()
+    page_name, state = str(action["page"]), str(action.get("state") or "investigating")
+    component = action.get("component")
+    try:
+        page = notices.page_of(ctx.config, page_name)
+        with write_session(ctx.engine) as session:
+            service = session.execute(_SERVICE_OF, {"iid": ctx.incident_id}).scalar()
+            if service is None:
+                return failed(f"incident {ctx.incident_id} not found", started,
+                              retryable=False)
+            variables = {"service": service, "page": page.title}
+            assert set(variables) == STATUS_STEP_VARIABLES
+            text = render(str(action["text"]), variables)
+            now = ctx.clock()
+            found = notices.open_notices(session, ctx.config, page_name,
+                                         incident_id=ctx.incident_id)
+            if found:
+                notice = notices.update_notice(session, ctx.config, ctx.actor, now,
+                                               found[0].id, state, text,
+                                               public_url=ctx.public_url)
+                detail = f"notice #{notice.id} on {page_name} updated: {state}"
+            elif state == "resolved":
+                detail = f"no open notice of this incident on {page_name} to resolve"
+            else:
+                notice_id = notices.post_notice(
+                    session, ctx.config, ctx.actor, now, page_name, notices.title_of(text), text,
+                    state, [str(component)] if component else [], incident_id=ctx.incident_id,
+                    public_url=ctx.public_url)
+                detail = f"notice #{notice_id} posted on {page_name}: {state}"
+    except (notices.StatusPageError, TemplateProblem) as exc:
+        return failed(str(exc), started, retryable=False)
+    except DBAPIError as exc:  # the database went away or was busy: worth another attempt
+        return failed(f"database error: {type(exc.orig).__name__}", started, retryable=True)
+    return StepOutcome(True, False, None, bounded(detail), elapsed_ms(started))
+
+
 _EXECUTORS: dict[str, Executor] = {
     "slack": _slack,
     "teams": _teams,
@@ -329,4 +379,5 @@ _EXECUTORS: dict[str, Executor] = {
     "webhook": _webhook,
     "runbook": _webhook,
     "page": _page,
+    "status": _status,
 }

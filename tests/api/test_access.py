@@ -125,12 +125,17 @@ REFUSALS: dict[Access, set[int]] = {
     Access.METRICS_TOKEN: {401},
     Access.SIGN_IN: {303, 403},  # back to the sign-in page with an error, or a refused form
     Access.SESSION: {403},
+    Access.PAGE_VISIBILITY: {404},  # "prometheus-prod" is no page: answered like a private one
+    Access.SUBSCRIBER_TOKEN: {404},
+    Access.PARTNER_SIGN_IN: {404},
+    Access.PARTNER_LINK: {404},
 }
 
 PATH_VALUES = {
     "name": "prometheus-prod",
     "incident_id:int": "{incident}",
     "token": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+    "document:path": "summary",
 }
 
 

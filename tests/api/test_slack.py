@@ -21,7 +21,13 @@ from oncall.api import slack as slack_api
 from oncall.api.app import ApiContext, create_api
 from oncall.config.configset import ConfigSet
 from oncall.db.engine import write_session
-from oncall.db.models import AuditEventRow, IncidentRow, NotificationRow
+from oncall.db.models import (
+    AuditEventRow,
+    IncidentRow,
+    NotificationRow,
+    StatusPageNoticeRow,
+    StatusPageNoticeUpdateRow,
+)
 from oncall.notify.message import ACK_ACTION_ID
 from oncall.settings import Settings
 from oncall.testing.incidents import open_incident
@@ -44,7 +50,7 @@ class Slack:
                    **SlackPeer.sign(body, secret, timestamp)}
         return self.client.post(path, content=body, headers=headers)
 
-    def click(self, email: str, action_id: str, value: str, **kw: object) -> object:
+    def click(self, email: str, action_id: str, value: str, **kw: Any) -> object:
         payload = {
             "type": "block_actions",
             "user": {"id": self.ids.get(email, "UNKNOWN1")},
@@ -228,3 +234,74 @@ def test_run_a_runbook_from_slack(slack: Slack, email: str, text: str, answer: s
         [queued] if queued else [])
     if queued:
         assert (steps[0].provider_data or {})["by"] == f"user:{email}"
+
+
+def _notices(engine: Engine) -> list[tuple[str, str, str, list[str], str | None, bool]]:
+    with Session(engine) as session:
+        rows = session.scalars(select(StatusPageNoticeRow).order_by(StatusPageNoticeRow.id))
+        return [(n.page_name, n.title, n.status, n.components, n.created_by,
+                 n.resolved_at is not None) for n in rows]
+
+
+def _updates(engine: Engine) -> list[tuple[str, str, str | None]]:
+    with Session(engine) as session:
+        rows = session.scalars(select(StatusPageNoticeUpdateRow)
+                               .order_by(StatusPageNoticeUpdateRow.id))
+        return [(u.status, u.body, u.created_by) for u in rows]
+
+
+def test_status_posts_and_resolves_a_notice_as_the_slack_user(slack: Slack) -> None:
+    admin = "priya.raman@northwind.example"  # a platform admin: every page
+    reply = slack.command(admin, 'status northwind-status "Checkout is slow for some '
+                          'customers" --component "Checkout and payments"').json()  # type: ignore[attr-defined]
+    assert reply["response_type"] == "ephemeral"
+    assert reply["text"].startswith("Posted on Northwind Commerce status: notice #")
+    assert _notices(slack.engine) == [
+        ("northwind-status", "Checkout is slow for some customers", "investigating",
+         ["Checkout and payments"], admin, False)]
+    slack.command(admin, 'status internal "Builds are queued"')
+    reply = slack.command(admin, "status northwind-status resolve").json()  # type: ignore[attr-defined]
+    assert reply["text"].startswith("Resolved on Northwind Commerce status: #")
+    assert reply["text"].endswith(" Checkout is slow for some customers.")
+    assert [(n[0], n[2], n[5]) for n in _notices(slack.engine)] == [
+        ("northwind-status", "resolved", True), ("internal", "investigating", False)]
+    assert _updates(slack.engine) == [
+        ("investigating", "Checkout is slow for some customers", admin),
+        ("investigating", "Builds are queued", admin),
+        ("resolved", "This incident has been resolved.", admin)]
+    reply = slack.command(admin, 'status internal resolve "Builds run again."').json()  # type: ignore[attr-defined]
+    assert _updates(slack.engine)[-1] == ("resolved", "Builds run again.", admin)
+    again = slack.command(admin, "status internal resolve").json()["text"]  # type: ignore[attr-defined]
+    assert again == "Northwind internal services has no open notice to resolve."
+
+
+@pytest.mark.parametrize(("email", "text", "answer"), [
+    ("priya.raman@northwind.example", 'status nope "x"',
+     "unknown status page 'nope'; known pages: internal, northwind-status, payment-partners."),
+    ("priya.raman@northwind.example", 'status internal "x" --component Search',
+     "status page 'internal' has no component 'Search'; its components: Kubernetes, "
+     "Order pipelines, Recommendations."),
+    ("marcus.bell@northwind.example", "status internal builds are slow",
+     'Quote the text: /oncall status internal "…"'),
+    ("marcus.bell@northwind.example", "status internal", "Usage: /oncall status PAGE"),
+    ("marcus.bell@northwind.example", 'status internal "x" --component',
+     "Usage: /oncall status PAGE"),
+    ("marcus.bell@northwind.example", 'status internal "open', "Usage: /oncall status PAGE"),
+    ("marcus.bell@northwind.example", 'status internal "x"',
+     "Not allowed: marcus.bell@northwind.example is not a responder of a team whose services "
+     "are on status page 'internal' (data, platform)."),
+    ("eve.larsen@northwind.example", 'status internal "x"',
+     "Not allowed: eve.larsen@northwind.example is not a responder of a team whose services "
+     "are on status page 'internal'"),
+    ("stranger@elsewhere.example", 'status internal "x"', "is not an oncall user"),
+])
+def test_status_mistakes_change_nothing(slack: Slack, email: str, text: str,
+                                        answer: str) -> None:
+    reply = slack.command(email, text).json()  # type: ignore[attr-defined]
+    assert answer in reply["text"]
+    assert _notices(slack.engine) == []
+
+
+def test_help_shows_the_status_command(slack: Slack) -> None:
+    text = slack.command("marcus.bell@northwind.example", "help").json()["text"]  # type: ignore[attr-defined]
+    assert '/oncall status PAGE "text"' in text and "/oncall status PAGE resolve" in text

@@ -105,6 +105,9 @@ REQUIRED = {
     "workflow-bad-runbook-param",
     "workflow-step-limits",
     "webhook-url-template",
+    "status-page-format",
+    "status-page-rules",
+    "workflow-status-step",
 }
 
 

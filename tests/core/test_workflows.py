@@ -114,6 +114,20 @@ CONFIG = {
               max_response_bytes: 1024
         ---
         kind: Workflow
+        name: status
+        on: [incident.acknowledged]
+        steps:
+          - status: {page: public, text: "We are looking into {{ service }}", state: identified,
+                     component: Checkout}
+        ---
+        kind: StatusPage
+        name: public
+        title: Example status
+        visibility: public
+        components:
+          - {name: Checkout, services: [checkout-api]}
+        ---
+        kind: Workflow
         name: notes
         on: [incident.note_added]
         steps:
@@ -204,7 +218,7 @@ FIRING = [
     ({}, "incident.triggered", ["broadcast"]),
     ({"priority": "P2"}, "incident.escalated", ["broadcast"]),
     ({"priority": "P3"}, "incident.triggered", []),  # when false
-    ({}, "incident.acknowledged", []),  # event not listed
+    ({}, "incident.acknowledged", ["status"]),  # only the workflow that lists it
     ({"labels": {"team": "payments"}}, "incident.triggered", ["broadcast", "needs-label"]),
     ({"priority": None}, "incident.triggered", []),
     ({}, "incident.note_added", ["notes"]),
@@ -406,3 +420,16 @@ def test_planning_is_pure_and_repeatable(config: ConfigSet) -> None:
     first = plan(event(), incident(), config, NOW)
     again = plan(event(), incident(), config, datetime(2030, 1, 1, tzinfo=UTC))
     assert first == again
+
+
+def test_a_status_step_carries_its_text_unrendered_for_the_step_to_render(
+        config: ConfigSet) -> None:
+    """The planner offers the status step nothing of the incident: its text travels as written
+    and the step renders it over the service's name and the page's title only."""
+    run = runs(config, incident(title="db-7.internal OOM"),
+               event("incident.acknowledged"))["status"]
+    (step,) = run.steps
+    assert (step.kind, step.error) == ("status", None)
+    assert step.action == {"page": "public", "text": "We are looking into {{ service }}",
+                           "state": "identified", "component": "Checkout"}
+    assert "db-7" not in json.dumps(step.action)

@@ -109,3 +109,82 @@ def test_workflow_inbox_and_waiting_steps_downgrade_to_0004(database_url: str) -
         assert "workflow_inbox" in inspect(engine).get_table_names()
     finally:
         engine.dispose()
+
+
+def test_status_pages_downgrade_to_0006_keeping_their_rows(database_url: str) -> None:
+    """0007 adds the notices' updates, the automatic-notice index and the computed status;
+    down to 0006 the components and notices stay, and upgrading again fills the defaults."""
+    from alembic import command
+    from sqlalchemy import inspect, text
+
+    from oncall.db.migrate import alembic_config, upgrade_engine
+
+    engine = make_engine(database_url)
+    component = text("INSERT INTO status_page_components (page_name, component_name, status, "
+                     "updated_at) VALUES ('p', 'Web', 'major_outage', '2026-01-01')")
+    notice = text("INSERT INTO status_page_notices (page_name, title, body, status, "
+                  "created_at, updated_at) VALUES ('p', 't', 'b', 'investigating', "
+                  "'2026-01-01', '2026-01-01')")
+    try:
+        upgrade_engine(engine, "0006")
+        with engine.begin() as conn:
+            conn.execute(component)
+            conn.execute(notice)
+        upgrade_engine(engine)
+        with engine.connect() as conn:
+            assert conn.execute(text(
+                "SELECT computed_status FROM status_page_components")).scalar() == "operational"
+            assert conn.execute(text(
+                "SELECT impact, auto_component FROM status_page_notices")).one() == (
+                    "none", None)
+        config = alembic_config()
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.downgrade(config, "0006")
+        assert "status_page_notice_updates" not in inspect(engine).get_table_names()
+        assert "computed_status" not in {
+            c["name"] for c in inspect(engine).get_columns("status_page_components")}
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM status_page_notices")).scalar() == 1
+        upgrade_engine(engine)
+        assert "status_page_notice_updates" in inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
+
+
+def test_partner_tokens_downgrade_to_0007(database_url: str) -> None:
+    """0008 adds the partners' links and sessions; down to 0007 they are gone (every partner
+    is signed out) and the status pages stay; upgrading again brings the empty table back."""
+    from alembic import command
+    from sqlalchemy import inspect, text
+
+    from oncall.db.migrate import alembic_config, upgrade_engine
+
+    engine = make_engine(database_url)
+    token = text("INSERT INTO status_page_partner_tokens (page_name, email, purpose, "
+                 "token_hash, created_at, expires_at) VALUES ('p', 'a@x.example', 'session', "
+                 ":hash, '2026-01-01', '2026-01-02')")
+    try:
+        upgrade_engine(engine)
+        with engine.begin() as conn:
+            conn.execute(token, {"hash": "h1"})
+            try:
+                with conn.begin_nested():
+                    conn.execute(token, {"hash": "h1"})
+                duplicate = True
+            except Exception:  # noqa: BLE001 - the database's refusal, whatever its driver's type
+                duplicate = False
+        assert not duplicate  # a token's hash is unique
+        config = alembic_config()
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.downgrade(config, "0007")
+        tables = inspect(engine).get_table_names()
+        assert "status_page_partner_tokens" not in tables
+        assert "status_page_notice_updates" in tables
+        upgrade_engine(engine)
+        with engine.connect() as conn:
+            assert conn.execute(text(
+                "SELECT count(*) FROM status_page_partner_tokens")).scalar() == 0
+    finally:
+        engine.dispose()

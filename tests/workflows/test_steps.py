@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, func, select
+from sqlalchemy.orm import Session
 
 from oncall.config.configset import ConfigSet
 from oncall.core.schedule import who_at
@@ -19,6 +20,8 @@ from oncall.db.models import (
     EscalationTimerRow,
     NotificationRow,
     NotificationRuleRow,
+    StatusPageNoticeRow,
+    StatusPageNoticeUpdateRow,
     UserRow,
 )
 from oncall.incidents import service
@@ -340,3 +343,67 @@ def test_page_of_someone_no_channel_reaches_fails(
     assert (outcome.ok, outcome.retryable) == (False, False)
     assert "cannot be reached" in outcome.detail
     assert _pages(applied_engine) == []
+
+
+# --- status ----------------------------------------------------------------------------------
+
+
+def _status_notices(engine: Engine) -> list[tuple[Any, ...]]:
+    with Session(engine) as session:
+        rows = session.scalars(select(StatusPageNoticeRow).order_by(StatusPageNoticeRow.id))
+        return [(n.page_name, n.incident_id, n.title, n.status, n.components, n.created_by,
+                 n.resolved_at is not None) for n in rows]
+
+
+def test_status_posts_one_notice_per_incident_then_updates_and_resolves_it(
+        applied_engine: Engine, example_config: ConfigSet) -> None:
+    with write_session(applied_engine) as session:
+        incident_id = open_incident(session, service="checkout-api", now=T0, page=False,
+                                    title="db-7 OOM at 10.0.3.7", labels={"tenant": "acme"})
+    ctx = context(chains_for(), applied_engine, example_config, incident_id=incident_id)
+
+    def step(state: str, text: str = "{{ service }}: {{ state }} on {{ page }}") -> Any:
+        action = {"page": "northwind-status", "text": text.replace("{{ state }}", state),
+                  "state": state, "component": "Checkout and payments"}
+        return run_step("status", action, 5, ctx)
+
+    first = step("investigating")
+    assert first.ok and "posted on northwind-status" in first.detail, first
+    assert step("identified").ok
+    done = step("resolved")
+    assert done.ok and "updated: resolved" in done.detail
+    assert _status_notices(applied_engine) == [
+        ("northwind-status", incident_id,
+         "checkout-api: investigating on Northwind Commerce status", "resolved",
+         ["Checkout and payments"], "workflow:p1-broadcast", True)]
+    with Session(applied_engine) as session:
+        texts = list(session.scalars(select(StatusPageNoticeUpdateRow.body)
+                                     .order_by(StatusPageNoticeUpdateRow.id)))
+    assert texts == [f"checkout-api: {s} on Northwind Commerce status"
+                     for s in ("investigating", "identified", "resolved")]
+    assert not any("10.0.3.7" in t or "acme" in t for t in texts)
+    nothing = step("resolved")
+    assert nothing.ok and "no open notice" in nothing.detail
+    again = step("investigating")  # a new episode of the same incident: a new notice
+    assert again.ok and len(_status_notices(applied_engine)) == 2
+
+
+@pytest.mark.parametrize(("action", "error"), [
+    ({"page": "nope", "text": "x"}, "unknown status page 'nope'; known pages: internal, "
+     "northwind-status, payment-partners"),
+    ({"page": "internal", "text": "x", "component": "Search"},
+     "status page 'internal' has no component 'Search'"),
+    ({"page": "internal", "text": "{{ incident.title }}"}, "template failed"),
+    ({"page": "internal", "text": "x", "state": "fixed"}, "unknown notice status 'fixed'"),
+])
+def test_status_failures_are_final_and_publish_nothing(
+        applied_engine: Engine, example_config: ConfigSet, action: dict[str, str],
+        error: str) -> None:
+    with write_session(applied_engine) as session:
+        incident_id = open_incident(session, service="checkout-api", title="x", now=T0,
+                                    page=False)
+    ctx = context(chains_for(), applied_engine, example_config, incident_id=incident_id)
+    outcome = run_step("status", action, 5, ctx)
+    assert not outcome.ok and not outcome.retryable
+    assert error in outcome.detail, outcome
+    assert _status_notices(applied_engine) == []

@@ -12,6 +12,7 @@ from email import policy
 from email.message import EmailMessage
 from email.utils import make_msgid
 
+from oncall.notify.mail import Mail, build_mail
 from oncall.notify.message import Notice, one_line, render_email
 from oncall.notify.providers.base import DeliveryResult, network_failure, unexpected_failure
 from oncall.notify.settings import ProviderSettings, SmtpSettings
@@ -80,6 +81,14 @@ class SmtpProvider:
         the incident's other mail."""
         try:
             message = text_email(self.sender, address, subject, text, incident_id)
+        except ValueError as exc:
+            return DeliveryResult.failed(self.name, f"bad address: {exc}", retryable=False)
+        return self.send_message(message)
+
+    def send_mail(self, address: str, mail: Mail) -> DeliveryResult:
+        """A ready-made mail (`oncall.notify.mail`), with its own headers."""
+        try:
+            message = build_mail(self.sender, address, mail)
         except ValueError as exc:
             return DeliveryResult.failed(self.name, f"bad address: {exc}", retryable=False)
         return self.send_message(message)

@@ -12,6 +12,7 @@ NAV = [
     ("Incidents", "/"),
     ("On call", "/oncall"),
     ("Services", "/services"),
+    ("Status pages", "/status-pages"),
     ("Config", "/config"),
     ("Profile", "/profile"),
 ]
@@ -104,6 +105,7 @@ def status_badge(status: rx.Var[str]) -> rx.Component:
             ("critical", "red"),
             ("degraded", "amber"),
             ("ok", "green"),
+            ("maintenance", "blue"),
             "gray",
         ),
         size="2",

@@ -1,0 +1,1 @@
+"""Status pages: computed component status, notices, public pages."""
