@@ -12,16 +12,16 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from oncall.config.configset import ConfigSet
-from oncall.config.loader import load
 from oncall.core.status import ComponentStatus
 from oncall.db.engine import write_session
 from oncall.db.models import AuditEventRow
-from oncall.reconcile.apply import Origin, apply_config
 from oncall.statuspages import notices
 from oncall.statuspages.notices import NoticeResolved, StatusPageError, UnknownName
 from oncall.statuspages.sync import sync_pages
 from oncall.store import status as store
 from oncall.testing.incidents import open_incident
+
+from .conftest import apply_yaml
 
 T0 = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 ALICE = "alice@example.com"
@@ -56,13 +56,7 @@ components:
 
 @pytest.fixture
 def shop(migrated_engine: Engine, tmp_path: Path) -> tuple[Engine, ConfigSet]:
-    (tmp_path / "rules").mkdir()
-    (tmp_path / "rules" / "shop.yaml").write_text(SHOP)
-    result = load(tmp_path)
-    assert result.ok, [d.as_text() for d in result.errors]
-    apply_config(migrated_engine, result.config,
-                 Origin(actor="tests", source="tests", revision=None, now=T0))
-    return migrated_engine, result.config
+    return migrated_engine, apply_yaml(migrated_engine, tmp_path, SHOP, T0)
 
 
 def act(engine: Engine, action: Any, *args: Any, **kwargs: Any) -> Any:

@@ -13,7 +13,6 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
 from oncall.config.configset import ConfigSet
-from oncall.config.loader import load
 from oncall.core.status import ComponentStatus, NoticeStatus
 from oncall.db.engine import make_engine, write_connection, write_session
 from oncall.db.migrate import upgrade_engine
@@ -25,6 +24,8 @@ from oncall.reconcile.apply import Origin, apply_config
 from oncall.statuspages.sync import Change, sync_pages
 from oncall.store import status as store
 from oncall.testing.incidents import open_incident
+
+from .conftest import load_yaml
 
 T0 = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 OK, MAINT = ComponentStatus.OPERATIONAL, ComponentStatus.UNDER_MAINTENANCE
@@ -63,12 +64,7 @@ IN_MAINTENANCE = datetime(2026, 12, 5, 2, 0, tzinfo=UTC)  # 03:00 in Berlin
 
 
 def shop_config(root: Path, components: str = COMPONENTS, page: str = "") -> ConfigSet:
-    (root / "rules").mkdir(parents=True, exist_ok=True)
-    (root / "rules" / "shop.yaml").write_text(
-        SHOP.replace("components:\n", page + "components:\n") + components)
-    result = load(root)
-    assert result.ok, [d.as_text() for d in result.errors]
-    return result.config
+    return load_yaml(root, SHOP.replace("components:\n", page + "components:\n") + components)
 
 
 @pytest.fixture

@@ -4,8 +4,6 @@ the one writer of its table (checked in the package's source)."""
 
 from __future__ import annotations
 
-import ast
-import re
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,50 +14,16 @@ from sqlalchemy import Engine
 from oncall.db.engine import write_connection
 from oncall.store import partners as store
 
-PACKAGE = Path(__file__).resolve().parents[2] / "oncall"
-OWNER = "oncall/store/partners.py"
-MODEL = "StatusPagePartnerTokenRow"
-WRITE_SQL = re.compile(
-    r"\b(INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+status_page_partner_tokens\b", re.I)
-_WRITES = {"insert", "update", "delete"}
-_EXEMPT = ("oncall/db/",)
+from .table_owner import Owned
+
+PARTNER_TOKENS = Owned("oncall/store/partners.py", {"StatusPagePartnerTokenRow"},
+                       {"status_page_partner_tokens"})
 T0 = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 LATER = T0 + timedelta(minutes=15)
 
 
-def _findings(tree: ast.AST) -> list[tuple[int, str]]:
-    found: list[tuple[int, str]] = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call):
-            name = node.func.id if isinstance(node.func, ast.Name) else (
-                node.func.attr if isinstance(node.func, ast.Attribute) else "")
-            if name == MODEL:
-                found.append((node.lineno, f"builds a {MODEL}"))
-            if name in _WRITES and node.args and MODEL in ast.unparse(node.args[0]):
-                found.append((node.lineno, f"{name}({ast.unparse(node.args[0])})"))
-        elif isinstance(node, ast.Attribute) and node.attr == "__table__" and (
-                ast.unparse(node.value) == MODEL):
-            found.append((node.lineno, f"takes {MODEL}.__table__"))
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and (
-                WRITE_SQL.search(node.value)):
-            found.append((node.lineno, "writes the partner tokens in SQL text"))
-    return found
-
-
-def violations(root: Path = PACKAGE) -> list[str]:
-    """`path:line: what` for every write of the partner tokens outside their store."""
-    out = []
-    for path in sorted(root.rglob("*.py")):
-        relative = path.relative_to(root.parent).as_posix()
-        if relative == OWNER or relative.startswith(_EXEMPT):
-            continue
-        for line, what in sorted(_findings(ast.parse(path.read_text(), str(path)))):
-            out.append(f"{relative}:{line}: {what}")
-    return out
-
-
 def test_no_module_but_the_partner_store_writes_the_partner_tokens() -> None:
-    assert violations() == []
+    assert PARTNER_TOKENS.violations() == []
 
 
 def test_the_scan_finds_each_kind_of_write(tmp_path: Path) -> None:
@@ -74,7 +38,7 @@ def test_the_scan_finds_each_kind_of_write(tmp_path: Path) -> None:
         "read = select(StatusPagePartnerTokenRow)\n"
     )
     (package / "store" / "partners.py").write_text("row = StatusPagePartnerTokenRow()\n")
-    assert [f.split(": ", 1)[0] for f in violations(package)] == [
+    assert [f.split(": ", 1)[0] for f in PARTNER_TOKENS.violations(package)] == [
         "oncall/api/rogue.py:1", "oncall/api/rogue.py:2", "oncall/api/rogue.py:3",
         "oncall/api/rogue.py:4"]
 

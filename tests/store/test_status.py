@@ -3,8 +3,6 @@ the one writer of the status tables (checked in the package's source)."""
 
 from __future__ import annotations
 
-import ast
-import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,52 +12,19 @@ from sqlalchemy import Connection, Engine
 from oncall.db.engine import write_connection
 from oncall.store import status as store
 
-PACKAGE = Path(__file__).resolve().parents[2] / "oncall"
-OWNER = "oncall/store/status.py"
-MODELS = {"StatusPageComponentRow", "StatusPageNoticeRow", "StatusPageNoticeUpdateRow",
-          "StatusPageSubscriberRow"}
-WRITE_SQL = re.compile(
-    r"\b(INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"
-    r"status_page_(components|notices|notice_updates|subscribers)\b", re.I)
-_WRITES = {"insert", "update", "delete"}
-_EXEMPT = ("oncall/db/",)
+from .table_owner import Owned
+
+STATUS_TABLES = Owned(
+    "oncall/store/status.py",
+    {"StatusPageComponentRow", "StatusPageNoticeRow", "StatusPageNoticeUpdateRow",
+     "StatusPageSubscriberRow"},
+    {"status_page_components", "status_page_notices", "status_page_notice_updates",
+     "status_page_subscribers"})
 T0 = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 
 
-def _findings(tree: ast.AST) -> list[tuple[int, str]]:
-    found: list[tuple[int, str]] = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call):
-            name = node.func.id if isinstance(node.func, ast.Name) else (
-                node.func.attr if isinstance(node.func, ast.Attribute) else "")
-            if name in MODELS:
-                found.append((node.lineno, f"builds a {name}"))
-            if name in _WRITES and node.args and any(
-                    m in ast.unparse(node.args[0]) for m in MODELS):
-                found.append((node.lineno, f"{name}({ast.unparse(node.args[0])})"))
-        elif isinstance(node, ast.Attribute) and node.attr == "__table__" and (
-                ast.unparse(node.value) in MODELS):
-            found.append((node.lineno, f"takes {ast.unparse(node.value)}.__table__"))
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and (
-                WRITE_SQL.search(node.value)):
-            found.append((node.lineno, "writes a status table in SQL text"))
-    return found
-
-
-def violations(root: Path = PACKAGE) -> list[str]:
-    """`path:line: what` for every write of a status table outside the status store."""
-    out = []
-    for path in sorted(root.rglob("*.py")):
-        relative = path.relative_to(root.parent).as_posix()
-        if relative == OWNER or relative.startswith(_EXEMPT):
-            continue
-        for line, what in sorted(_findings(ast.parse(path.read_text(), str(path)))):
-            out.append(f"{relative}:{line}: {what}")
-    return out
-
-
 def test_no_module_but_the_status_store_writes_the_status_tables() -> None:
-    assert violations() == []
+    assert STATUS_TABLES.violations() == []
 
 
 def test_the_scan_finds_each_kind_of_write(tmp_path: Path) -> None:
@@ -76,7 +41,7 @@ def test_the_scan_finds_each_kind_of_write(tmp_path: Path) -> None:
         "sql = 'UPDATE status_page_subscribers SET unsubscribed_at = NULL'\n"
     )
     (package / "store" / "status.py").write_text("row = StatusPageNoticeRow()\n")
-    assert [f.split(": ", 1)[0] for f in violations(package)] == [
+    assert [f.split(": ", 1)[0] for f in STATUS_TABLES.violations(package)] == [
         "oncall/statuspages/rogue.py:1", "oncall/statuspages/rogue.py:2",
         "oncall/statuspages/rogue.py:3", "oncall/statuspages/rogue.py:4",
         "oncall/statuspages/rogue.py:6", "oncall/statuspages/rogue.py:7"]
