@@ -2,8 +2,8 @@
 
 - No two modules import each other, directly or through others (imports executed when a
   module loads; imports inside functions and under `if TYPE_CHECKING:` do not count).
-- The domain (api, contacts, web, incidents, paging, workflows, statuspages, store, core,
-  config) never imports the worker.
+- The domain (api, contacts, web, incidents, paging, workflows, statuspages, postmortems,
+  reports, store, core, config) never imports the worker.
 - `oncall.core` does no I/O: no database, network or process imports.
 - `oncall.config`'s models are the bottom layer: core builds on them, and only config's
   whole-set validation (which runs the schedule engine) looks up at core.
@@ -137,8 +137,8 @@ def test_no_import_cycles() -> None:
     assert _cycles() == []
 
 
-DOMAIN = ["api", "contacts", "web", "incidents", "paging", "workflows", "statuspages", "store",
-          "core", "config"]
+DOMAIN = ["api", "contacts", "web", "incidents", "paging", "workflows", "statuspages",
+          "postmortems", "reports", "store", "core", "config"]
 
 
 @pytest.mark.parametrize("package", DOMAIN)

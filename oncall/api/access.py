@@ -64,6 +64,7 @@ Key = tuple[str, str]
 """(HTTP method, path template as Starlette writes it), e.g. ("GET", "/metrics")."""
 
 _INCIDENT = "/api/v1/incidents/{incident_id:int}"
+_POSTMORTEM = "/api/v1/postmortems/{postmortem_id:int}"
 
 API: Mapping[Key, Access] = {
     ("POST", "/api/v1/integrations/{name}/alerts"): Access.INTEGRATION,
@@ -98,6 +99,20 @@ API: Mapping[Key, Access] = {
     ("GET", "/status/{name}/partners/link/{token}"): Access.PARTNER_LINK,
     ("POST", "/status/{name}/partners/link/{token}"): Access.PARTNER_LINK,
     ("POST", "/status/{name}/partners/sign-out"): Access.PAGE_VISIBILITY,
+    ("GET", "/api/v1/reports/{name}"): Access.API_KEY,
+    ("POST", "/api/v1/integrations/{name}/changes"): Access.INTEGRATION,
+    ("GET", "/api/v1/postmortems"): Access.API_KEY,
+    ("POST", "/api/v1/postmortems"): Access.API_KEY,
+    ("GET", _POSTMORTEM): Access.API_KEY,
+    ("PATCH", _POSTMORTEM): Access.API_KEY,
+    ("POST", f"{_POSTMORTEM}/incidents"): Access.API_KEY,
+    ("DELETE", f"{_POSTMORTEM}/incidents/{{incident_id:int}}"): Access.API_KEY,
+    ("PUT", f"{_POSTMORTEM}/timeline/{{entry_key}}"): Access.API_KEY,
+    ("POST", f"{_POSTMORTEM}/action-items"): Access.API_KEY,
+    ("GET", f"{_POSTMORTEM}/export.md"): Access.API_KEY,
+    ("GET", "/api/v1/action-items"): Access.API_KEY,
+    ("PATCH", "/api/v1/action-items/{item_id:int}"): Access.API_KEY,
+    ("DELETE", "/api/v1/action-items/{item_id:int}"): Access.API_KEY,
 }
 """The API app (`oncall.api.app.create_api`, every module in ROUTE_MODULES)."""
 
@@ -108,6 +123,8 @@ WEB: Mapping[Key, Access] = {
     ("POST", "/auth/local"): Access.SIGN_IN,
     ("POST", "/auth/logout"): Access.SESSION,
     ("GET", "/ical/{token}.ics"): Access.FEED_TOKEN,
+    ("GET", "/postmortems/{postmortem_id:int}/print"): Access.SESSION,
+    ("GET", "/postmortems/{postmortem_id:int}/export.md"): Access.SESSION,
 }
 """The web app's own HTTP routes (`oncall.web.routes.router`). Reflex's event websocket is
 guarded per event handler, not here."""

@@ -59,6 +59,9 @@ ROUTE_MODULES: list[str] = [
     "oncall.api.status",
     "oncall.api.status_subscribers",
     "oncall.api.status_partners",
+    "oncall.api.reports",
+    "oncall.api.postmortems",
+    "oncall.api.changes",
 ]
 """Modules whose `routes(ctx)` make up the API, matched in this order."""
 

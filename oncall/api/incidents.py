@@ -14,23 +14,29 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from oncall.api import problems
-from oncall.api.app import ApiContext, database_unavailable
-from oncall.api.keys import actor_for_key
+from oncall.api.app import ApiContext
 from oncall.api.openapi import UNAVAILABLE, json_body, problem, ref
+from oncall.api.rest import (
+    MAX_ID,
+    M,
+    Problem,
+    authenticate,
+    no_nul,
+    parse_body,
+    run,
+)
 from oncall.api.routing import Operation, bind
 from oncall.db.engine import write_session
 from oncall.db.models import AlertRow, AuditEventRow, UserRow
@@ -44,20 +50,9 @@ from oncall.incidents.queries import (
     incident_detail,
     list_incidents,
 )
-from oncall.ingest import limits
 
 BASE = "/api/v1/incidents"
 STATUSES = (service.TRIGGERED, service.ACKNOWLEDGED, service.RESOLVED)
-MAX_ID = 2**63 - 1
-M = TypeVar("M", bound=BaseModel)
-
-
-class Problem(Exception):
-    """Answered as the problem document it carries."""
-
-    def __init__(self, response: Response) -> None:
-        super().__init__(response.status_code)
-        self.response = response
 
 
 # --- request bodies -----------------------------------------------------------------------------
@@ -162,34 +157,13 @@ def detail_json(d: IncidentDetail) -> dict[str, Any]:
 # --- request helpers ----------------------------------------------------------------------------
 
 
-def _authenticate(session: Session, request: Request, now: datetime) -> Actor:
-    header = request.headers.get("authorization") or ""
-    scheme, _, token = header.strip().partition(" ")
-    actor = None
-    if scheme.lower() == "bearer" and token.strip():
-        actor = actor_for_key(session, token.strip(), now)
-    if actor is None:
-        raise Problem(problems.problem(
-            401, "a valid API key is required: Authorization: Bearer <key>",
-            instance=request.url.path, headers={"WWW-Authenticate": 'Bearer realm="oncall"'},
-        ))
-    return actor
-
-
-def _no_nul(value: str, name: str, path: str) -> str:
-    if "\x00" in value:
-        raise Problem(problems.unprocessable(name, "must not contain NUL characters",
-                                             instance=path))
-    return value
-
-
 def _values(request: Request, name: str, allowed: tuple[str, ...] | None = None
             ) -> tuple[str, ...]:
     """A filter given as repeated parameters and/or comma-separated values."""
     out: list[str] = []
     for raw in request.query_params.getlist(name):
         for part in raw.split(","):
-            part = _no_nul(part.strip(), name, request.url.path)
+            part = no_nul(part.strip(), name, request.url.path)
             if not part:
                 continue
             if allowed is not None and part not in allowed:
@@ -227,60 +201,12 @@ def decode_cursor(cursor: str) -> int | None:
     return int(number)
 
 
-def _parse_body(request: Request, raw: bytes, model: type[M]) -> M:
-    """The action's JSON body, parsed only after `_authenticate` (an anonymous body is never
-    parsed) and with the nesting limit of `oncall.ingest.limits` (400, never a 500)."""
-    path = request.url.path
-    if not raw.strip():
-        data: Any = {}
-    else:
-        media = (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
-        if media and media != "application/json" and not media.endswith("+json"):
-            raise Problem(problems.problem(415, f"expected application/json, got {media}",
-                                           instance=path))
-        try:
-            data = limits.loads(raw)
-        except limits.TooDeep as exc:
-            raise Problem(problems.problem(400, f"the body is not acceptable JSON: {exc}",
-                                           instance=path)) from None
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise Problem(problems.problem(400, f"the body is not valid JSON: {exc}",
-                                           instance=path)) from None
-    if not isinstance(data, dict):
-        raise Problem(problems.unprocessable("", "expected a JSON object", instance=path))
-    try:
-        body = model.model_validate(data)
-    except ValidationError as exc:
-        found = []
-        for err in exc.errors(include_url=False):
-            loc = ".".join(str(p) for p in err["loc"])
-            msg = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
-            found.append((loc, msg))
-        raise Problem(problems.unprocessable(found[0][0], found[0][1], found,
-                                             instance=path)) from None
-    for name, value in body.model_dump().items():
-        if isinstance(value, str):
-            _no_nul(value, name, path)
-    return body
-
-
 def _incident_id(request: Request) -> int:
     incident_id: int = request.path_params["incident_id"]
     if incident_id < 1 or incident_id > MAX_ID:
         raise Problem(problems.problem(404, f"incident {incident_id} does not exist",
                                        instance=request.url.path))
     return incident_id
-
-
-async def _run(ctx: ApiContext, request: Request, work: Callable[[], Response]) -> Response:
-    try:
-        return await run_in_threadpool(work)
-    except Problem as p:
-        return p.response
-    except Exception as exc:
-        if database_unavailable(exc):
-            return problems.unavailable(ctx.retry_after, instance=request.url.path)
-        raise
 
 
 # --- OpenAPI ------------------------------------------------------------------------------------
@@ -371,7 +297,7 @@ def _filter(request: Request) -> tuple[IncidentFilter, int, int | None, int | No
         service=_values(request, "service"),
         team=_values(request, "team"),
         priority=_values(request, "priority", service.PRIORITIES),
-        q=_no_nul(request.query_params.get("q") or "", "q", path) or None,
+        q=no_nul(request.query_params.get("q") or "", "q", path) or None,
     )
     limit = _int_param(request, "limit", 1, MAX_LIMIT) or 50
     page = _int_param(request, "page", 1, 1_000_000)
@@ -397,7 +323,7 @@ async def index(ctx: ApiContext, request: Request) -> Response:
 
     def work() -> Response:
         with Session(ctx.engine) as session, session.begin():
-            _authenticate(session, request, ctx.clock())
+            authenticate(session, request, ctx.clock())
             result = list_incidents(session, flt, limit=limit, before=before, page=page)
             body: dict[str, Any] = {
                 "items": [incident_json(item) for item in result.items],
@@ -409,7 +335,7 @@ async def index(ctx: ApiContext, request: Request) -> Response:
                 body["total"] = result.total
         return JSONResponse(body)
 
-    return await _run(ctx, request, work)
+    return await run(ctx, request, work)
 
 
 SHOW: Operation = {
@@ -430,7 +356,7 @@ async def show(ctx: ApiContext, request: Request) -> Response:
 
     def work() -> Response:
         with Session(ctx.engine) as session, session.begin():
-            _authenticate(session, request, ctx.clock())
+            authenticate(session, request, ctx.clock())
             detail = incident_detail(session, incident_id)
             if detail is None:
                 raise Problem(problems.problem(
@@ -438,7 +364,7 @@ async def show(ctx: ApiContext, request: Request) -> Response:
             body = detail_json(detail)
         return JSONResponse(body)
 
-    return await _run(ctx, request, work)
+    return await run(ctx, request, work)
 
 
 Perform = Callable[[ApiContext, Session, int, Actor, M, datetime], service.Outcome | None]
@@ -451,8 +377,8 @@ def _perform(ctx: ApiContext, request: Request, raw: bytes, incident_id: int,
     now = ctx.clock()
     path = request.url.path
     with write_session(ctx.engine) as session:
-        actor = _authenticate(session, request, now)
-        body = _parse_body(request, raw, model)
+        actor = authenticate(session, request, now)
+        body = parse_body(request, raw, model)
         try:
             outcome = perform(ctx, session, incident_id, actor, body, now)
         except Forbidden as exc:
@@ -482,7 +408,7 @@ async def _action(ctx: ApiContext, request: Request, model: type[M], perform: Pe
     except Problem as p:
         return p.response
     raw = await request.body()
-    return await _run(ctx, request, lambda: _perform(
+    return await run(ctx, request, lambda: _perform(
         ctx, request, raw, incident_id, model, perform, target))
 
 
@@ -614,8 +540,8 @@ def _run_runbook(ctx: ApiContext, request: Request, raw: bytes, incident_id: int
         raise Problem(problems.unprocessable(
             "Idempotency-Key", "must be 1 to 100 characters", instance=path))
     with write_session(ctx.engine) as session:
-        actor = _authenticate(session, request, now)
-        body = _parse_body(request, raw, RunbookBody)
+        actor = authenticate(session, request, now)
+        body = parse_body(request, raw, RunbookBody)
         config = ctx.config(session)
         try:
             done = runbooks.run_runbook(
@@ -644,7 +570,7 @@ async def run_runbook(ctx: ApiContext, request: Request) -> Response:
         return p.response
     name = str(request.path_params["name"])
     raw = await request.body()
-    return await _run(ctx, request, lambda: _run_runbook(ctx, request, raw, incident_id, name))
+    return await run(ctx, request, lambda: _run_runbook(ctx, request, raw, incident_id, name))
 
 
 ONE = BASE + "/{incident_id}"

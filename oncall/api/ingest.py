@@ -189,14 +189,29 @@ async def _integration(ctx: ApiContext, name: str) -> tuple[ConfigSet, Integrati
     return await run_in_threadpool(_lookup, ctx, name)
 
 
-def _media_type(request: Request) -> str | None:
+async def applied_integration(ctx: ApiContext, name: str, path: str
+                              ) -> tuple[ConfigSet, Integration] | Response:
+    """The applied config and the integration a delivery names, or the answer to give: 404
+    for an unknown integration, 503 while the database is unavailable."""
+    try:
+        config, integration = await _integration(ctx, name)
+    except Exception as exc:
+        if database_unavailable(exc):
+            return problems.unavailable(ctx.retry_after, instance=path)
+        raise
+    if integration is None:
+        return problems.problem(404, f"no integration named {name!r} is applied", instance=path)
+    return config, integration
+
+
+def media_type(request: Request) -> str | None:
     raw = request.headers.get("content-type")
     if raw is None:
         return None
     return raw.split(";", 1)[0].strip().lower()
 
 
-def _authenticate(ctx: ApiContext, integration: Integration, request: Request, body: bytes,
+def authenticate_delivery(ctx: ApiContext, integration: Integration, request: Request, body: bytes,
                   now: datetime) -> auth.HmacProof | None:
     """The integration's secret, checked before the body is parsed; the HMAC proof, if signed.
 
@@ -226,7 +241,7 @@ def _authenticate(ctx: ApiContext, integration: Integration, request: Request, b
     return None
 
 
-def _unauthorized(integration: Integration, path: str) -> Response:
+def unauthorized(integration: Integration, path: str) -> Response:
     headers = {}
     if integration.type == "cloudwatch":
         if integration.secret is not None:  # SNS sends Basic credentials after this challenge
@@ -295,25 +310,21 @@ async def _receive(ctx: ApiContext, certs: CertCache, visit: Callable[[str], Non
     path = request.url.path
     body = await request.body()
     now = ctx.clock()
-    try:
-        config, integration = await _integration(ctx, name)
-    except Exception as exc:
-        if database_unavailable(exc):
-            return problems.unavailable(ctx.retry_after, instance=path)
-        raise
-    if integration is None:
-        return problems.problem(404, f"no integration named {name!r} is applied", instance=path)
+    found = await applied_integration(ctx, name, path)
+    if isinstance(found, Response):
+        return found
+    config, integration = found
 
     sns = integration.type == "cloudwatch"
     try:
-        proof = _authenticate(ctx, integration, request, body, now)
+        proof = authenticate_delivery(ctx, integration, request, body, now)
     except auth.AuthError as exc:
         log.info("ingest %s: refused: %s", name, exc)
-        return _unauthorized(integration, path)
+        return unauthorized(integration, path)
     mark = (replays.Mark(integration.name, proof.digest, proof.expires_at)
             if proof is not None else None)
 
-    media = _media_type(request)
+    media = media_type(request)
     allowed = _SNS_TYPES if sns else _JSON_TYPES
     if media is not None and media not in allowed and not media.endswith("+json"):
         return problems.problem(
@@ -333,12 +344,12 @@ async def _receive(ctx: ApiContext, certs: CertCache, visit: Callable[[str], Non
             return _forbidden_topic(integration, path, exc)
         except auth.AuthError as exc:
             log.info("ingest %s: SNS message refused: %s", name, exc)
-            return _unauthorized(integration, path)
+            return unauthorized(integration, path)
         try:
             await run_in_threadpool(_verify_sns, certs, message, now)
         except auth.AuthError as exc:
             log.info("ingest %s: SNS message refused: %s", name, exc)
-            return _unauthorized(integration, path)
+            return unauthorized(integration, path)
         except Unavailable as exc:
             log.warning("ingest %s: %s", name, exc)
             return problems.problem(503, str(exc), instance=path,
@@ -411,7 +422,7 @@ async def _subscription(ctx: ApiContext, visit: Callable[[str], None], integrati
             url = validate_subscribe_url(message.get("SubscribeURL"))
         except auth.AuthError as exc:
             log.info("ingest %s: %s", integration.name, exc)
-            return _unauthorized(integration, path)
+            return unauthorized(integration, path)
         try:
             await run_in_threadpool(visit, url)
         except Exception as exc:  # noqa: BLE001 - any failure to confirm: SNS retries

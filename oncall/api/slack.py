@@ -40,6 +40,7 @@ from oncall.incidents.events import params_text
 from oncall.incidents.people import actor_for_email
 from oncall.notify.message import mrkdwn, parse_slack_action
 from oncall.paging.targets import first_responders
+from oncall.postmortems import service as postmortems
 from oncall.statuspages import access as status_access
 from oncall.statuspages import notices
 
@@ -48,6 +49,7 @@ log = logging.getLogger("oncall.api.slack")
 INTERACTIONS = "/api/v1/slack/interactions"
 COMMANDS = "/api/v1/slack/commands"
 EMAIL_CACHE_SECONDS = 300.0
+MAX_ID = 2**63 - 1
 
 UsersLookup = Callable[[str], str | None]
 """Slack user id → email on their profile (None if Slack has no email for them)."""
@@ -228,7 +230,7 @@ def interactions(slack: Slack, request: Request, body: bytes) -> Response:
 
 COMMANDS_OPERATION: Operation = {
     "operationId": "slackCommand",
-    "summary": "The /oncall slash command: ack, resolve, who, run, status",
+    "summary": "The /oncall slash command: ack, resolve, who, run, status, postmortem",
     "tags": ["slack"],
     "security": [],
     "requestBody": {"required": True, "content": _FORM},
@@ -240,8 +242,8 @@ COMMANDS_OPERATION: Operation = {
 
 
 def commands(slack: Slack, request: Request, body: bytes) -> Response:
-    """`/oncall ack|resolve N`, `/oncall who SERVICE`, `/oncall run RUNBOOK N key=value` and
-    `/oncall status PAGE "text"|resolve`."""
+    """`/oncall ack|resolve N`, `/oncall who SERVICE`, `/oncall run RUNBOOK N key=value`,
+    `/oncall status PAGE "text"|resolve` and `/oncall postmortem N`."""
     form = _verified_form(slack, request, body)
     if isinstance(form, Response):
         return form
@@ -263,6 +265,10 @@ def commands(slack: Slack, request: Request, body: bytes) -> Response:
         return _reply(_run(slack, form.get("user_id", ""), form.get("text", "")))
     if verb == "status":
         return _reply(_status(slack, form.get("user_id", ""), form.get("text", "")))
+    if verb == "postmortem":
+        if len(rest) != 1 or not rest[0].lstrip("#").isdigit():
+            return _reply(POSTMORTEM_USAGE)
+        return _reply(_postmortem(slack, form.get("user_id", ""), int(rest[0].lstrip("#"))))
     return _reply(f"Unknown command {verb!r}.\n{HELP}")
 
 
@@ -287,8 +293,10 @@ HELP = (
     "/oncall who SERVICE — who is on call for a service now\n"
     "/oncall run RUNBOOK 123 key=value … — run one of the service's runbooks on incident 123\n"
     '/oncall status PAGE "text" [--component NAME] — post a notice on a status page\n'
-    '/oncall status PAGE resolve ["text"] — resolve the page\'s open notices'
+    '/oncall status PAGE resolve ["text"] — resolve the page\'s open notices\n'
+    "/oncall postmortem 123 — open the postmortem of incident 123 (or find it) and link it"
 )
+POSTMORTEM_USAGE = "Usage: /oncall postmortem INCIDENT_NUMBER"
 RUN_USAGE = ("Usage: /oncall run RUNBOOK INCIDENT_NUMBER key=value … "
              '(quote a value with spaces: reason="bad deploy")')
 
@@ -402,3 +410,27 @@ def _status(slack: Slack, slack_user: str, text: str) -> str:
     if not found:
         return f"{title} has no open notice to resolve."
     return f"Resolved on {title}: " + ", ".join(f"#{n.id} {n.title}" for n in found) + "."
+
+
+def _postmortem(slack: Slack, slack_user: str, incident_id: int) -> str:
+    """Open the incident's postmortem as the Slack user, or find the one it has; its link."""
+    if incident_id > MAX_ID:
+        return f"Incident #{incident_id} does not exist."
+    actor = _actor_of(slack, slack_user)
+    if isinstance(actor, str):
+        return actor
+    ctx = slack.ctx
+    try:
+        with write_session(ctx.engine) as session:
+            opened = postmortems.open_postmortem(session.connection(), ctx.config(session),
+                                                 actor, [incident_id], ctx.clock())
+    except postmortems.NotFound:
+        return f"Incident #{incident_id} does not exist."
+    except Forbidden as exc:
+        return f"Not allowed: {exc}."
+    except postmortems.Invalid as exc:
+        return f"No postmortem opened: {exc}."
+    link = f"{ctx.public_url}/postmortems/{opened.id}"
+    if opened.created:
+        return f"Opened postmortem #{opened.id} of incident #{incident_id}: {link}"
+    return f"Incident #{incident_id} already has postmortem #{opened.id}: {link}"

@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "incident_commands",
     "workflow_commands",
     "status_page_commands",
+    "report_commands",
 )
 """Modules under oncall.cli that add subcommands; each has `register(subparsers)`."""
 

@@ -237,6 +237,16 @@ def _print_step(step: PlannedStep, out: TextIO) -> None:
         lines.append(_field("page", f"{kind} {name}"))
         if a["message"]:
             lines.append(_field("message", a["message"]))
+    elif step.kind == "status":
+        where = a["page"] + (f" ({a['component']})" if a.get("component") else "")
+        lines += [_field("page", where), _field("state", a["state"]),
+                  _field("text", a["text"])]
+    elif step.kind == "postmortem":
+        lines.append(_field("opens", "the incident's postmortem (or finds it)"))
+        if a.get("template"):
+            lines.append(_field("template", a["template"]))
+        if a.get("title"):
+            lines.append(_field("title", a["title"]))
     else:  # webhook, runbook
         if step.kind == "runbook":
             lines.append(_field("params", _json(a["params"])))

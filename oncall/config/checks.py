@@ -24,6 +24,7 @@ from oncall.config.models import (
     IfStep,
     Organization,
     PageStep,
+    PostmortemStep,
     Runbook,
     RunbookStep,
     SlackStep,
@@ -351,6 +352,14 @@ def _steps(
                 yield from _templates(r, (*here, "page", "message"), page.message, names)
         elif isinstance(step, StatusStep):
             yield from _status_step(ctx, r, (*here, "status"), step)
+        elif isinstance(step, PostmortemStep):
+            review = step.postmortem
+            if review.template is not None:
+                yield from ref((*here, "postmortem", "template"), "postmortem template",
+                               "PostmortemTemplate", review.template,
+                               config.postmortem_templates)
+            if review.title is not None:
+                yield from _templates(r, (*here, "postmortem", "title"), review.title, names)
         elif isinstance(step, IfStep):
             yield from _expression(r, (*here, "if"), step.if_, names)
             yield from _steps(ctx, r, (*here, "then"), step.then)
@@ -512,6 +521,37 @@ def check_organization(ctx: Context) -> Iterator[Diagnostic]:
                 )
 
 
+def check_postmortem_templates(ctx: Context) -> Iterator[Diagnostic]:
+    """Which template a new postmortem takes is never ambiguous: at most one `default`, a team
+    named by at most one template, every named team real, and headings told apart."""
+    config = ctx.config
+    templates = sorted(config.postmortem_templates.values(),
+                       key=lambda t: (config.source(t).path, config.source(t).line))
+    default: str | None = None
+    claimed: dict[str, str] = {}
+    for template in templates:
+        r = _Reporter(config, template)
+        if template.default:
+            if default is not None:
+                yield r.error(("default",), f"template {default!r} is already the default: "
+                                            "at most one PostmortemTemplate may be")
+            default = default or template.name
+        for i, team in enumerate(template.teams):
+            if ctx.missing("Team", team, config.teams):
+                yield r.error(("teams", i), _unknown("team", team, config.teams))
+            elif team in claimed:
+                yield r.error(("teams", i), f"team {team!r} already takes template "
+                                            f"{claimed[team]!r}: a team takes one template")
+            else:
+                claimed[team] = template.name
+        titles: set[str] = set()
+        for i, section in enumerate(template.sections):
+            if section.title.strip().lower() in titles:
+                yield r.error(("sections", i, "title"),
+                              f"section {section.title!r} is listed twice")
+            titles.add(section.title.strip().lower())
+
+
 CHECKS: list[Check] = [
     check_organization,
     check_references,
@@ -520,6 +560,7 @@ CHECKS: list[Check] = [
     check_runbooks,
     check_workflows,
     check_status_pages,
+    check_postmortem_templates,
     check_policy_reach,
     check_schedules,
 ]

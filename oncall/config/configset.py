@@ -13,6 +13,7 @@ from oncall.config.models import (
     Integration,
     MaintenanceWindow,
     Organization,
+    PostmortemTemplate,
     RoutingRule,
     Runbook,
     Schedule,
@@ -118,6 +119,10 @@ class ConfigSet:
     @property
     def status_pages(self) -> dict[str, StatusPage]:
         return self.of(StatusPage)
+
+    @property
+    def postmortem_templates(self) -> dict[str, PostmortemTemplate]:
+        return self.of(PostmortemTemplate)
 
     @property
     def organization(self) -> Organization | None:

@@ -523,6 +523,15 @@ class StatusAction(Strict):
     """A component of the page the notice is about; none: the page as a whole."""
 
 
+class PostmortemAction(Strict):
+    """Open the incident's postmortem (a second run finds the one it opened)."""
+
+    template: Name | None = None
+    """A PostmortemTemplate; none: the team's template, else the default one."""
+    title: str | None = Field(None, min_length=1)
+    """A template over `incident`, `service` and `event`; none: the incident's title."""
+
+
 class ActionStep(_OmitDefaults):
     """A step that does something; by default its failure stops the rest of the run."""
 
@@ -558,13 +567,18 @@ class StatusStep(ActionStep):
     status: StatusAction
 
 
+class PostmortemStep(ActionStep):
+    postmortem: PostmortemAction
+
+
 class IfStep(Strict):
     if_: str = Field(alias="if", min_length=1)
     then: list[WorkflowStep] = Field(min_length=1)
     else_: list[WorkflowStep] = Field(default_factory=list, alias="else")
 
 
-STEP_KINDS = ("slack", "teams", "webhook", "runbook", "email", "page", "status", "if")
+STEP_KINDS = ("slack", "teams", "webhook", "runbook", "email", "page", "status", "postmortem",
+              "if")
 _STEP_TAGS = {
     "SlackStep": "slack",
     "TeamsStep": "teams",
@@ -573,6 +587,7 @@ _STEP_TAGS = {
     "EmailStep": "email",
     "PageStep": "page",
     "StatusStep": "status",
+    "PostmortemStep": "postmortem",
     "IfStep": "if",
 }
 
@@ -595,12 +610,14 @@ WorkflowStep = Annotated[
     | Annotated[EmailStep, Tag("email")]
     | Annotated[PageStep, Tag("page")]
     | Annotated[StatusStep, Tag("status")]
+    | Annotated[PostmortemStep, Tag("postmortem")]
     | Annotated[IfStep, Tag("if")],
     Discriminator(
         _step_tag,
         custom_error_type="invalid_step",
         custom_error_message=(
-            "a step needs one of: slack, teams, webhook, runbook, email, page, status, if"
+            "a step needs one of: slack, teams, webhook, runbook, email, page, status, "
+            "postmortem, if"
         ),
     ),
 ]
@@ -711,6 +728,29 @@ class StatusPage(ConfigObject, _OmitDefaults):
         return next((c for c in self.components if c.name == name), None)
 
 
+# --- PostmortemTemplate ----------------------------------------------------------------------
+
+
+class TemplateSection(_OmitDefaults):
+    _OMIT_AT_DEFAULT: ClassVar[tuple[str, ...]] = ("text",)
+    title: str = Field(min_length=1, max_length=200)
+    text: str = ""
+    """What the section asks for (Markdown), written under its heading in a new postmortem."""
+
+
+class PostmortemTemplate(ConfigObject, _OmitDefaults):
+    """The sections a new postmortem's body starts with. A postmortem takes the template it
+    is opened with, else the one naming the incident's team, else the `default` one."""
+
+    KIND: ClassVar[str] = "PostmortemTemplate"
+    _OMIT_AT_DEFAULT: ClassVar[tuple[str, ...]] = ("default", "teams")
+    kind: Literal["PostmortemTemplate"]
+    description: str | None = None
+    default: bool = False
+    teams: list[Name] = Field(default_factory=list)
+    sections: list[TemplateSection] = Field(min_length=1)
+
+
 # --- Organization --------------------------------------------------------------------------
 
 
@@ -738,6 +778,7 @@ KINDS: dict[str, type[ConfigObject]] = {
         Runbook,
         Workflow,
         StatusPage,
+        PostmortemTemplate,
         Organization,
     )
 }

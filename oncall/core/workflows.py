@@ -39,6 +39,7 @@ from oncall.config.models import (
     EmailStep,
     IfStep,
     PageStep,
+    PostmortemStep,
     Runbook,
     RunbookStep,
     SlackStep,
@@ -448,7 +449,8 @@ def _failed_if(step: IfStep, path: str, problem: str, index: int) -> PlannedStep
 
 
 def _kind(step: WorkflowStep) -> str:
-    for kind in ("slack", "teams", "webhook", "runbook", "email", "page", "status"):
+    for kind in ("slack", "teams", "webhook", "runbook", "email", "page", "status",
+                 "postmortem"):
         if hasattr(step, kind):
             return kind
     raise TypeError(f"not an action step: {type(step).__name__}")
@@ -510,6 +512,10 @@ def _action(step: WorkflowStep, context: Mapping[str, Any], config: ConfigSet
         status = step.status
         return {"page": status.page, "text": status.text, "state": status.state,
                 "component": status.component}
+    if isinstance(step, PostmortemStep):
+        action = step.postmortem
+        return {"template": action.template,
+                "title": render(action.title, context) if action.title is not None else None}
     raise TypeError(f"not an action step: {type(step).__name__}")
 
 

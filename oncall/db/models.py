@@ -647,34 +647,113 @@ class StatusPagePartnerTokenRow(Base):
     revoked_at: Mapped[datetime | None]
 
 
+POSTMORTEM_STATES = ("draft", "in_review", "published")
+ACTION_ITEM_STATES = ("open", "done", "wontfix")
+
+
+def _states_check(column: str, states: tuple[str, ...]) -> str:
+    return "{} IN ({})".format(column, ", ".join(f"'{s}'" for s in states))
+
+
 class PostmortemRow(Base):
+    """A written review of one or more incidents. `version` grows with every saved edit, so
+    two people editing at once learn of each other (compare-and-set, never last write wins).
+    Written only by `oncall/store/postmortems.py`."""
+
     __tablename__ = "postmortems"
+    __table_args__ = (
+        CheckConstraint(_states_check("status", POSTMORTEM_STATES), name="status"),
+        Index("ix_postmortems_status_updated_at", "status", "updated_at"),
+    )
 
     id: Mapped[int] = _id()
-    incident_id: Mapped[int] = mapped_column(
-        Id, ForeignKey("incidents.id", ondelete="CASCADE"), unique=True
-    )
     title: Mapped[str] = mapped_column(String(1024))
-    status: Mapped[str] = mapped_column(String(16), default="draft")  # in_review, published
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    severity: Mapped[str | None] = mapped_column(String(8))
+    owner_id: Mapped[int | None] = _fk("users.id", ondelete="SET NULL")
+    template: Mapped[str | None] = mapped_column(String(255))
+    """The PostmortemTemplate its body was started from."""
     body: Mapped[str] = mapped_column(Text, default="")
-    author_id: Mapped[int | None] = _fk("users.id", ondelete="SET NULL")
+    version: Mapped[int] = mapped_column(default=1)
+    created_by: Mapped[str]
     created_at: Mapped[datetime]
+    updated_by: Mapped[str]
     updated_at: Mapped[datetime]
     published_at: Mapped[datetime | None]
 
 
+class PostmortemIncidentRow(Base):
+    """An incident a postmortem reviews; an incident may be reviewed by more than one."""
+
+    __tablename__ = "postmortem_incidents"
+
+    postmortem_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("postmortems.id", ondelete="CASCADE"), primary_key=True)
+    incident_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True, index=True)
+    added_at: Mapped[datetime]
+
+
+class PostmortemEntryRow(Base):
+    """The author's choice about one event of the generated timeline: keep it in the
+    postmortem or not, and a note on it. Events without a row follow the default
+    (`oncall.core.postmortem.kept_by_default`). `entry_key` names the event across sources
+    (`oncall.core.postmortem.Entry.key`)."""
+
+    __tablename__ = "postmortem_timeline"
+
+    postmortem_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("postmortems.id", ondelete="CASCADE"), primary_key=True)
+    entry_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kept: Mapped[bool]
+    note: Mapped[str | None] = mapped_column(Text)
+    updated_by: Mapped[str]
+    updated_at: Mapped[datetime]
+
+
 class ActionItemRow(Base):
+    """Work a postmortem asks for. `reminded_on` is the owner's last reminder day: an overdue
+    item reminds its owner once a day, however many workers look."""
+
     __tablename__ = "postmortem_action_items"
+    __table_args__ = (
+        CheckConstraint(_states_check("status", ACTION_ITEM_STATES), name="status"),
+        Index("ix_postmortem_action_items_status_due_on", "status", "due_on"),
+    )
 
     id: Mapped[int] = _id()
     postmortem_id: Mapped[int] = _fk("postmortems.id", ondelete="CASCADE")
     title: Mapped[str] = mapped_column(String(1024))
     owner_id: Mapped[int | None] = _fk("users.id", ondelete="SET NULL")
-    status: Mapped[str] = mapped_column(String(16), default="open")  # done, wontfix
+    status: Mapped[str] = mapped_column(String(16), default="open")
     due_on: Mapped[date | None]
     url: Mapped[str | None] = mapped_column(String(2048))
+    """A ticket in the team's tracker."""
+    created_by: Mapped[str]
     created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
     completed_at: Mapped[datetime | None]
+    reminded_on: Mapped[date | None]
+
+
+class ChangeEventRow(Base):
+    """Something changed in production (a deploy, a flag, a migration), as an integration
+    reported it: shown before the incidents that follow it. Written only by
+    `oncall/store/changes.py`."""
+
+    __tablename__ = "change_events"
+    __table_args__ = (Index("ix_change_events_service_id_occurred_at", "service_id",
+                            "occurred_at"),)
+
+    id: Mapped[int] = _id()
+    integration_name: Mapped[str]
+    service_id: Mapped[int | None] = _fk("services.id", ondelete="SET NULL", index=False)
+    summary: Mapped[str] = mapped_column(String(1024))
+    source: Mapped[str | None] = mapped_column(String(1024))
+    links: Mapped[list[Any]] = mapped_column(Json, default=list)
+    details: Mapped[dict[str, Any] | None]
+    occurred_at: Mapped[datetime] = mapped_column(index=True)
+    received_at: Mapped[datetime]
 
 
 # --- the reconciler's own record -------------------------------------------------------------

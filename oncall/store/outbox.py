@@ -583,11 +583,13 @@ def _queue_once(conn: Connection, row: dict[str, Any]) -> int | None:
 
 
 def queue_mail(conn: Connection, *, key: str, address: str, mail: Mail, now: datetime,
-               due: datetime | None = None) -> int | None:
+               due: datetime | None = None, channel: str = "email") -> int | None:
     """Queue `mail` to `address` once per `key`, in the caller's transaction: the message
-    goes out only if what caused it commits. Its row id, or None if `key` was queued before."""
+    goes out only if what caused it commits. Its row id, or None if `key` was queued before.
+    On `channel` "slack" the address is a person's Slack address and the mail goes as a
+    direct message."""
     return _queue_once(conn, owed(
-        None, now, idempotency_key=fit(NOTIFICATIONS.c.idempotency_key, key), channel="email",
+        None, now, idempotency_key=fit(NOTIFICATIONS.c.idempotency_key, key), channel=channel,
         address=address, kind=MAIL, next_attempt_at=due or now, provider_data=mail.as_data()))
 
 

@@ -19,13 +19,17 @@ from oncall.web.pages.incident import incident_page
 from oncall.web.pages.incidents import incidents_page
 from oncall.web.pages.login import LoginState, login_page
 from oncall.web.pages.oncall import oncall_page, schedule_page
+from oncall.web.pages.postmortems import postmortem_page, postmortems_page
 from oncall.web.pages.profile import profile_page
+from oncall.web.pages.reports import reports_page
 from oncall.web.pages.services import config_page, services_page
 from oncall.web.pages.status import status_page_page, status_pages_page
 from oncall.web.state.incident import IncidentState
 from oncall.web.state.incidents import IncidentsState
 from oncall.web.state.oncall import OnCallState, ScheduleState
+from oncall.web.state.postmortems import PostmortemsState, PostmortemState
 from oncall.web.state.profile import ProfileState
+from oncall.web.state.reports import ReportsState
 from oncall.web.state.services import ConfigState, ServicesState
 from oncall.web.state.status import StatusPagesState
 
@@ -79,5 +83,10 @@ app.add_page(status_pages_page, route="/status-pages", title="Status pages · on
              on_load=StatusPagesState.load)
 app.add_page(status_page_page, route="/status-pages/[name]", title="Status page · oncall",
              on_load=StatusPagesState.load)
+app.add_page(postmortems_page, route="/postmortems", title="Postmortems · oncall",
+             on_load=PostmortemsState.load)
+app.add_page(postmortem_page, route="/postmortems/[id]", title="Postmortem · oncall",
+             on_load=PostmortemState.load)
 app.add_page(config_page, route="/config", title="Config · oncall", on_load=ConfigState.load)
 app.add_page(profile_page, route="/profile", title="Profile · oncall", on_load=ProfileState.load)
+app.add_page(reports_page, route="/reports", title="Reports · oncall", on_load=ReportsState.load)

@@ -191,10 +191,35 @@ def _sync_status_pages(rt: Runtime) -> None:
         log.exception("status page sync failed; retried at the next sweep")
 
 
+REMINDERS_INTERVAL = 60.0
+"""Seconds between two looks for overdue action items by one process: a reminder is daily,
+and the claim on the item keeps workers from sending it twice, so once a minute is plenty."""
+_reminded_at: float | None = None
+
+
+def _remind_overdue(rt: Runtime) -> None:
+    """At most once per interval per process; wakes the dispatcher for what it queued. A
+    failure is logged and retried at the next interval."""
+    global _reminded_at
+    now = monotonic()
+    with _lock:
+        if _reminded_at is not None and now - _reminded_at < REMINDERS_INTERVAL:
+            return
+        _reminded_at = now
+    try:
+        queued = rt.remind_overdue()
+    except Exception:
+        log.exception("reminding owners of overdue action items failed; retried in a minute")
+        return
+    if queued:
+        rt.ctx.wake()
+
+
 def sweep() -> int:
     """Run every overdue timer, plan the workflows of new incident events, send every due
-    notification and workflow step, then (about once a second) sync the status pages; returns
-    how many rows ran.
+    notification and workflow step, then (about once a second) sync the status pages and
+    (about once a minute) queue the reminders of overdue action items; returns how many rows
+    ran.
 
     Called by the sweeper thread of every worker and by the `kick` task. Claims in the database
     make it safe to run in any number of threads and processes at once.
@@ -220,4 +245,5 @@ def sweep() -> int:
             except Exception:
                 log.exception("%s(%s) failed; the row stays due and is retried", kind, row_id)
     _sync_status_pages(rt)
+    _remind_overdue(rt)
     return count

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from oncall.config.configset import ConfigSet
 from oncall.context import Context, utc_now
-from oncall.db.engine import write_session
+from oncall.db.engine import write_connection, write_session
 from oncall.notify.providers.base import DeliveryResult
 from oncall.notify.settings import ProviderSettings
 from oncall.settings import Settings
@@ -112,6 +112,14 @@ class Runtime:
         from oncall.statuspages.sync import sync_pages
 
         return len(sync_pages(self.engine, config, self.clock(), self.providers.public_url))
+
+    def remind_overdue(self) -> int:
+        """Queue today's reminders of overdue action items, in a transaction of their own;
+        how many were queued."""
+        from oncall.postmortems.reminders import remind_overdue
+
+        with write_connection(self.engine) as conn:
+            return remind_overdue(conn, self.clock(), self.providers.public_url)
 
     def config(self) -> ConfigSet:
         """The applied config, from the process's one cache: an apply is in force within a

@@ -6,8 +6,9 @@ Teams cards, webhooks and runbooks through the guarded HTTP call (`oncall.workfl
 `page` through the escalation machinery's own pieces: the target resolved to people at
 `ctx.clock()` (`paging.targets`), each person's contact plan (`paging.contacts`) and outbox
 rows written by the outbox (`store.outbox.enqueue`), so the dispatcher sends, retries and
-records them like any page; and `status` through the status pages' notices
-(`statuspages.notices`).
+records them like any page; `status` through the status pages' notices
+(`statuspages.notices`); and `postmortem` through the postmortems' service
+(`postmortems.service`), as the system.
 
 Texts are data: alert fields rendered into them are escaped for each channel's markup, and
 `${env:…}` is resolved only in URLs and headers, never in a text or body.
@@ -34,6 +35,7 @@ from oncall.core.incident import Status
 from oncall.core.notification_rules import Channel, Urgency
 from oncall.db.engine import write_connection, write_session
 from oncall.db.models import IncidentRow, NotificationRow, ServiceRow
+from oncall.incidents.actors import Actor, Forbidden
 from oncall.notify.message import teams_text
 from oncall.notify.providers.base import (
     DeliveryResult,
@@ -41,6 +43,7 @@ from oncall.notify.providers.base import (
 )
 from oncall.paging.contacts import people, plan
 from oncall.paging.targets import TargetResolver
+from oncall.postmortems import service as postmortems
 from oncall.statuspages import notices
 from oncall.store import outbox
 from oncall.workflows.http import DenyList, call
@@ -372,6 +375,31 @@ def _status(action: Mapping[str, Any], timeout: float, ctx: StepContext) -> Step
     return StepOutcome(True, False, None, bounded(detail), elapsed_ms(started))
 
 
+# --- postmortem ------------------------------------------------------------------------------
+
+
+def _postmortem(action: Mapping[str, Any], timeout: float, ctx: StepContext) -> StepOutcome:
+    """Open the incident's postmortem as the system (named by the workflow on the audit log),
+    or find the one it has: a run repeated after a crash, or the workflow firing again on a
+    later event, never opens a second."""
+    started = time.monotonic()
+    template, title = action.get("template"), action.get("title")
+    try:
+        with write_connection(ctx.engine) as conn:
+            opened = postmortems.open_postmortem(
+                conn, ctx.config, Actor("system", ctx.actor), [ctx.incident_id], ctx.clock(),
+                title=str(title) if title else None,
+                template=str(template) if template else None)
+    except (postmortems.Invalid, postmortems.NotFound, Forbidden) as exc:
+        return failed(str(exc), started, retryable=False)
+    except DBAPIError as exc:  # the database went away or was busy: worth another attempt
+        return failed(f"database error: {type(exc.orig).__name__}", started, retryable=True)
+    link = f"{ctx.public_url.rstrip('/')}/postmortems/{opened.id}"
+    done = "opened" if opened.created else "already open"
+    return StepOutcome(True, False, None, bounded(f"postmortem #{opened.id} {done}: {link}"),
+                       elapsed_ms(started))
+
+
 _EXECUTORS: dict[str, Executor] = {
     "slack": _slack,
     "teams": _teams,
@@ -380,4 +408,5 @@ _EXECUTORS: dict[str, Executor] = {
     "runbook": _webhook,
     "page": _page,
     "status": _status,
+    "postmortem": _postmortem,
 }

@@ -136,6 +136,9 @@ PATH_VALUES = {
     "incident_id:int": "{incident}",
     "token": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
     "document:path": "summary",
+    "postmortem_id:int": "1",
+    "item_id:int": "1",
+    "entry_key": "event:1",
 }
 
 

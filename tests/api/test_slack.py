@@ -25,6 +25,7 @@ from oncall.db.models import (
     AuditEventRow,
     IncidentRow,
     NotificationRow,
+    PostmortemRow,
     StatusPageNoticeRow,
     StatusPageNoticeUpdateRow,
 )
@@ -305,3 +306,51 @@ def test_status_mistakes_change_nothing(slack: Slack, email: str, text: str,
 def test_help_shows_the_status_command(slack: Slack) -> None:
     text = slack.command("marcus.bell@northwind.example", "help").json()["text"]  # type: ignore[attr-defined]
     assert '/oncall status PAGE "text"' in text and "/oncall status PAGE resolve" in text
+
+
+# --- postmortem -----------------------------------------------------------------------------
+
+
+def _postmortems(engine: Engine) -> list[tuple[int, str, str | None]]:
+    with Session(engine) as session:
+        rows = session.execute(select(PostmortemRow.id, PostmortemRow.created_by,
+                                      PostmortemRow.template).order_by(PostmortemRow.id))
+        return [(r.id, r.created_by, r.template) for r in rows]
+
+
+def test_postmortem_opens_the_incidents_review_once_and_links_it(slack: Slack) -> None:
+    incident_id = new_incident(slack.engine)
+    reply = slack.command("marcus.bell@northwind.example", f"postmortem #{incident_id}")
+    ((pm_id, created_by, template),) = _postmortems(slack.engine)
+    assert (created_by, template) == ("user:marcus.bell@northwind.example", "payments")
+    text = reply.json()["text"]  # type: ignore[attr-defined]
+    assert text.startswith(f"Opened postmortem #{pm_id} of incident #{incident_id}: ")
+    assert text.endswith(f"/postmortems/{pm_id}")
+    again = slack.command("priya.raman@northwind.example", f"postmortem {incident_id}")
+    assert again.json()["text"].startswith(  # type: ignore[attr-defined]
+        f"Incident #{incident_id} already has postmortem #{pm_id}: ")
+    assert len(_postmortems(slack.engine)) == 1
+
+
+@pytest.mark.parametrize(("email", "text", "answer"), [
+    ("eve.larsen@northwind.example", "postmortem {id}",
+     "Not allowed: eve.larsen@northwind.example is not a responder or admin of a team whose "
+     "incidents it reviews (payments), so cannot open a postmortem of incident #{id}."),
+    ("lena.fischer@northwind.example", "postmortem {id}", "Not allowed: "),
+    ("marcus.bell@northwind.example", "postmortem 999999", "Incident #999999 does not exist."),
+    ("marcus.bell@northwind.example", f"postmortem {2**64}", "does not exist."),
+    ("marcus.bell@northwind.example", "postmortem", "Usage: /oncall postmortem INCIDENT_NUMBER"),
+    ("marcus.bell@northwind.example", "postmortem checkout", "Usage: /oncall postmortem"),
+    ("stranger@elsewhere.example", "postmortem {id}", "is not an oncall user"),
+])
+def test_postmortem_refusals_are_in_words_and_open_nothing(slack: Slack, email: str, text: str,
+                                                           answer: str) -> None:
+    incident_id = new_incident(slack.engine)
+    reply = slack.command(email, text.format(id=incident_id)).json()  # type: ignore[attr-defined]
+    assert answer.format(id=incident_id) in reply["text"]
+    assert _postmortems(slack.engine) == []
+
+
+def test_help_shows_the_postmortem_command(slack: Slack) -> None:
+    text = slack.command("marcus.bell@northwind.example", "help").json()["text"]  # type: ignore[attr-defined]
+    assert "/oncall postmortem 123" in text

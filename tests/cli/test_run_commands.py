@@ -14,7 +14,7 @@ from oncall.config.configset import ConfigSet
 def test_the_example_webhooks_read_these_settings(example_config: ConfigSet) -> None:
     assert webhook_settings(example_config) == [
         "AWX_TOKEN", "AWX_URL", "CDN_API_TOKEN", "CDN_API_URL", "CDN_ZONE_ID",
-        "INCIDENT_HOOK_TOKEN", "NORTHWIND_HOOKS_URL", "TRACKER_API_TOKEN", "TRACKER_URL",
+        "INCIDENT_HOOK_TOKEN", "NORTHWIND_HOOKS_URL",
     ]
 
 
@@ -29,4 +29,4 @@ def test_unset_webhook_settings_point_at_a_local_receiver(example_config: Config
         assert hooks.startswith("http://127.0.0.1:") and hooks.endswith("/northwind_hooks")
         answer = httpx.post(f"{hooks}/incidents", json={"id": 1}, timeout=5)
         assert answer.status_code == 201 and answer.json()["status"] == "pending"
-        assert env["TRACKER_URL"].rsplit("/", 1)[0] == hooks.rsplit("/", 1)[0]  # one receiver
+        assert env["CDN_API_URL"].rsplit("/", 1)[0] == hooks.rsplit("/", 1)[0]  # one receiver

@@ -108,6 +108,7 @@ REQUIRED = {
     "status-page-format",
     "status-page-rules",
     "workflow-status-step",
+    "workflow-postmortem-step",
 }
 
 

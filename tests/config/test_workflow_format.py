@@ -7,7 +7,15 @@ from typing import Any
 
 import pytest
 
-from oncall.config.models import EmailStep, PageStep, Runbook, TeamRecipient, WebhookStep, Workflow
+from oncall.config.models import (
+    EmailStep,
+    PageStep,
+    PostmortemStep,
+    Runbook,
+    TeamRecipient,
+    WebhookStep,
+    Workflow,
+)
 from oncall.config.schema import json_schema
 
 HOOK = {"url": "https://hooks.example.com/x", "body": {"id": "{{ incident.id }}"}}
@@ -60,3 +68,17 @@ def test_the_json_schema_knows_the_new_steps_and_events() -> None:
     for word in ("EmailStep", "PageStep", "continue_on_error", "max_response_bytes",
                  "incident.note_added", "incident.priority_changed"):
         assert word in text
+
+
+def test_a_postmortem_step_takes_an_optional_template_and_title() -> None:
+    bare, named = workflow({"postmortem": {}},
+                           {"postmortem": {"template": "payments", "title": "Review {{ x }}"},
+                            "continue_on_error": True}).steps
+    assert isinstance(bare, PostmortemStep) and isinstance(named, PostmortemStep)
+    assert (bare.postmortem.template, bare.postmortem.title) == (None, None)
+    assert (named.postmortem.template, named.continue_on_error) == ("payments", True)
+    for wrong in ({"postmortem": {"owner": "a@example.com"}}, {"postmortem": {"title": ""}},
+                  {"postmortem": {"template": "Not A Name"}}):
+        with pytest.raises(ValueError):
+            workflow(wrong)
+    assert "PostmortemStep" in str(json_schema())

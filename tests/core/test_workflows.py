@@ -128,6 +128,20 @@ CONFIG = {
           - {name: Checkout, services: [checkout-api]}
         ---
         kind: Workflow
+        name: review
+        on: [incident.resolved]
+        steps:
+          - postmortem: {}
+          - postmortem: {template: deep-dive, title: "{{ incident.priority }} {{ incident.title }}"}
+          - postmortem: {title: "{{ incident.labels.missing }}"}
+            continue_on_error: true
+        ---
+        kind: PostmortemTemplate
+        name: deep-dive
+        sections:
+          - title: Summary
+        ---
+        kind: Workflow
         name: notes
         on: [incident.note_added]
         steps:
@@ -433,3 +447,15 @@ def test_a_status_step_carries_its_text_unrendered_for_the_step_to_render(
     assert step.action == {"page": "public", "text": "We are looking into {{ service }}",
                            "state": "identified", "component": "Checkout"}
     assert "db-7" not in json.dumps(step.action)
+
+
+def test_a_postmortem_step_renders_its_title_and_names_its_template(config: ConfigSet) -> None:
+    run = runs(config, incident(status="resolved"), event("incident.resolved"))["review"]
+    assert steps_of(run) == [(0, "steps[0]", "postmortem"), (1, "steps[1]", "postmortem"),
+                             (2, "steps[2]", "postmortem")]
+    bare, named, broken = run.steps
+    assert (bare.action, bare.error) == ({"template": None, "title": None}, None)
+    assert (named.action, named.error) == (
+        {"template": "deep-dive", "title": "P1 Checkout down"}, None)
+    assert broken.error is not None and "missing" in broken.error
+    assert broken.continue_on_error

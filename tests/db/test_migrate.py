@@ -188,3 +188,41 @@ def test_partner_tokens_downgrade_to_0007(database_url: str) -> None:
                 "SELECT count(*) FROM status_page_partner_tokens")).scalar() == 0
     finally:
         engine.dispose()
+
+
+def test_postmortems_downgrade_to_0008_and_a_status_outside_the_states_is_refused(
+        database_url: str) -> None:
+    """0009 replaces the unused postmortem tables; down to 0008 the old ones are back (with
+    one incident per postmortem) and the change events are gone; up again, the status CHECK
+    holds."""
+    from alembic import command
+    from sqlalchemy import inspect, text
+
+    from oncall.db.migrate import alembic_config, upgrade_engine
+
+    engine = make_engine(database_url)
+    insert = text("INSERT INTO postmortems (title, status, body, version, created_by, "
+                  "created_at, updated_by, updated_at) VALUES ('t', :status, '', 1, 'x', "
+                  "'2026-01-01', 'x', '2026-01-01')")
+    try:
+        upgrade_engine(engine)
+        with engine.begin() as conn:
+            conn.execute(insert, {"status": "in_review"})
+            try:
+                with conn.begin_nested():
+                    conn.execute(insert, {"status": "archived"})
+                refused = False
+            except Exception:  # noqa: BLE001 - the database's refusal, whatever its driver's type
+                refused = True
+        assert refused
+        config = alembic_config()
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.downgrade(config, "0008")
+        inspector = inspect(engine)
+        assert "change_events" not in inspector.get_table_names()
+        assert "incident_id" in {c["name"] for c in inspector.get_columns("postmortems")}
+        upgrade_engine(engine)
+        assert "postmortem_timeline" in inspect(engine).get_table_names()
+    finally:
+        engine.dispose()

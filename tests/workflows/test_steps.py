@@ -20,6 +20,7 @@ from oncall.db.models import (
     EscalationTimerRow,
     NotificationRow,
     NotificationRuleRow,
+    PostmortemRow,
     StatusPageNoticeRow,
     StatusPageNoticeUpdateRow,
     UserRow,
@@ -407,3 +408,54 @@ def test_status_failures_are_final_and_publish_nothing(
     assert not outcome.ok and not outcome.retryable
     assert error in outcome.detail, outcome
     assert _status_notices(applied_engine) == []
+
+
+# --- postmortem ------------------------------------------------------------------------------
+
+
+def _postmortems(engine: Engine) -> list[tuple[Any, ...]]:
+    with Session(engine) as session:
+        rows = session.scalars(select(PostmortemRow).order_by(PostmortemRow.id))
+        return [(p.id, p.title, p.template, p.owner_id, p.created_by) for p in rows]
+
+
+def test_postmortem_opens_the_incidents_review_once_as_the_system(
+        applied_engine: Engine, example_config: ConfigSet) -> None:
+    with write_session(applied_engine) as session:
+        incident_id = open_incident(session, service="checkout-api", title="Ledger lag",
+                                    now=T0, page=False)
+    ctx = context(chains_for(), applied_engine, example_config, incident_id=incident_id)
+    action = {"template": "standard", "title": "P2 review: Ledger lag"}
+    first = run_step("postmortem", action, 5, ctx)
+    ((pm_id, *fields),) = _postmortems(applied_engine)
+    assert fields == ["P2 review: Ledger lag", "standard", None, "system:workflow:p1-broadcast"]
+    assert first.ok, first
+    assert first.detail == f"postmortem #{pm_id} opened: https://oncall.example/postmortems/{pm_id}"
+    again = run_step("postmortem", {"template": None, "title": None}, 5, ctx)
+    assert again.ok and again.detail.startswith(f"postmortem #{pm_id} already open: ")
+    assert len(_postmortems(applied_engine)) == 1
+    with Session(applied_engine) as session:
+        created = session.scalars(select(AuditEventRow).where(
+            AuditEventRow.type == "postmortem.created")).one()
+    assert (created.actor, created.subject_name) == ("system:workflow:p1-broadcast", str(pm_id))
+
+
+@pytest.mark.parametrize(("action", "error"), [
+    ({"template": "nope"}, "no postmortem template 'nope' (known: payments, standard)"),
+    ({"title": "x" * 1025}, "title is longer than 1024 characters"),
+])
+def test_postmortem_failures_are_final_and_open_nothing(
+        applied_engine: Engine, example_config: ConfigSet, action: dict[str, str],
+        error: str) -> None:
+    with write_session(applied_engine) as session:
+        incident_id = open_incident(session, service="checkout-api", title="x", now=T0,
+                                    page=False)
+    ctx = context(chains_for(), applied_engine, example_config, incident_id=incident_id)
+    outcome = run_step("postmortem", action, 5, ctx)
+    assert (outcome.ok, outcome.retryable) == (False, False)
+    assert error in outcome.detail, outcome
+    missing = run_step("postmortem", {}, 5, context(chains_for(), applied_engine,
+                                                    example_config, incident_id=999999))
+    assert (missing.ok, missing.retryable, missing.detail) == (
+        False, False, "no incident #999999")
+    assert _postmortems(applied_engine) == []

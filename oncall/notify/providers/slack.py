@@ -14,6 +14,7 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from oncall.notify.mail import Mail
 from oncall.notify.message import Notice, mrkdwn, render_slack
 from oncall.notify.providers.base import (
     DeliveryResult,
@@ -121,6 +122,17 @@ class SlackProvider:
             return self._failure(exc)
         return DeliveryResult.sent(self.name, f"{response['channel']}/{response['ts']}",
                                    channel=str(response["channel"]), ts=str(response["ts"]))
+
+    def send_mail(self, address: str, mail: Mail) -> DeliveryResult:
+        """A ready-made message (an action item's reminder) as a direct message: `address`
+        is the person's email, or their Slack user id."""
+        try:
+            channel = self._dm_channel(address) if "@" in address else address
+        except _LookupFailed as exc:
+            return DeliveryResult.failed(self.name, str(exc), retryable=False)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a result
+            return self._failure(exc)
+        return self.post_text(channel, f"{mail.subject}\n\n{mail.text}")
 
     def lookup_user(self, email: str) -> str | None:
         """Slack user id of the account with this email, None if Slack knows no such user."""

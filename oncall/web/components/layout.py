@@ -13,6 +13,8 @@ NAV = [
     ("On call", "/oncall"),
     ("Services", "/services"),
     ("Status pages", "/status-pages"),
+    ("Postmortems", "/postmortems"),
+    ("Reports", "/reports"),
     ("Config", "/config"),
     ("Profile", "/profile"),
 ]

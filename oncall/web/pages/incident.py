@@ -8,6 +8,7 @@ import reflex as rx
 
 from oncall.web.components import incident, runbooks, text
 from oncall.web.components.layout import page, status_badge
+from oncall.web.pages.postmortems import incident_postmortems
 from oncall.web.state.incident import IncidentState
 
 S = IncidentState
@@ -97,6 +98,7 @@ def incident_page() -> rx.Component:
                     color="gray",
                 ),
                 incident.actions(S, item, S.can_respond),
+                incident_postmortems(S),
                 rx.cond(item["description"] != "", text.markdown(item["description"])),
                 rx.cond(
                     S.labels.length() > 0,

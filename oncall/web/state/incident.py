@@ -11,11 +11,13 @@ from oncall.incidents.runbooks import runs_of
 from oncall.web import context, format, queries, sanitize
 from oncall.web.state.incidents import PRIORITY_CHOICES, ActionsMixin, summary_row
 from oncall.web.state.live import LiveMixin
+from oncall.web.state.postmortems import IncidentPostmortemsMixin
 from oncall.web.state.runbooks import RunbookFormMixin
 from oncall.web.state.session import SessionState
 
 
-class IncidentState(ActionsMixin, RunbookFormMixin, LiveMixin, SessionState):
+class IncidentState(ActionsMixin, RunbookFormMixin, IncidentPostmortemsMixin, LiveMixin,
+                    SessionState):
     incident_id: int = 0
     found: bool = False
     incident: dict[str, str] = {}  # noqa: RUF012
@@ -87,6 +89,7 @@ class IncidentState(ActionsMixin, RunbookFormMixin, LiveMixin, SessionState):
             else:
                 self.runbooks.append({"title": ref.runbook, "url": "", "kind": "automated",
                                       "runnable": "yes" if ref.runbook in offered else ""})
+        self._show_postmortems(detail.item.team)
 
     def _after_change(self) -> None:
         self._refresh()

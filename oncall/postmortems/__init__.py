@@ -1,0 +1,2 @@
+"""Postmortems: open, edit, review and publish; the generated timeline and key figures;
+action items and their reminders."""
