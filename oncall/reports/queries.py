@@ -1,6 +1,10 @@
 """What the reports read: counts grouped in SQL, and compact rows where a figure needs each
-value (percentiles, night judged in each person's zone). Reads only; every statement is the
-same on SQLite and PostgreSQL.
+value (percentiles, night judged in each person's zone). Reads only; every statement serves
+SQLite and PostgreSQL alike.
+
+Whole seconds since the epoch are one expression compiled for each database
+(`epoch_seconds`): PostgreSQL's EXTRACT returns numeric, whose arithmetic over a year of
+incidents and pages cost more than the sorting and grouping it feeds.
 
 Incidents are those triggered in the period; pages are those sent in it. A team's or a
 service's incidents are found through `incidents.service_id`, a page's through its incident.
@@ -20,11 +24,15 @@ from sqlalchemy import (
     cast,
     extract,
     func,
+    literal,
     literal_column,
     or_,
     select,
 )
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from oncall.core.reports import QUANTILES, SLOT, SLOTS_PER_DAY, Period, Person
 from oncall.db.models import IncidentRow, NotificationRow, ServiceRow, UserRow
@@ -83,11 +91,24 @@ def priority_counts(session: Session, where: Scope, period: Period) -> list[tupl
     return [(p, n) for p, n in rows]
 
 
-def _whole_seconds(column: Any) -> Any:
-    """Whole seconds since the epoch: PostgreSQL's EXTRACT gives fractions, SQLite's strftime
-    truncates them, so both are truncated here and every duration is the same on both."""
-    epoch = extract("epoch", column)
-    return epoch - epoch % literal_column("1")
+class epoch_seconds(FunctionElement[int]):
+    """Whole seconds since the epoch of a timestamp column (fractions truncated, so every
+    duration is the same on both databases)."""
+
+    type = BigInteger()
+    inherit_cache = True
+
+
+@compiles(epoch_seconds)
+def _epoch_seconds(element: epoch_seconds, compiler: SQLCompiler, **kw: Any) -> str:
+    (column,) = element.clauses
+    return compiler.process(cast(extract("epoch", column), BigInteger), **kw)  # SQLite: %s
+
+
+@compiles(epoch_seconds, "postgresql")
+def _epoch_seconds_postgresql(element: epoch_seconds, compiler: SQLCompiler, **kw: Any) -> str:
+    (column,) = element.clauses
+    return f"CAST(floor(date_part('epoch', {compiler.process(column, **kw)})) AS BIGINT)"
 
 
 def duration_ranks(session: Session, where: Scope, period: Period, end: str
@@ -98,8 +119,7 @@ def duration_ranks(session: Session, where: Scope, period: Period, end: str
     and counts; four rows come back, not one per incident."""
     column = {"acknowledged": IncidentRow.acknowledged_at,
               "resolved": IncidentRow.resolved_at}[end]
-    seconds = cast(_whole_seconds(column) - _whole_seconds(IncidentRow.triggered_at),
-                   BigInteger)
+    seconds = epoch_seconds(column) - epoch_seconds(IncidentRow.triggered_at)
     ranked = (
         select(seconds.label("seconds"),
                (func.row_number().over(order_by=seconds) - 1).label("rank"),
@@ -150,9 +170,7 @@ def page_slots(session: Session, where: Scope, period: Period, changes: Sequence
     15-minute slot of the UTC day. Within one such group every page has the same local time
     of day to the quarter hour in any zone, so night is judged once per group
     (`core.reports.night_pages`), not once per page."""
-    epoch = extract("epoch", NotificationRow.sent_at)
-    quarter = cast((epoch - epoch % literal_column(str(SLOT))) / literal_column(str(SLOT)),
-                   BigInteger)
+    quarter = epoch_seconds(NotificationRow.sent_at) // literal(SLOT, BigInteger)
     segment: Any = literal_column("0")
     if changes:
         segment = case(*((NotificationRow.sent_at < c, literal_column(str(i)))
