@@ -19,7 +19,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -33,9 +33,8 @@ from oncall.api.routing import Operation, bind
 from oncall.config.configset import ConfigSet
 from oncall.core.postmortem import SEVERITIES, Entry, ItemStatus, KeyFigures, Status
 from oncall.db.engine import write_session
-from oncall.db.models import PostmortemRow
 from oncall.incidents.actors import Actor, Forbidden
-from oncall.postmortems import access, export, queries, service
+from oncall.postmortems import export, queries, service
 from oncall.postmortems.queries import Item, NotFound, Postmortem, Summary
 
 BASE = "/api/v1/postmortems"
@@ -402,18 +401,11 @@ async def items(ctx: ApiContext, request: Request) -> Response:
 
     def work(c: Call) -> Response:
         status = _query(request, "status", ITEM_STATUSES) or ItemStatus.OPEN.value
-        found = queries.action_items(c.conn, team=_query(request, "team", limit=255),
-                                     owner=_query(request, "owner"),
-                                     status=None if status == "all" else status)
-        ids = sorted({i.postmortem_id for i in found})
-        statuses: dict[int, str] = {
-            row.id: row.status for row in c.conn.execute(
-                select(PostmortemRow.id, PostmortemRow.status).where(PostmortemRow.id.in_(ids)))
-        } if ids else {}
+        found = service.readable_items(c.conn, c.actor, team=_query(request, "team", limit=255),
+                                       owner=_query(request, "owner"),
+                                       status=None if status == "all" else status)
         today = c.now.date()
-        return JSONResponse({"items": [
-            item_json(i, today) for i in found
-            if access.may_read(c.actor, i.teams, statuses.get(i.postmortem_id, ""))]})
+        return JSONResponse({"items": [item_json(i, today) for i in found]})
 
     return await _read(ctx, request, work)
 

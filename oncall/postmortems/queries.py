@@ -48,6 +48,8 @@ class Item:
     completed_at: datetime | None
     postmortem_title: str = ""
     teams: tuple[str, ...] = ()
+    postmortem_status: str = ""
+    """Who may read the item follows from its postmortem's status and teams."""
 
     def overdue(self, today: date) -> bool:
         return self.status == "open" and self.due_on is not None and self.due_on < today
@@ -130,7 +132,7 @@ def page_facts(conn: Connection, ids: Sequence[int]) -> list[PageFacts]:
 def _items(conn: Connection, where: object, today: date | None = None) -> list[Item]:
     owner = aliased(UserRow, name="owner")
     stmt = (select(*_A.__mapper__.columns, owner.email.label("owner_email"),
-                   _P.title.label("pm_title"))
+                   _P.title.label("pm_title"), _P.status.label("pm_status"))
             .select_from(join(_A, _P, _P.id == _A.postmortem_id)
                          .outerjoin(owner, owner.id == _A.owner_id))
             .where(where)  # type: ignore[arg-type]
@@ -140,7 +142,8 @@ def _items(conn: Connection, where: object, today: date | None = None) -> list[I
     return [Item(id=r.id, postmortem_id=r.postmortem_id, title=r.title, owner=r.owner_email,
                  owner_id=r.owner_id, status=r.status, due_on=r.due_on, url=r.url,
                  created_at=r.created_at, completed_at=r.completed_at,
-                 postmortem_title=r.pm_title, teams=teams.get(r.postmortem_id, ()))
+                 postmortem_title=r.pm_title, teams=teams.get(r.postmortem_id, ()),
+                 postmortem_status=r.pm_status)
             for r in rows]
 
 
@@ -244,12 +247,3 @@ def item(conn: Connection, item_id: int) -> Item:
 def user_id_of(conn: Connection, email: str) -> int | None:
     return conn.scalar(select(_U.id).where(func.lower(_U.email) == email.strip().lower(),
                                              _U.disabled_at.is_(None)))
-
-
-def statuses(conn: Connection, postmortem_ids: Iterable[int]) -> dict[int, str]:
-    """Each postmortem's status by id: what deciding who may read its action items needs."""
-    wanted = sorted(set(postmortem_ids))
-    if not wanted:
-        return {}
-    return {r.id: r.status for r in conn.execute(
-        select(_P.id, _P.status).where(_P.id.in_(wanted)))}

@@ -346,3 +346,12 @@ def readable_summaries(conn: Connection, actor: Actor, *, status: str | None = N
                        team: str | None = None) -> list[queries.Summary]:
     return [s for s in queries.summaries(conn, status=status, team=team)
             if access.may_read(actor, s.teams, s.status)]
+
+
+def readable_items(conn: Connection, actor: Actor, *, team: str | None = None,
+                   owner: str | None = None, status: str | None = ItemStatus.OPEN.value
+                   ) -> list[queries.Item]:
+    """Action items across postmortems (`queries.action_items`), those of postmortems the
+    asker may read."""
+    return [i for i in queries.action_items(conn, team=team, owner=owner, status=status)
+            if access.may_read(actor, i.teams, i.postmortem_status)]

@@ -133,10 +133,9 @@ class PostmortemsState(LiveMixin, SessionState):
             summaries = service.readable_summaries(
                 conn, actor, status=None if self.status_filter == ANY else self.status_filter,
                 team=None if self.team_filter == ANY else self.team_filter)
-            found = queries.action_items(
-                conn, team=None if self.item_team == ANY else self.item_team,
+            found = service.readable_items(
+                conn, actor, team=None if self.item_team == ANY else self.item_team,
                 owner=self.item_owner.strip() or None, status=ItemStatus.OPEN.value)
-            status_of = queries.statuses(conn, {i.postmortem_id for i in found})
         self.rows = [{
             "id": str(s.id), "title": s.title, "status": s.status,
             "status_text": _status_text(s.status), "severity": s.severity or "",
@@ -145,9 +144,7 @@ class PostmortemsState(LiveMixin, SessionState):
             "updated": format.when(s.updated_at, tz),
         } for s in summaries]
         today = _today(tz)
-        self.items = [_item_row(i, tz, today) for i in found
-                      if i.postmortem_id in status_of
-                      and access.may_read(actor, i.teams, status_of[i.postmortem_id])]
+        self.items = [_item_row(i, tz, today) for i in found]
 
     @rx.event
     def load(self) -> Any:
