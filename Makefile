@@ -31,6 +31,7 @@ $(BUN):
 system-deps:
 	sh tests/browser/install_chromium.sh
 	sh tests/api/install_alertmanager.sh
+	sh tests/api/install_prometheus.sh
 
 validate: setup
 	$(BIN)/oncall validate .

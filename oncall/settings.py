@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 DEFAULT_DATABASE_URL = "sqlite:///oncall.db"
 MIN_METRICS_TOKEN = 32
+DEFAULT_DEADMAN_INTERVAL = 60.0
 DEFAULT_WEBHOOK_DENY: tuple[str, ...] = (
     "169.254.169.254/32",  # AWS, GCP, Azure, OpenStack instance metadata
     "fd00:ec2::254/128",  # AWS metadata over IPv6
@@ -70,6 +71,11 @@ class Settings:
     webhook_deny: tuple[str, ...] = DEFAULT_WEBHOOK_DENY
     """ONCALL_WEBHOOK_DENY: comma-separated CIDRs, addresses and host names that workflow
     webhooks and runbooks may not call, added to `DEFAULT_WEBHOOK_DENY`."""
+    deadman_url: str | None = field(default=None, repr=False)
+    """ONCALL_DEADMAN_URL: pinged by each worker after a successful sweep (at most every
+    `deadman_interval`), so something outside notices when paging itself has stopped."""
+    deadman_interval: float = DEFAULT_DEADMAN_INTERVAL
+    """ONCALL_DEADMAN_INTERVAL: seconds between two pings of ONCALL_DEADMAN_URL."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -99,6 +105,8 @@ class Settings:
             redis_url=redis_url,
             metrics_token=metrics_token,
             webhook_deny=parse_webhook_deny(environ.get("ONCALL_WEBHOOK_DENY") or ""),
+            deadman_url=parse_deadman_url(environ.get("ONCALL_DEADMAN_URL") or ""),
+            deadman_interval=parse_deadman_interval(environ.get("ONCALL_DEADMAN_INTERVAL") or ""),
             providers=ProviderSettings.from_env(environ),
             web=WebSettings.from_env(environ),
         )
@@ -124,3 +132,27 @@ def parse_webhook_deny(raw: str) -> tuple[str, ...]:
         if entry not in entries:
             entries.append(entry)
     return tuple(entries)
+
+
+def parse_deadman_url(raw: str) -> str | None:
+    """ONCALL_DEADMAN_URL: an http(s) URL, or unset (no platform switch)."""
+    url = raw.strip()
+    if not url:
+        return None
+    if not re.match(r"^https?://[^/\s]+", url):
+        raise SettingsError("ONCALL_DEADMAN_URL: expected an http:// or https:// URL")
+    return url
+
+
+def parse_deadman_interval(raw: str) -> float:
+    """ONCALL_DEADMAN_INTERVAL: seconds, at least 1 (default 60)."""
+    text = raw.strip()
+    if not text:
+        return DEFAULT_DEADMAN_INTERVAL
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    if not seconds >= 1:
+        raise SettingsError("ONCALL_DEADMAN_INTERVAL: expected a number of seconds, at least 1")
+    return seconds

@@ -27,6 +27,14 @@ class Access(StrEnum):
     INTEGRATION = "integration"
     """The named integration's own credential: its bearer secret or HMAC signature, or for
     CloudWatch an SNS signature from one of the integration's pinned topic ARNs."""
+    VENDOR_KEY = "vendor-key"
+    """A vendor integration key where that vendor's monitors send it: PagerDuty's
+    `routing_key` in the body (missing or unknown: PagerDuty's own 400 `invalid event`) or
+    Opsgenie's `Authorization: GenieKey` (401); matched in constant time against every
+    integration of that type."""
+    HEARTBEAT = "heartbeat"
+    """The named Heartbeat's secret, as `Bearer` or Opsgenie's `GenieKey`; a name that is no
+    applied heartbeat answers 404."""
     API_KEY = "api-key"
     """`Authorization: Bearer` with a user's API key; that user's permissions then apply."""
     SLACK_SIGNATURE = "slack-signature"
@@ -101,6 +109,17 @@ API: Mapping[Key, Access] = {
     ("POST", "/status/{name}/partners/sign-out"): Access.PAGE_VISIBILITY,
     ("GET", "/api/v1/reports/{name}"): Access.API_KEY,
     ("POST", "/api/v1/integrations/{name}/changes"): Access.INTEGRATION,
+    ("POST", "/v2/enqueue"): Access.VENDOR_KEY,
+    ("POST", "/v2/change/enqueue"): Access.VENDOR_KEY,
+    ("POST", "/v2/alerts"): Access.VENDOR_KEY,
+    ("POST", "/v2/alerts/{identifier}/acknowledge"): Access.VENDOR_KEY,
+    ("POST", "/v2/alerts/{identifier}/close"): Access.VENDOR_KEY,
+    ("GET", "/api/v1/heartbeats/{name}/ping"): Access.HEARTBEAT,
+    ("POST", "/api/v1/heartbeats/{name}/ping"): Access.HEARTBEAT,
+    ("GET", "/v2/heartbeats/{name}/ping"): Access.HEARTBEAT,
+    ("POST", "/v2/heartbeats/{name}/ping"): Access.HEARTBEAT,
+    ("PUT", "/v2/heartbeats/{name}/ping"): Access.HEARTBEAT,
+    ("PATCH", "/v2/heartbeats/{name}/ping"): Access.HEARTBEAT,
     ("GET", "/api/v1/postmortems"): Access.API_KEY,
     ("POST", "/api/v1/postmortems"): Access.API_KEY,
     ("GET", _POSTMORTEM): Access.API_KEY,

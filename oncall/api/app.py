@@ -62,6 +62,9 @@ ROUTE_MODULES: list[str] = [
     "oncall.api.reports",
     "oncall.api.postmortems",
     "oncall.api.changes",
+    "oncall.api.heartbeats",
+    "oncall.api.pagerduty",
+    "oncall.api.opsgenie",
 ]
 """Modules whose `routes(ctx)` make up the API, matched in this order."""
 

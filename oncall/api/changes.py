@@ -118,12 +118,20 @@ def parse(raw: bytes, path: str) -> ChangeEvent | Response:
         return problems.problem(400, f"the body is not acceptable JSON: {exc}", instance=path)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         return problems.problem(400, f"the body is not valid JSON: {exc}", instance=path)
+    found = validate(data)
+    if isinstance(found, ChangeEvent):
+        return found
+    return problems.problem(400, f"{found[0][0] or 'body'}: {found[0][1]}", instance=path,
+                            invalid_params=found)
+
+
+def validate(data: Any) -> ChangeEvent | list[tuple[str, str]]:
+    """The change event in parsed JSON, or what is wrong with it as (field, reason) pairs
+    (field `` is the body); shared with PagerDuty's own `/v2/change/enqueue`."""
     if not isinstance(data, dict):
-        return problems.problem(400, "body: expected a JSON object", instance=path,
-                                invalid_params=(("", "expected a JSON object"),))
+        return [("", "expected a JSON object")]
     if _has_nul(data):
-        return problems.problem(400, "body: must not contain NUL characters", instance=path,
-                                invalid_params=(("", "must not contain NUL characters"),))
+        return [("", "must not contain NUL characters")]
     try:
         return ChangeEvent.model_validate(data)
     except ValidationError as exc:
@@ -132,12 +140,12 @@ def parse(raw: bytes, path: str) -> ChangeEvent | Response:
             loc = ".".join(str(p) for p in err["loc"])
             reason = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
             found.append((loc, reason.removeprefix("Value error, ")))
-        return problems.problem(400, f"{found[0][0] or 'body'}: {found[0][1]}", instance=path,
-                                invalid_params=found)
+        return found
 
 
-def _store(ctx: ApiContext, config: ConfigSet, integration: Integration, event: ChangeEvent,
-           mark: replays.Mark | None, now: datetime) -> int:
+def store(ctx: ApiContext, config: ConfigSet, integration: Integration, event: ChangeEvent,
+          mark: replays.Mark | None, now: datetime) -> int:
+    """Record the change against the integration's service, in one transaction; its id."""
     payload = event.payload
     with write_session(ctx.engine) as session:
         ctx.ingest.claim(session, mark)
@@ -177,7 +185,7 @@ async def receive(ctx: ApiContext, request: Request) -> Response:
     mark = (replays.Mark(integration.name, proof.digest, proof.expires_at)
             if proof is not None else None)
     try:
-        change_id = await run_in_threadpool(_store, ctx, config, integration, event, mark, now)
+        change_id = await run_in_threadpool(store, ctx, config, integration, event, mark, now)
     except replays.Replayed as exc:
         log.warning("changes %s: refused a replayed signed request: %s", name, exc)
         return problems.problem(

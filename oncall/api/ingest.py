@@ -314,6 +314,13 @@ async def _receive(ctx: ApiContext, certs: CertCache, visit: Callable[[str], Non
     if isinstance(found, Response):
         return found
     config, integration = found
+    if integration.type == "pagerduty":  # the key is in the body: PagerDuty's own answers
+        from oncall.api import pagerduty
+        return await pagerduty.receive_at_integration(ctx, config, integration, body, now)
+    if integration.type == "opsgenie":  # Authorization: GenieKey, Opsgenie's own answers
+        from oncall.api import opsgenie
+        return await opsgenie.receive_at_integration(ctx, integration, config, request, body,
+                                                     now)
 
     sns = integration.type == "cloudwatch"
     try:

@@ -31,6 +31,9 @@ from oncall.api import problems
 from oncall.api.app import ApiContext
 from oncall.api.openapi import UNAVAILABLE, problem
 from oncall.api.routing import Operation, bind
+from oncall.config.configset import ConfigSet
+from oncall.core.heartbeats import State as HeartbeatState
+from oncall.core.heartbeats import status as heartbeat_status
 from oncall.db.models import (
     EscalationTimerRow,
     IncidentRow,
@@ -38,6 +41,7 @@ from oncall.db.models import (
     ProviderCircuitRow,
     ReconcileRunRow,
 )
+from oncall.store import heartbeats as heartbeat_store
 from oncall.store import timers
 from oncall.store.outbox_status import NotificationStatus
 
@@ -134,13 +138,55 @@ def _reconcile(session: Session, now: datetime) -> list[str]:
     return out
 
 
-FAMILIES = (_incidents, _overdue_timers, _notifications, _circuits, _reconcile)
+def _oldest_due_page(session: Session, now: datetime) -> list[str]:
+    name = "oncall_oldest_due_page_seconds"
+    oldest = session.scalar(
+        select(func.min(NotificationRow.next_attempt_at))
+        .where(NotificationRow.status == NotificationStatus.PENDING.value,
+               NotificationRow.next_attempt_at <= now, NotificationRow.kind == "page")
+    )
+    age = max((now - oldest).total_seconds(), 0.0) if oldest is not None else 0.0
+    return [*_header(name, "How long the most overdue pending page has waited past its due "
+                           "time (0: none waiting): pages are due but not being sent."),
+            _line(name, round(age, 3))]
+
+
+FAMILIES = (_incidents, _overdue_timers, _notifications, _oldest_due_page, _circuits,
+            _reconcile)
 """Each metric family's lines, in the order they are exposed."""
 
 
-def render(session: Session, now: datetime) -> str:
-    """The exposition text: every family, read in the caller's session."""
-    return "\n".join(line for family in FAMILIES for line in family(session, now)) + "\n"
+def _heartbeats(session: Session, now: datetime, config: ConfigSet) -> list[str]:
+    """Each applied Heartbeat's state from its last ping (`core.heartbeats.status`)."""
+    beats = config.heartbeats
+    up, state_name, last_name = ("oncall_heartbeat_up", "oncall_heartbeat_state",
+                                 "oncall_heartbeat_last_ping_timestamp_seconds")
+    out = [*_header(up, "0 while a heartbeat is down (no ping for interval + grace), else 1 "
+                        "(never pinged counts as up: it pages no one).")]
+    stored = heartbeat_store.states(session.connection(), sorted(beats))
+    statuses = {name: heartbeat_status(beat, stored[name].last_ping_at if name in stored
+                                       else None, now) for name, beat in sorted(beats.items())}
+    for name, st in statuses.items():
+        out.append(_line(up, st.state != HeartbeatState.DOWN, heartbeat=name,
+                         service=beats[name].service))
+    out += _header(state_name, "1 for the heartbeat's current state: never, up, late, down.")
+    for name, st in statuses.items():
+        for state in HeartbeatState:
+            out.append(_line(state_name, st.state == state, heartbeat=name, state=state.value))
+    out += _header(last_name, "When the heartbeat was last pinged.")
+    for name, st in statuses.items():
+        if st.last_ping_at is not None:
+            out.append(_line(last_name, st.last_ping_at.timestamp(), heartbeat=name))
+    return out
+
+
+def render(session: Session, now: datetime, config: ConfigSet | None = None) -> str:
+    """The exposition text: every family, read in the caller's session (the heartbeats' too,
+    given the applied config)."""
+    lines = [line for family in FAMILIES for line in family(session, now)]
+    if config is not None and config.heartbeats:
+        lines += _heartbeats(session, now, config)
+    return "\n".join(lines) + "\n"
 
 
 class _Cache:
@@ -178,7 +224,7 @@ class Scrapes:
 
     def compute(self) -> str:
         with Session(self.ctx.engine) as session:
-            return render(session, self.ctx.clock())
+            return render(session, self.ctx.clock(), self.ctx.config(session))
 
 
 OPERATION: Operation = {

@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "workflow_commands",
     "status_page_commands",
     "report_commands",
+    "import_commands",
 )
 """Modules under oncall.cli that add subcommands; each has `register(subparsers)`."""
 

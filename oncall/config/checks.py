@@ -145,7 +145,20 @@ def check_references(ctx: Context) -> Iterator[Diagnostic]:
 
 def check_integrations(ctx: Context) -> Iterator[Diagnostic]:
     """A cloudwatch integration names the SNS topics it accepts: SNS signs every message from
-    every AWS account alike, so without the list anyone's topic could open our incidents."""
+    every AWS account alike, so without the list anyone's topic could open our incidents.
+
+    PagerDuty and Opsgenie integrations are found by their key alone (`POST /v2/enqueue`,
+    `POST /v2/alerts`), so two of one type naming the same secret could not be told apart."""
+    keyed: dict[tuple[str, str], str] = {}
+    for integ in sorted(ctx.config.integrations.values(), key=lambda i: i.name):
+        if integ.type in ("pagerduty", "opsgenie") and integ.secret is not None:
+            first = keyed.setdefault((integ.type, integ.secret), integ.name)
+            if first != integ.name:
+                yield _Reporter(ctx.config, integ).error(
+                    ("secret",),
+                    f"integration {first!r} already uses {integ.secret}: a {integ.type} key "
+                    "names one integration, give each its own",
+                )
     for integ in ctx.config.integrations.values():
         if integ.type != "cloudwatch":
             continue
@@ -552,6 +565,25 @@ def check_postmortem_templates(ctx: Context) -> Iterator[Diagnostic]:
             titles.add(section.title.strip().lower())
 
 
+HEARTBEAT_MIN_INTERVAL_SECONDS = 60
+"""A missed ping is looked for every few seconds and a ping crosses the network: below a
+minute, a slow request or sweep would read as a missed ping."""
+
+
+def check_heartbeats(ctx: Context) -> Iterator[Diagnostic]:
+    """A heartbeat pages its service, so the service must exist; its interval is at least a
+    minute (grace is a duration, never negative)."""
+    config = ctx.config
+    for beat in config.heartbeats.values():
+        r = _Reporter(config, beat)
+        if ctx.missing("Service", beat.service, config.services):
+            yield r.error(("service",), _unknown("service", beat.service, config.services))
+        if beat.interval.total_seconds < HEARTBEAT_MIN_INTERVAL_SECONDS:
+            yield r.error(("interval",), f"interval {beat.interval.text!r} is shorter than the "
+                                         "minimum of 1m: a heartbeat is for jobs that run at "
+                                         "most once a minute")
+
+
 CHECKS: list[Check] = [
     check_organization,
     check_references,
@@ -561,6 +593,7 @@ CHECKS: list[Check] = [
     check_workflows,
     check_status_pages,
     check_postmortem_templates,
+    check_heartbeats,
     check_policy_reach,
     check_schedules,
 ]

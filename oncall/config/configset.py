@@ -10,6 +10,7 @@ from oncall.config.diagnostics import Position
 from oncall.config.models import (
     ConfigObject,
     EscalationPolicy,
+    Heartbeat,
     Integration,
     MaintenanceWindow,
     Organization,
@@ -119,6 +120,10 @@ class ConfigSet:
     @property
     def status_pages(self) -> dict[str, StatusPage]:
         return self.of(StatusPage)
+
+    @property
+    def heartbeats(self) -> dict[str, Heartbeat]:
+        return self.of(Heartbeat)
 
     @property
     def postmortem_templates(self) -> dict[str, PostmortemTemplate]:

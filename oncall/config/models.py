@@ -274,7 +274,8 @@ class Service(ConfigObject):
 
 # --- Integration -----------------------------------------------------------------------------
 
-IntegrationType = Literal["generic", "alertmanager", "datadog", "newrelic", "cloudwatch", "grafana"]
+IntegrationType = Literal["generic", "alertmanager", "datadog", "newrelic", "cloudwatch", "grafana",
+                          "pagerduty", "opsgenie"]
 
 
 class Integration(ConfigObject):
@@ -325,6 +326,11 @@ class Integration(ConfigObject):
             raise ValueError(f"an {self.type} integration needs a 'secret: ${{env:NAME}}'")
         if self.topic_arns and self.type != "cloudwatch":
             raise ValueError("'topic_arns' applies only to a cloudwatch integration")
+        # The vendor's own clients send the key their way (PagerDuty: `routing_key` in the
+        # body; Opsgenie: `Authorization: GenieKey`), never an HMAC signature.
+        if self.auth == "hmac" and self.type in ("pagerduty", "opsgenie"):
+            raise ValueError(f"a {self.type} integration is authenticated by its key, as "
+                             f"{self.type} clients send it: 'auth: hmac' does not apply")
         return self
 
 
@@ -782,3 +788,22 @@ KINDS: dict[str, type[ConfigObject]] = {
         Organization,
     )
 }
+
+
+# --- Heartbeat -----------------------------------------------------------------------------
+
+
+class Heartbeat(ConfigObject):
+    """A dead man's switch: a job that pings every `interval`; no ping for `interval + grace`
+    opens an incident on `service`, and the next ping resolves it."""
+
+    KIND: ClassVar[str] = "Heartbeat"
+    kind: Literal["Heartbeat"]
+    description: str | None = None
+    service: Name
+    interval: PositiveDuration
+    grace: DurationField = Field(default_factory=lambda: Duration.parse("0s"))
+    secret: SecretRef
+
+
+KINDS[Heartbeat.KIND] = Heartbeat

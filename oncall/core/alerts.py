@@ -16,7 +16,8 @@ from typing import Any, Literal, get_args
 
 Action = Literal["trigger", "acknowledge", "resolve"]
 Severity = Literal["critical", "error", "warning", "info"]
-Provider = Literal["generic", "alertmanager", "datadog", "newrelic", "cloudwatch", "grafana"]
+Provider = Literal["generic", "alertmanager", "datadog", "newrelic", "cloudwatch", "grafana",
+                   "pagerduty", "opsgenie"]
 
 ACTIONS: tuple[Action, ...] = get_args(Action)
 SEVERITIES: tuple[Severity, ...] = get_args(Severity)

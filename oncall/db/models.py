@@ -793,3 +793,19 @@ def fit(column: Any, value: str) -> str:
 
 def fit_optional(column: Any, value: str | None) -> str | None:
     return None if value is None else fit(column, value)
+
+
+# --- heartbeats ------------------------------------------------------------------------------
+
+
+class HeartbeatRow(Base):
+    """A Heartbeat's operational state (the config is in `config_objects`): its last ping and
+    whether a missed-ping incident was opened. Written only by `oncall/store/heartbeats.py`;
+    `down_since` is the compare-and-set claim that lets one of many workers open the incident."""
+
+    __tablename__ = "heartbeats"
+
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    last_ping_at: Mapped[datetime | None]
+    down_since: Mapped[datetime | None]
+    updated_at: Mapped[datetime]

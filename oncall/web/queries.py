@@ -5,14 +5,15 @@ REST API uses too; reads only, every change goes through the service layer.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from oncall.db.models import AuditEventRow, IncidentRow
+from oncall.db.models import AuditEventRow, ChangeEventRow, IncidentRow, ServiceRow
 from oncall.incidents import queries
 from oncall.incidents.events import is_run_event, workflow_summary
 from oncall.incidents.queries import OPEN_STATUSES, STATUSES, Delivery, IncidentItem
@@ -152,3 +153,48 @@ def _delivery_entries(delivery: Delivery) -> list[TimelineEntry]:
             )
         )
     return found
+
+
+CHANGES_WINDOW = timedelta(hours=24)
+"""How far back the service and incident pages look for change events."""
+CHANGES_PER_SERVICE = 5
+
+
+@dataclass(frozen=True)
+class RecentChange:
+    service: str
+    summary: str
+    source: str | None
+    integration: str
+    links: list[dict[str, Any]]
+    occurred_at: datetime
+
+
+def recent_changes(session: Session, services: Sequence[str], until: datetime,
+                   window: timedelta = CHANGES_WINDOW, per_service: int = CHANGES_PER_SERVICE
+                   ) -> dict[str, list[RecentChange]]:
+    """Each service's change events in `(until - window, until]`, newest first, at most
+    `per_service` each: what changed before an incident, or lately on a service."""
+    if not services:
+        return {}
+    rank = func.row_number().over(
+        partition_by=ChangeEventRow.service_id,
+        order_by=(ChangeEventRow.occurred_at.desc(), ChangeEventRow.id.desc())).label("rank")
+    ranked = (
+        select(ChangeEventRow.summary, ChangeEventRow.source, ChangeEventRow.links,
+               ChangeEventRow.integration_name, ChangeEventRow.occurred_at,
+               ChangeEventRow.id, ServiceRow.name, rank)
+        .join(ServiceRow, ServiceRow.id == ChangeEventRow.service_id)
+        .where(ServiceRow.name.in_(sorted(set(services))),
+               ChangeEventRow.occurred_at > until - window,
+               ChangeEventRow.occurred_at <= until)
+        .subquery())
+    rows = session.execute(
+        select(ranked).where(ranked.c.rank <= per_service)
+        .order_by(ranked.c.occurred_at.desc(), ranked.c.id.desc()))
+    out: dict[str, list[RecentChange]] = {}
+    for r in rows:
+        out.setdefault(r.name, []).append(RecentChange(
+            r.name, r.summary, r.source, r.integration_name,
+            [dict(link) for link in r.links or [] if isinstance(link, dict)], r.occurred_at))
+    return out

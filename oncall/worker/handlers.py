@@ -215,11 +215,36 @@ def _remind_overdue(rt: Runtime) -> None:
         rt.ctx.wake()
 
 
+HEARTBEATS_INTERVAL = 15.0
+"""Seconds between two looks for missed heartbeat pings by one process: a heartbeat's interval
+is at least a minute, and the claim on a miss keeps workers from opening it twice."""
+_heartbeats_at: float | None = None
+
+
+def _check_heartbeats(rt: Runtime) -> None:
+    """At most once per interval per process; wakes the escalator for what it opened. A
+    failure is logged and retried at the next interval."""
+    global _heartbeats_at
+    now = monotonic()
+    with _lock:
+        if _heartbeats_at is not None and now - _heartbeats_at < HEARTBEATS_INTERVAL:
+            return
+        _heartbeats_at = now
+    try:
+        opened = rt.check_heartbeats()
+    except Exception:
+        log.exception("looking for missed heartbeats failed; retried at the next interval")
+        return
+    if opened:
+        rt.ctx.wake()
+
+
 def sweep() -> int:
     """Run every overdue timer, plan the workflows of new incident events, send every due
-    notification and workflow step, then (about once a second) sync the status pages and
-    (about once a minute) queue the reminders of overdue action items; returns how many rows
-    ran.
+    notification and workflow step, then (about once a second) sync the status pages,
+    (about once a minute) queue the reminders of overdue action items and (every few
+    seconds) open the incidents of missed heartbeats, and last ping the platform's dead man's
+    switch (ONCALL_DEADMAN_URL) when one is due; returns how many rows ran.
 
     Called by the sweeper thread of every worker and by the `kick` task. Claims in the database
     make it safe to run in any number of threads and processes at once.
@@ -246,4 +271,7 @@ def sweep() -> int:
                 log.exception("%s(%s) failed; the row stays due and is retried", kind, row_id)
     _sync_status_pages(rt)
     _remind_overdue(rt)
+    _check_heartbeats(rt)
+    if rt.deadman is not None:  # only a pass that got this far tells the outside we are alive
+        rt.deadman.swept()
     return count

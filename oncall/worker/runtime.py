@@ -28,6 +28,7 @@ HOOK_TIMEOUT_SECONDS = 10.0
 """How long a webhook subscriber's endpoint has to answer; a slow one is retried later."""
 
 if TYPE_CHECKING:
+    from oncall.worker.deadman import DeadmanSwitch
     from oncall.workflows.http import DenyList, GuardedClient
     from oncall.workflows.steps import StepContext
 
@@ -120,6 +121,25 @@ class Runtime:
 
         with write_connection(self.engine) as conn:
             return remind_overdue(conn, self.clock(), self.providers.public_url)
+
+    def check_heartbeats(self) -> list[int]:
+        """Open the incidents of heartbeats whose pings are overdue (each claimed by one
+        worker only); the incidents opened or joined."""
+        config = self.config()
+        if not config.heartbeats:
+            return []
+        from oncall.ingest.heartbeats import sweep
+
+        return sweep(self.engine, config, self.clock())
+
+    @cached_property
+    def deadman(self) -> DeadmanSwitch | None:
+        """The platform's own switch (ONCALL_DEADMAN_URL), or None when it is not set."""
+        if not self.settings.deadman_url:
+            return None
+        from oncall.worker.deadman import DeadmanSwitch
+
+        return DeadmanSwitch(self.settings.deadman_url, self.settings.deadman_interval)
 
     def config(self) -> ConfigSet:
         """The applied config, from the process's one cache: an apply is in force within a

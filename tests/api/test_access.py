@@ -117,6 +117,8 @@ def test_a_route_answering_every_method_is_caught() -> None:
 # What a call without any credential may get, by access class. Never 200 with data.
 REFUSALS: dict[Access, set[int]] = {
     Access.INTEGRATION: {401, 403},
+    Access.VENDOR_KEY: {400, 401},  # PagerDuty's "invalid event", Opsgenie's 401
+    Access.HEARTBEAT: {401, 404},  # "prometheus-prod" is no heartbeat
     Access.API_KEY: {401},
     Access.SLACK_SIGNATURE: {401, 403, 404},
     Access.TWILIO_SIGNATURE: {401, 403, 404},
@@ -139,6 +141,7 @@ PATH_VALUES = {
     "postmortem_id:int": "1",
     "item_id:int": "1",
     "entry_key": "event:1",
+    "identifier": "an-alias",
 }
 
 

@@ -238,5 +238,7 @@ def test_received_at_is_not_used_when_the_source_gives_a_time() -> None:
     for path in CASES:
         if path.parent.name == "generic" and path.stem in ("minimal", "resolve"):
             continue
+        if path.parent.name == "opsgenie" or path.stem in ("acknowledge", "resolve"):
+            continue  # Opsgenie sends no time; PagerDuty's acknowledge and resolve neither
         for alert in normalize(path.parent.name, _load(f"{path.parent.name}/{path.name}"), later):
             assert alert.occurred_at < later, path

@@ -21,6 +21,8 @@ from oncall.ingest.normalizers import (
     generic,
     grafana,
     newrelic,
+    opsgenie,
+    pagerduty,
 )
 from oncall.ingest.normalizers.common import PayloadError
 
@@ -33,6 +35,8 @@ NORMALIZERS: dict[str, Normalizer] = {
     "newrelic": newrelic.normalize,
     "cloudwatch": cloudwatch.normalize,
     "grafana": grafana.normalize,
+    "pagerduty": pagerduty.normalize,
+    "opsgenie": opsgenie.normalize,
 }
 
 

@@ -121,8 +121,9 @@ class Peer:
 
     name = "peer"
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, tls: bool = False) -> None:
         self._host, self._port = host, port
+        self._tls = tls
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self._answered: list[RecordedRequest] = []
@@ -137,6 +138,11 @@ class Peer:
     def start(self) -> Self:
         server = _Server((self._host, self._port), _Handler)
         server.peer = self
+        if self._tls:  # HTTPS with the throwaway CA of `peers.tls`
+            from oncall.testing.peers.tls import certificates
+
+            server.socket = certificates().server_context().wrap_socket(
+                server.socket, server_side=True)
         self._server = server
         self._released.clear()
         self._thread = threading.Thread(
@@ -174,7 +180,8 @@ class Peer:
 
     @property
     def url(self) -> str:
-        return f"http://{self._host}:{self.port}"
+        scheme = "https" if self._tls else "http"
+        return f"{scheme}://{self._host}:{self.port}"
 
     def env(self) -> dict[str, str]:
         """`ONCALL_*` variables that point the app at this peer."""

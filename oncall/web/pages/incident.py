@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from oncall.web.components import incident, runbooks, text
+from oncall.web.components import changes, incident, runbooks, text
 from oncall.web.components.layout import page, status_badge
 from oncall.web.pages.postmortems import incident_postmortems
 from oncall.web.state.incident import IncidentState
@@ -116,6 +116,8 @@ def incident_page() -> rx.Component:
                 runbooks.runs(S),
                 rx.heading("Alerts", size="4"),
                 _alerts(),
+                rx.heading("Changes before it triggered", size="4"),
+                changes.listing(S.changes, "No change events in the day before it triggered."),
                 rx.heading("Timeline", size="4"),
                 _timeline(),
                 spacing="3",

@@ -8,6 +8,7 @@ from typing import Any
 
 import reflex as rx
 
+from oncall.web.components import changes
 from oncall.web.components.layout import page, status_badge
 from oncall.web.state.services import ConfigState, ServicesState
 
@@ -39,6 +40,21 @@ def _tree(title: str, nodes: Any) -> rx.Component:
     )
 
 
+def _heartbeat(h: Any) -> rx.Component:
+    return rx.flex(
+        rx.badge(
+            "heartbeat ", h["name"], ": ", h["state"],
+            color_scheme=rx.match(h["state"], ("up", "green"), ("late", "amber"),
+                                  ("down", "red"), "gray"),
+            size="2",
+        ),
+        rx.text(h["every"], " ", h["last"], size="1", color="gray"),
+        spacing="2",
+        align="center",
+        class_name="heartbeat",
+    )
+
+
 def _card(c: Any) -> rx.Component:
     return rx.card(
         rx.vstack(
@@ -51,6 +67,8 @@ def _card(c: Any) -> rx.Component:
                 wrap="wrap",
             ),
             rx.text(c["description"], size="2"),
+            rx.foreach(c["heartbeats"].to(list[dict[str, str]]), _heartbeat),
+            changes.listing(c["changes"].to(list[dict[str, Any]])),
             rx.text(
                 "Owner ",
                 rx.text.strong(c["team"]),

@@ -9,6 +9,7 @@ import reflex as rx
 from oncall.config.models import LinkRunbook
 from oncall.incidents.runbooks import runs_of
 from oncall.web import context, format, queries, sanitize
+from oncall.web.components import changes
 from oncall.web.state.incidents import PRIORITY_CHOICES, ActionsMixin, summary_row
 from oncall.web.state.live import LiveMixin
 from oncall.web.state.postmortems import IncidentPostmortemsMixin
@@ -25,6 +26,8 @@ class IncidentState(ActionsMixin, RunbookFormMixin, IncidentPostmortemsMixin, Li
     alerts: list[dict[str, str]] = []  # noqa: RUF012
     timeline: list[dict[str, str]] = []  # noqa: RUF012
     runbooks: list[dict[str, str]] = []  # noqa: RUF012
+    changes: list[dict[str, Any]] = []  # noqa: RUF012
+    """The service's change events in the day before the incident triggered, newest first."""
     priorities: list[str] = PRIORITY_CHOICES
 
     def _route_id(self) -> int:
@@ -37,9 +40,12 @@ class IncidentState(ActionsMixin, RunbookFormMixin, IncidentPostmortemsMixin, Li
             story = queries.incident_story(session, self.incident_id)
             self._seen_change = queries.last_change(session)
             config = context.config(session)
+            recent = {} if story is None else queries.recent_changes(
+                session, [story.detail.item.service], story.detail.item.incident.triggered_at)
         self.found = story is not None
         if story is None:
             self.incident, self.alerts, self.timeline, self.runbooks = {}, [], [], []
+            self.changes = []
             self.runbook_runs, self.can_run_runbooks = [], False
             return
         tz = self.tz
@@ -53,6 +59,7 @@ class IncidentState(ActionsMixin, RunbookFormMixin, IncidentPostmortemsMixin, Li
         self.incident = row
         labels = incident.labels or {}
         self.labels = [{"name": k, "value": str(v)} for k, v in sorted(labels.items())]
+        self.changes = changes.rows(recent.get(detail.item.service, []), tz)
         self.alerts = [
             {
                 "id": str(a.id),

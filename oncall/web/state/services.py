@@ -2,12 +2,40 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import reflex as rx
+from sqlalchemy.orm import Session
 
-from oncall.web import catalog, context, format
+from oncall.config.configset import ConfigSet
+from oncall.core.heartbeats import State
+from oncall.core.heartbeats import status as heartbeat_status
+from oncall.store import heartbeats as heartbeat_store
+from oncall.web import catalog, context, format, queries
+from oncall.web.components import changes
 from oncall.web.state.session import SessionState
+
+HEARTBEAT_STATE_TEXT = {State.NEVER: "never pinged", State.UP: "up", State.LATE: "late",
+                        State.DOWN: "down"}
+
+
+def heartbeat_rows(session: Session, config: ConfigSet, now: datetime
+                   ) -> dict[str, list[dict[str, str]]]:
+    """Each service's heartbeats: name, state (`core.heartbeats.status`) and last ping."""
+    beats = config.heartbeats
+    if not beats:
+        return {}
+    stored = heartbeat_store.states(session.connection(), sorted(beats))
+    out: dict[str, list[dict[str, str]]] = {}
+    for name, beat in sorted(beats.items()):
+        last = stored[name].last_ping_at if name in stored else None
+        st = heartbeat_status(beat, last, now)
+        out.setdefault(beat.service, []).append({
+            "name": name, "state": HEARTBEAT_STATE_TEXT[st.state],
+            "last": f"last ping {format.age(last, now)} ago" if last is not None else "",
+            "every": f"every {beat.interval.text}"})
+    return out
 
 
 class ServicesState(SessionState):
@@ -16,7 +44,10 @@ class ServicesState(SessionState):
 
     def _refresh(self) -> None:
         with context.read_session() as session:
-            cards = catalog.services(session, context.config(session))
+            config = context.config(session)
+            cards = catalog.services(session, config)
+            beats = heartbeat_rows(session, config, context.now())
+            recent = queries.recent_changes(session, [c.name for c in cards], context.now())
         self.cards = [
             {
                 "name": c.name,
@@ -35,6 +66,8 @@ class ServicesState(SessionState):
                     {"name": n.name, "indent": f"{(n.depth - 1) * 1.25}em", "open": str(n.open)}
                     for n in c.downstream
                 ],
+                "heartbeats": beats.get(c.name, []),
+                "changes": changes.rows(recent.get(c.name, []), self.tz),
             }
             for c in cards
         ]
