@@ -44,6 +44,10 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=import_account)
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _error(message: str) -> int:
     print(f"oncall: error: {message}", file=sys.stderr)
     return 2
@@ -112,8 +116,9 @@ def import_account(args: argparse.Namespace) -> int:
     for d in differences:
         print(f"parity: {d}")
     if differences:
-        print(f"parity: {len(differences)} differences in {len(imported.rendered)} schedules "
-              f"from {span}", file=sys.stderr)
+        print(f"parity: {_count(len(differences), 'difference')} in "
+              f"{_count(len(imported.rendered), 'schedule')} from {span}", file=sys.stderr)
         return 1
-    print(f"parity: {len(imported.rendered)} schedules agree shift by shift from {span}")
+    print(f"parity: {_count(len(imported.rendered), 'schedule')} "
+          f"{'agrees' if len(imported.rendered) == 1 else 'agree'} shift by shift from {span}")
     return 0

@@ -32,6 +32,7 @@ from oncall.config.models import (
     Service,
     Team,
 )
+from oncall.config.types import zone as time_zone
 from oncall.importers.base import (
     HttpSource,
     Imported,
@@ -206,7 +207,11 @@ class _Reader(Reader):
             self.unmapped("schedule", schedule, "no on-call shifts")
             return
         zone_name = self.zone_of(schedule, rotations[0])
-        zone = ZoneInfo(zone_name)
+        try:
+            zone = time_zone(zone_name)
+        except ValueError as exc:
+            self.unmapped("schedule", schedule, str(exc))
+            return
         layers = []
         taken: set[str] = set()
         for shift in rotations:
@@ -345,7 +350,11 @@ class _Reader(Reader):
             return None
         start = _naive(shift["start"])
         end = start + timedelta(seconds=int(shift["duration"]))
-        own = ZoneInfo(self.zone_of(schedule, shift))
+        try:
+            own = time_zone(self.zone_of(schedule, shift))
+        except ValueError as exc:
+            self.unmapped("override", shift, str(exc))
+            return None
         begin, finish = start.replace(tzinfo=own), end.replace(tzinfo=own)
         if self.since is not None and finish <= self.since:
             return None
@@ -360,7 +369,7 @@ class _Reader(Reader):
             params = {"start_date": self.since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M"),
                       "end_date": until.astimezone(UTC).strftime("%Y-%m-%dT%H:%M")}
         first = self.source.get(path, params)
-        start = self.since
+        start = self.since or (self.out.window[0] if self.out.window else None)
         if start is None:  # saved: shifts are cut at the requested start, the earliest is it
             shifts = [parse_instant(s["shift_start"]) for s in first.get("results") or []]
             if not shifts:

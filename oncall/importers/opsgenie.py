@@ -28,6 +28,7 @@ from oncall.config.models import (
     Service,
     Team,
 )
+from oncall.config.types import zone as time_zone
 from oncall.importers.base import (
     HttpSource,
     Imported,
@@ -234,7 +235,11 @@ class _Reader(Reader):
             if team is None:
                 self.unmapped("schedule", schedule, "no owner team that could be imported")
                 continue
-            zone = ZoneInfo(schedule.get("timezone") or "UTC")
+            try:
+                zone = time_zone(str(schedule.get("timezone") or "UTC"))
+            except ValueError as exc:
+                self.unmapped("schedule", schedule, str(exc))
+                continue
             layers = [(rot, layer) for rot in schedule.get("rotations") or []
                       if (layer := self.layer(schedule, rot, zone)) is not None]
             if not layers:
@@ -351,9 +356,16 @@ class _Reader(Reader):
             params["date"] = self.since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         data: dict[str, Any] = self.source.get(f"v2/schedules/{schedule['id']}/timeline",
                                                params)["data"]
-        start = self.since or parse_instant(data["startDate"])
-        self.out.window = (start, start + timedelta(days=self.days))
-        self.cutoff = start
+        if self.out.window is None:  # the first schedule's answer sets it for all
+            start = self.since or parse_instant(data["startDate"])
+            self.out.window = (start, start + timedelta(days=self.days))
+            self.cutoff = start
+        start, until = self.out.window
+        if data.get("endDate") and parse_instant(data["endDate"]) < until:
+            covered = parse_instant(data["endDate"]) - start
+            raise ImportFailed(f"the timeline of schedule {schedule.get('name')!r} covers "
+                               f"{covered.days} days from {start:%Y-%m-%dT%H:%MZ}: ask for at "
+                               "most that many")
         return data
 
     def rendered(self, data: Mapping[str, Any], name: str, ids: set[str],

@@ -283,11 +283,9 @@ class _Reader(Reader):
         saved schedule response was asked with (`since`/`until` beside `schedule`)."""
         if self.since is None:
             saved = first.get("since") or (first.get("schedule") or {}).get("since")
-            if saved is None:
-                if self.days is not None:
-                    raise ImportFailed("the saved schedule responses do not say their 'since': "
-                                       "cannot check parity")
-                return
+            if saved is None:  # without it, which overrides and layers are past is unknown
+                raise ImportFailed("the saved schedule responses do not say when they were "
+                                   "asked for ('since' beside 'schedule'): give --since")
             self.since = self.reference = instant(str(saved))
             until = first.get("until") or (first.get("schedule") or {}).get("until")
             if self.days is not None and until is not None:

@@ -133,7 +133,7 @@ def test_cli_from_saved_responses(tmp_path: Path, capsys: pytest.CaptureFixture[
                  str(tmp_path), "--check-parity", "28"])
     out = capsys.readouterr().out
     assert code == 0, out
-    assert "parity: 1 schedules agree" in out
+    assert "parity: 1 schedule agrees" in out
     assert "not mapped: integration 'Zendesk'" in out
 
 

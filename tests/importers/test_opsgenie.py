@@ -24,6 +24,7 @@ twice, 15 minutes apart. The team's service has two API integrations and an emai
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -251,3 +252,19 @@ def test_cli_live_reads_the_key_and_ca_from_the_environment(
         code = main(["import", "opsgenie", "--api-url", peer.url, "--out", str(tmp_path)])
     assert code == 0, capsys.readouterr()
     assert ("Schedule", "platform-oncall") in _docs(tmp_path)
+
+
+def test_a_timeline_shorter_than_the_window_is_refused_at_once() -> None:
+    with pytest.raises(ImportFailed, match=r"the timeline of schedule '.+' covers 28 days from "
+                                           r"2026-10-12T00:00Z: ask for at most that many"):
+        opsgenie.read(DirectorySource(FIXTURES), since=None, days=29)
+
+
+def test_an_unknown_time_zone_is_reported_not_a_traceback(tmp_path: Path) -> None:
+    saved = tmp_path / "saved"
+    shutil.copytree(FIXTURES, saved)
+    listing = saved / "v2" / "schedules.json"
+    listing.write_text(listing.read_text("utf-8").replace('"Europe/Berlin"', '"Mars/Olympus"'))
+    imported = opsgenie.read(DirectorySource(saved), since=None, days=None)
+    [report] = [u for u in imported.unmapped if u.kind == "schedule"]
+    assert "Mars/Olympus" in report.reason

@@ -143,7 +143,7 @@ def test_cli_prints_each_difference_and_exits_1(tmp_path: Path,
     assert code == 1
     assert ("parity: follow-the-sun: at 2026-10-19T06:00Z until 2026-10-19T18:00Z "
             "fay.schulz@acme.example is on call in the source, eli.berg@acme.example here") in out
-    assert "1 differences" in err
+    assert "parity: 1 difference in 3 schedules" in err
 
 
 def test_live_api_through_tls_gives_the_same_files(tmp_path: Path, pd_peer: PagerDutyApiPeer,
@@ -256,6 +256,22 @@ def test_saved_responses_must_cover_the_parity_window(tmp_path: Path) -> None:
     save_account(partial, tmp_path)
     with pytest.raises(ImportFailed, match="one page of several"):
         pagerduty.read(DirectorySource(tmp_path), since=None, days=None)
+
+
+def test_saved_responses_must_say_when_they_were_asked_for(tmp_path: Path) -> None:
+    account = load_account(PAGERDUTY)
+    for body in account.values():
+        if isinstance(body, dict):
+            body.pop("since", None)
+            body.pop("until", None)
+            if isinstance(body.get("schedule"), dict):
+                body["schedule"].pop("since", None)
+                body["schedule"].pop("until", None)
+    save_account(account, tmp_path)
+    with pytest.raises(ImportFailed, match="do not say when they were asked for"):
+        pagerduty.read(DirectorySource(tmp_path), since=None, days=None)
+    since = datetime(2026, 10, 19, tzinfo=UTC)
+    assert pagerduty.read(DirectorySource(tmp_path), since=since, days=None).objects
 
 
 def test_loads_as_a_config_repo(tmp_path: Path) -> None:
