@@ -27,7 +27,8 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 $(BUN):
 	npm install --prefix tools --no-save --no-audit --no-fund bun@$(BUN_VERSION)
 
-# Debian packages the tests drive: Chromium (browser tests), Prometheus Alertmanager (ingest).
+# Debian packages the tests drive: Chromium (browser tests), Prometheus Alertmanager (ingest),
+# promtool (the alert rules in docs/operations.md).
 system-deps:
 	sh tests/browser/install_chromium.sh
 	sh tests/api/install_alertmanager.sh
