@@ -8,7 +8,13 @@ from the scheduled time, so a slow server cannot hide its queueing) over keep-al
 connections. Then Prometheus Alertmanager's own `/api/v2/alerts` gets the same treatment in the
 same run, and the ratio is printed.
 
+The integration under load has its rate limit raised out of the way (the bench measures what
+the server takes, not the default limit). With `--limited-rate R`, a second integration
+limited to `--limit` alerts a second is driven at R alongside: its answers show the limit
+holding (429 above it) while the main load's latency shows it costs the others nothing.
+
     .venv/bin/python bench/ingest.py --rate 1000 --seconds 30 --workers 2 --threads 2
+    .venv/bin/python bench/ingest.py --rate 500 --limited-rate 300 --limit 100
 """
 
 from __future__ import annotations
@@ -39,6 +45,9 @@ from cputime import CpuMeter, named, tree
 ROOT = Path(__file__).resolve().parents[1]
 CORES = os.cpu_count() or 1
 SECRET = "bench-s3cret"
+MAIN = "synthetic-checks"
+LIMITED = "bench-limited"
+"""A generic integration the bench adds to the example organisation, limited to `--limit`/s."""
 
 
 def free_port() -> int:
@@ -111,14 +120,15 @@ async def _drive(port: int, kind: str, rate: float, seconds: float, connections:
             key = keys[-1]
         else:
             key = rng.choice(keys)
-        if kind == "oncall":
+        if kind in ("oncall", "limited"):
             return json.dumps({"summary": f"Bench alert {key}", "dedup_key": key,
                                "labels": {"job": "bench", "group": key}}).encode()
         return json.dumps([{"labels": {"alertname": "Bench", "group": key},
                             "annotations": {"summary": f"Bench alert {key}"}}]).encode()
 
-    if kind == "oncall":
-        path, headers = ("/api/v1/integrations/synthetic-checks/alerts",
+    if kind in ("oncall", "limited"):
+        name = MAIN if kind == "oncall" else LIMITED
+        path, headers = (f"/api/v1/integrations/{name}/alerts",
                          {"Authorization": f"Bearer {SECRET}"})
     else:
         path, headers = "/api/v2/alerts", {}
@@ -183,17 +193,27 @@ def _generator(queue: Any, *args: Any) -> None:
     queue.put(asyncio.run(_drive(*args)))
 
 
-def generate(port: int, kind: str, args: argparse.Namespace, seed: int) -> dict[str, Any]:
-    """Run the load generator in a separate process; its figures come back over a queue."""
+def start(port: int, kind: str, args: argparse.Namespace, seed: int, rate: float | None = None,
+          connections: int | None = None) -> tuple[Any, Any]:
+    """A load generator in a separate process, and the queue its figures come back on."""
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
     process = ctx.Process(target=_generator, args=(
-        queue, port, kind, args.rate, args.seconds, args.connections, args.new_share, args.window,
-        seed))
+        queue, port, kind, rate or args.rate, args.seconds, connections or args.connections,
+        args.new_share, args.window, seed))
     process.start()
+    return process, queue
+
+
+def collect(started: tuple[Any, Any]) -> dict[str, Any]:
+    process, queue = started
     result: dict[str, Any] = queue.get()
     process.join()
     return result
+
+
+def generate(port: int, kind: str, args: argparse.Namespace, seed: int) -> dict[str, Any]:
+    return collect(start(port, kind, args, seed))
 
 
 # --- the servers --------------------------------------------------------------------------------
@@ -220,8 +240,13 @@ def drop_database(url: str, user: str) -> None:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def prepare(url: str) -> None:
+def prepare(url: str, limit: float) -> None:
+    """The example organisation, its integration under load unlimited, plus `LIMITED`."""
+    from oncall.config.configset import Source
+    from oncall.config.diagnostics import Position
     from oncall.config.loader import load
+    from oncall.config.models import Integration, RateLimit
+    from oncall.config.yamlsource import Document
     from oncall.db.engine import make_engine
     from oncall.db.migrate import upgrade_engine
     from oncall.reconcile.apply import Origin, apply_config
@@ -230,7 +255,15 @@ def prepare(url: str) -> None:
     upgrade_engine(engine)
     result = load(ROOT)
     assert result.ok
-    apply_config(engine, result.config,
+    config = result.config
+    config.objects[Integration.KIND][MAIN] = config.integrations[MAIN].model_copy(
+        update={"rate_limit": RateLimit(per_second=1_000_000, burst=1_000_000)})
+    config.add(Integration.model_validate({
+        "kind": "Integration", "name": LIMITED, "type": "generic", "service": "checkout-api",
+        "secret": "${env:SYNTHETICS_WEBHOOK_TOKEN}",
+        "rate_limit": {"per_second": limit, "burst": int(limit)}}),
+        Source(Document("bench", None, Position(1, 1))))
+    apply_config(engine, config,
                  Origin(actor="bench", source=str(ROOT), revision=None, now=datetime.now(UTC)))
     engine.dispose()
 
@@ -267,7 +300,12 @@ def run_oncall(args: argparse.Namespace, url: str) -> dict[str, Any]:
         meter = CpuMeter(server=tree(server.pid), postgres=named("postgres"),
                          redis=named("redis-server"))
         meter.start()
-        result = generate(port, "oncall", args, seed=2)
+        main_load = start(port, "oncall", args, seed=2)
+        limited = (start(port, "limited", args, seed=3, rate=args.limited_rate, connections=16)
+                   if args.limited_rate else None)
+        result = collect(main_load)
+        if limited is not None:
+            result["limited"] = collect(limited)
         result["cpu"] = meter.stop()
         result["steal"] = meter.steal
     finally:
@@ -317,11 +355,15 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2, help="database threads per worker")
     parser.add_argument("--new-share", type=float, default=0.1,
                         help="share of alerts that open a new group (default 0.1)")
+    parser.add_argument("--limited-rate", type=float, default=0.0,
+                        help=f"also drive {LIMITED} at this rate (alerts a second)")
+    parser.add_argument("--limit", type=float, default=100.0,
+                        help=f"{LIMITED}'s rate limit (alerts a second, burst as many)")
     args = parser.parse_args()
 
     url, user = scratch_database()
     try:
-        prepare(url)
+        prepare(url, args.limit)
         ours = run_oncall(args, url)
     finally:
         drop_database(url, user)
@@ -349,6 +391,12 @@ def main() -> int:
                       for name, seconds in cpu.items())
           + f" (machine busy {100 * sum(cpu.values()) / ours['elapsed'] / CORES:.0f}%"
           f" of {CORES} cores; hypervisor steal {ours['steal']:.0%})")
+    if "limited" in ours:
+        lim = ours["limited"]
+        accepted = lim["statuses"].get(202, 0)
+        print(f"{LIMITED:<13} offered {args.limited_rate:>6.0f}/s, limit {args.limit:g}/s: "
+              f"statuses {lim['statuses']}, accepted {accepted / lim['elapsed']:.1f}/s, "
+              f"p99 {lim['p99_ms']:.1f} ms")
     if theirs is not None:
         print(line("alertmanager", theirs))
         print(f"ratio oncall/alertmanager (achieved rate): {ours['rate'] / theirs['rate']:.2f}")

@@ -22,6 +22,7 @@ from oncall.db.applied import ConfigCache
 from oncall.db.engine import engine_options, make_engine
 from oncall.settings import Settings
 from oncall.store import Stores, stores_for
+from oncall.store.ratelimit import Limiter, limiter_for
 
 if TYPE_CHECKING:
     from oncall.worker.queue import Tasks
@@ -51,6 +52,8 @@ class Context:
     configs: ConfigCache = field(default_factory=ConfigCache)
     queue: Waker | None = None
     """None: the Huey queue named by the settings, reached on the first wake."""
+    limiter: Limiter | None = None
+    """None: rate-limit buckets in the settings' Redis, else in the database (on first use)."""
     _guard: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     @classmethod
@@ -66,6 +69,13 @@ class Context:
 
     def now(self) -> datetime:
         return self.clock()
+
+    def limits(self) -> Limiter:
+        """The rate-limit buckets every process of the installation shares."""
+        with self._guard:
+            if self.limiter is None:
+                self.limiter = limiter_for(self.engine, self.settings.redis_url)
+            return self.limiter
 
     def config(self, session: Session | None = None) -> ConfigSet:
         """The applied config in force (rechecked at most every second)."""

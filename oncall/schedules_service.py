@@ -3,9 +3,10 @@
 Config overrides live in the Schedule spec; these are the ones people make on the day ("take my
 Tuesday"). They are rows in `schedule_overrides`, laid over the config's own overrides by
 `effective_schedule`, so every reader (who is on call, escalation, iCal feeds) sees the same
-answer. Permissions: a responder may give away or trade only their own shifts of their team's
-schedule; an admin of the schedule's team may override anyone. Every change is audited.
-Callers own the transaction.
+answer. Permissions (`may_override`, the one rule for the web app and the API): a responder may
+give away or trade only their own shifts of their team's schedule; an admin of the schedule's
+team, or a platform admin, may override anyone. Every change is audited. Callers own the
+transaction.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from sqlalchemy.orm import Session
 
 from oncall.config.configset import ConfigSet
 from oncall.config.models import Schedule
-from oncall.core.schedule import shifts
+from oncall.config.types import Target
+from oncall.core.schedule import Shift, on_call, shifts
 from oncall.core.schedule.overrides import (
     Cover,
     OverrideError,
@@ -33,6 +35,7 @@ from oncall.db.models import ScheduleOverrideRow, SecretTokenRow, UserRow
 from oncall.incidents import events
 from oncall.incidents.actors import Actor, Forbidden
 from oncall.incidents.people import is_active
+from oncall.paging.targets import TargetResolver
 
 OVERRIDE_CREATED = "schedule.override_created"
 OVERRIDE_CANCELLED = "schedule.override_cancelled"
@@ -41,10 +44,24 @@ FEED_CREATED = "feed.token_created"
 FEED_REVOKED = "feed.token_revoked"
 ICAL = "ical"
 MAX_OVERRIDE = timedelta(days=90)
+ON_CALL_HORIZON = timedelta(days=31)
+"""How far before and after an instant `on_call_at` looks for the start and end of a shift."""
 
 
 class Invalid(ValueError):
-    pass
+    """A request the service refuses; `field` names the input at fault when one is."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class NotFound(Invalid):
+    """No such override (or one already cancelled, or of another schedule)."""
+
+
+class Conflict(Invalid):
+    """The schedule is not in the state the caller said it expected (`replaces`)."""
 
 
 @dataclass(frozen=True)
@@ -66,10 +83,10 @@ def _schedule(config: ConfigSet, name: str) -> Schedule:
     return found
 
 
-def _user(session: Session, email: str) -> UserRow:
+def _user(session: Session, email: str, field: str | None = None) -> UserRow:
     user = session.scalar(select(UserRow).where(UserRow.email == email.strip().lower()))
     if user is None or user.disabled_at is not None:
-        raise Invalid(f"unknown user {email!r}")
+        raise Invalid(f"unknown user {email!r}", field)
     return user
 
 
@@ -96,7 +113,18 @@ def active_overrides(
     )
     if schedule is not None:
         query = query.where(ScheduleOverrideRow.schedule_name == schedule)
-    rows = list(session.scalars(query))
+    return _app_overrides(session, list(session.scalars(query)))
+
+
+def get_override(session: Session, schedule: str, override_id: int) -> AppOverride:
+    """One live (not cancelled) app override of the schedule, or NotFound."""
+    row = session.get(ScheduleOverrideRow, override_id)
+    if row is None or row.cancelled_at is not None or row.schedule_name != schedule:
+        raise NotFound(f"no override {override_id} of {schedule}")
+    return _app_overrides(session, [row])[0]
+
+
+def _app_overrides(session: Session, rows: list[ScheduleOverrideRow]) -> list[AppOverride]:
     ids = {r.user_id for r in rows} | {r.replaces_user_id for r in rows if r.replaces_user_id}
     ids |= {r.created_by_id for r in rows if r.created_by_id}
     emails = {
@@ -128,13 +156,50 @@ def effective_schedule(
     return laid_over(schedule, ((o.who, o.starts_at, o.ends_at) for o in found))
 
 
-def _may_override(actor: Actor, schedule: Schedule) -> bool:
-    """Admin of the schedule's team: anyone's shifts. Anyone else: only their own."""
-    return actor.roles.get(schedule.team) == "admin"
+def on_call_at(
+    session: Session, schedule: Schedule, at: datetime, horizon: timedelta = ON_CALL_HORIZON
+) -> Shift:
+    """The shift holding `at`, the app's overrides laid on: who is on call, since and until when
+    (within `horizon`). The one answer `oncall who` and the API give."""
+    effective = effective_schedule(session, schedule, at - horizon, at + horizon)
+    return on_call(effective, at, horizon=horizon)
+
+
+@dataclass(frozen=True)
+class TargetNow:
+    kind: str
+    ref: str
+    people: list[str]
+    """Who this target pages at the instant (empty: nobody, e.g. a coverage gap)."""
+
+
+def escalation_at(
+    session: Session, config: ConfigSet, service_name: str, at: datetime
+) -> list[list[TargetNow]]:
+    """Who each step of the service's escalation policy would page at `at`, per target, by the
+    resolver escalation itself uses; [] when the service has no policy."""
+    service = config.services.get(service_name)
+    policy = config.policies.get(service.escalation_policy or "") if service else None
+    if policy is None:
+        return []
+    resolve = TargetResolver(session.connection(), config)
+
+    def now(target: Target) -> TargetNow:
+        return TargetNow(target.kind, target.ref, list(resolve(target, at)))
+
+    return [[now(t) for t in step.targets] for step in policy.steps]
+
+
+def may_override(actor: Actor, schedule: Schedule) -> bool:
+    """Platform admins and admins of the schedule's team: anyone's shifts. Anyone else (a
+    responder of the team): only their own."""
+    return actor.platform_admin or actor.roles.get(schedule.team) == "admin"
 
 
 def _require_member(actor: Actor, schedule: Schedule, action: str) -> None:
     actor.require_responder(action)
+    if actor.platform_admin:
+        return
     if actor.roles.get(schedule.team) not in ("admin", "responder"):
         raise Forbidden(
             f"{actor.name} is not a responder of team {schedule.team} and cannot {action}"
@@ -143,13 +208,16 @@ def _require_member(actor: Actor, schedule: Schedule, action: str) -> None:
 
 def _check_window(start: datetime, end: datetime, now: datetime) -> None:
     if end <= start:
-        raise Invalid("an override must end after it starts")
+        raise Invalid("an override must end after it starts", "end")
     if end <= now:
-        raise Invalid("an override must end in the future")
+        raise Invalid("an override must end in the future", "end")
     if end - start > MAX_OVERRIDE:
-        raise Invalid("an override is limited to 90 days: change the schedule in config instead")
+        raise Invalid(
+            "an override is limited to 90 days: change the schedule in config instead", "end"
+        )
     if start.microsecond or end.microsecond:
-        raise Invalid("override times must be whole seconds")
+        field = "start" if start.microsecond else "end"
+        raise Invalid("override times must be whole seconds", field)
 
 
 def create_override(
@@ -163,27 +231,35 @@ def create_override(
     end: datetime,
     reason: str | None,
     now: datetime,
+    replaces: str | None = None,
 ) -> AppOverride:
-    """Give [start, end) of a schedule to `who`."""
+    """Give [start, end) of a schedule to `who`. With `replaces`, only if that person holds the
+    whole window now (else Conflict): a caller that read the schedule does not overwrite a
+    change made since."""
     schedule = _schedule(config, schedule_name)
     _require_member(actor, schedule, "override schedules")
     _check_window(start, end, now)
-    cover = _user(session, who)
+    cover = _user(session, who, "user")
     if cover.email not in members(schedule) and cover.email not in config.users:
-        raise Invalid(f"{who} is not a user of any team")
+        raise Invalid(f"{who} is not a user of any team", "user")
     current = shifts(effective_schedule(session, schedule, start, end), start, end)
     holders = {s.who for s in current}
-    if not _may_override(actor, schedule) and holders != {actor.name}:
+    if replaces is not None and holders != {replaces.strip().lower()}:
+        held = ", ".join(sorted(h or "no one" for h in holders))
+        raise Conflict(
+            f"{replaces} does not hold the whole window: on call in it now: {held}", "replaces"
+        )
+    if not may_override(actor, schedule) and holders != {actor.name}:
         others = ", ".join(sorted(h or "no one" for h in holders - {actor.name})) or "no one"
         raise Forbidden(
             f"{actor.name} may only override their own shifts ({others} on call in that window)"
         )
-    replaces = holders.pop() if len(holders) == 1 else None
+    holder = holders.pop() if len(holders) == 1 else None
     try:
         make_override(schedule, cover.email, start, end)
     except OverrideError as exc:
         raise Invalid(str(exc)) from None
-    replaced = _user(session, replaces) if replaces else None
+    replaced = _user(session, holder) if holder else None
     row = ScheduleOverrideRow(
         schedule_name=schedule.name,
         user_id=cover.id,
@@ -205,14 +281,14 @@ def create_override(
         {
             "id": row.id,
             "who": cover.email,
-            "replaces": replaces,
+            "replaces": holder,
             "from": start.isoformat(),
             "to": end.isoformat(),
             "reason": row.reason,
         },
     )
     return AppOverride(
-        row.id, schedule.name, cover.email, replaces, start, end, row.reason, actor.name
+        row.id, schedule.name, cover.email, holder, start, end, row.reason, actor.name
     )
 
 
@@ -229,7 +305,7 @@ def create_swap(
     """Trade two people's shifts; a responder must be one of the two."""
     schedule = _schedule(config, schedule_name)
     _require_member(actor, schedule, "swap shifts")
-    if not _may_override(actor, schedule) and actor.name not in (first.who, second.who):
+    if not may_override(actor, schedule) and actor.name not in (first.who, second.who):
         raise Forbidden(f"{actor.name} may only swap their own shifts")
     for cover in (first, second):
         _check_window(cover.start, cover.end, now)
@@ -289,15 +365,23 @@ def create_swap(
 
 
 def cancel_override(
-    session: Session, config: ConfigSet, actor: Actor, override_id: int, now: datetime
+    session: Session,
+    config: ConfigSet,
+    actor: Actor,
+    override_id: int,
+    now: datetime,
+    schedule_name: str | None = None,
 ) -> None:
+    """Cancel an app override (of `schedule_name`, when given)."""
     row = session.get(ScheduleOverrideRow, override_id)
     if row is None or row.cancelled_at is not None:
-        raise Invalid(f"override {override_id} does not exist or is already cancelled")
+        raise NotFound(f"override {override_id} does not exist or is already cancelled")
+    if schedule_name is not None and row.schedule_name != schedule_name:
+        raise NotFound(f"override {override_id} is not an override of {schedule_name}")
     schedule = _schedule(config, row.schedule_name)
     _require_member(actor, schedule, "cancel overrides")
     own = actor.user_id in (row.user_id, row.replaces_user_id, row.created_by_id)
-    if not _may_override(actor, schedule) and not own:
+    if not may_override(actor, schedule) and not own:
         raise Forbidden(f"{actor.name} may only cancel overrides of their own shifts")
     row.cancelled_at = now
     _audit(session, actor, OVERRIDE_CANCELLED, row.schedule_name, now, {"id": row.id})

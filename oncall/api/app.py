@@ -65,6 +65,9 @@ ROUTE_MODULES: list[str] = [
     "oncall.api.heartbeats",
     "oncall.api.pagerduty",
     "oncall.api.opsgenie",
+    "oncall.api.schedules",
+    "oncall.api.directory",
+    "oncall.api.users",
 ]
 """Modules whose `routes(ctx)` make up the API, matched in this order."""
 

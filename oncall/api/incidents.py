@@ -8,6 +8,10 @@ Actions are idempotent: acknowledging an acknowledged incident answers 200 with
 `"changed": false`; asking for a transition the state does not allow (acknowledging a resolved
 incident) answers 409. A committed change wakes the worker, which sends what it queued (updates,
 a page to a new assignee) at once.
+
+A key's user may also declare an incident by hand (`POST /api/v1/incidents`: responders and
+admins of the service's team, platform admins), ask for the next escalation step now, and
+set the incident roles (commander, scribe, communications).
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ from oncall.api.rest import (
 from oncall.api.routing import Operation, bind
 from oncall.db.engine import write_session
 from oncall.db.models import AlertRow, AuditEventRow, UserRow
-from oncall.incidents import runbooks, service
+from oncall.incidents import roles, runbooks, service
 from oncall.incidents.actors import Actor, Forbidden
 from oncall.incidents.queries import (
     MAX_LIMIT,
@@ -80,6 +84,22 @@ class ReassignBody(_Body):
 
 class PriorityBody(_Body):
     priority: str = Field(pattern=r"^P[1-5]$")
+
+
+class DeclareBody(_Body):
+    service: str = Field(max_length=255)
+    title: str
+    priority: str | None = None
+    description: str | None = None
+
+
+class EscalateBody(_Body):
+    pass
+
+
+class RoleBody(_Body):
+    user: str | None = Field(None, max_length=320,
+                             description="Email of the holder; omitted: the key's user")
 
 
 # --- serialisation ------------------------------------------------------------------------------
@@ -143,10 +163,12 @@ def event_json(e: AuditEventRow) -> dict[str, Any]:
     }
 
 
-def detail_json(d: IncidentDetail) -> dict[str, Any]:
+def detail_json(d: IncidentDetail, held: dict[str, roles.Holder]) -> dict[str, Any]:
     i = d.item.incident
     return {
         **incident_json(d.item),
+        "description": i.description,
+        "roles": roles.as_json(held),
         "acknowledged_by": d.users.get(i.acknowledged_by_id) if i.acknowledged_by_id else None,
         "resolved_by": d.users.get(i.resolved_by_id) if i.resolved_by_id else None,
         "alerts": [alert_json(a) for a in d.alerts],
@@ -361,7 +383,7 @@ async def show(ctx: ApiContext, request: Request) -> Response:
             if detail is None:
                 raise Problem(problems.problem(
                     404, f"incident {incident_id} does not exist", instance=request.url.path))
-            body = detail_json(detail)
+            body = detail_json(detail, roles.holders(session, incident_id))
         return JSONResponse(body)
 
     return await run(ctx, request, work)
@@ -493,6 +515,158 @@ async def change_priority(ctx: ApiContext, request: Request) -> Response:
     return await _action(ctx, request, PriorityBody, _change_priority)
 
 
+ESCALATE = _action_operation(
+    "escalateIncident", "Page the next escalation step now instead of at its timeout",
+    _object({}, []), required=False)
+
+
+def _escalate(_ctx: ApiContext, s: Session, i: int, a: Actor, _b: EscalateBody,
+              now: datetime) -> service.Outcome:
+    outcome = service.escalate_now(s, i, a, now)
+    if not outcome.changed:
+        status = outcome.incident.status
+        raise service.Invalid(
+            f"incident {i} has no further escalation step" if status == service.TRIGGERED
+            else f"incident {i} is {status}: only a triggered incident escalates")
+    return outcome
+
+
+async def escalate(ctx: ApiContext, request: Request) -> Response:
+    return await _action(ctx, request, EscalateBody, _escalate)
+
+
+DECLARE: Operation = {
+    "operationId": "declareIncident",
+    "summary": "Declare an incident by hand on a service; the key's user becomes commander",
+    "description": (
+        "Opens an incident on `service` that escalates through the service's escalation "
+        "policy like one opened by an alert. Platform admins and the responders and admins "
+        "of the service's team may declare. `priority` defaults to P3. The answer is the "
+        "incident as `GET /api/v1/incidents/{incident_id}` returns it; Location names it."),
+    "tags": ["incidents"],
+    "requestBody": {"required": True, "content": {"application/json": {"schema": _object({
+        "service": {"type": "string", "maxLength": 255},
+        "title": {"type": "string", "minLength": 1, "maxLength": service.TITLE_MAX},
+        "priority": {"enum": ["P1", "P2", "P3", "P4", "P5"]},
+        "description": {"type": "string", "maxLength": service.DESCRIPTION_MAX,
+                        "description": "Markdown"},
+    }, ["service", "title"])}}},
+    "responses": {
+        "201": json_body(ref("IncidentDetail"), "Declared"),
+        "400": problem("The body is not JSON"),
+        "401": _COMMON_ERRORS["401"],
+        "403": problem("The key's user may not declare incidents on this service"),
+        "413": problem("The body is larger than 1 MB"),
+        "415": problem("The body is not JSON"),
+        "422": problem("Unknown service, blank title or bad priority; invalid-params names it"),
+        "503": UNAVAILABLE,
+    },
+}
+
+
+def _declare(ctx: ApiContext, request: Request, raw: bytes) -> Response:
+    now = ctx.clock()
+    path = request.url.path
+    with write_session(ctx.engine) as session:
+        actor = authenticate(session, request, now)
+        body = parse_body(request, raw, DeclareBody)
+        try:
+            incident_id = service.declare(
+                session, actor, service_name=body.service, title=body.title,
+                priority=body.priority, description=body.description, now=now).id
+        except service.Rejected as exc:
+            raise Problem(problems.unprocessable(exc.field, str(exc), instance=path)) from None
+        except Forbidden as exc:
+            raise Problem(problems.problem(403, str(exc), instance=path)) from None
+        detail = incident_detail(session, incident_id)
+        assert detail is not None
+        answer = detail_json(detail, roles.holders(session, incident_id))
+    ctx.wake()
+    return JSONResponse(answer, status_code=201, headers={"Location": f"{BASE}/{incident_id}"})
+
+
+async def declare(ctx: ApiContext, request: Request) -> Response:
+    raw = await request.body()
+    return await run(ctx, request, lambda: _declare(ctx, request, raw))
+
+
+_ROLE = {"name": "name", "in": "path", "required": True, "description": "The role",
+         "schema": {"enum": list(roles.ROLES)}}
+_ROLE_RESPONSES = {
+    "200": json_body({"type": "object", "required": ["changed", "incident", "roles"],
+                      "properties": {"changed": {"type": "boolean"},
+                                     "incident": ref("Incident"),
+                                     "roles": {"type": "object"}}},
+                     "Done (or already so: changed is false)"),
+    "403": problem("The key's user may not act on this incident"),
+    **_COMMON_ERRORS,
+    "404": problem("No such incident or role"),
+}
+SET_ROLE: Operation = {
+    "operationId": "setIncidentRole",
+    "summary": "Take a role (no user) or give it to someone (a member of any team)",
+    "tags": ["incidents"],
+    "parameters": [_ID, _ROLE],
+    "requestBody": {"required": False, "content": {"application/json": {"schema": _object(
+        {"user": {"type": "string", "maxLength": 320,
+                  "description": "Email of the new holder; omitted: the key's user"}}, [])}}},
+    "responses": {
+        **_ROLE_RESPONSES,
+        "400": problem("The body is not JSON"),
+        "413": problem("The body is larger than 1 MB"),
+        "415": problem("The body is not JSON"),
+        "422": problem("The user is not a member of any team"),
+    },
+}
+CLEAR_ROLE: Operation = {
+    "operationId": "clearIncidentRole",
+    "summary": "Nobody holds the role any more",
+    "tags": ["incidents"],
+    "parameters": [_ID, _ROLE],
+    "responses": _ROLE_RESPONSES,
+}
+
+
+def _change_role(ctx: ApiContext, request: Request, raw: bytes, incident_id: int,
+                 role: str) -> Response:
+    now = ctx.clock()
+    path = request.url.path
+    with write_session(ctx.engine) as session:
+        actor = authenticate(session, request, now)
+        if role not in roles.ROLES:
+            raise Problem(problems.problem(
+                404, f"no role {role!r}: the roles are {', '.join(roles.ROLES)}",
+                instance=path))
+        try:
+            if request.method == "DELETE":
+                outcome = service.clear_role(session, incident_id, actor, role, now)
+            else:
+                body = parse_body(request, raw, RoleBody)
+                outcome = service.assign_role(session, incident_id, actor, role, body.user,
+                                              now)
+        except Forbidden as exc:
+            raise Problem(problems.problem(403, str(exc), instance=path)) from None
+        except service.NotFound as exc:
+            raise Problem(problems.problem(404, str(exc), instance=path)) from None
+        except service.Rejected as exc:
+            raise Problem(problems.unprocessable(exc.field, str(exc), instance=path)) from None
+        detail = incident_detail(session, incident_id)
+        assert detail is not None
+        answer = {"changed": outcome.changed, "incident": incident_json(detail.item),
+                  "roles": roles.as_json(outcome.holders)}
+    return JSONResponse(answer)
+
+
+async def change_role(ctx: ApiContext, request: Request) -> Response:
+    try:
+        incident_id = _incident_id(request)
+    except Problem as p:
+        return p.response
+    role = str(request.path_params["name"])
+    raw = await request.body()
+    return await run(ctx, request, lambda: _change_role(ctx, request, raw, incident_id, role))
+
+
 class RunbookBody(_Body):
     params: dict[str, Any] = Field(default_factory=dict)
 
@@ -578,8 +752,10 @@ ONE = BASE + "/{incident_id}"
 
 def openapi_paths() -> dict[str, Any]:
     return {
-        BASE: {"get": INDEX},
+        BASE: {"get": INDEX, "post": DECLARE},
         ONE: {"get": SHOW},
+        ONE + "/escalate": {"post": ESCALATE},
+        ONE + "/roles/{name}": {"put": SET_ROLE, "delete": CLEAR_ROLE},
         ONE + "/acknowledge": {"post": ACKNOWLEDGE},
         ONE + "/resolve": {"post": RESOLVE},
         ONE + "/notes": {"post": ADD_NOTE},
@@ -593,7 +769,12 @@ def routes(ctx: ApiContext) -> list[BaseRoute]:
     one = BASE + "/{incident_id:int}"
     return [
         Route(BASE, bind(index, ctx), methods=["GET"], name="incidents"),
+        Route(BASE, bind(declare, ctx), methods=["POST"], name="incident-declare"),
         Route(one, bind(show, ctx), methods=["GET"], name="incident"),
+        Route(one + "/escalate", bind(escalate, ctx), methods=["POST"],
+              name="incident-escalate"),
+        Route(one + "/roles/{name}", bind(change_role, ctx), methods=["PUT", "DELETE"],
+              name="incident-role"),
         Route(one + "/acknowledge", bind(acknowledge, ctx), methods=["POST"],
               name="incident-acknowledge"),
         Route(one + "/resolve", bind(resolve, ctx), methods=["POST"], name="incident-resolve"),

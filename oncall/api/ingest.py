@@ -39,7 +39,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from oncall.api import problems
+from oncall.api import problems, throttle
 from oncall.api.app import ApiContext, database_unavailable
 from oncall.api.openapi import UNAVAILABLE, json_body, problem, ref
 from oncall.api.routing import Operation
@@ -330,6 +330,9 @@ async def _receive(ctx: ApiContext, certs: CertCache, visit: Callable[[str], Non
         return unauthorized(integration, path)
     mark = (replays.Mark(integration.name, proof.digest, proof.expires_at)
             if proof is not None else None)
+    admitted = await throttle.admit_alert(ctx, config, integration)
+    if not admitted.allowed:  # counted against the sender only once it proved who it is
+        return throttle.too_many(admitted, f"integration {name}", path)
 
     media = media_type(request)
     allowed = _SNS_TYPES if sns else _JSON_TYPES

@@ -80,6 +80,11 @@ def revoke_key(session: Session, name: str, now: datetime) -> int:
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
+def key_prefix(key: str) -> str | None:
+    """The public part of a well-formed key, which names it (in lists, in rate limits)."""
+    return _parse(key.strip())
+
+
 def actor_for_key(session: Session, key: str, now: datetime) -> Actor | None:
     """The user a valid key acts as, with their current roles; None for any invalid key."""
     prefix = _parse(key.strip())

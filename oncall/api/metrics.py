@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from oncall.api import problems
+from oncall.api import problems, throttle
 from oncall.api.app import ApiContext
 from oncall.api.openapi import UNAVAILABLE, problem
 from oncall.api.routing import Operation, bind
@@ -44,6 +44,7 @@ from oncall.db.models import (
 from oncall.store import heartbeats as heartbeat_store
 from oncall.store import timers
 from oncall.store.outbox_status import NotificationStatus
+from oncall.store.ratelimit import Limiter
 
 PATH = "/metrics"
 OVERDUE = timedelta(seconds=30)
@@ -180,12 +181,26 @@ def _heartbeats(session: Session, now: datetime, config: ConfigSet) -> list[str]
     return out
 
 
-def render(session: Session, now: datetime, config: ConfigSet | None = None) -> str:
-    """The exposition text: every family, read in the caller's session (the heartbeats' too,
-    given the applied config)."""
+def _rate_limited(config: ConfigSet, limiter: Limiter) -> list[str]:
+    """Alerts each integration had refused for being over its rate limit (every process's)."""
+    name = "oncall_rate_limited_total"
+    keys = {throttle.integration_key(i): i for i in sorted(config.integrations)}
+    counts = limiter.refused(keys)
+    return [*_header(name, "Deliveries an integration had refused (429) for being over its "
+                           "rate limit.", "counter"),
+            *(_line(name, counts.get(key, 0), integration=integration)
+              for key, integration in keys.items())]
+
+
+def render(session: Session, now: datetime, config: ConfigSet | None = None,
+           limiter: Limiter | None = None) -> str:
+    """The exposition text: every family, read in the caller's session (the heartbeats' and
+    the rate limits' too, given the applied config and the buckets)."""
     lines = [line for family in FAMILIES for line in family(session, now)]
     if config is not None and config.heartbeats:
         lines += _heartbeats(session, now, config)
+    if config is not None and limiter is not None:
+        lines += _rate_limited(config, limiter)
     return "\n".join(lines) + "\n"
 
 
@@ -224,7 +239,8 @@ class Scrapes:
 
     def compute(self) -> str:
         with Session(self.ctx.engine) as session:
-            return render(session, self.ctx.clock(), self.ctx.config(session))
+            return render(session, self.ctx.clock(), self.ctx.config(session),
+                          self.ctx.process.limits())
 
 
 OPERATION: Operation = {

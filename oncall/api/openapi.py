@@ -52,6 +52,41 @@ def json_body(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+RATE_LIMITED = problem("Over the API key's or the integration's rate limit: nothing was done; "
+                       "retry after Retry-After seconds", _RETRY_AFTER)
+_VENDOR_PATHS = ("/v2/enqueue", "/v2/change/enqueue", "/v2/alerts")
+"""PagerDuty's and Opsgenie's APIs, which answer a refusal in their vendor's own shape."""
+
+
+def _rate_limited(path: str, operation: dict[str, Any]) -> dict[str, Any] | None:
+    """The 429 an operation may answer (`oncall.api.throttle`), None if it is not limited."""
+    if path.startswith(_VENDOR_PATHS):
+        return {**json_body({"type": "object"}, "Over the integration's rate limit, in the "
+                                                "vendor's own shape"), "headers": _RETRY_AFTER}
+    if path.startswith("/api/v1/integrations/"):
+        return RATE_LIMITED
+    security = operation.get("security")
+    if security is None or {"apiKey": []} in security:
+        return RATE_LIMITED
+    return None
+
+
+def with_rate_limits(paths: dict[str, Any]) -> dict[str, Any]:
+    """Every rate-limited operation documents its 429 (the limits are in one place, not in
+    every route module)."""
+    out: dict[str, Any] = {}
+    for path, item in paths.items():
+        out[path] = dict(item)
+        for method, operation in item.items():
+            if not isinstance(operation, dict) or not isinstance(operation.get("responses"), dict):
+                continue
+            answer = _rate_limited(path, operation)
+            if answer is not None:
+                out[path][method] = {**operation,
+                                     "responses": {"429": answer, **operation["responses"]}}
+    return out
+
+
 # --- components ---------------------------------------------------------------------------------
 
 SCHEMAS: dict[str, Any] = {
@@ -159,8 +194,17 @@ SCHEMAS: dict[str, Any] = {
             ref("Incident"),
             {
                 "type": "object",
-                "required": ["alerts", "timeline"],
+                "required": ["alerts", "timeline", "roles"],
                 "properties": {
+                    "description": {**_NULLABLE_STRING,
+                                    "description": "Markdown, given when the incident was "
+                                                   "declared by hand"},
+                    "roles": {
+                        "type": "object",
+                        "description": "Who holds each incident role now (null: nobody)",
+                        "properties": {role: {"oneOf": [{"type": "null"}, ref("RoleHolder")]}
+                                       for role in ("commander", "scribe", "communications")},
+                    },
                     "acknowledged_by": _NULLABLE_STRING,
                     "resolved_by": _NULLABLE_STRING,
                     "alerts": {"type": "array", "items": ref("Alert")},
@@ -168,6 +212,16 @@ SCHEMAS: dict[str, Any] = {
                 },
             },
         ]
+    },
+    "RoleHolder": {
+        "type": "object",
+        "required": ["user", "assigned_by", "assigned_at"],
+        "properties": {
+            "user": {"type": "string", "description": "The holder's email"},
+            "name": _NULLABLE_STRING,
+            "assigned_by": {"type": "string", "description": "Who gave the role (an actor)"},
+            "assigned_at": _DATETIME,
+        },
     },
     "IncidentList": {
         "type": "object",
@@ -244,7 +298,7 @@ def document(modules: list[ModuleType]) -> dict[str, Any]:
                            "Twilio and acknowledge links. Errors are RFC 7807 problem "
                            "documents (application/problem+json) unless a route says otherwise.",
         },
-        "paths": paths,
+        "paths": with_rate_limits(paths),
         "components": {"schemas": SCHEMAS, "securitySchemes": SECURITY_SCHEMES},
         "security": [{"apiKey": []}],
     }

@@ -32,6 +32,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from oncall.api import throttle
 from oncall.api.app import ApiContext, database_unavailable, request_id
 from oncall.api.openapi import json_body
 from oncall.api.pagerduty import KeyedIntegrations, applied_config, key_of, matching
@@ -51,6 +52,9 @@ ACKNOWLEDGE = "/v2/alerts/{identifier}/acknowledge"
 CLOSE = "/v2/alerts/{identifier}/close"
 SCHEME = "geniekey"
 UNPROCESSABLE = "Request body is not processable. Please check the errors."
+
+
+THROTTLED = "You are making too many requests! To avoid errors, we recommend you limit requests."
 
 
 class _Call:
@@ -128,6 +132,10 @@ async def _integration(ctx: ApiContext, call: _Call, keys: KeyedIntegrations,
 
 async def _accept(ctx: ApiContext, call: _Call, config: ConfigSet, integration: Integration,
                   alert: Alert, now: datetime) -> list[int] | JSONResponse:
+    admitted = await throttle.admit_alert(ctx, config, integration)
+    if not admitted.allowed:  # Opsgenie's own answer, which its clients back off from
+        return call.error(429, THROTTLED,
+                          headers={"Retry-After": throttle.retry_after(admitted)})
     try:
         result = await ctx.ingest.accept(config, integration, [alert], now, ctx.services, None)
     except Exception as exc:

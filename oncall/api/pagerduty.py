@@ -33,13 +33,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from oncall.api import changes
+from oncall.api import changes, throttle
 from oncall.api.app import ApiContext, database_unavailable
 from oncall.api.openapi import json_body
 from oncall.api.routing import Operation
 from oncall.config.configset import ConfigSet
 from oncall.config.models import Integration
 from oncall.config.types import MissingSecret, resolve_env
+from oncall.core.ratelimit import Decision
 from oncall.ingest import limits
 from oncall.ingest.normalizers import PayloadError, normalize
 from oncall.ingest.normalizers.pagerduty import with_dedup_key
@@ -50,6 +51,7 @@ ENQUEUE = "/v2/enqueue"
 CHANGE_ENQUEUE = "/v2/change/enqueue"
 INVALID = "Event object is invalid"
 BAD_KEY = "Invalid routing key"
+THROTTLED = "Requests for this service are arriving too quickly. Please retry later."
 
 
 # --- finding the integration by its key ----------------------------------------------------------
@@ -160,9 +162,18 @@ def _routing_key(event: dict[str, Any]) -> str | JSONResponse:
 # --- alert events --------------------------------------------------------------------------------
 
 
+def throttled(decision: Decision) -> JSONResponse:
+    """PagerDuty's answer to an integration over its rate limit: its clients retry a 429."""
+    return JSONResponse({"status": "throttle exceeded", "message": THROTTLED},
+                        status_code=429, headers={"Retry-After": throttle.retry_after(decision)})
+
+
 async def _enqueue(ctx: ApiContext, config: ConfigSet, integration: Integration,
                    event: dict[str, Any], now: datetime) -> Response:
     """Normalise, store and answer one alert event for `integration` (its key checked)."""
+    admitted = await throttle.admit_alert(ctx, config, integration)
+    if not admitted.allowed:
+        return throttled(admitted)
     event, dedup_key = with_dedup_key(event, uuid.uuid4().hex)
     try:
         alerts = [a.for_integration(integration.name)
@@ -242,6 +253,9 @@ async def change_enqueue(ctx: ApiContext, keys: KeyedIntegrations, request: Requ
     if isinstance(found, Response):
         return found
     event, config, integration = found
+    admitted = await throttle.admit_alert(ctx, config, integration)
+    if not admitted.allowed:
+        return throttled(admitted)
     change = changes.validate(event)
     if not isinstance(change, changes.ChangeEvent):
         return invalid(*(f"'{field or 'body'}' {reason}" for field, reason in change))

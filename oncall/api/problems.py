@@ -26,6 +26,7 @@ _SLUGS = {
     413: "payload-too-large",
     415: "unsupported-media-type",
     422: "invalid-payload",
+    429: "rate-limited",
     500: "internal-error",
     503: "unavailable",
 }

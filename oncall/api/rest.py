@@ -4,21 +4,25 @@ raised as exceptions and answered, sync database work run off the event loop."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
+from redis.exceptions import RedisError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from oncall.api import problems
+from oncall.api import problems, throttle
 from oncall.api.app import ApiContext, database_unavailable
-from oncall.api.keys import actor_for_key
+from oncall.api.keys import actor_for_key, key_prefix
 from oncall.incidents.actors import Actor
 from oncall.ingest import limits
+
+log = logging.getLogger(__name__)
 
 MAX_ID = 2**63 - 1
 """The largest id a path may name (PostgreSQL's bigint): a larger one is simply not found."""
@@ -44,7 +48,25 @@ def authenticate(session: Session, request: Request, now: datetime) -> Actor:
             401, "a valid API key is required: Authorization: Bearer <key>",
             instance=request.url.path, headers={"WWW-Authenticate": 'Bearer realm="oncall"'},
         ))
+    _within_limit(session, request, token)
     return actor
+
+
+def _within_limit(session: Session, request: Request, token: str) -> None:
+    """The key's call against its bucket (only a valid key has one): 429 when over."""
+    app = request.scope.get("app")
+    ctx = getattr(app.state, "ctx", None) if app is not None else None
+    prefix = key_prefix(token)
+    if ctx is None or prefix is None:
+        return
+    try:
+        decision = throttle.admit_api_key(ctx, session.connection(), ctx.process.config(session),
+                                          prefix)
+    except RedisError as exc:  # fail open: the buckets are out of reach, the call is not
+        log.warning("rate limit of API key %s not checked: %s", prefix, exc)
+        return
+    if not decision.allowed:
+        raise Problem(throttle.too_many(decision, "this API key", request.url.path))
 
 
 def no_nul(value: str, name: str, path: str) -> str:

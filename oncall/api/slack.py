@@ -34,7 +34,7 @@ from oncall.api.routing import Operation, bind
 from oncall.api.threads import offloaded
 from oncall.config.suggest import did_you_mean
 from oncall.db.engine import write_session
-from oncall.incidents import runbooks, service
+from oncall.incidents import roles, runbooks, service
 from oncall.incidents.actors import Actor, Forbidden
 from oncall.incidents.events import params_text
 from oncall.incidents.people import actor_for_email
@@ -230,7 +230,8 @@ def interactions(slack: Slack, request: Request, body: bytes) -> Response:
 
 COMMANDS_OPERATION: Operation = {
     "operationId": "slackCommand",
-    "summary": "The /oncall slash command: ack, resolve, who, run, status, postmortem",
+    "summary": "The /oncall slash command: ack, resolve, who, run, status, postmortem, "
+               "declare, escalate, role",
     "tags": ["slack"],
     "security": [],
     "requestBody": {"required": True, "content": _FORM},
@@ -243,7 +244,9 @@ COMMANDS_OPERATION: Operation = {
 
 def commands(slack: Slack, request: Request, body: bytes) -> Response:
     """`/oncall ack|resolve N`, `/oncall who SERVICE`, `/oncall run RUNBOOK N key=value`,
-    `/oncall status PAGE "text"|resolve` and `/oncall postmortem N`."""
+    `/oncall status PAGE "text"|resolve`, `/oncall postmortem N`,
+    `/oncall declare SERVICE "title" [P1-P5]`, `/oncall escalate N` and
+    `/oncall role N ROLE [@user|email|clear]`."""
     form = _verified_form(slack, request, body)
     if isinstance(form, Response):
         return form
@@ -269,6 +272,14 @@ def commands(slack: Slack, request: Request, body: bytes) -> Response:
         if len(rest) != 1 or not rest[0].lstrip("#").isdigit():
             return _reply(POSTMORTEM_USAGE)
         return _reply(_postmortem(slack, form.get("user_id", ""), int(rest[0].lstrip("#"))))
+    if verb == "declare":
+        return _reply(_declare(slack, form.get("user_id", ""), form.get("text", "")))
+    if verb == "escalate":
+        if len(rest) != 1 or not rest[0].lstrip("#").isdigit():
+            return _reply(ESCALATE_USAGE)
+        return _reply(_escalate(slack, form.get("user_id", ""), int(rest[0].lstrip("#"))))
+    if verb == "role":
+        return _reply(_role(slack, form.get("user_id", ""), rest))
     return _reply(f"Unknown command {verb!r}.\n{HELP}")
 
 
@@ -294,9 +305,17 @@ HELP = (
     "/oncall run RUNBOOK 123 key=value … — run one of the service's runbooks on incident 123\n"
     '/oncall status PAGE "text" [--component NAME] — post a notice on a status page\n'
     '/oncall status PAGE resolve ["text"] — resolve the page\'s open notices\n'
-    "/oncall postmortem 123 — open the postmortem of incident 123 (or find it) and link it"
+    "/oncall postmortem 123 — open the postmortem of incident 123 (or find it) and link it\n"
+    '/oncall declare SERVICE "title" [P1-P5] — open an incident by hand; you are its commander\n'
+    "/oncall escalate 123 — page the next escalation step of incident 123 now\n"
+    "/oncall role 123 commander|scribe|communications [@user|email|clear] — take, give or "
+    "clear a role"
 )
 POSTMORTEM_USAGE = "Usage: /oncall postmortem INCIDENT_NUMBER"
+DECLARE_USAGE = 'Usage: /oncall declare SERVICE "title" [P1-P5]'
+ESCALATE_USAGE = "Usage: /oncall escalate INCIDENT_NUMBER"
+ROLE_USAGE = ("Usage: /oncall role INCIDENT_NUMBER commander|scribe|communications "
+              "[@user|email|clear]")
 RUN_USAGE = ("Usage: /oncall run RUNBOOK INCIDENT_NUMBER key=value … "
              '(quote a value with spaces: reason="bad deploy")')
 
@@ -336,6 +355,118 @@ def _run(slack: Slack, slack_user: str, text: str) -> str:
     shown = params_text(done.params) or "no parameters"
     return (f"Runbook {name} queued on incident #{incident_id} ({shown}); "
             "its result will be on the incident's timeline.")
+
+
+def _declare(slack: Slack, slack_user: str, text: str) -> str:
+    """Open an incident by hand on a service; the person who typed it is its commander."""
+    text = text.replace("\u201c", '"').replace("\u201d", '"')  # phones type curly quotes
+    try:
+        words = shlex.split(text)[1:]
+    except ValueError as exc:
+        return f"{DECLARE_USAGE}\n({exc})"
+    if len(words) not in (2, 3):
+        return f"{DECLARE_USAGE}\nQuote the title: /oncall declare checkout-api \"Checkout down\""
+    name, title = words[0], words[1]
+    priority = words[2].upper() if len(words) == 3 else None
+    actor = _actor_of(slack, slack_user)
+    if isinstance(actor, str):
+        return actor
+    ctx = slack.ctx
+    try:
+        with write_session(ctx.engine) as session:
+            incident = service.declare(session, actor, service_name=name, title=title,
+                                       priority=priority, description=None, now=ctx.clock())
+            incident_id, shown = incident.id, incident.priority
+    except service.Rejected as exc:
+        if exc.field == "service":
+            with Session(ctx.engine) as session:
+                known = ctx.config(session).services
+            return f"No service {name!r}{did_you_mean(name, known)}."
+        return f"Not declared: {exc}."
+    except Forbidden as exc:
+        return f"Not allowed: {exc}."
+    ctx.wake()
+    return (f"Declared incident #{incident_id} on {name} ({shown}): {title}. You are its "
+            f"commander. {ctx.public_url}/incidents/{incident_id}")
+
+
+def _escalate(slack: Slack, slack_user: str, incident_id: int) -> str:
+    """Page the incident's next escalation step now instead of at its timeout."""
+    if incident_id > MAX_ID:
+        return f"Incident #{incident_id} does not exist."
+    actor = _actor_of(slack, slack_user)
+    if isinstance(actor, str):
+        return actor
+    ctx = slack.ctx
+    try:
+        with write_session(ctx.engine) as session:
+            outcome = service.escalate_now(session, incident_id, actor, ctx.clock())
+    except service.NotFound:
+        return f"Incident #{incident_id} does not exist."
+    except Forbidden as exc:
+        return f"Not allowed: {exc}."
+    if outcome.changed:
+        ctx.wake()
+        return f"Incident #{incident_id}: the next escalation step is being paged now."
+    status = outcome.incident.status
+    if status == service.TRIGGERED:
+        return f"Incident #{incident_id} has no further escalation step."
+    return f"Incident #{incident_id} is {status}: only a triggered incident escalates."
+
+
+def _mentioned(slack: Slack, word: str) -> str | None:
+    """The email behind `<@U123|name>` (a Slack mention) or a typed email; None if unknown."""
+    if word.startswith("<@") and word.endswith(">"):
+        if slack.users is None:
+            return None
+        try:
+            return slack.users(word[2:-1].split("|", 1)[0])
+        except Exception as exc:  # noqa: BLE001 - Slack down: answer, do not crash
+            log.warning("users.info failed for %s: %s", word, exc)
+            return None
+    return word if "@" in word and not word.startswith("@") else None
+
+
+def _role(slack: Slack, slack_user: str, words: list[str]) -> str:
+    """Take a role, give it to someone, or clear it."""
+    if len(words) not in (2, 3) or not words[0].lstrip("#").isdigit():
+        return ROLE_USAGE
+    incident_id, role = int(words[0].lstrip("#")), words[1].lower()
+    if incident_id > MAX_ID:
+        return f"Incident #{incident_id} does not exist."
+    if role not in roles.ROLES:
+        return f"No role {role!r}.\n{ROLE_USAGE}"
+    target = words[2] if len(words) == 3 else None
+    clear = target is not None and target.lower() == "clear"
+    email = None
+    if target is not None and not clear:
+        email = _mentioned(slack, target)
+        if email is None:
+            return f"Cannot tell who {target} is: mention them (@name) or give their email."
+    actor = _actor_of(slack, slack_user)
+    if isinstance(actor, str):
+        return actor
+    ctx = slack.ctx
+    try:
+        with write_session(ctx.engine) as session:
+            if clear:
+                outcome = service.clear_role(session, incident_id, actor, role, ctx.clock())
+            else:
+                outcome = service.assign_role(session, incident_id, actor, role, email,
+                                              ctx.clock())
+    except service.NotFound:
+        return f"Incident #{incident_id} does not exist."
+    except Forbidden as exc:
+        return f"Not allowed: {exc}."
+    except service.Rejected as exc:
+        return f"Not changed: {exc}."
+    held = outcome.holders.get(role)
+    if held is None:
+        return (f"Nobody is {role} of incident #{incident_id} now." if outcome.changed
+                else f"Nobody was {role} of incident #{incident_id}.")
+    if not outcome.changed:
+        return f"{held.email} is already {role} of incident #{incident_id}."
+    return f"{held.email} is now {role} of incident #{incident_id}."
 
 
 def _who(ctx: ApiContext, name: str) -> str:

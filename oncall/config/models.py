@@ -189,6 +189,15 @@ class Override(Strict):
         return to
 
 
+class HandoffNotices(Strict):
+    """Telling people when their time on call starts and ends (and when their next turn is)."""
+
+    enabled: bool = True
+    min_shift: DurationField = Field(default_factory=lambda: Duration.parse("1h"))
+    """Time on call shorter than this (a restricted layer's short window, a brief override)
+    makes no notices."""
+
+
 class Schedule(ConfigObject):
     KIND: ClassVar[str] = "Schedule"
     kind: Literal["Schedule"]
@@ -197,6 +206,7 @@ class Schedule(ConfigObject):
     timezone: TimeZone
     layers: list[Layer] = Field(min_length=1)
     overrides: list[Override] = Field(default_factory=list)
+    handoff_notices: HandoffNotices = Field(default_factory=HandoffNotices)
 
     @model_validator(mode="after")
     def _unique_layers(self) -> Schedule:
@@ -278,6 +288,13 @@ IntegrationType = Literal["generic", "alertmanager", "datadog", "newrelic", "clo
                           "pagerduty", "opsgenie"]
 
 
+class RateLimit(Strict):
+    """`per_second` requests on average, `burst` at once after a quiet spell."""
+
+    per_second: float = Field(gt=0, le=1_000_000)
+    burst: int = Field(ge=1, le=1_000_000)
+
+
 class Integration(ConfigObject):
     KIND: ClassVar[str] = "Integration"
     kind: Literal["Integration"]
@@ -286,6 +303,8 @@ class Integration(ConfigObject):
     service: Name
     secret: SecretRef | None = None
     auth: Literal["bearer", "hmac"] | None = None
+    rate_limit: RateLimit | None = None
+    """This integration's own limit; None: the Organization's `rate_limits.integrations`."""
     topic_arns: list[str] = Field(default_factory=list)
     """cloudwatch: the SNS topics whose messages are accepted (required: `oncall validate`
     refuses a cloudwatch integration without it; an empty list accepts no topic)."""
@@ -760,8 +779,21 @@ class PostmortemTemplate(ConfigObject, _OmitDefaults):
 # --- Organization --------------------------------------------------------------------------
 
 
+class RateLimits(Strict):
+    """The installation's limits, each shared by every process (Redis, else the database)."""
+
+    integrations: RateLimit = RateLimit(per_second=100, burst=1000)
+    """Each integration's alerts, unless the Integration sets its own `rate_limit`: an alert
+    storm of a thousand passes at once, a monitor stuck in a loop does not bury the rest."""
+    api_keys: RateLimit = RateLimit(per_second=10, burst=100)
+    """Each API key's calls."""
+    sessions: RateLimit = RateLimit(per_second=20, burst=200)
+    """Each signed-in browser session's events in the web app."""
+
+
 class Organization(ConfigObject):
-    """Settings of the whole installation (at most one document): its platform admins."""
+    """Settings of the whole installation (at most one document): its platform admins and
+    rate limits."""
 
     KIND: ClassVar[str] = "Organization"
     kind: Literal["Organization"]
@@ -769,6 +801,7 @@ class Organization(ConfigObject):
     admins: list[Email] = Field(default_factory=list)
     """People who may act on every team's incidents and edit anyone's contact data; each must
     be a member of some Team."""
+    rate_limits: RateLimits = RateLimits()
 
 
 KINDS: dict[str, type[ConfigObject]] = {

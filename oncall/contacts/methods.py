@@ -231,18 +231,9 @@ def add_slack(
     return _view(row, now)
 
 
-def add_push_subscription(
-    session: Session,
-    actor: Actor,
-    user_id: int,
-    subscription: str | dict[str, Any],
-    now: datetime,
-    *,
-    label: str | None = None,
-) -> ContactMethod:
-    """Store a browser's `PushSubscription.toJSON()` (endpoint and p256dh/auth keys) and push
-    it a code, which the browser shows; only https endpoints are accepted."""
-    user = owner(session, actor, user_id, "change the contact methods")
+def _push_address(subscription: str | dict[str, Any]) -> tuple[str, str]:
+    """(address, endpoint) of a browser's `PushSubscription.toJSON()`: the address keeps only
+    the endpoint and the p256dh/auth keys, in one canonical JSON form."""
     try:
         info = json.loads(subscription) if isinstance(subscription, str) else dict(subscription)
     except (ValueError, TypeError):
@@ -262,10 +253,105 @@ def add_push_subscription(
     )
     if len(address) > 2048:
         raise Invalid("the push subscription is too long")
+    return address, endpoint
+
+
+def add_push_subscription(
+    session: Session,
+    actor: Actor,
+    user_id: int,
+    subscription: str | dict[str, Any],
+    now: datetime,
+    *,
+    label: str | None = None,
+) -> ContactMethod:
+    """Store a browser's `PushSubscription.toJSON()` (endpoint and p256dh/auth keys) and push
+    it a code, which the browser shows; only https endpoints are accepted."""
+    user = owner(session, actor, user_id, "change the contact methods")
+    address, endpoint = _push_address(subscription)
     details = {"endpoint": endpoint}
     row = _add(session, actor, user, "push", address, label, now, details=details)
     _start(session, actor, user, [row], now)
     return _view(row, now)
+
+
+def _push_row(session: Session, user_id: int, endpoint: str) -> ContactMethodRow | None:
+    """The person's push method for `endpoint` (one browser profile on one device)."""
+    rows = session.scalars(
+        select(ContactMethodRow)
+        .where(ContactMethodRow.user_id == user_id, ContactMethodRow.type == "push")
+        .order_by(ContactMethodRow.id)
+        .with_for_update()
+    )
+    return next((r for r in rows if _endpoint(r.address) == endpoint), None)
+
+
+def _endpoint(address: str) -> str | None:
+    try:
+        found = json.loads(address).get("endpoint")
+    except (ValueError, AttributeError):
+        return None
+    return found if isinstance(found, str) else None
+
+
+def push_device(
+    session: Session, actor: Actor, user_id: int, endpoint: str, now: datetime | None = None
+) -> ContactMethod | None:
+    """The method of this device's subscription, if the person has one."""
+    owner(session, actor, user_id, "see the contact methods")
+    row = _push_row(session, user_id, endpoint)
+    return _view(row, now) if row is not None else None
+
+
+def subscribe_push(
+    session: Session,
+    actor: Actor,
+    user_id: int,
+    subscription: str | dict[str, Any],
+    now: datetime,
+    *,
+    label: str | None = None,
+) -> ContactMethod:
+    """"Enable push on this device": one method per endpoint, pushed a code until verified.
+
+    A browser that subscribes again with the same endpoint updates its method instead of
+    adding another: it is turned on again (the worker turns it off when the push service says
+    it is gone), and new keys must be verified again, since the code proved the old ones.
+    """
+    user = owner(session, actor, user_id, "change the contact methods")
+    address, endpoint = _push_address(subscription)
+    row = _push_row(session, user.id, endpoint)
+    if row is None:
+        return add_push_subscription(session, actor, user_id, subscription, now, label=label)
+    before = {"enabled": row.disabled_at is None, "verified": row.verified_at is not None}
+    if row.address != address:
+        row.address = address
+        row.details = {"endpoint": endpoint}
+        row.verified_at = None
+    row.disabled_at = None
+    if label and label.strip():
+        row.label = label.strip()[:255]
+    after = {"enabled": True, "verified": row.verified_at is not None}
+    if after != before:
+        audit(session, actor=actor, user=user, type="contact.resubscribed", now=now,
+              before=before, after=after, data={"id": row.id, "type": "push"})
+    if row.verified_at is None:
+        _start(session, actor, user, [row], now)
+    session.flush()
+    return _view(row, now)
+
+
+def unsubscribe_push(
+    session: Session, actor: Actor, user_id: int, endpoint: str, now: datetime
+) -> bool:
+    """"Disable push on this device": remove the method of `endpoint`; False if there was
+    none (already removed elsewhere)."""
+    owner(session, actor, user_id, "change the contact methods")
+    row = _push_row(session, user_id, endpoint)
+    if row is None:
+        return False
+    remove(session, actor, row.id, now, user_id=user_id)
+    return True
 
 
 def _row(

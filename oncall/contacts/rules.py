@@ -2,11 +2,13 @@
 
 With no rules of their own for an urgency, a person is paged by the defaults of
 `oncall.core.notification_rules` over their verified methods; `effective_rules` shows exactly
-what a page would do, which is what the profile page displays.
+what a page would do, which is what the profile page displays. `replace_rules` sets a whole
+urgency at once (the API's PUT, the page's "use the defaults"), checked in full before it writes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import get_args
@@ -37,6 +39,9 @@ class NotificationRule:
     display: str
     usable: bool
     """False while the method is unverified or turned off: the rule is skipped."""
+    address: str = ""
+    """The address as stored (E.164 for a phone; `display` is how people read it), except for a
+    push subscription, whose keys are secrets: its display."""
 
 
 @dataclass(frozen=True)
@@ -46,7 +51,15 @@ class EffectiveRule:
     channel: str
     display: str
     default: bool
-    """True when it comes from the defaults (the person has no rules for this urgency)."""
+    """True when it comes from the defaults: the person has no rules for this urgency, or none
+    that can be used yet (their methods are unverified or off)."""
+    address: str = ""
+    contact_method_id: int | None = None
+    """None for email or Slack reached through the person's identity, not a method."""
+
+
+def _address(channel: str, address: str) -> str:
+    return _display(channel, address) if channel == Channel.PUSH.value else address
 
 
 def _view(rule: NotificationRuleRow, method: ContactMethodRow) -> NotificationRule:
@@ -59,6 +72,7 @@ def _view(rule: NotificationRuleRow, method: ContactMethodRow) -> NotificationRu
         channel=method.type,
         display=_display(method.type, method.address),
         usable=method.verified_at is not None and method.disabled_at is None,
+        address=_address(method.type, method.address),
     )
 
 
@@ -89,19 +103,26 @@ def effective_rules(
     channels the deployment has providers for (`enabled`; None: all)."""
     user = owner(session, actor, user_id, "see the notification rules")
     level = _urgency(urgency)
-    own = session.scalar(
-        select(NotificationRuleRow.id).where(
-            NotificationRuleRow.user_id == user_id, NotificationRuleRow.urgency == level
+    own = {
+        (method_id, seconds) for method_id, seconds in session.execute(
+            select(NotificationRuleRow.contact_method_id, NotificationRuleRow.delay_seconds)
+            .where(NotificationRuleRow.user_id == user_id, NotificationRuleRow.urgency == level)
         )
-    )
+    }
     contacts = contacts_for(session, user, level, enabled if enabled is not None else set(Channel))
+    # Own rules that cannot be used (no method verified yet) leave the defaults in force.
+    default = not any(
+        (c.contact_method_id, int(c.delay.total_seconds())) in own for c in contacts
+    )
     return [
         EffectiveRule(
             level,
             c.delay,
             c.channel.value,
             _display(c.channel.value, c.address),
-            default=own is None,
+            default=default,
+            address=_address(c.channel.value, c.address),
+            contact_method_id=c.contact_method_id,
         )
         for c in contacts
     ]
@@ -233,3 +254,107 @@ def remove_rule(session: Session, actor: Actor, rule_id: int, now: datetime) -> 
     session.flush()
     audit(session, actor=actor, user=user, type="notification_rule.removed", now=now,
           before=before)
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """One rule of a replacement list: page through `contact_method_id` after `delay`."""
+
+    delay: timedelta
+    contact_method_id: int
+
+
+class InvalidRules(Invalid):
+    """A replacement refused: every problem found, as (field, reason), fields named as in the
+    JSON of the API (`high[1].contact_method_id`); nothing was changed."""
+
+    def __init__(self, problems: Sequence[tuple[str, str]]) -> None:
+        self.problems = list(problems)
+        super().__init__("; ".join(f"{name}: {reason}" for name, reason in self.problems))
+
+
+def _problems(
+    user: UserRow, methods: Mapping[int, ContactMethodRow], urgency: str,
+    specs: Sequence[RuleSpec],
+) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    seen: set[tuple[int, int]] = set()
+    for index, spec in enumerate(specs):
+        at = f"{urgency}[{index}]"
+        try:
+            seconds = _delay(spec.delay)
+        except Invalid as exc:
+            found.append((f"{at}.delay_minutes", str(exc)))
+            seconds = -1
+        method = methods.get(spec.contact_method_id)
+        if method is None:
+            found.append((f"{at}.contact_method_id",
+                          f"contact method {spec.contact_method_id} is not one of "
+                          f"{user.email}'s"))
+            continue
+        if urgency == "low" and method.type == Channel.VOICE.value:
+            found.append((f"{at}.contact_method_id",
+                          "low-urgency incidents never ring a phone: choose another method"))
+        if seconds >= 0:
+            if (method.id, seconds) in seen:
+                found.append((at, "the same rule is listed twice"))
+            seen.add((method.id, seconds))
+    return found
+
+
+def replace_rules(
+    session: Session,
+    actor: Actor,
+    user_id: int,
+    rules: Mapping[str, Sequence[RuleSpec]],
+    now: datetime,
+) -> list[NotificationRule]:
+    """Make the person's rules of each urgency in `rules` exactly the ones listed (an empty
+    list: the defaults apply again); urgencies not named keep theirs.
+
+    Everything is checked before anything changes (InvalidRules lists every problem). A rule
+    kept as it was keeps its id and is not audited; each one dropped or added is audited as
+    `remove_rule` and `add_rule` audit theirs. Returns all the person's rules afterwards.
+    """
+    user = owner(session, actor, user_id, "change the notification rules")
+    unknown = [(name, f"urgency must be one of {', '.join(URGENCIES)}, not {name!r}")
+               for name in rules if name not in URGENCIES]
+    if unknown:
+        raise InvalidRules(unknown)
+    wanted = {spec.contact_method_id for specs in rules.values() for spec in specs}
+    methods = {
+        m.id: m for m in session.scalars(
+            select(ContactMethodRow).where(ContactMethodRow.user_id == user.id,
+                                           ContactMethodRow.id.in_(wanted)))
+    } if wanted else {}
+    problems = [p for urgency, specs in rules.items()
+                for p in _problems(user, methods, urgency, specs)]
+    if problems:
+        raise InvalidRules(problems)
+    # One replacement of a person's rules at a time: the second waits, then sees the first's.
+    session.get(UserRow, user.id, with_for_update=True, populate_existing=True)
+    for urgency, specs in rules.items():
+        current = list(session.scalars(
+            select(NotificationRuleRow)
+            .where(NotificationRuleRow.user_id == user.id, NotificationRuleRow.urgency == urgency)
+            .order_by(NotificationRuleRow.id)))
+        target = [(spec.contact_method_id, _delay(spec.delay)) for spec in specs]
+        keep = {(r.contact_method_id, r.delay_seconds) for r in current} & set(target)
+        for row in current:
+            if (row.contact_method_id, row.delay_seconds) not in keep:
+                before = _state(row)
+                session.delete(row)
+                session.flush()
+                audit(session, actor=actor, user=user, type="notification_rule.removed",
+                      now=now, before=before)
+        existing = {(r.contact_method_id, r.delay_seconds) for r in current}
+        for method_id, seconds in target:
+            if (method_id, seconds) in existing:
+                continue
+            row = NotificationRuleRow(user_id=user.id, contact_method_id=method_id,
+                                      urgency=urgency, delay_seconds=seconds, created_at=now)
+            session.add(row)
+            session.flush()
+            audit(session, actor=actor, user=user, type="notification_rule.added", now=now,
+                  after=_state(row))
+    return notification_rules(session, actor, user_id)

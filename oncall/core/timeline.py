@@ -44,6 +44,15 @@ def sentence(type: str, actor: str, data: Mapping[str, Any] | None, before: Any,
             return f"Alert joined: {d.get('summary') or d.get('title') or 'another alert'}"
         case "alert.suppressed":
             return f"Alert suppressed ({d.get('reason') or 'rule'})"
+        case "incident.declared":
+            return (f"Declared by {who} on {d.get('service', '?')}: {d.get('title', '')} "
+                    f"({d.get('priority') or 'no priority'})")
+        case "incident.role_assigned":
+            role, user = str(d.get("role", "?")), str(d.get("user") or "?")
+            return f"{who} took {role}" if user == who else f"{who} assigned {role} to {user}"
+        case "incident.role_cleared":
+            previous = f" (was {d['previous']})" if d.get("previous") else ""
+            return f"{who} cleared {d.get('role', '?')}{previous}"
         case "incident.acknowledged":
             return f"Acknowledged by {who}"
         case "incident.resolved":

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -809,3 +810,38 @@ class HeartbeatRow(Base):
     last_ping_at: Mapped[datetime | None]
     down_since: Mapped[datetime | None]
     updated_at: Mapped[datetime]
+
+
+# --- rate limits ---------------------------------------------------------------------------
+
+
+class RateLimitRow(Base):
+    """One rate limit's bucket as its theoretical arrival time (seconds since the epoch), and
+    how many requests it refused. Used only where no Redis is configured; written only by
+    `oncall/store/ratelimit.py`."""
+
+    __tablename__ = "rate_limits"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    tat: Mapped[float] = mapped_column(Float(precision=53))
+    refused: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+# --- incident roles --------------------------------------------------------------------------
+
+INCIDENT_ROLES = ("commander", "scribe", "communications")
+
+
+class IncidentRoleRow(Base):
+    """Who holds an incident role now; a cleared role has no row, and every change is on the
+    incident's timeline. Written only by `oncall/incidents/roles.py`."""
+
+    __tablename__ = "incident_roles"
+    __table_args__ = (CheckConstraint(_states_check("role", INCIDENT_ROLES), name="role"),)
+
+    incident_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[int] = _fk("users.id", ondelete="CASCADE")
+    assigned_by: Mapped[str]
+    assigned_at: Mapped[datetime]

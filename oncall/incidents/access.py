@@ -9,7 +9,8 @@ A person may acknowledge, resolve, reassign, escalate, annotate or re-prioritise
   are an observer of the owning team or an observer on every team they belong to.
 
 Running a runbook by hand is narrower: it changes production, so only platform admins and the
-owning team's responders and admins may, not everyone the incident paged.
+owning team's responders and admins may, not everyone the incident paged. Declaring an incident
+by hand on a service is as narrow: it pages the service's people, and nobody was paged yet.
 
 Observers never act. Integrations and the system itself are not people and are not limited here
 (an integration resolves what it opened; the worker escalates).
@@ -66,6 +67,22 @@ def may_act(session: Session, actor: Actor, incident: IncidentRow) -> tuple[bool
         f"{actor.name} is neither a responder of team {team} (which owns incident "
         f"#{incident.id}) nor paged for it"
     )
+
+
+def may_declare(actor: Actor, team: str | None) -> bool:
+    """Whether `actor` may declare an incident by hand on a service `team` owns."""
+    if actor.kind != "user":
+        return False
+    return actor.platform_admin or (team is not None and actor.roles.get(team) in ACTING_ROLES)
+
+
+def require_declare(actor: Actor, team: str | None, service: str) -> None:
+    """Raise `Forbidden` unless `actor` may declare an incident on `service` (of `team`)."""
+    if not may_declare(actor, team):
+        raise Forbidden(
+            f"{actor.name} is not a responder or admin of team {team} (which owns service "
+            f"{service}), so cannot declare an incident on it"
+        )
 
 
 def require_incident(session: Session, actor: Actor, incident: IncidentRow, action: str) -> None:

@@ -1,7 +1,8 @@
-"""Incident operations: acknowledge, resolve, reassign, note, change priority, escalate now.
+"""Incident operations: declare, acknowledge, resolve, reassign, note, change priority,
+escalate now, incident roles.
 
-Opening (or joining) an incident is not here: it is the ingest store's `open_or_join`
-(`oncall.store.ingest`), one definition per database.
+Opening (or joining) an incident is the ingest store's `open_or_join` (`oncall.store.ingest`),
+one definition per database; a person declaring an incident goes through it too (`declare`).
 
 What an action does is decided by `oncall.core.incident`; here it is read from and written to
 the rows. Every change is a compare-and-set on the incident row's `version`, so a button
@@ -14,14 +15,18 @@ Callers own the transaction: these functions flush but never commit.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from oncall.config.models import Integration
+from oncall.config.types import Priority
 from oncall.core import incident as machine
+from oncall.core.alerts import Alert
 from oncall.core.incident import (
     ASSIGNEE_CYCLE,
     PRIORITIES,
@@ -29,13 +34,17 @@ from oncall.core.incident import (
     START_STEP,
     Status,
 )
+from oncall.core.routing import SEVERITY_PRIORITY, Destination
 from oncall.db.models import (
     IncidentRow,
+    ServiceRow,
     UserRow,
+    fit,
 )
-from oncall.incidents import events
-from oncall.incidents.access import require_incident
+from oncall.incidents import events, roles
+from oncall.incidents.access import require_declare, require_incident
 from oncall.incidents.actors import Actor, Forbidden
+from oncall.incidents.people import is_active
 from oncall.store import outbox, stores_for
 from oncall.store.timers import Timers
 
@@ -48,6 +57,14 @@ class NotFound(LookupError):
 
 class Invalid(ValueError):
     pass
+
+
+class Rejected(Invalid):
+    """A value a person typed is not acceptable; `field` names it (REST answers 422)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -321,6 +338,148 @@ def change_priority(
                    after={"priority": priority})
 
 
+# --- declaring an incident by hand ------------------------------------------------------------
+
+DECLARED_SOURCE = "declared"
+"""The source a declared incident's one alert is recorded under (alerts.integration_name)."""
+DEFAULT_PRIORITY = "P3"
+TITLE_MAX = 1024
+DESCRIPTION_MAX = 20_000
+_SEVERITY = {p: s for s, p in SEVERITY_PRIORITY.items()}
+
+
+def _text(field: str, value: str, limit: int) -> str:
+    value = value.strip()
+    if "\x00" in value:
+        raise Rejected(field, f"the {field} must not contain NUL characters")
+    if len(value) > limit:
+        raise Rejected(field, f"the {field} is limited to {limit:,} characters")
+    return value
+
+
+def declare(
+    session: Session,
+    actor: Actor,
+    *,
+    service_name: str,
+    title: str,
+    priority: str | None,
+    description: str | None,
+    now: datetime,
+) -> IncidentRow:
+    """Open an incident by hand on a service; it escalates through the service's policy.
+
+    Written by the same open-or-join as an alert's incident (a group key of its own, so it
+    never joins another), then recorded as declared by `actor`, who becomes its commander.
+    `Rejected` names the field that is wrong; `Forbidden` unless `actor` is a platform admin
+    or a responder or admin of the service's team.
+    """
+    from oncall.ingest.pipeline import alert_fingerprint  # the pipeline imports this module
+    from oncall.store.ingest import Opening
+
+    title = _text("title", title, TITLE_MAX)
+    if not title:
+        raise Rejected("title", "a title is required")
+    priority = (priority or DEFAULT_PRIORITY).strip().upper()
+    if priority not in PRIORITIES:
+        raise Rejected("priority",
+                       f"unknown priority {priority!r}: expected one of {', '.join(PRIORITIES)}")
+    text = _text("description", description or "", DESCRIPTION_MAX) or None
+    name = service_name.strip()
+    svc = session.scalar(select(ServiceRow).where(ServiceRow.name == name,
+                                                  ServiceRow.retired_at.is_(None)))
+    if svc is None:
+        raise Rejected("service", f"unknown service {name!r}")
+    require_declare(actor, svc.team_name, svc.name)
+    level = cast(Priority, priority)
+    key = f"{DECLARED_SOURCE}:{uuid.uuid4().hex}"
+    alert = Alert(provider="generic", action="trigger", summary=title,
+                  severity=_SEVERITY.get(level, "error"), dedup_key=key, occurred_at=now,
+                  integration=DECLARED_SOURCE)
+    destination = Destination(service=svc.name, rule=None, priority=level,
+                              priority_from="rule", group_key=key, group_by=(), maintenance=())
+    source = Integration.model_construct(name=DECLARED_SOURCE, kind="Integration",
+                                         type="generic", service=svc.name)
+    opening = Opening(source, alert, alert_fingerprint(key), destination, svc.id, svc.urgency,
+                      svc.escalation_policy_name, now)
+    ingest = stores_for(session.connection().engine).ingest
+    incident_id = ingest.open_or_join(session, opening).incident_id
+    if text is not None:
+        session.execute(update(IncidentRow).where(IncidentRow.id == incident_id)
+                        .values(description=text).execution_options(synchronize_session=False))
+    events.record(session, at=now, actor=actor, type=roles.DECLARED, incident_id=incident_id,
+                  data={"service": svc.name, "title": fit(IncidentRow.title, title),
+                        "priority": priority})
+    if actor.user_id is not None:
+        _set_role(session, _load(session, incident_id, lock=True), actor, "commander",
+                  actor.user_id, actor.name, now)
+    return _load(session, incident_id)
+
+
+# --- incident roles ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RoleOutcome:
+    incident: IncidentRow
+    changed: bool
+    holders: dict[str, roles.Holder]
+
+
+def _role(role: str) -> str:
+    if role not in roles.ROLES:
+        raise Rejected("role", f"unknown role {role!r}: expected one of {', '.join(roles.ROLES)}")
+    return role
+
+
+def _set_role(session: Session, incident: IncidentRow, actor: Actor, role: str,
+              user_id: int | None, email: str | None, now: datetime) -> bool:
+    """Write the role's new holder (None: nobody) and its timeline event; False if it is
+    already so. The caller holds the incident's row lock."""
+    held = roles.holders(session, incident.id).get(role)
+    if (held.user_id if held else None) == user_id:
+        return False
+    previous = held.email if held else None
+    if user_id is None:
+        roles.remove(session, incident.id, role)
+        events.record(session, at=now, actor=actor, type=roles.CLEARED, incident_id=incident.id,
+                      before={"user": previous}, data={"role": role, "previous": previous})
+    else:
+        roles.put(session, incident.id, role, user_id, actor.label, now)
+        events.record(session, at=now, actor=actor, type=roles.ASSIGNED,
+                      incident_id=incident.id, before={"user": previous},
+                      after={"user": email},
+                      data={"role": role, "user": email, "previous": previous})
+    return True
+
+
+def assign_role(session: Session, incident_id: int, actor: Actor, role: str, email: str | None,
+                now: datetime) -> RoleOutcome:
+    """Give `role` to the person with `email` (a member of any team), or take it (no email).
+
+    Anyone who may act on the incident may (`access.may_act`); the change and who made it
+    are on the timeline."""
+    _role(role)
+    authorize(session, incident_id, actor, f"change the {role} of")
+    wanted = (email or actor.name).strip().lower()
+    user = session.scalar(select(UserRow).where(UserRow.email == wanted))
+    if user is None or not is_active(user):
+        raise Rejected("user", f"{wanted!r} is not a member of any team")
+    incident = _load(session, incident_id, lock=True)
+    changed = _set_role(session, incident, actor, role, user.id, user.email, now)
+    return RoleOutcome(incident, changed, roles.holders(session, incident_id))
+
+
+def clear_role(session: Session, incident_id: int, actor: Actor, role: str,
+               now: datetime) -> RoleOutcome:
+    """Nobody holds `role` any more (no change if nobody did)."""
+    _role(role)
+    authorize(session, incident_id, actor, f"change the {role} of")
+    incident = _load(session, incident_id, lock=True)
+    changed = _set_role(session, incident, actor, role, None, None, now)
+    return RoleOutcome(incident, changed, roles.holders(session, incident_id))
+
+
 __all__ = [
     "ACKNOWLEDGED",
     "ASSIGNEE_CYCLE",
@@ -333,10 +492,15 @@ __all__ = [
     "Invalid",
     "NotFound",
     "Outcome",
+    "Rejected",
+    "RoleOutcome",
     "acknowledge",
     "add_note",
+    "assign_role",
     "authorize",
     "change_priority",
+    "clear_role",
+    "declare",
     "escalate_now",
     "reassign",
     "resolve",

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from oncall.settings import SettingsError
+from oncall.settings import DEFAULT_WEBHOOK_DENY, SettingsError, parse_webhook_deny
 
 DEFAULT_TIMEOUT = 10.0
 """Seconds a provider call may take before it counts as failed (and retryable)."""
@@ -101,6 +101,9 @@ class ProviderSettings:
     vapid_private_key: str | None = None
     vapid_subject: str | None = None
     webpush_ttl: int = 3600
+    endpoint_deny: tuple[str, ...] = DEFAULT_WEBHOOK_DENY
+    """Where a push endpoint may not point: the workflow webhooks' deny list
+    (ONCALL_WEBHOOK_DENY added to the defaults), since browsers choose the endpoints."""
 
     timeouts: Mapping[str, float] = field(default_factory=dict)
 
@@ -141,6 +144,7 @@ class ProviderSettings:
             vapid_private_key=_get(environ, "ONCALL_VAPID_PRIVATE_KEY"),
             vapid_subject=_get(environ, "ONCALL_VAPID_SUBJECT"),
             webpush_ttl=int(ttl_raw),
+            endpoint_deny=parse_webhook_deny(environ.get("ONCALL_WEBHOOK_DENY") or ""),
             timeouts=timeouts,
         )
 

@@ -24,8 +24,8 @@ from oncall.web import context
 T = TypeVar("T")
 
 
-def _committed(change: Callable[[Session], T]) -> T:
-    """Run `change` in one write transaction, then wake the worker."""
+def committed(change: Callable[[Session], T]) -> T:
+    """Run `change` in one write transaction, then wake the worker (what it queued goes now)."""
     with write_session(context.engine()) as session:
         result = change(session)
     context.wake()
@@ -43,20 +43,20 @@ def _policy_steps(session: Session, incident_id: int) -> int:
 
 
 def acknowledge(actor: Actor, incident_id: int) -> bool:
-    return _committed(
+    return committed(
         lambda s: service.acknowledge(s, incident_id, actor, context.now()).changed
     )
 
 
 def resolve(actor: Actor, incident_id: int, note: str = "") -> bool:
-    return _committed(
+    return committed(
         lambda s: service.resolve(s, incident_id, actor, context.now(), note.strip() or None)
         .changed
     )
 
 
 def escalate(actor: Actor, incident_id: int) -> bool:
-    return _committed(lambda s: service.escalate_now(s, incident_id, actor, context.now()).changed)
+    return committed(lambda s: service.escalate_now(s, incident_id, actor, context.now()).changed)
 
 
 def reassign(actor: Actor, incident_id: int, email: str) -> bool:
@@ -66,24 +66,24 @@ def reassign(actor: Actor, incident_id: int, email: str) -> bool:
             session, incident_id, actor, email, context.now(), policy_steps=steps
         ).changed
 
-    return _committed(change)
+    return committed(change)
 
 
 def change_priority(actor: Actor, incident_id: int, priority: str) -> bool:
-    return _committed(
+    return committed(
         lambda s: service.change_priority(s, incident_id, actor, priority, context.now()).changed
     )
 
 
 def add_note(actor: Actor, incident_id: int, text: str) -> None:
-    _committed(lambda s: service.add_note(s, incident_id, actor, text, context.now()))
+    committed(lambda s: service.add_note(s, incident_id, actor, text, context.now()))
 
 
 def run_runbook(actor: Actor, incident_id: int, name: str, typed_in: dict[str, str]
                 ) -> runbooks.Requested:
     """Queue a runbook run with what was typed into its form; `runbooks.Rejected` names
     each bad parameter."""
-    return _committed(lambda s: runbooks.run_typed(
+    return committed(lambda s: runbooks.run_typed(
         s, context.config(s), incident_id, actor, name, typed_in, context.now()))
 
 
@@ -106,7 +106,7 @@ def post_notice(actor: Actor, page: str, title: str, body: str, status: str,
         return notices.post_notice(session, context.config(session), actor.name, context.now(),
                                    page, title, body, status, components,
                                    public_url=_public_url())
-    return _committed(change)
+    return committed(change)
 
 
 def update_notice(actor: Actor, page: str, notice_id: int, status: str, body: str) -> bool:
@@ -117,7 +117,7 @@ def update_notice(actor: Actor, page: str, notice_id: int, status: str, body: st
         notices.update_notice(session, context.config(session), actor.name, context.now(),
                               notice_id, status, body, public_url=_public_url())
         return True
-    return _committed(change)
+    return committed(change)
 
 
 def set_component_status(actor: Actor, page: str, component: str, status: str,
@@ -129,7 +129,7 @@ def set_component_status(actor: Actor, page: str, component: str, status: str,
         notices.set_manual(session, context.config(session), actor.name, now, page, component,
                            status, until)
         return True
-    return _committed(change)
+    return committed(change)
 
 
 def clear_component_status(actor: Actor, page: str, component: str) -> bool:
@@ -138,4 +138,4 @@ def clear_component_status(actor: Actor, page: str, component: str) -> bool:
         notices.clear_manual(session, context.config(session), actor.name, context.now(), page,
                              component)
         return True
-    return _committed(change)
+    return committed(change)

@@ -14,6 +14,8 @@ from starlette.applications import Starlette
 from oncall.api.app import create_api, serving
 from oncall.db.migrate import require_current
 from oncall.web import context, routes
+from oncall.web.components.layout import pwa_head
+from oncall.web.components.push import push_page
 from oncall.web.headers import SecurityHeaders
 from oncall.web.pages.incident import incident_page
 from oncall.web.pages.incidents import incidents_page
@@ -29,6 +31,7 @@ from oncall.web.state.incidents import IncidentsState
 from oncall.web.state.oncall import OnCallState, ScheduleState
 from oncall.web.state.postmortems import PostmortemsState, PostmortemState
 from oncall.web.state.profile import ProfileState
+from oncall.web.state.push import PushState
 from oncall.web.state.reports import ReportsState
 from oncall.web.state.services import ConfigState, ServicesState
 from oncall.web.state.status import StatusPagesState
@@ -57,7 +60,10 @@ def api_serving() -> contextlib.AbstractAsyncContextManager[None]:
 app = rx.App(
     # The last transformer wraps everything the backend serves: pages, websocket, API, sign-in.
     api_transformer=[routes.router(), api, SecurityHeaders],
-    head_components=[rx.el.meta(name="viewport", content="width=device-width, initial-scale=1")],
+    head_components=[
+        rx.el.meta(name="viewport", content="width=device-width, initial-scale=1"),
+        *pwa_head(),
+    ],
 )
 app.register_lifespan_task(check_schema)
 app.register_lifespan_task(api_serving)
@@ -90,3 +96,5 @@ app.add_page(postmortem_page, route="/postmortems/[id]", title="Postmortem · on
 app.add_page(config_page, route="/config", title="Config · oncall", on_load=ConfigState.load)
 app.add_page(profile_page, route="/profile", title="Profile · oncall", on_load=ProfileState.load)
 app.add_page(reports_page, route="/reports", title="Reports · oncall", on_load=ReportsState.load)
+app.add_page(push_page, route="/push", title="Push notifications · oncall",
+             on_load=PushState.check_login)

@@ -17,6 +17,9 @@ What the Content-Security-Policy allows, and why:
 - connections: this origin over HTTP and its websocket (Reflex's Socket.IO), nothing else: no
   exfiltration by fetch or websocket to another host.
 - images and fonts: this origin and data: URIs; no third-party images (tracking pixels in notes).
+- the service worker (/sw.js) and the web app manifest: this origin only (`worker-src`,
+  `manifest-src`), so the app installs and receives push; no worker from another origin or a
+  blob: URL.
 - no plugins (object-src), no frames in the page (frame-src: an `<iframe srcdoc>` cannot load),
   the page cannot be framed (frame-ancestors, X-Frame-Options: clickjacking), base-uri and
   form-action stay on this origin (an injected form cannot post a password elsewhere).
@@ -96,6 +99,8 @@ def content_security_policy(
         "img-src": ["'self'", "data:"],
         "font-src": ["'self'", "data:"],
         "connect-src": list(dict.fromkeys(connect)),
+        "worker-src": ["'self'"],
+        "manifest-src": ["'self'"],
         "object-src": ["'none'"],
         "frame-src": ["'none'"],
         "frame-ancestors": ["'none'"],

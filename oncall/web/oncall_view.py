@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from oncall.config.configset import ConfigSet
 from oncall.config.models import Schedule
-from oncall.core.schedule import on_call, shifts
-from oncall.schedules_service import effective_schedule
+from oncall.core.schedule import shifts
+from oncall.schedules_service import effective_schedule, on_call_at
 from oncall.web import format
 
 PALETTE = [
@@ -52,8 +52,7 @@ class OnCallNow:
 
 
 def schedule_now(session: Session, schedule: Schedule, now: datetime, tz: str) -> OnCallNow:
-    effective = effective_schedule(session, schedule, now, now + timedelta(days=31))
-    shift = on_call(effective, now, horizon=timedelta(days=31))
+    shift = on_call_at(session, schedule, now, horizon=timedelta(days=31))
     return OnCallNow(
         schedule=schedule.name,
         team=schedule.team,

@@ -1,4 +1,6 @@
-"""A person's contact methods, notification rules, and the test page they can send themselves."""
+"""The test page a person sends themselves, to their verified contact methods: used by the
+profile page and by `POST /api/v1/users/me/test-page` (notification rules live in
+`oncall.contacts.rules`)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from oncall.db.models import ContactMethodRow, NotificationRuleRow
+from oncall.db.models import ContactMethodRow
 from oncall.incidents import events
 from oncall.incidents.actors import Actor
 from oncall.store import outbox
@@ -30,13 +32,6 @@ class Contact:
     verified: bool
 
 
-@dataclass(frozen=True)
-class Rule:
-    urgency: str
-    delay_minutes: int
-    contact: str
-
-
 def contacts(session: Session, user_id: int) -> list[Contact]:
     rows = session.scalars(
         select(ContactMethodRow)
@@ -46,16 +41,6 @@ def contacts(session: Session, user_id: int) -> list[Contact]:
     return [
         Contact(r.id, r.type, r.address, r.label or "", r.verified_at is not None) for r in rows
     ]
-
-
-def rules(session: Session, user_id: int) -> list[Rule]:
-    rows = session.execute(
-        select(NotificationRuleRow, ContactMethodRow)
-        .join(ContactMethodRow, ContactMethodRow.id == NotificationRuleRow.contact_method_id)
-        .where(NotificationRuleRow.user_id == user_id)
-        .order_by(NotificationRuleRow.urgency, NotificationRuleRow.delay_seconds)
-    )
-    return [Rule(r.urgency, r.delay_seconds // 60, f"{c.type} {c.address}") for r, c in rows]
 
 
 def send_test_page(session: Session, actor: Actor, contact_id: int | None, now: datetime) -> int:

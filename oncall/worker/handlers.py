@@ -171,80 +171,58 @@ def _notifications(rt: Runtime) -> list[tuple[int, bool]]:
     return [(row_id, kind not in BACKGROUND_KINDS) for row_id, kind in rt.due_rows()]
 
 
-STATUS_SYNC_INTERVAL = 1.0
-"""Seconds between two status page syncs of one process: the sweep also runs on every ingest
-kick, up to 40 times a second, and a page need not follow faster than this."""
-_status_synced_at: float | None = None
+class Chore:
+    """Work the sweep does besides the due rows, at most once per `seconds` per process: the
+    sweep also runs on every ingest kick, up to 40 times a second. A failure is logged and
+    tried again at the next interval; with `wakes`, what it queued or opened wakes the
+    dispatcher."""
 
+    def __init__(self, seconds: float, run: Callable[[Runtime], object], failure: str,
+                 wakes: bool = True) -> None:
+        self.seconds, self.run, self.failure, self.wakes = seconds, run, failure, wakes
+        self.at: float | None = None
 
-def _sync_status_pages(rt: Runtime) -> None:
-    """At most once per interval per process; a failure is logged and retried next time."""
-    global _status_synced_at
-    now = monotonic()
-    with _lock:
-        if _status_synced_at is not None and now - _status_synced_at < STATUS_SYNC_INTERVAL:
+    def __call__(self, rt: Runtime) -> None:
+        now = monotonic()
+        with _lock:
+            if self.at is not None and now - self.at < self.seconds:
+                return
+            self.at = now
+        try:
+            done = self.run(rt)
+        except Exception:
+            log.exception(self.failure)
             return
-        _status_synced_at = now
-    try:
-        rt.sync_status_pages()
-    except Exception:
-        log.exception("status page sync failed; retried at the next sweep")
+        if self.wakes and done:
+            rt.ctx.wake()
 
 
-REMINDERS_INTERVAL = 60.0
-"""Seconds between two looks for overdue action items by one process: a reminder is daily,
-and the claim on the item keeps workers from sending it twice, so once a minute is plenty."""
-_reminded_at: float | None = None
-
-
-def _remind_overdue(rt: Runtime) -> None:
-    """At most once per interval per process; wakes the dispatcher for what it queued. A
-    failure is logged and retried at the next interval."""
-    global _reminded_at
-    now = monotonic()
-    with _lock:
-        if _reminded_at is not None and now - _reminded_at < REMINDERS_INTERVAL:
-            return
-        _reminded_at = now
-    try:
-        queued = rt.remind_overdue()
-    except Exception:
-        log.exception("reminding owners of overdue action items failed; retried in a minute")
-        return
-    if queued:
-        rt.ctx.wake()
-
-
-HEARTBEATS_INTERVAL = 15.0
-"""Seconds between two looks for missed heartbeat pings by one process: a heartbeat's interval
-is at least a minute, and the claim on a miss keeps workers from opening it twice."""
-_heartbeats_at: float | None = None
-
-
-def _check_heartbeats(rt: Runtime) -> None:
-    """At most once per interval per process; wakes the escalator for what it opened. A
-    failure is logged and retried at the next interval."""
-    global _heartbeats_at
-    now = monotonic()
-    with _lock:
-        if _heartbeats_at is not None and now - _heartbeats_at < HEARTBEATS_INTERVAL:
-            return
-        _heartbeats_at = now
-    try:
-        opened = rt.check_heartbeats()
-    except Exception:
-        log.exception("looking for missed heartbeats failed; retried at the next interval")
-        return
-    if opened:
-        rt.ctx.wake()
+_sync_status_pages = Chore(
+    1.0, lambda rt: rt.sync_status_pages(),
+    "status page sync failed; retried at the next sweep", wakes=False)
+"""A page need not follow faster than once a second."""
+_remind_overdue = Chore(
+    60.0, lambda rt: rt.remind_overdue(),
+    "reminding owners of overdue action items failed; retried in a minute")
+"""A reminder is daily and the claim on the item keeps workers from sending it twice."""
+_check_heartbeats = Chore(
+    15.0, lambda rt: rt.check_heartbeats(),
+    "looking for missed heartbeats failed; retried at the next interval")
+"""A heartbeat's interval is at least a minute; the claim on a miss keeps workers from
+opening it twice."""
+_notify_handoffs = Chore(
+    60.0, lambda rt: rt.notify_handoffs(),
+    "telling people of on-call handoffs failed; retried in a minute")
+"""A handoff is told once per its key in the outbox, whichever worker looks first."""
 
 
 def sweep() -> int:
     """Run every overdue timer, plan the workflows of new incident events, send every due
     notification and workflow step, then (about once a second) sync the status pages,
-    (about once a minute) queue the reminders of overdue action items and (every few
-    seconds) open the incidents of missed heartbeats, and last ping the platform's dead man's
-    switch (ONCALL_DEADMAN_URL) when one is due; returns how many rows ran.
+    (about once a minute) queue the reminders of overdue action items and the notices of
+    on-call handoffs, (every few seconds) open the incidents of missed heartbeats, and last
+    ping the platform's dead man's switch (ONCALL_DEADMAN_URL) when one is due; returns how
+    many rows ran.
 
     Called by the sweeper thread of every worker and by the `kick` task. Claims in the database
     make it safe to run in any number of threads and processes at once.
@@ -272,6 +250,7 @@ def sweep() -> int:
     _sync_status_pages(rt)
     _remind_overdue(rt)
     _check_heartbeats(rt)
+    _notify_handoffs(rt)
     if rt.deadman is not None:  # only a pass that got this far tells the outside we are alive
         rt.deadman.swept()
     return count

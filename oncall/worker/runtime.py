@@ -132,6 +132,13 @@ class Runtime:
 
         return sweep(self.engine, config, self.clock())
 
+    def notify_handoffs(self) -> int:
+        """Queue the notices of on-call handoffs that just happened; how many."""
+        from oncall.paging.handoffs import notify_handoffs
+
+        return notify_handoffs(self.engine, self.config(), self.clock(),
+                               self.providers.public_url, self.chains.enabled)
+
     @cached_property
     def deadman(self) -> DeadmanSwitch | None:
         """The platform's own switch (ONCALL_DEADMAN_URL), or None when it is not set."""

@@ -354,3 +354,101 @@ def test_postmortem_refusals_are_in_words_and_open_nothing(slack: Slack, email: 
 def test_help_shows_the_postmortem_command(slack: Slack) -> None:
     text = slack.command("marcus.bell@northwind.example", "help").json()["text"]  # type: ignore[attr-defined]
     assert "/oncall postmortem 123" in text
+
+
+# --- declare, escalate, roles ------------------------------------------------------------------
+
+
+def _text(reply: object) -> str:
+    return str(reply.json()["text"])  # type: ignore[attr-defined]
+
+
+def _declared(engine: Engine) -> list[tuple[int, str, str | None, str]]:
+    with Session(engine) as session:
+        rows = session.execute(
+            select(IncidentRow.id, IncidentRow.title, IncidentRow.priority, AuditEventRow.actor)
+            .join(AuditEventRow, AuditEventRow.incident_id == IncidentRow.id)
+            .where(AuditEventRow.type == "incident.declared").order_by(IncidentRow.id))
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+
+def test_declare_opens_an_incident_with_the_slack_user_as_commander(slack: Slack) -> None:
+    reply = _text(slack.command("marcus.bell@northwind.example",
+                                'declare checkout-api \u201cCard payments fail\u201d p1'))
+    ((incident_id, title, priority, actor),) = _declared(slack.engine)
+    assert (title, priority, actor) == ("Card payments fail", "P1",
+                                        "user:marcus.bell@northwind.example")
+    assert reply.startswith(f"Declared incident #{incident_id} on checkout-api (P1): "
+                            "Card payments fail. You are its commander. ")
+    assert reply.endswith(f"/incidents/{incident_id}")
+    with Session(slack.engine) as session:
+        (via,) = session.scalars(select(AuditEventRow.data).where(
+            AuditEventRow.type == "incident.role_assigned")).all()
+    assert via == {"via": "slack", "role": "commander",
+                   "user": "marcus.bell@northwind.example", "previous": None}
+
+
+@pytest.mark.parametrize(("email", "text", "answer"), [
+    ("eve.larsen@northwind.example", 'declare checkout-api "x"', "Not allowed: "),
+    ("marcus.bell@northwind.example", 'declare checkout "x"',
+     "No service 'checkout'"),
+    ("marcus.bell@northwind.example", 'declare checkout-api "x" P7',
+     "Not declared: unknown priority 'P7': expected one of P1, P2, P3, P4, P5."),
+    ("marcus.bell@northwind.example", "declare checkout-api Checkout is down",
+     "Quote the title"),
+    ("marcus.bell@northwind.example", "declare", "Usage: /oncall declare SERVICE"),
+    ("stranger@elsewhere.example", 'declare checkout-api "x"', "is not an oncall user"),
+])
+def test_declare_refusals_open_nothing(slack: Slack, email: str, text: str,
+                                       answer: str) -> None:
+    assert answer in _text(slack.command(email, text))
+    assert _declared(slack.engine) == []
+
+
+def test_escalate_asks_for_the_next_step_now(slack: Slack) -> None:
+    incident_id = new_incident(slack.engine)
+    assert "Not allowed" in _text(slack.command("eve.larsen@northwind.example",
+                                                f"escalate {incident_id}"))
+    reply = _text(slack.command("marcus.bell@northwind.example", f"escalate #{incident_id}"))
+    assert reply == f"Incident #{incident_id}: the next escalation step is being paged now."
+    with Session(slack.engine) as session:
+        assert session.scalar(select(AuditEventRow.actor).where(
+            AuditEventRow.type == "incident.escalate_requested")) == (
+            "user:marcus.bell@northwind.example")
+    slack.command("marcus.bell@northwind.example", f"resolve {incident_id}")
+    assert _text(slack.command("marcus.bell@northwind.example", f"escalate {incident_id}")) == (
+        f"Incident #{incident_id} is resolved: only a triggered incident escalates.")
+    assert "Usage: /oncall escalate" in _text(slack.command("marcus.bell@northwind.example",
+                                                             "escalate"))
+
+
+def test_role_take_give_by_mention_and_clear(slack: Slack) -> None:
+    incident_id = new_incident(slack.engine)
+    marcus = "marcus.bell@northwind.example"
+    assert _text(slack.command(marcus, f"role {incident_id} commander")) == (
+        f"{marcus} is now commander of incident #{incident_id}.")
+    sofia = slack.ids["sofia.alvarez@northwind.example"]
+    assert _text(slack.command(marcus, f"role {incident_id} scribe <@{sofia}|sofia>")) == (
+        f"sofia.alvarez@northwind.example is now scribe of incident #{incident_id}.")
+    assert _text(slack.command(marcus, f"role {incident_id} communications "
+                                       "jordan.reyes@northwind.example")).endswith(
+        f"is now communications of incident #{incident_id}.")
+    assert _text(slack.command(marcus, f"role {incident_id} scribe clear")) == (
+        f"Nobody is scribe of incident #{incident_id} now.")
+    assert "Not allowed" in _text(slack.command("eve.larsen@northwind.example",
+                                                f"role {incident_id} scribe"))
+    assert "No role 'boss'" in _text(slack.command(marcus, f"role {incident_id} boss"))
+    assert "Not changed: 'nobody@example.com' is not a member of any team" in _text(
+        slack.command(marcus, f"role {incident_id} scribe nobody@example.com"))
+    assert "Cannot tell who @sofia is" in _text(
+        slack.command(marcus, f"role {incident_id} scribe @sofia"))
+    with Session(slack.engine) as session:
+        types = list(session.scalars(select(AuditEventRow.type).where(
+            AuditEventRow.type.like("incident.role_%")).order_by(AuditEventRow.id)))
+    assert types == ["incident.role_assigned"] * 3 + ["incident.role_cleared"]
+
+
+def test_help_shows_declare_escalate_and_role(slack: Slack) -> None:
+    text = _text(slack.command("marcus.bell@northwind.example", "help"))
+    for usage in ("/oncall declare SERVICE", "/oncall escalate 123", "/oncall role 123"):
+        assert usage in text

@@ -1,4 +1,5 @@
-"""Personal notification rules: CRUD, validation, and what a page would do (own or default)."""
+"""Personal notification rules: CRUD, replacing a whole urgency, validation, and what a page would
+do (own or default)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,12 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from oncall import contacts
+from oncall.contacts.rules import InvalidRules, RuleSpec, replace_rules
 from oncall.db.engine import write_session
 from oncall.db.models import AuditEventRow, ContactMethodRow
 from oncall.incidents.actors import Actor, Forbidden
 
-from .conftest import NOW  # type: ignore[import-not-found]
+from .conftest import ALICE, NOW  # type: ignore[import-not-found]
 
 
 def verified_phone(engine: Engine, actor: Actor) -> tuple[int, int]:
@@ -116,3 +118,104 @@ def test_observers_cannot_edit_others(applied_engine: Engine, people: dict[str, 
                           contact_method_id=sms, now=NOW)
     with Session(applied_engine) as session, pytest.raises(Forbidden):
         contacts.notification_rules(session, bob, alice.user_id)
+
+
+def _rules(engine: Engine, actor: Actor) -> list[tuple[str, int, str, int]]:
+    assert actor.user_id
+    with Session(engine) as session:
+        return [(r.urgency, int(r.delay.total_seconds()), r.channel, r.id)
+                for r in contacts.notification_rules(session, actor, actor.user_id)]
+
+
+def _audit(engine: Engine) -> list[str]:
+    with Session(engine) as session:
+        return list(session.scalars(select(AuditEventRow.type).where(
+            AuditEventRow.type.like("notification_rule.%")).order_by(AuditEventRow.id)))
+
+
+def test_replace_sets_one_urgency_and_keeps_the_other(
+    applied_engine: Engine, people: dict[str, Actor]
+) -> None:
+    alice = people["alice"]
+    assert alice.user_id
+    sms, voice = verified_phone(applied_engine, alice)
+    with write_session(applied_engine) as session:
+        kept = contacts.add_rule(session, alice, alice.user_id, urgency="high", delay=0,
+                                 contact_method_id=sms, now=NOW)
+        low = contacts.add_rule(session, alice, alice.user_id, urgency="low", delay=0,
+                                contact_method_id=sms, now=NOW)
+        contacts.add_rule(session, alice, alice.user_id, urgency="high", delay=60,
+                          contact_method_id=voice, now=NOW)
+    with write_session(applied_engine) as session:
+        after = replace_rules(session, alice, alice.user_id, {"high": [
+            RuleSpec(timedelta(0), sms), RuleSpec(timedelta(minutes=5), voice)]}, NOW)
+    assert [(r.urgency, r.delay, r.channel) for r in after] == [
+        ("high", timedelta(0), "sms"), ("high", timedelta(minutes=5), "voice"),
+        ("low", timedelta(0), "sms")]
+    # the unchanged rule keeps its id; low was not named, so it stays
+    assert after[0].id == kept.id and after[2].id == low.id
+    assert after[0].address == "+14155552671" and after[1].usable
+    assert _audit(applied_engine)[3:] == ["notification_rule.removed", "notification_rule.added"]
+    with write_session(applied_engine) as session:  # the same list again: nothing to audit
+        replace_rules(session, alice, alice.user_id, {"high": [
+            RuleSpec(timedelta(minutes=5), voice), RuleSpec(timedelta(0), sms)]}, NOW)
+    assert len(_audit(applied_engine)) == 5
+
+
+def test_replace_with_nothing_brings_back_the_defaults(
+    applied_engine: Engine, people: dict[str, Actor]
+) -> None:
+    alice = people["alice"]
+    assert alice.user_id
+    _sms, voice = verified_phone(applied_engine, alice)
+    with write_session(applied_engine) as session:
+        replace_rules(session, alice, alice.user_id, {"high": [RuleSpec(timedelta(0), voice)]},
+                      NOW)
+    with Session(applied_engine) as session:
+        plan = contacts.effective_rules(session, alice, alice.user_id, "high")
+    assert [(r.channel, r.address, r.contact_method_id, r.default) for r in plan] == [
+        ("voice", "+14155552671", voice, False)]
+    with write_session(applied_engine) as session:
+        assert replace_rules(session, alice, alice.user_id, {"high": []}, NOW) == []
+    with Session(applied_engine) as session:
+        plan = contacts.effective_rules(session, alice, alice.user_id, "high")
+    assert plan and all(r.default for r in plan)
+    assert ("voice", timedelta(minutes=3)) in [(r.channel, r.delay) for r in plan]
+
+
+def test_replace_checks_everything_first_and_changes_nothing_on_error(
+    applied_engine: Engine, people: dict[str, Actor]
+) -> None:
+    alice, admin = people["alice"], people["admin"]
+    assert alice.user_id and admin.user_id
+    sms, voice = verified_phone(applied_engine, alice)
+    with write_session(applied_engine) as session:
+        contacts.add_rule(session, alice, alice.user_id, urgency="high", delay=0,
+                          contact_method_id=sms, now=NOW)
+    before = _rules(applied_engine, alice)
+    with write_session(applied_engine) as session, pytest.raises(InvalidRules) as caught:
+        replace_rules(session, alice, alice.user_id, {
+            "high": [RuleSpec(timedelta(minutes=1), voice), RuleSpec(timedelta(hours=3), sms),
+                     RuleSpec(timedelta(0), 999_999), RuleSpec(timedelta(minutes=1), voice)],
+            "low": [RuleSpec(timedelta(seconds=-60), voice)],
+        }, NOW)
+    assert caught.value.problems == [
+        ("high[1].delay_minutes", "the delay is limited to 120 minutes"),
+        ("high[2].contact_method_id", f"contact method 999999 is not one of {ALICE}'s"),
+        ("high[3]", "the same rule is listed twice"),
+        ("low[0].delay_minutes", "the delay cannot be negative"),
+        ("low[0].contact_method_id",
+         "low-urgency incidents never ring a phone: choose another method"),
+    ]
+    with write_session(applied_engine) as session, pytest.raises(InvalidRules) as unknown:
+        replace_rules(session, alice, alice.user_id, {"high": [], "urgent": []}, NOW)
+    assert unknown.value.problems == [
+        ("urgent", "urgency must be one of high, low, not 'urgent'")]
+    with write_session(applied_engine) as session, pytest.raises(InvalidRules) as theirs:
+        replace_rules(session, admin, admin.user_id, {"high": [RuleSpec(timedelta(0), sms)]},
+                      NOW)
+    assert theirs.value.problems[0][0] == "high[0].contact_method_id"
+    with write_session(applied_engine) as session, pytest.raises(Forbidden):
+        replace_rules(session, people["bob"], alice.user_id, {"high": []}, NOW)
+    assert _rules(applied_engine, alice) == before
+    assert _audit(applied_engine) == ["notification_rule.added"]

@@ -65,15 +65,19 @@ def test_brackets_inside_strings_do_not_count() -> None:
 
 def test_a_wide_shallow_body_is_accepted_quickly() -> None:
     """The depth check costs a small multiple of parsing, never a power of the width: judged
-    against `json.loads` of the same body on the same machine, so a slow or busy machine
-    does not fail it."""
+    against `json.loads` of the same body on the same machine, each the best of three, so a
+    slow or busy machine (another process taking the core for a moment) does not fail it."""
     body = json.dumps({"alerts": [{"labels": {"n": str(n)}} for n in range(20_000)]})
-    started = time.perf_counter()
-    json.loads(body)
-    plain = time.perf_counter() - started
-    started = time.perf_counter()
-    assert len(limits.loads(body)["alerts"]) == 20_000
-    assert time.perf_counter() - started < 20 * plain + 0.05
+
+    def best(parse: Callable[[str], Any]) -> float:
+        times = []
+        for _ in range(3):
+            started = time.perf_counter()
+            assert len(parse(body)["alerts"]) == 20_000
+            times.append(time.perf_counter() - started)
+        return min(times)
+
+    assert best(limits.loads) < 20 * best(json.loads) + 0.05
 
 
 def test_invalid_json_is_still_a_json_error() -> None:

@@ -139,3 +139,13 @@ def test_vapid_generate_prints_usable_settings(
     settings = provider_settings(env)
     browser = Browser(push.endpoint())
     assert WebPushProvider(settings).send(browser.subscription, PAGE).ok
+
+
+def test_an_endpoint_on_the_deny_list_is_never_called(push: PushServicePeer,
+                                                      keys: tuple[str, str]) -> None:
+    """The local push service on 127.0.0.1, denied by ONCALL_WEBHOOK_DENY: nothing reaches it."""
+    settings = _settings(keys, ONCALL_WEBHOOK_DENY="127.0.0.0/8")
+    result = WebPushProvider(settings).send(Browser(push.endpoint("phone")).subscription, PAGE)
+    assert not result.ok and not result.retryable and not result.gone
+    assert "on the deny list" in (result.error or "")
+    assert push.requests == []

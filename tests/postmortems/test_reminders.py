@@ -206,7 +206,7 @@ def test_the_sweep_reminds_at_most_once_a_minute_and_wakes_the_dispatcher(
 
     clock = [1000.0]
     monkeypatch.setattr(handlers, "monotonic", lambda: clock[0])
-    monkeypatch.setattr(handlers, "_reminded_at", None)
+    monkeypatch.setattr(handlers._remind_overdue, "at", None)
     rt: Any = FakeRuntime()
     handlers._remind_overdue(rt)
     clock[0] += 30

@@ -352,7 +352,7 @@ def test_the_worker_syncs_at_most_once_a_second_and_survives_a_failure(
 
     clock = [1000.0]
     monkeypatch.setattr(handlers, "monotonic", lambda: clock[0])
-    monkeypatch.setattr(handlers, "_status_synced_at", None)
+    monkeypatch.setattr(handlers._sync_status_pages, "at", None)
     rt = _Runtime()
     for _ in range(40):  # a burst of ingest kicks within one second
         handlers._sync_status_pages(rt)  # type: ignore[arg-type]

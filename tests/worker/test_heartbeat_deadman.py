@@ -37,7 +37,7 @@ def worker(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> Iterator[Harnes
     """`handlers.sweep` on the harness's runtime, its once-a-while checks due at once."""
     monkeypatch.setattr(handlers, "_runtime", harness.runtime)
     monkeypatch.setattr(handlers, "_tasks", lambda: Tasks())
-    monkeypatch.setattr(handlers, "_heartbeats_at", None)
+    monkeypatch.setattr(handlers._check_heartbeats, "at", None)
     monkeypatch.setattr(harness.runtime.ctx, "wake", lambda: None)
     yield harness
 
@@ -58,10 +58,10 @@ def test_the_worker_sweep_opens_a_missed_heartbeat_once(worker: Harness,
     worker.clock.advance(timedelta(minutes=2))
     handlers.sweep()  # the check ran a moment ago: it waits for its interval
     assert _incidents(worker) == []
-    monkeypatch.setattr(handlers, "_heartbeats_at", None)
+    monkeypatch.setattr(handlers._check_heartbeats, "at", None)
     handlers.sweep()
     assert _incidents(worker) == [("triggered", "payments-db")]
-    monkeypatch.setattr(handlers, "_heartbeats_at", None)
+    monkeypatch.setattr(handlers._check_heartbeats, "at", None)
     handlers.sweep()
     assert _incidents(worker) == [("triggered", "payments-db")]
 

@@ -8,8 +8,10 @@ deletes it instead of retrying.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import socket
+from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from py_vapid import Vapid  # type: ignore[import-untyped]
@@ -23,6 +25,7 @@ from oncall.notify.providers.base import (
     unexpected_failure,
 )
 from oncall.notify.settings import ProviderSettings
+from oncall.workflows.http import DenyList
 
 
 def parse_subscription(address: str | Mapping[str, Any]) -> dict[str, Any]:
@@ -34,6 +37,31 @@ def parse_subscription(address: str | Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(keys, dict) or not keys.get("p256dh") or not keys.get("auth"):
         raise ValueError("push subscription lacks keys.p256dh / keys.auth")
     return {"endpoint": info["endpoint"], "keys": {"p256dh": keys["p256dh"], "auth": keys["auth"]}}
+
+
+def endpoint_refused(endpoint: str, deny: DenyList,
+                     resolve: Callable[[str], list[str]] | None = None) -> str | None:
+    """Why a push endpoint may not be called, or None. A subscription is whatever a signed-in
+    browser sent: its endpoint must not make the worker POST to the cloud's metadata service
+    or another address on the deny list (ONCALL_WEBHOOK_DENY, as for workflow webhooks)."""
+    parts = urlsplit(endpoint)
+    host = parts.hostname or ""
+    if parts.scheme not in ("https", "http") or not host:
+        return "the push endpoint is not an http(s) URL"
+    if deny.denies_host(host):
+        return f"the push endpoint's host {host} is on the deny list"
+    try:
+        addresses = (resolve or _addresses)(host)
+    except OSError:
+        return None  # not resolvable now: the send fails on its own and is retried
+    for address in addresses:
+        if deny.denies_address(address):
+            return f"the push endpoint's host {host} resolves to a denied address"
+    return None
+
+
+def _addresses(host: str) -> list[str]:
+    return [str(info[4][0]) for info in socket.getaddrinfo(host, None)]
 
 
 class WebPushProvider:
@@ -52,6 +80,7 @@ class WebPushProvider:
             subject if subject.startswith(("mailto:", "https://")) else f"mailto:{subject}"
         )
         self.timeout = settings.timeout("webpush")
+        self.deny = DenyList.of(settings.endpoint_deny)
         self.ttl = settings.webpush_ttl
 
     def send(self, address: str, notice: Notice) -> DeliveryResult:
@@ -60,6 +89,9 @@ class WebPushProvider:
             subscription = parse_subscription(address)
         except ValueError as exc:
             return DeliveryResult.failed(self.name, f"bad subscription: {exc}", retryable=False)
+        refused = endpoint_refused(str(subscription.get("endpoint", "")), self.deny)
+        if refused is not None:
+            return DeliveryResult.failed(self.name, refused, retryable=False)
         headers: dict[str, str | int | float] = {
             "Urgency": "high" if notice.urgency == "high" else "normal"
         }

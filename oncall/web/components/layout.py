@@ -1,4 +1,5 @@
-"""The frame of every signed-in page: navigation, who is signed in, messages."""
+"""The frame of every page: the head links that make the app installable, and around each
+signed-in page the navigation, who is signed in, messages."""
 # Reflex state attributes read on the class are Vars, not their annotated Python types.
 # mypy: disable-error-code="no-any-return, attr-defined, arg-type, operator"
 
@@ -18,6 +19,25 @@ NAV = [
     ("Config", "/config"),
     ("Profile", "/profile"),
 ]
+
+
+THEME_COLOR = "#3e63dd"
+"""The indigo of the theme's accent, also the manifest's `theme_color`."""
+
+
+def pwa_head() -> list[rx.Component]:
+    """In every page's head: the web app manifest (assets/manifest.webmanifest) and icons, so
+    the app can be installed and opened like a phone app (iOS reads the apple-* tags)."""
+    return [
+        rx.el.link(rel="manifest", href="/manifest.webmanifest"),
+        rx.el.link(rel="icon", type="image/png", sizes="192x192", href="/icons/icon-192.png"),
+        rx.el.link(rel="apple-touch-icon", sizes="180x180", href="/icons/apple-touch-icon.png"),
+        rx.el.meta(name="theme-color", content=THEME_COLOR),
+        rx.el.meta(name="mobile-web-app-capable", content="yes"),
+        rx.el.meta(name="apple-mobile-web-app-capable", content="yes"),
+        rx.el.meta(name="apple-mobile-web-app-title", content="oncall"),
+        rx.el.meta(name="apple-mobile-web-app-status-bar-style", content="default"),
+    ]
 
 
 def messages() -> rx.Component:

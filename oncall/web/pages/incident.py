@@ -1,8 +1,10 @@
-"""One incident: status, actions, runbooks and their runs, alerts, the full timeline."""
+"""One incident: status, roles, actions, runbooks and their runs, alerts, the full timeline."""
 # Reflex state attributes read on the class are Vars, not their annotated Python types.
 # mypy: disable-error-code="no-any-return, attr-defined, arg-type, operator"
 
 from __future__ import annotations
+
+from typing import Any
 
 import reflex as rx
 
@@ -67,6 +69,76 @@ def _alerts() -> rx.Component:
     )
 
 
+def _roles() -> rx.Component:
+    """Commander, scribe, communications: who holds each, and (for responders) take, assign,
+    clear."""
+    return rx.flex(
+        rx.foreach(
+            S.roles,
+            lambda r: rx.flex(
+                rx.text(
+                    r["label"], ": ",
+                    rx.cond(r["user"] != "", rx.text.strong(r["name"]),
+                            rx.text.span("nobody", color="gray")),
+                    size="2",
+                    id="role-" + r["role"],
+                ),
+                rx.cond(
+                    S.can_respond,
+                    rx.flex(
+                        rx.cond(r["mine"] == "",
+                                rx.button("Take", size="2", variant="soft", min_height="44px",
+                                          on_click=S.take_role(r["role"]),
+                                          id="take-" + r["role"])),
+                        rx.button("Assign", size="2", variant="soft", min_height="44px",
+                                  on_click=S.open_role(r["role"])),
+                        rx.cond(r["user"] != "",
+                                rx.button("Clear", size="2", variant="soft", color_scheme="gray",
+                                          min_height="44px",
+                                          on_click=S.clear_role(r["role"]))),
+                        spacing="1",
+                    ),
+                ),
+                spacing="2",
+                align="center",
+                wrap="wrap",
+            ),
+        ),
+        spacing="3",
+        wrap="wrap",
+        id="incident-roles",
+    )
+
+
+def _role_dialog() -> rx.Component:
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title("Assign ", S.role_dialog),
+            rx.select(S.role_choices, value=S.role_user, on_change=S.set_role_user,
+                      placeholder="Choose a person", width="100%"),
+            rx.flex(
+                rx.button("Cancel", variant="soft", color_scheme="gray", min_height="44px",
+                          on_click=S.close_role),
+                rx.button("Save", on_click=S.submit_role, min_height="44px", id="role-save"),
+                spacing="2",
+                justify="end",
+                margin_top="1em",
+            ),
+            max_width="min(30em, 94vw)",
+        ),
+        open=S.role_dialog != "",
+        on_open_change=lambda _open: S.close_role(),
+    )
+
+
+def _escalate(item: Any) -> rx.Component:
+    return rx.cond(
+        S.can_respond & (item["status"] == "triggered"),
+        rx.button("Escalate now", on_click=S.escalate_now, size="3", variant="soft",
+                  color_scheme="red", min_height="44px", id="escalate-now"),
+    )
+
+
 def incident_page() -> rx.Component:
     item = S.incident
     return page(
@@ -97,7 +169,9 @@ def incident_page() -> rx.Component:
                     size="2",
                     color="gray",
                 ),
-                incident.actions(S, item, S.can_respond),
+                _roles(),
+                rx.flex(incident.actions(S, item, S.can_respond), _escalate(item), spacing="2",
+                        wrap="wrap", align="start"),
                 incident_postmortems(S),
                 rx.cond(item["description"] != "", text.markdown(item["description"])),
                 rx.cond(
@@ -126,6 +200,7 @@ def incident_page() -> rx.Component:
             rx.text("No such incident.", color="gray"),
         ),
         incident.dialog(S, S.reassign_choices),
+        _role_dialog(),
         runbooks.form(S),
         title="Incident",
     )

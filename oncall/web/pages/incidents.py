@@ -1,4 +1,4 @@
-"""The dashboard of incidents: filters, counts, live list, actions."""
+"""The dashboard of incidents: filters, counts, live list, actions, declaring an incident."""
 # Reflex state attributes read on the class are Vars, not their annotated Python types.
 # mypy: disable-error-code="no-any-return, attr-defined, arg-type, operator"
 
@@ -70,11 +70,80 @@ def filters() -> rx.Component:
     )
 
 
+def _field(label: str, control: rx.Component) -> rx.Component:
+    return rx.vstack(rx.text(label, size="2", weight="bold"), control, spacing="1",
+                     width="100%")
+
+
+def declare_dialog() -> rx.Component:
+    """Declare an incident by hand: it pages the service's escalation policy at once."""
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title("Declare incident"),
+            rx.dialog.description(
+                "It pages the service's escalation policy now; you become its commander.",
+                size="2", color="gray",
+            ),
+            rx.cond(
+                S.declare_choices.length() > 0,
+                rx.vstack(
+                    _field("Service", rx.select(
+                        S.declare_choices, value=S.declare_service,
+                        on_change=lambda v: S.set_declare_field("service", v),
+                        width="100%", id="declare-service",
+                    )),
+                    _field("Title", rx.input(
+                        value=S.declare_title,
+                        on_change=lambda v: S.set_declare_field("title", v),
+                        placeholder="What is wrong, in a few words",
+                        max_length=1024, width="100%", size="3", id="declare-title",
+                    )),
+                    _field("Priority", rx.select(
+                        PRIORITY_CHOICES, value=S.declare_priority,
+                        on_change=lambda v: S.set_declare_field("priority", v),
+                        width="100%", id="declare-priority",
+                    )),
+                    _field("Description (optional, Markdown)", rx.text_area(
+                        value=S.declare_description,
+                        on_change=lambda v: S.set_declare_field("description", v),
+                        rows="4", width="100%", id="declare-description",
+                    )),
+                    spacing="3",
+                    width="100%",
+                    margin_top="0.5em",
+                ),
+                rx.text("You are not a responder of any service's team.", color="gray"),
+            ),
+            rx.cond(S.declare_error != "",
+                    rx.callout(S.declare_error, color_scheme="red", margin_top="0.75em",
+                               id="declare-error")),
+            rx.flex(
+                rx.button("Cancel", variant="soft", color_scheme="gray", size="3",
+                          min_height="44px", on_click=S.close_declare),
+                rx.button("Declare", on_click=S.submit_declare, size="3", color_scheme="red",
+                          min_height="44px",
+                          disabled=S.declare_choices.length() == 0, id="declare-submit"),
+                spacing="2",
+                justify="end",
+                margin_top="1em",
+            ),
+            max_width="min(34em, 94vw)",
+        ),
+        open=S.declaring,
+        on_open_change=lambda _open: S.close_declare(),
+    )
+
+
 def incidents_page() -> rx.Component:
     return page(
         rx.flex(
             *[_count(label.capitalize(), label) for label in STATUS_CHOICES],
             rx.spacer(),
+            rx.cond(
+                S.can_respond,
+                rx.button("Declare incident", on_click=S.open_declare, size="2",
+                          color_scheme="red", min_height="44px", id="declare-open"),
+            ),
             rx.cond(
                 S.live,
                 rx.badge("live", color_scheme="green", id="live-badge"),
@@ -105,5 +174,6 @@ def incidents_page() -> rx.Component:
             wrap="wrap",
         ),
         incident.dialog(S, S.reassign_choices),
+        declare_dialog(),
         title="Incidents",
     )

@@ -1,4 +1,5 @@
-"""The signed-in person's roles, contact methods, rules and test page."""
+"""The signed-in person's roles, contact methods, notification rules (edited here, with a
+preview of what a page sends now) and test page."""
 # Reflex state attributes read on the class are Vars, not their annotated Python types.
 # mypy: disable-error-code="no-any-return, attr-defined, arg-type, operator"
 
@@ -9,7 +10,8 @@ from typing import Any
 import reflex as rx
 
 from oncall.web.components.layout import page
-from oncall.web.state.profile import ADDABLE, ProfileState
+from oncall.web.components.push import push_section
+from oncall.web.state.profile import ADDABLE, MAX_DELAY_MINUTES, URGENCIES, ProfileState
 
 S = ProfileState
 
@@ -57,6 +59,121 @@ def _contact(c: Any) -> rx.Component:
     )
 
 
+def _method_select(value: Any, on_change: Any, **trigger: Any) -> rx.Component:
+    return rx.select.root(
+        rx.select.trigger(placeholder="contact method", **trigger),
+        rx.select.content(
+            rx.foreach(S.method_choices, lambda m: rx.select.item(m["label"], value=m["id"]))
+        ),
+        value=value,
+        on_change=on_change,
+    )
+
+
+def _rule(r: Any) -> rx.Component:
+    return rx.flex(
+        rx.text("after", size="2"),
+        rx.input(
+            default_value=r["delay"],
+            key=r["id"] + ":" + r["delay"],
+            on_blur=lambda v: S.set_rule_delay(r["id"], v),
+            type="number",
+            min=0,
+            max=MAX_DELAY_MINUTES,
+            width="5em",
+            aria_label="delay in minutes",
+            class_name="rule-delay",
+        ),
+        rx.text("min, by", size="2"),
+        _method_select(r["method_id"], lambda v: S.set_rule_method(r["id"], v)),
+        rx.cond(r["usable"] != "", rx.badge(r["usable"], color_scheme="amber")),
+        rx.button(
+            "Remove",
+            on_click=S.remove_rule(r["id"]),
+            size="1",
+            variant="soft",
+            color_scheme="red",
+            class_name="remove-rule",
+        ),
+        spacing="2",
+        align="center",
+        wrap="wrap",
+        class_name="notification-rule",
+    )
+
+
+def _urgency_rules(urgency: str, found: Any) -> rx.Component:
+    return rx.vstack(
+        rx.flex(
+            rx.heading(f"{urgency.capitalize()} urgency", size="3"),
+            rx.cond(
+                found.length() > 0,
+                rx.button(
+                    "Use the defaults",
+                    on_click=S.use_defaults(urgency),
+                    size="1",
+                    variant="outline",
+                    id=f"defaults-{urgency}",
+                ),
+            ),
+            spacing="3",
+            align="center",
+        ),
+        rx.cond(
+            found.length() > 0,
+            rx.vstack(rx.foreach(found, _rule), spacing="2"),
+            rx.text("The defaults.", color="gray", size="2"),
+        ),
+        spacing="2",
+        id=f"rules-{urgency}",
+    )
+
+
+def _new_rule() -> rx.Component:
+    return rx.flex(
+        rx.select(URGENCIES, value=S.new_rule_urgency, on_change=S.set_new_rule_urgency,
+                  id="new-rule-urgency"),
+        rx.text("urgency, after", size="2"),
+        rx.input(
+            value=S.new_rule_delay,
+            on_change=S.set_new_rule_delay,
+            type="number",
+            min=0,
+            max=MAX_DELAY_MINUTES,
+            width="5em",
+            id="new-rule-delay",
+            aria_label="delay in minutes",
+        ),
+        rx.text("min, by", size="2"),
+        _method_select(S.new_rule_method, S.set_new_rule_method, id="new-rule-method"),
+        rx.button("Add rule", on_click=S.add_rule, id="add-rule"),
+        spacing="2",
+        align="center",
+        wrap="wrap",
+    )
+
+
+def _preview(urgency: str, found: Any) -> rx.Component:
+    return rx.vstack(
+        rx.text(f"{urgency.capitalize()} urgency", weight="medium", size="2"),
+        rx.foreach(
+            found,
+            lambda e: rx.text(
+                e["when"],
+                ": ",
+                e["channel"],
+                " to ",
+                e["address"],
+                rx.cond(e["default"] != "", rx.text.span(" (default)", color="gray")),
+                size="2",
+                class_name="preview-step",
+            ),
+        ),
+        spacing="1",
+        id=f"preview-{urgency}",
+    )
+
+
 def profile_page() -> rx.Component:
     return page(
         rx.text(S.user_email, " · ", S.roles_text, size="2", id="profile-roles"),
@@ -78,25 +195,39 @@ def profile_page() -> rx.Component:
             spacing="2",
             wrap="wrap",
         ),
+        push_section(),
         rx.heading("Notification rules", size="4"),
-        rx.cond(
-            S.rules.length() > 0,
+        rx.text(
+            "When a page arrives, after how many minutes each contact method is used. "
+            "Without rules of your own for an urgency, the defaults apply.",
+            color="gray",
+            size="2",
+        ),
+        rx.flex(
             rx.vstack(
-                rx.foreach(
-                    S.rules,
-                    lambda r: rx.text(
-                        r["urgency"],
-                        " urgency: ",
-                        r["contact"],
-                        " ",
-                        r["delay"],
-                        " ",
-                        rx.text.span(r["usable"], color="gray"),
-                        size="2",
-                    ),
-                )
+                _urgency_rules("high", S.high_rules),
+                _urgency_rules("low", S.low_rules),
+                _new_rule(),
+                rx.cond(
+                    S.rule_error != "",
+                    rx.callout(S.rule_error, color_scheme="red", size="1", id="rule-error"),
+                ),
+                spacing="3",
+                flex="3",
+                min_width="20em",
             ),
-            rx.text("No notification rules yet.", color="gray", size="2"),
+            rx.vstack(
+                rx.heading("When a page arrives now", size="3"),
+                _preview("high", S.preview_high),
+                _preview("low", S.preview_low),
+                spacing="2",
+                flex="2",
+                min_width="16em",
+                id="rules-preview",
+            ),
+            spacing="5",
+            wrap="wrap",
+            width="100%",
         ),
         rx.button("Send me a test page", on_click=S.test_page, size="3", id="test-page"),
         title="Profile",

@@ -55,6 +55,16 @@ def _heartbeat(h: Any) -> rx.Component:
     )
 
 
+def _limited(row: Any) -> rx.Component:
+    return rx.flex(
+        rx.badge("integration ", row["integration"], color_scheme="amber", size="2"),
+        rx.text(row["refused"], size="1", color="gray"),
+        spacing="2",
+        align="center",
+        class_name="rate-limited",
+    )
+
+
 def _card(c: Any) -> rx.Component:
     return rx.card(
         rx.vstack(
@@ -68,6 +78,7 @@ def _card(c: Any) -> rx.Component:
             ),
             rx.text(c["description"], size="2"),
             rx.foreach(c["heartbeats"].to(list[dict[str, str]]), _heartbeat),
+            rx.foreach(c["limited"].to(list[dict[str, str]]), _limited),
             changes.listing(c["changes"].to(list[dict[str, Any]])),
             rx.text(
                 "Owner ",

@@ -1,4 +1,5 @@
-"""The incidents dashboard: filters, counts, pagination, live updates, one-tap actions."""
+"""The incidents dashboard: filters, counts, pagination, live updates, one-tap actions, and
+the form that declares an incident by hand."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import reflex as rx
 from sqlalchemy import select
 
 from oncall.db.models import ServiceRow
+from oncall.incidents import service
+from oncall.incidents.access import may_declare
 from oncall.incidents.actors import Actor
 from oncall.incidents.queries import IncidentItem
 from oncall.incidents.service import PRIORITIES
@@ -108,7 +111,78 @@ class ActionsMixin(rx.State, mixin=True):
         self._done(result, message)
 
 
-class IncidentsState(ActionsMixin, LiveMixin, SessionState):
+DECLARE_FIELDS = ("service", "title", "priority", "description")
+
+
+class DeclareMixin(rx.State, mixin=True):
+    """The "Declare incident" form: a service the person may declare on, a title, a
+    priority and a description; on success the browser goes to the new incident."""
+
+    declaring: bool = False
+    declare_service: str = ""
+    declare_title: str = ""
+    declare_priority: str = service.DEFAULT_PRIORITY
+    declare_description: str = ""
+    declare_error: str = ""
+    declare_choices: list[str] = []  # noqa: RUF012 - Reflex state var default
+
+    if TYPE_CHECKING:  # provided by SessionState, which every user of the mixin derives from
+        error: str
+        notice: str
+
+        def _act(self, action: Callable[[Actor], T]) -> T | None: ...
+        def _remembered_actor(self) -> Actor | None: ...
+
+    def _declarable(self) -> list[str]:
+        """The services the signed-in person may declare an incident on."""
+        actor = self._remembered_actor()
+        if actor is None:
+            return []
+        with context.read_session() as session:
+            rows = session.execute(select(ServiceRow.name, ServiceRow.team_name)
+                                   .where(ServiceRow.retired_at.is_(None))
+                                   .order_by(ServiceRow.name))
+            return [name for name, team in rows if may_declare(actor, team)]
+
+    @rx.event
+    def open_declare(self) -> None:
+        self.declare_choices = self._declarable()
+        self.declaring, self.declare_error = True, ""
+        self.declare_title, self.declare_description = "", ""
+        self.declare_priority = service.DEFAULT_PRIORITY
+        if self.declare_service not in self.declare_choices:
+            self.declare_service = self.declare_choices[0] if self.declare_choices else ""
+
+    @rx.event
+    def close_declare(self) -> None:
+        self.declaring, self.declare_error = False, ""
+
+    @rx.event
+    def set_declare_field(self, field: str, value: str) -> None:
+        if field in DECLARE_FIELDS:
+            setattr(self, f"declare_{field}", value)
+
+    @rx.event
+    def submit_declare(self) -> Any:
+        fields = (self.declare_service, self.declare_title, self.declare_priority,
+                  self.declare_description)
+
+        def declare(actor: Actor) -> int:
+            name, title, priority, description = fields
+            return actions.committed(lambda s: service.declare(
+                s, actor, service_name=name, title=title, priority=priority,
+                description=description, now=context.now()).id)
+
+        incident_id = self._act(declare)
+        if incident_id is None:
+            self.declare_error, self.error = self.error, ""
+            return None
+        self.declaring, self.declare_error = False, ""
+        self.notice = f"Incident #{incident_id} declared: you are its commander."
+        return rx.redirect(f"/incidents/{incident_id}")
+
+
+class IncidentsState(DeclareMixin, ActionsMixin, LiveMixin, SessionState):
     items: list[dict[str, str]] = []  # noqa: RUF012
     counts: dict[str, int] = {}  # noqa: RUF012
     total: int = 0

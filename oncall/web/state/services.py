@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
 import reflex as rx
 from sqlalchemy.orm import Session
 
+from oncall.api import throttle
 from oncall.config.configset import ConfigSet
 from oncall.core.heartbeats import State
 from oncall.core.heartbeats import status as heartbeat_status
 from oncall.store import heartbeats as heartbeat_store
+from oncall.store.ratelimit import Limiter
 from oncall.web import catalog, context, format, queries
 from oncall.web.components import changes
 from oncall.web.state.session import SessionState
+
+log = logging.getLogger(__name__)
 
 HEARTBEAT_STATE_TEXT = {State.NEVER: "never pinged", State.UP: "up", State.LATE: "late",
                         State.DOWN: "down"}
@@ -38,6 +43,25 @@ def heartbeat_rows(session: Session, config: ConfigSet, now: datetime
     return out
 
 
+def rate_limited_rows(config: ConfigSet, limiter: Limiter) -> dict[str, list[dict[str, str]]]:
+    """Each service's integrations that had deliveries refused for their rate limit."""
+    keys = {throttle.integration_key(name): i for name, i in sorted(config.integrations.items())}
+    try:
+        counts = limiter.refused(keys)
+    except Exception:
+        log.warning("rate limit counts unavailable", exc_info=True)
+        return {}
+    out: dict[str, list[dict[str, str]]] = {}
+    for key, integration in keys.items():
+        refused = counts.get(key, 0)
+        if refused:
+            out.setdefault(integration.service, []).append({
+                "integration": integration.name,
+                "refused": f"{refused:,} {'delivery' if refused == 1 else 'deliveries'} "
+                           "refused (rate limit)"})
+    return out
+
+
 class ServicesState(SessionState):
     cards: list[dict[str, Any]] = []  # noqa: RUF012
     selected: str = ""
@@ -47,6 +71,7 @@ class ServicesState(SessionState):
             config = context.config(session)
             cards = catalog.services(session, config)
             beats = heartbeat_rows(session, config, context.now())
+            limited = rate_limited_rows(config, context.current().limits())
             recent = queries.recent_changes(session, [c.name for c in cards], context.now())
         self.cards = [
             {
@@ -67,6 +92,7 @@ class ServicesState(SessionState):
                     for n in c.downstream
                 ],
                 "heartbeats": beats.get(c.name, []),
+                "limited": limited.get(c.name, []),
                 "changes": changes.rows(recent.get(c.name, []), self.tz),
             }
             for c in cards

@@ -16,19 +16,27 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import logging
 from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
 import reflex as rx
+from redis.exceptions import RedisError
 from reflex.state import EventHandlerSetVar, _override_base_method
 from reflex_base.event import EventHandler
+from sqlalchemy.orm import Session
 
+from oncall.api import throttle
+from oncall.core.ratelimit import Limit
+from oncall.core.tokens import hash_token
 from oncall.db.engine import write_session
 from oncall.incidents.actors import Actor, Forbidden
 from oncall.web import auth, context
 from oncall.web.auth import SignedIn
 from oncall.web.format import zone
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 TZ_SCRIPT = "Intl.DateTimeFormat().resolvedOptions().timeZone"
@@ -44,6 +52,32 @@ class NotSignedIn(Exception):
     pass
 
 
+class Throttled(Exception):
+    """The session sent more events than its rate limit allows: the event is dropped."""
+
+
+def _within_limit(session: Session, token: str) -> None:
+    """One event of the session against its bucket (`Organization.rate_limits.sessions`,
+    shared by every web process); over it, `Throttled`. Buckets out of reach: let through."""
+    ctx = context.current()
+    spec = throttle.limits_of(ctx.config(session)).sessions
+    key = f"session:{hash_token(token)[:32]}"
+    try:
+        decision = ctx.limits().take(key, Limit(spec.per_second, spec.burst),
+                                     ctx.now().timestamp(), conn=session.connection())
+    except RedisError as exc:
+        log.warning("rate limit of a web session not checked: %s", exc)
+        return
+    if not decision.allowed:
+        log.warning("web session over its rate limit: an event was dropped")
+        raise Throttled()
+
+
+def _slow_down() -> Any:
+    """What a dropped event answers: a note in the browser's console, nothing else."""
+    return rx.console_log("oncall: too many actions at once; this one was dropped")
+
+
 def _login_redirect(state: Any) -> Any:
     path = state.router.url.path or "/"
     return rx.redirect(f"/login?next={path}")
@@ -57,7 +91,11 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
 
         @functools.wraps(fn)
         async def run_async_gen(self: Any, *args: Any, **kwargs: Any) -> Any:
-            who = await asyncio.to_thread(self._lookup)
+            try:
+                who = await asyncio.to_thread(self._lookup, True)
+            except Throttled:
+                yield _slow_down()
+                return
             if who is None:
                 async with self:
                     self._forget()
@@ -71,7 +109,10 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
 
         @functools.wraps(fn)
         async def run_async(self: Any, *args: Any, **kwargs: Any) -> Any:
-            who = await asyncio.to_thread(self._lookup)
+            try:
+                who = await asyncio.to_thread(self._lookup, True)
+            except Throttled:
+                return _slow_down()
             if who is None:
                 async with self:
                     self._forget()
@@ -83,7 +124,12 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
 
         @functools.wraps(fn)
         def run_gen(self: Any, *args: Any, **kwargs: Any) -> Any:
-            if self._lookup() is None:
+            try:
+                who = self._lookup(True)
+            except Throttled:
+                yield _slow_down()
+                return
+            if who is None:
                 self._forget()
                 yield _login_redirect(self)
                 return
@@ -94,7 +140,10 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
 
         @functools.wraps(fn)
         def run(self: Any, *args: Any, **kwargs: Any) -> Any:
-            who = self._lookup()
+            try:
+                who = self._lookup(True)
+            except Throttled:
+                return _slow_down()
             if who is None:
                 self._forget()
                 return _login_redirect(self)
@@ -146,13 +195,18 @@ class SessionState(rx.State):
     def _cookie_header(self) -> str:
         return self.router.headers.cookie or ""
 
-    def _lookup(self) -> SignedIn | None:
-        """The session of the Cookie header, read from the sessions table now."""
+    def _lookup(self, counted: bool = False) -> SignedIn | None:
+        """The session of the Cookie header, read from the sessions table now. `counted`: this
+        is the guard before an event, which takes one from the session's rate limit (raising
+        `Throttled` over it); the handler's own look-ups are not counted again."""
         token = auth.cookie_token(self._cookie_header())
         if token is None:
             return None
         with write_session(context.engine()) as session:
-            return auth.signed_in(session, token, context.now())
+            who = auth.signed_in(session, token, context.now())
+            if who is not None and counted:
+                _within_limit(session, token)
+            return who
 
     def _session_alive(self) -> bool:
         return self._lookup() is not None

@@ -1,0 +1,94 @@
+"""Rate-limit buckets shared between processes, in the database (SQLite, PostgreSQL) and in
+Redis: the same answers as the pure GCRA, refusals counted, and no more let through by many
+threads at once than the limit allows."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+
+import pytest
+import redis
+from sqlalchemy import Engine
+
+from oncall.core.ratelimit import Limit, take
+from oncall.store.ratelimit import DatabaseLimiter, Limiter, RedisLimiter
+
+from .table_owner import Owned
+
+REDIS_DB = 12
+RATE_LIMITS = Owned("oncall/store/ratelimit.py", {"RateLimitRow"}, {"rate_limits"})
+
+
+@pytest.fixture
+def redis_client() -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(f"redis://127.0.0.1:6379/{REDIS_DB}",
+                                  socket_connect_timeout=2)
+    try:
+        client.flushdb()
+    except redis.exceptions.ConnectionError:
+        if os.environ.get("CI") == "true":
+            pytest.fail("Redis is not reachable on 127.0.0.1:6379 and CI=true")
+        pytest.skip("Redis is not reachable on 127.0.0.1:6379")
+    yield client
+    client.flushdb()
+
+
+@pytest.fixture(params=["database", pytest.param("redis", marks=pytest.mark.redis)])
+def limiter(request: pytest.FixtureRequest, migrated_engine: Engine) -> Limiter:
+    if request.param == "redis":
+        return RedisLimiter(request.getfixturevalue("redis_client"))
+    return DatabaseLimiter(migrated_engine)
+
+
+TIMES = [100.0, 100.0, 100.0, 100.0, 100.2, 100.5, 100.5, 101.0, 105.0, 105.0, 105.0, 105.0]
+
+
+def test_the_store_answers_as_the_algorithm(limiter: Limiter) -> None:
+    limit = Limit(2, 3)
+    tat: float | None = None
+    expected = []
+    for now in TIMES:
+        decision = take(limit, tat, now)
+        tat = decision.tat
+        expected.append((decision.allowed, round(decision.retry_after, 3)))
+    got = [limiter.take("integration:grafana-prod", limit, now) for now in TIMES]
+    assert [(d.allowed, round(d.retry_after, 3)) for d in got] == expected
+    refusals = sum(1 for allowed, _ in expected if not allowed)
+    assert refusals > 0
+    assert limiter.refused(["integration:grafana-prod", "integration:other"]) == {
+        "integration:grafana-prod": refusals}
+
+
+def test_buckets_are_kept_apart(limiter: Limiter) -> None:
+    limit = Limit(1, 1)
+    assert limiter.take("api-key:1", limit, 50.0).allowed
+    assert not limiter.take("api-key:1", limit, 50.0).allowed
+    assert limiter.take("api-key:2", limit, 50.0).allowed
+
+
+def test_many_threads_at_once_get_exactly_the_burst(limiter: Limiter) -> None:
+    limit = Limit(0.001, 10)  # no refill during the test: only the burst gets through
+    allowed: list[bool] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(8)
+
+    def hammer() -> None:
+        barrier.wait()
+        for _ in range(5):
+            decision = limiter.take("integration:busy", limit, 1000.0)
+            with lock:
+                allowed.append(decision.allowed)
+
+    threads = [threading.Thread(target=hammer) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert (allowed.count(True), allowed.count(False)) == (10, 30)
+    assert limiter.refused(["integration:busy"]) == {"integration:busy": 30}
+
+
+def test_only_the_store_writes_rate_limits() -> None:
+    assert RATE_LIMITS.violations() == []
