@@ -35,6 +35,7 @@ from oncall.contacts.rules import (
     notification_rules,
     replace_rules,
 )
+from oncall.core.notification_rules import Channel
 from oncall.db.engine import write_session
 from oncall.incidents.actors import Actor, Forbidden
 from oncall.web import profile
@@ -66,11 +67,15 @@ def effective_json(rule: EffectiveRule) -> dict[str, Any]:
             "channel": rule.channel, "address": rule.address, "default": rule.default}
 
 
-def rules_json(session: Session, actor: Actor, user_id: int) -> dict[str, Any]:
+def rules_json(session: Session, actor: Actor, user_id: int, enabled: set[Channel]
+               ) -> dict[str, Any]:
+    """The person's rules, and what a page does now over the channels this installation has
+    providers for (`ProviderSettings.channels`)."""
     own = notification_rules(session, actor, user_id)
     out: dict[str, Any] = {u: [rule_json(r) for r in own if r.urgency == u] for u in URGENCIES}
-    out["effective"] = {u: [effective_json(r) for r in effective_rules(session, actor, user_id, u)]
-                        for u in URGENCIES}
+    out["effective"] = {
+        u: [effective_json(r) for r in effective_rules(session, actor, user_id, u, enabled)]
+        for u in URGENCIES}
     return out
 
 
@@ -153,7 +158,8 @@ async def get_rules(ctx: ApiContext, request: Request) -> Response:
         now = ctx.clock()
         with Session(ctx.engine) as session, session.begin():
             actor = authenticate(session, request, now)
-            return JSONResponse(rules_json(session, actor, _user_id(request, actor)))
+            return JSONResponse(rules_json(session, actor, _user_id(request, actor),
+                                           ctx.settings.providers.channels))
 
     return await run(ctx, request, go)
 
@@ -176,7 +182,8 @@ async def put_rules(ctx: ApiContext, request: Request) -> Response:
                 replace_rules(session, actor, user_id, found, now)
             except (Forbidden, Invalid) as exc:
                 raise _refused(request, exc) from None
-            return JSONResponse(rules_json(session, actor, user_id))
+            return JSONResponse(rules_json(session, actor, user_id,
+                                           ctx.settings.providers.channels))
 
     return await run(ctx, request, go)
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from oncall.core.notification_rules import Channel
 from oncall.settings import DEFAULT_WEBHOOK_DENY, SettingsError, parse_webhook_deny
 
 DEFAULT_TIMEOUT = 10.0
@@ -147,6 +148,29 @@ class ProviderSettings:
             endpoint_deny=parse_webhook_deny(environ.get("ONCALL_WEBHOOK_DENY") or ""),
             timeouts=timeouts,
         )
+
+    def providers(self) -> list[tuple[Channel, str]]:
+        """The providers these settings configure, by channel, in failover order: the one
+        answer both to which clients a worker builds and to which channels a page can use."""
+        found: list[tuple[Channel, str]] = []
+        if self.slack_token:
+            found.append((Channel.SLACK, "slack"))
+        if self.smtp is not None:
+            found.append((Channel.EMAIL, "smtp"))
+        if self.ses_region:
+            found.append((Channel.EMAIL, "ses"))
+        if self.twilio_account_sid and self.twilio_auth_token and self.twilio_from:
+            found += [(Channel.SMS, "twilio_sms"), (Channel.VOICE, "twilio_voice")]
+        if self.sns_region:
+            found.append((Channel.SMS, "sns"))
+        if self.vapid_private_key and self.vapid_public_key:
+            found.append((Channel.PUSH, "webpush"))
+        found.append((Channel.TEAMS, "teams"))  # its webhook URL is each service's own
+        return found
+
+    @property
+    def channels(self) -> set[Channel]:
+        return {channel for channel, _ in self.providers()}
 
     def timeout(self, provider: str) -> float:
         return self.timeouts.get(provider, DEFAULT_TIMEOUT)

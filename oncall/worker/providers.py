@@ -27,38 +27,38 @@ class ProviderChains:
         return self.chains.get(channel, ())
 
 
-def build_chains(settings: ProviderSettings) -> ProviderChains:
-    """Instantiate every configured provider (imports are local: an unused SDK costs nothing)."""
-    chains: dict[Channel, list[Provider]] = {c: [] for c in Channel}
-    if settings.slack_token:
+def _provider(name: str, settings: ProviderSettings) -> Provider:
+    """One provider client by name (imports are local: an unused SDK costs nothing)."""
+    if name == "slack":
         from oncall.notify.providers.slack import SlackProvider
-
-        chains[Channel.SLACK].append(SlackProvider(settings))
-    if settings.smtp is not None:
+        return SlackProvider(settings)
+    if name == "smtp":
         from oncall.notify.providers.smtp import SmtpProvider
-
-        chains[Channel.EMAIL].append(SmtpProvider(settings))
-    if settings.ses_region:
+        return SmtpProvider(settings)
+    if name == "ses":
         from oncall.notify.providers.ses import SesProvider
-
-        chains[Channel.EMAIL].append(SesProvider(settings))
-    if settings.twilio_account_sid and settings.twilio_auth_token and settings.twilio_from:
+        return SesProvider(settings)
+    if name == "twilio_sms":
         from oncall.notify.providers.twilio_sms import TwilioSmsProvider
+        return TwilioSmsProvider(settings)
+    if name == "twilio_voice":
         from oncall.notify.providers.twilio_voice import TwilioVoiceProvider
-
-        chains[Channel.SMS].append(TwilioSmsProvider(settings))
-        chains[Channel.VOICE].append(TwilioVoiceProvider(settings))
-    if settings.sns_region:
+        return TwilioVoiceProvider(settings)
+    if name == "sns":
         from oncall.notify.providers.sns_sms import SnsSmsProvider
-
-        chains[Channel.SMS].append(SnsSmsProvider(settings))
-    if settings.vapid_private_key and settings.vapid_public_key:
+        return SnsSmsProvider(settings)
+    if name == "webpush":
         from oncall.notify.providers.webpush import WebPushProvider
-
-        chains[Channel.PUSH].append(WebPushProvider(settings))
+        return WebPushProvider(settings)
     from oncall.notify.providers.teams import TeamsProvider
+    return EnvWebhook(TeamsProvider(settings))
 
-    chains[Channel.TEAMS].append(EnvWebhook(TeamsProvider(settings)))
+
+def build_chains(settings: ProviderSettings) -> ProviderChains:
+    """Instantiate every configured provider (`ProviderSettings.providers`)."""
+    chains: dict[Channel, list[Provider]] = {}
+    for channel, name in settings.providers():
+        chains.setdefault(channel, []).append(_provider(name, settings))
     return ProviderChains({c: tuple(p) for c, p in chains.items() if p})
 
 

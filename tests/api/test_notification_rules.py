@@ -12,9 +12,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from oncall import contacts
+from oncall.core.notification_rules import Channel
 from oncall.db.engine import write_session
 from oncall.db.models import AuditEventRow, ContactMethodRow, NotificationRow
 from oncall.incidents.people import actor_for_email
+from oncall.notify.settings import ProviderSettings
 
 from .conftest import NOW, OBSERVER, RESPONDER, Api
 
@@ -34,6 +36,13 @@ class Client:
             kw["json"] = body
         return self.api.client.request(method, path, headers={**self.headers, **(headers or {})},
                                        **kw)
+
+
+@pytest.fixture(autouse=True)
+def every_channel(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Providers for every channel, as a production installation has: the preview then shows
+    the whole plan (`test_the_preview_leaves_out_channels_without_a_provider` shows less)."""
+    monkeypatch.setattr(ProviderSettings, "channels", property(lambda self: set(Channel)))
 
 
 @pytest.fixture

@@ -219,3 +219,20 @@ def test_replace_checks_everything_first_and_changes_nothing_on_error(
         replace_rules(session, people["bob"], alice.user_id, {"high": []}, NOW)
     assert _rules(applied_engine, alice) == before
     assert _audit(applied_engine) == ["notification_rule.added"]
+
+
+def test_the_preview_leaves_out_channels_without_a_provider(
+    applied_engine: Engine, people: dict[str, Actor]
+) -> None:
+    """An installation with email only: a page of Alice's (phone verified, no rules) is email,
+    not the SMS and call the defaults would add where Twilio is set up."""
+    from oncall.notify.settings import ProviderSettings
+
+    alice = people["alice"]
+    assert alice.user_id
+    verified_phone(applied_engine, alice)
+    email_only = ProviderSettings.from_env({"ONCALL_SMTP_URL": "smtp://127.0.0.1:2525"})
+    with Session(applied_engine) as session:
+        plan = contacts.effective_rules(session, alice, alice.user_id, "high",
+                                        email_only.channels)
+    assert [(r.channel, r.delay, r.default) for r in plan] == [("email", timedelta(0), True)]

@@ -68,3 +68,28 @@ def test_bad_values_name_the_variable(env: dict[str, str], variable: str) -> Non
 def test_a_provider_without_credentials_says_what_to_set() -> None:
     with pytest.raises(SettingsError, match="ONCALL_SLACK_TOKEN"):
         SlackProvider(ProviderSettings.from_env({}))
+
+
+TWILIO = {"ONCALL_TWILIO_ACCOUNT_SID": "AC" + "0" * 32, "ONCALL_TWILIO_AUTH_TOKEN": "t",
+          "ONCALL_TWILIO_FROM": "+15005550006"}
+
+
+@pytest.mark.parametrize(("env", "providers"), [
+    ({}, [("teams", "teams")]),
+    ({"ONCALL_SMTP_URL": "smtp://127.0.0.1:2525"}, [("email", "smtp"), ("teams", "teams")]),
+    ({"ONCALL_SMTP_URL": "smtp://127.0.0.1:2525", "ONCALL_SES_REGION": "eu-west-1",
+      "ONCALL_SLACK_TOKEN": "xoxb-1", **TWILIO, "ONCALL_SNS_REGION": "eu-west-1"},
+     [("slack", "slack"), ("email", "smtp"), ("email", "ses"), ("sms", "twilio_sms"),
+      ("voice", "twilio_voice"), ("sms", "sns"), ("teams", "teams")]),
+])
+def test_the_configured_providers_are_the_worker_s_chains(
+        env: dict[str, str], providers: list[tuple[str, str]]) -> None:
+    """One answer to "what can page": the worker's chains and every preview of a page."""
+    from oncall.worker.providers import build_chains
+
+    settings = ProviderSettings.from_env(env)
+    assert [(c.value, n) for c, n in settings.providers()] == providers
+    chains = build_chains(settings)
+    assert [(c.value, p.name) for c in chains.chains for p in chains.chain(c)] == sorted(
+        providers, key=lambda cp: [c for c, _ in providers].index(cp[0]))
+    assert {c.value for c in settings.channels} == {c for c, _ in providers}

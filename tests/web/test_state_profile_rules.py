@@ -6,13 +6,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from oncall import contacts
+from oncall.core.notification_rules import Channel
 from oncall.db.engine import write_session
 from oncall.db.models import AuditEventRow, ContactMethodRow, NotificationRuleRow
 from oncall.incidents.people import actor_for_email
+from oncall.notify.settings import ProviderSettings
 from oncall.web.state.profile import ProfileState
 
 from .conftest import NOW, RESPONDER, call
@@ -20,6 +23,13 @@ from .conftest import NOW, RESPONDER, call
 PLATFORM_ADMIN = "priya.raman@northwind.example"
 PHONE = "+14155552671"
 SHOWN = "+1 415-555-2671"
+
+
+@pytest.fixture(autouse=True)
+def every_channel(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Providers for every channel, as a production installation has: the preview then shows
+    the whole plan (`test_the_preview_leaves_out_channels_without_a_provider` shows less)."""
+    monkeypatch.setattr(ProviderSettings, "channels", property(lambda self: set(Channel)))
 
 
 def phone(web: Engine, email: str = RESPONDER, verified: bool = True) -> tuple[str, str]:

@@ -102,7 +102,8 @@ class ProfileState(SessionState):
                         "address": e.display,
                         "default": "default" if e.default else "",
                     }
-                    for e in rules.effective_rules(session, actor, actor.user_id, level)
+                    for e in rules.effective_rules(session, actor, actor.user_id, level,
+                                                   context.current().settings.providers.channels)
                 ]
                 for level in URGENCIES
             }
