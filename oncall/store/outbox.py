@@ -56,6 +56,7 @@ from oncall.db.models import (
     NotificationRow,
     ProviderCircuitRow,
     ServiceRow,
+    UserRow,
     UTCDateTime,
     fit,
 )
@@ -534,9 +535,7 @@ def _recorded(session: Session, notification_id: int, claimed: Claim, calls: lis
         data["failover"] = True
     row.last_error = result.error
     if result.gone and row.contact_method_id is not None:
-        method = session.get(ContactMethodRow, row.contact_method_id)
-        if method is not None:
-            method.disabled_at = now
+        _turn_off_gone(session, row.contact_method_id, now)
     if result.retryable and not result.gone and not policy.backoff.gives_up(attempt):
         retry_at = now + policy.backoff.delay(attempt, draw())
         row.status, row.next_attempt_at = _PENDING, retry_at
@@ -551,6 +550,23 @@ def _recorded(session: Session, notification_id: int, claimed: Claim, calls: lis
                   incident_id=row.incident_id, data=data)
     pulled = next_channel(session, row, now) if row.kind == "page" else ()
     return Dispatched("failed", pulled_forward=pulled)
+
+
+def _turn_off_gone(session: Session, method_id: int, now: datetime) -> None:
+    """A push service said the subscription is gone for good: the method is turned off in the
+    same transaction as the outcome (the one write of `contact_methods` outside
+    `oncall.contacts`), audited as the person's `contact.disabled` like turning it off by hand,
+    so they can see why push stopped."""
+    method = session.get(ContactMethodRow, method_id)
+    if method is None or method.disabled_at is not None:
+        return
+    method.disabled_at = now
+    email = session.scalar(select(UserRow.email).where(UserRow.id == method.user_id))
+    event = events.record(session, at=now, actor=SYSTEM, type="contact.disabled",
+                          data={"id": method.id, "type": method.type,
+                                "reason": "the push service says the subscription is gone"})
+    if email is not None:
+        event.subject_kind, event.subject_name = "user", email
 
 
 ENQUEUE = insert(NOTIFICATIONS).returning(NOTIFICATIONS.c.id, sort_by_parameter_order=True)

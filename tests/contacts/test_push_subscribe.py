@@ -208,6 +208,13 @@ def test_a_gone_subscription_is_turned_off_and_back_on_by_subscribing_again(
         device = methods.push_device(session, alice, alice.user_id, phone.endpoint, NOW)
     assert status == "failed"
     assert device is not None and not device.enabled  # no page goes to it any more
+    with Session(applied_engine) as session:  # and Alice can see why, in her audit log
+        why = session.execute(select(AuditEventRow.type, AuditEventRow.subject_name,
+                                     AuditEventRow.data)
+                              .where(AuditEventRow.type == "contact.disabled")).all()
+    assert [tuple(w) for w in why] == [("contact.disabled", alice.name, {
+        "id": method.id, "type": "push",
+        "reason": "the push service says the subscription is gone"})]
 
     with write_session(applied_engine) as session:
         again = methods.subscribe_push(session, alice, alice.user_id, phone.subscription(), NOW)
