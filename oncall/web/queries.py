@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from oncall.core import timeline
 from oncall.db.models import AuditEventRow, ChangeEventRow, IncidentRow, ServiceRow
 from oncall.incidents import queries
 from oncall.incidents.events import is_run_event, workflow_summary
@@ -111,12 +112,7 @@ def _describe(event: AuditEventRow) -> str:
         return "Escalated" + (f" to step {data['step'] + 1}" if "step" in data else "")
     if is_run_event(kind):
         return workflow_summary(kind, data)
-    parts = [
-        f"{k}={v}"
-        for k, v in data.items()
-        if k != "via" and v is not None and not isinstance(v, dict | list)
-    ]
-    return ", ".join(parts)
+    return timeline.sentence(kind, event.actor, data, event.before, event.after, {})
 
 
 def incident_story(session: Session, incident_id: int) -> IncidentStory | None:
