@@ -410,7 +410,7 @@ def create_feed_token(
     if kind == "schedule":
         _schedule(config, name)
     elif kind == "person":
-        if name != actor.name and "admin" not in actor.roles.values():
+        if name != actor.name and not actor.platform_admin:  # a team admin is no one's keeper
             raise Forbidden(f"{actor.name} may only make a feed of their own shifts")
     else:
         raise Invalid(f"unknown feed subject {subject!r}")
@@ -448,7 +448,7 @@ def revoke_feed_token(session: Session, actor: Actor, feed_id: int, now: datetim
     row = session.get(SecretTokenRow, feed_id)
     if row is None or row.purpose != ICAL or row.revoked_at is not None:
         raise Invalid(f"feed {feed_id} does not exist or is already revoked")
-    if row.user_id != actor.user_id and "admin" not in actor.roles.values():
+    if row.user_id != actor.user_id and not actor.platform_admin:
         raise Forbidden(f"{actor.name} may only revoke their own feeds")
     row.revoked_at = now
     audit = events.record(

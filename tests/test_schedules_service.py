@@ -36,7 +36,7 @@ def _actor(engine: Engine, email: str) -> Actor:
         user = session.scalar(select(UserRow).where(UserRow.email == email))
         assert user is not None
         roles = {m.team_name: m.role for m in user.memberships}
-        return Actor("user", email, roles, user.id, "web")
+        return Actor("user", email, roles, user.id, "web", platform_admin=user.platform_admin)
 
 
 def _config(engine: Engine) -> ConfigSet:
@@ -208,3 +208,29 @@ def test_feed_tokens(applied_engine: Engine) -> None:
         )["id"]
         revoke_feed_token(session, me, feed_id, NOW)
         assert feed_subject(session, token, NOW) is None
+
+
+@pytest.mark.parametrize(("email", "allowed"), [
+    ("lena.fischer@northwind.example", False),   # admin of Samuel's own team: not his keeper
+    ("marcus.bell@northwind.example", False),    # responder of another team
+    ("priya.raman@northwind.example", True),     # platform admin
+])
+def test_another_persons_feeds_are_theirs_alone(applied_engine: Engine, email: str,
+                                                allowed: bool) -> None:
+    config = _config(applied_engine)
+    samuel = _actor(applied_engine, "samuel.osei@northwind.example")
+    other = _actor(applied_engine, email)
+    with write_session(applied_engine) as session:
+        create_feed_token(session, config, samuel, f"person:{samuel.name}", NOW)
+        feed_id = session.scalar(
+            select(AuditEventRow.data).where(AuditEventRow.type == "feed.token_created")
+        )["id"]
+    with write_session(applied_engine) as session:
+        if allowed:
+            create_feed_token(session, config, other, f"person:{samuel.name}", NOW)
+            revoke_feed_token(session, other, feed_id, NOW)
+            return
+        with pytest.raises(Forbidden):
+            create_feed_token(session, config, other, f"person:{samuel.name}", NOW)
+        with pytest.raises(Forbidden):
+            revoke_feed_token(session, other, feed_id, NOW)

@@ -18,6 +18,9 @@ Observers never act. Integrations and the system itself are not people and are n
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from functools import partial
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -47,11 +50,11 @@ def was_paged(session: Session, incident: IncidentRow, user_id: int) -> bool:
     return found is not None
 
 
-def may_act(session: Session, actor: Actor, incident: IncidentRow) -> tuple[bool, str]:
-    """Whether `actor` may change `incident`, and if not, why (in words fit for a reply)."""
+def _decide(actor: Actor, team: str | None, incident_id: int, paged: Callable[[], bool]
+            ) -> tuple[bool, str]:
+    """The rule of `may_act`, given the owning team and a way to ask whether it paged them."""
     if actor.kind != "user" or actor.platform_admin:
         return True, ""
-    team = owning_team(session, incident)
     role = actor.roles.get(team) if team is not None else None
     if role in ACTING_ROLES:
         return True, ""
@@ -61,12 +64,36 @@ def may_act(session: Session, actor: Actor, incident: IncidentRow) -> tuple[bool
         if not actor.roles:
             return False, f"{actor.name} is not a member of any team"
         return False, f"{actor.name} is an observer"
-    if actor.user_id is not None and was_paged(session, incident, actor.user_id):
+    if actor.user_id is not None and paged():
         return True, ""
     return False, (
         f"{actor.name} is neither a responder of team {team} (which owns incident "
-        f"#{incident.id}) nor paged for it"
+        f"#{incident_id}) nor paged for it"
     )
+
+
+def may_act(session: Session, actor: Actor, incident: IncidentRow) -> tuple[bool, str]:
+    """Whether `actor` may change `incident`, and if not, why (in words fit for a reply)."""
+    return _decide(actor, owning_team(session, incident), incident.id,
+                   lambda: actor.user_id is not None
+                   and was_paged(session, incident, actor.user_id))
+
+
+def acting_on(session: Session, actor: Actor, incidents: Iterable[tuple[IncidentRow, str]]
+              ) -> set[int]:
+    """The ids of the (incident, owning team) pairs `actor` may act on: `may_act` for a page
+    of incidents at once (which buttons a list shows), with one query for who was paged."""
+    found = list(incidents)
+    paged: set[int] = set()
+    if actor.user_id is not None and found:
+        ids = [i.id for i, _ in found]
+        paged = {i.id for i, _ in found if i.assignee_id == actor.user_id}
+        paged |= set(session.scalars(
+            select(NotificationRow.incident_id).where(
+                NotificationRow.incident_id.in_(ids), NotificationRow.user_id == actor.user_id,
+                NotificationRow.kind == "page").distinct()))
+    return {incident.id for incident, team in found
+            if _decide(actor, team, incident.id, partial(set.__contains__, paged, incident.id))[0]}
 
 
 def may_declare(actor: Actor, team: str | None) -> bool:

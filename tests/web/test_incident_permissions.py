@@ -67,3 +67,31 @@ def test_a_platform_admin_acts_on_any_team_incident(
     s = _load(state, PLATFORM_ADMIN, iid)
     call(s, "acknowledge", iid)
     assert s.error == "" and s.incident["status"] == "acknowledged"
+
+
+def test_the_buttons_show_only_to_who_may_act(web: Engine, state: Callable[..., Any],
+                                             incident: Callable[..., int]) -> None:
+    """The page decides with `may_act`, as the server does: a storefront responder sees the
+    actions on storefront incidents, not on a platform incident, until that incident pages
+    them (it is assigned to them)."""
+    from oncall.db.engine import write_session
+    from oncall.db.models import UserRow
+    from oncall.web.state.incidents import IncidentsState
+
+    own = incident("Storefront down", "storefront-web")
+    other = incident("Kubernetes API slow", "kubernetes-prod")
+    assert _load(state, RESPONDER, own).can_act
+    assert not _load(state, RESPONDER, other).can_act
+    assert _load(state, PLATFORM_ADMIN, other).can_act
+
+    def listed(email: str) -> dict[str, str]:
+        s: IncidentsState = state(IncidentsState, email, "/")
+        call(s, "load")
+        return {row["title"]: row["can_act"] for row in s.items}
+
+    assert listed(RESPONDER) == {"Storefront down": "yes", "Kubernetes API slow": ""}
+    with write_session(web) as session:
+        samuel = session.scalar(select(UserRow.id).where(UserRow.email == RESPONDER))
+        session.get(IncidentRow, other).assignee_id = samuel  # type: ignore[union-attr]
+    assert _load(state, RESPONDER, other).can_act
+    assert listed(RESPONDER) == {"Storefront down": "yes", "Kubernetes API slow": "yes"}

@@ -84,7 +84,7 @@ def _roles() -> rx.Component:
                     id="role-" + r["role"],
                 ),
                 rx.cond(
-                    S.can_respond,
+                    S.can_act,
                     rx.flex(
                         rx.cond(r["mine"] == "",
                                 rx.button("Take", size="2", variant="soft", min_height="44px",
@@ -133,7 +133,7 @@ def _role_dialog() -> rx.Component:
 
 def _escalate(item: Any) -> rx.Component:
     return rx.cond(
-        S.can_respond & (item["status"] == "triggered"),
+        S.can_act & (item["status"] == "triggered"),
         rx.button("Escalate now", on_click=S.escalate_now, size="3", variant="soft",
                   color_scheme="red", min_height="44px", id="escalate-now"),
     )
@@ -170,7 +170,7 @@ def incident_page() -> rx.Component:
                     color="gray",
                 ),
                 _roles(),
-                rx.flex(incident.actions(S, item, S.can_respond), _escalate(item), spacing="2",
+                rx.flex(incident.actions(S, item, S.can_act), _escalate(item), spacing="2",
                         wrap="wrap", align="start"),
                 incident_postmortems(S),
                 rx.cond(item["description"] != "", text.markdown(item["description"])),

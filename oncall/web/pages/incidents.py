@@ -158,7 +158,8 @@ def incidents_page() -> rx.Component:
         rx.cond(
             S.items.length() > 0,
             rx.vstack(
-                rx.foreach(S.items, lambda item: incident.card(S, item, S.can_respond)),
+                rx.foreach(S.items,
+                           lambda item: incident.card(S, item, item["can_act"] == "yes")),
                 spacing="2",
                 width="100%",
                 id="incident-list",

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from oncall.config.models import LinkRunbook
 from oncall.incidents import roles, service
+from oncall.incidents.access import may_act
 from oncall.incidents.actors import Actor
 from oncall.incidents.runbooks import runs_of
 from oncall.web import actions, context, format, queries, sanitize
@@ -26,6 +27,9 @@ class IncidentState(ActionsMixin, RunbookFormMixin, IncidentPostmortemsMixin, Li
     incident_id: int = 0
     found: bool = False
     incident: dict[str, str] = {}  # noqa: RUF012
+    can_act: bool = False
+    """Whether the signed-in person may act on this incident (`may_act`): what shows the
+    buttons; the server decides again on every action."""
     labels: list[dict[str, str]] = []  # noqa: RUF012
     alerts: list[dict[str, str]] = []  # noqa: RUF012
     timeline: list[dict[str, str]] = []  # noqa: RUF012
@@ -46,9 +50,12 @@ class IncidentState(ActionsMixin, RunbookFormMixin, IncidentPostmortemsMixin, Li
         return int(raw) if str(raw).isdigit() else 0
 
     def _refresh(self) -> None:
+        actor = self._remembered_actor()
         with context.read_session() as session:
             story = _Story.read(session, self.incident_id)
             self._seen_change = queries.last_change(session)
+            self.can_act = bool(story and actor and may_act(session, actor,
+                                                              story.detail.item.incident)[0])
             config = context.config(session)
             recent = {} if story is None else queries.recent_changes(
                 session, [story.detail.item.service], story.detail.item.incident.triggered_at)

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from oncall.db.models import ServiceRow
 from oncall.incidents import service
-from oncall.incidents.access import may_declare
+from oncall.incidents.access import acting_on, may_declare
 from oncall.incidents.actors import Actor
 from oncall.incidents.queries import IncidentItem
 from oncall.incidents.service import PRIORITIES
@@ -208,15 +208,20 @@ class IncidentsState(DeclareMixin, ActionsMixin, LiveMixin, SessionState):
         )
 
     def _refresh(self) -> None:
+        actor = self._remembered_actor()
         with context.read_session() as session:
             found = queries.list_incidents(session, self._filter())
             self._seen_change = queries.last_change(session)
+            acting = (acting_on(session, actor, [(i.incident, i.team) for i in found.items])
+                      if actor is not None else set())
         self.total = found.total
         self.pages = max(1, -(-found.total // PAGE_SIZE))
         if self.page > self.pages:
             self.page = self.pages
         self.counts = found.counts
-        self.items = [summary_row(item, self.tz) for item in found.items]
+        self.items = [{**summary_row(item, self.tz),
+                       "can_act": "yes" if item.incident.id in acting else ""}
+                      for item in found.items]
 
     def _after_change(self) -> None:
         self._refresh()

@@ -231,7 +231,8 @@ class ScheduleState(SessionState):
         def run(actor: Actor) -> None:
             with write_session(context.engine()) as session:
                 cancel_override(
-                    session, context.config(session), actor, int(override_id), context.now()
+                    session, context.config(session), actor, int(override_id), context.now(),
+                    schedule_name=self.schedule,  # an id from another schedule's page is not one
                 )
 
         self._act(run)

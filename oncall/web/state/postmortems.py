@@ -352,6 +352,8 @@ class PostmortemState(LiveMixin, SessionState):
         if not self.dirty or self.conflict or not self.can_edit:
             return
         draft, version = dict(self.draft), self.version
+        if "severity" not in draft:  # no postmortem loaded (or a browser forged can_edit)
+            return
         severity = "" if draft["severity"] == NO_SEVERITY else draft["severity"]
 
         def save(actor: Actor) -> int | service.Conflict:

@@ -171,6 +171,7 @@ class SessionState(rx.State):
     is_admin: bool = False
     _team_roles: dict[str, str] = {}  # noqa: RUF012 - backend only: what hides buttons
     _platform_admin: bool = False
+    _user_id: int | None = None
     can_respond: bool = False
     tz: str = "UTC"
     tz_known: bool = False
@@ -232,6 +233,7 @@ class SessionState(rx.State):
         self.is_admin = who.is_admin
         self.can_respond = who.can_respond
         self._team_roles, self._platform_admin = dict(who.roles), who.platform_admin
+        self._user_id = who.user_id
         if who.time_zone and self.tz == "UTC":
             self.tz = who.time_zone
 
@@ -240,8 +242,8 @@ class SessionState(rx.State):
         showing or hiding buttons on a refresh; every change still goes through `_actor`."""
         if not self.user_email:
             return None
-        return Actor("user", self.user_email, dict(self._team_roles), via="web",
-                     platform_admin=self._platform_admin)
+        return Actor("user", self.user_email, dict(self._team_roles), user_id=self._user_id,
+                     via="web", platform_admin=self._platform_admin)
 
     def _actor(self) -> Actor:
         """The acting person, checked for this event: a revoked or expired session acts as no
