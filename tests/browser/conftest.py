@@ -260,6 +260,12 @@ def app(app_engine: Engine, provider: Provider, app_url: str) -> Iterator[App]:
         "ONCALL_OIDC_CLIENT_SECRET": CLIENT_SECRET,
         "SYNTHETICS_WEBHOOK_TOKEN": INGEST_TOKEN,
         "ONCALL_PUBLIC_URL": f"http://127.0.0.1:{port}",  # the one origin allowed on the websocket
+        # SMS and calls set up, as in production, so previews of a page show them (no worker
+        # runs here: nothing is ever sent to this address)
+        "ONCALL_TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+        "ONCALL_TWILIO_AUTH_TOKEN": "browser-tests",
+        "ONCALL_TWILIO_FROM": "+15005550006",
+        "ONCALL_TWILIO_API_URL": "http://127.0.0.1:9",
         "REFLEX_BUN_PATH": str(bun),
         "REFLEX_TELEMETRY_ENABLED": "false",
         "REFLEX_CHECK_LATEST_VERSION": "false",

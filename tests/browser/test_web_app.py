@@ -92,12 +92,13 @@ def test_observer_sees_no_actions_and_is_refused_server_side(
     shot(page, "incidents-observer")
     page.close()
 
-    # A responder's page is open with the button showing; then the config demotes them.
-    page = sso(browser, app, provider, "grace.mwangi@northwind.example")
+    # A responder of the owning team has the page open with the button showing; then the
+    # config demotes them.
+    page = sso(browser, app, provider, "sofia.alvarez@northwind.example")
     card(page, title).locator(".ack-button").wait_for()
     with app.engine.begin() as conn:
         user_id = conn.scalar(
-            select(UserRow.id).where(UserRow.email == "grace.mwangi@northwind.example")
+            select(UserRow.id).where(UserRow.email == "sofia.alvarez@northwind.example")
         )
         conn.execute(
             update(TeamMembershipRow)
