@@ -55,6 +55,9 @@ class Rule(StrEnum):
     POSTMORTEM_EDIT = "postmortem-edit"
     """`may_edit` of a postmortem one may read: platform admins, responders and admins of its
     teams (observers 403); someone who may not read it gets 404."""
+    STATUS_PAGE_WRITE = "status-page-write"
+    """`statuspages.access.may_write`: platform admins, responders and admins of a team owning
+    a service on the page (the web app's notices and component states; no API route yet)."""
     PLATFORM_ADMIN = "platform-admin"
     """Platform admins (`Organization.admins`) only: the audit log holds every team's changes."""
 
@@ -105,6 +108,8 @@ MATRIX: Mapping[Rule, Mapping[Persona, Outcome]] = {
     Rule.POSTMORTEM_READ: _row(_OK, _OK, _OK, _OK, _HIDDEN, _HIDDEN),
     Rule.POSTMORTEM_EDIT: _row(_OK, _OK, _OK, _NO, _HIDDEN, _HIDDEN),
     Rule.PLATFORM_ADMIN: _row(_OK, _NO, _NO, _NO, _NO, _NO),
+    # Only the web app writes status pages so far (oncall/web/permissions.py).
+    Rule.STATUS_PAGE_WRITE: _row(_OK, _OK, _OK, _NO, _NO, _NO),
 }
 """Rule × persona: what the route answers."""
 

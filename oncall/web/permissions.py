@@ -11,45 +11,8 @@ check the database, and fails when a handler is added without a row here.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from enum import StrEnum
 
-
-class Rule(StrEnum):
-    """Who may make a handler's change (a handler that changes nothing is READ).
-
-    The names and values of the REST API's `oncall.api.permissions.Rule` where the two share a
-    rule, plus STATUS_PAGE_WRITE, which the web app has and that table has not."""
-
-    READ = "read"
-    """Changes nothing stored: navigation, filters, loading, form fields, dialogs, exports."""
-    SELF = "self"
-    """Changes the signed-in person's own data only (contacts, rules, feeds, their session);
-    someone else's is refused unless the person is a platform admin (contact data)."""
-    ACT_ON_INCIDENT = "act-on-incident"
-    """`incidents.access.may_act`: platform admins, responders and admins of the owning team,
-    and people the incident paged (unless observers)."""
-    DECLARE = "declare"
-    """`incidents.access.may_declare`: platform admins, responders and admins of the team that
-    owns the service."""
-    RUN_RUNBOOK = "run-runbook"
-    """`incidents.access.may_run_runbooks`: platform admins, responders and admins of the owning
-    team (not everyone paged)."""
-    MANAGE_OVERRIDES = "manage-overrides"
-    """`schedules_service`: platform admins and the team's admins on any shift; the team's
-    responders on their own shifts only."""
-    POSTMORTEM_OPEN = "postmortem-open"
-    """`postmortems.access.may_edit` of the incident's team: platform admins, responders and
-    admins of the team owning the incident, on opening its postmortem."""
-    POSTMORTEM_EDIT = "postmortem-edit"
-    """`postmortems.access.may_edit`: platform admins, responders and admins of a team whose
-    incident the postmortem reviews."""
-    POSTMORTEM_READ = "postmortem-read"
-    """`postmortems.access.may_read`: a draft to the teams' members and platform admins, a
-    published postmortem to everyone signed in."""
-    STATUS_PAGE_WRITE = "status-page-write"
-    """`statuspages.access.may_write`: platform admins, responders and admins of a team owning
-    a service on the page."""
-
+from oncall.api.permissions import Rule
 
 R = Rule
 

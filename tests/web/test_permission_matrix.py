@@ -121,14 +121,6 @@ def test_a_handler_added_without_a_rule_is_caught() -> None:
     assert handler_names() - set(HANDLERS) == set()
 
 
-def test_rules_shared_with_the_api_have_its_names_and_values() -> None:
-    from oncall.api import permissions as api
-
-    shared = set(Rule.__members__) & set(api.Rule.__members__)
-    assert {"READ", "SELF", "ACT_ON_INCIDENT", "DECLARE"} <= shared
-    assert {n: Rule[n].value for n in shared} == {n: api.Rule[n].value for n in shared}
-
-
 # --- (b) each team-scoped handler, by each person ----------------------------------------------
 
 
