@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -17,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from oncall.db.models import IncidentRow
+from oncall.testing.debian import tool
 
 INSTALL = Path(__file__).with_name("install_alertmanager.sh")
 BINARY = "prometheus-alertmanager"
@@ -40,17 +39,7 @@ receivers:
 
 @pytest.fixture(scope="session")
 def alertmanager_binary() -> str:
-    found = shutil.which(BINARY)
-    if found is None:
-        result = subprocess.run(["sh", str(INSTALL)], capture_output=True, text=True,
-                                check=False)
-        found = shutil.which(BINARY)
-        if found is None:
-            message = f"{BINARY} is not installed and {INSTALL.name} failed: {result.stderr}"
-            if os.environ.get("CI") == "true":
-                pytest.fail(message)
-            pytest.skip(message)
-    return found
+    return tool(BINARY, INSTALL)
 
 
 @pytest.fixture

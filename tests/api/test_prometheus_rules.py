@@ -3,9 +3,7 @@ check rules`) and use only metrics that `/metrics` exposes."""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -13,6 +11,7 @@ import pytest
 import yaml
 
 from oncall.api import metrics
+from oncall.testing.debian import tool
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
 INSTALL = Path(__file__).with_name("install_prometheus.sh")
@@ -31,17 +30,7 @@ def rules_block() -> str:
 
 @pytest.fixture(scope="session")
 def promtool() -> str:
-    found = shutil.which(BINARY)
-    if found is None:
-        result = subprocess.run(["sh", str(INSTALL)], capture_output=True, text=True,
-                                check=False)
-        found = shutil.which(BINARY)
-        if found is None:
-            message = f"{BINARY} is not installed and {INSTALL.name} failed: {result.stderr}"
-            if os.environ.get("CI") == "true":
-                pytest.fail(message)
-            pytest.skip(message)
-    return found
+    return tool(BINARY, INSTALL)
 
 
 def test_the_documented_rules_pass_promtool(promtool: str, tmp_path: Path) -> None:
