@@ -7,7 +7,8 @@ On a 2-core machine the server, PostgreSQL, Redis and the load generator share t
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -91,3 +92,35 @@ class CpuMeter:
             name: sum(procs[pid][2] - self._before.get(pid, 0.0) for pid in select(procs))
             for name, select in self.groups.items()
         }
+
+
+SPEED_LOOP = "for i in range(10_000_000): pass"
+
+
+def cpu_speed() -> float:
+    """Seconds of the same plain Python loop in a fresh interpreter: the reference every
+    benchmark prints beside its figures, so that a slow hour and a fast one can be compared
+    (on this kind of machine it has ranged from 0.22 s to 1.6 s)."""
+    import subprocess
+    import sys
+    import time
+
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", SPEED_LOOP], check=True)
+    return time.perf_counter() - start
+
+
+def speed_line(before: float, after: float | None = None) -> str:
+    """The reference as printed: measured before the run, and after it when given."""
+    measured = f"{before:.2f} s" if after is None else f"{before:.2f} s before, {after:.2f} s after"
+    return f"CPU speed: `python -c \"{SPEED_LOOP}\"` {measured}"
+
+
+@contextmanager
+def cpu_reference() -> Iterator[None]:
+    """Print the CPU speed reference, measured before and after what runs inside."""
+    before = cpu_speed()
+    try:
+        yield
+    finally:
+        print(speed_line(before, cpu_speed()), flush=True)

@@ -18,25 +18,19 @@ import contextlib
 import io
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from cputime import cpu_speed
+
 from oncall.cli.main import main
 from oncall.testing.peers.pagerduty_api import PagerDutyApiPeer, save_account, synthetic_account
 from oncall.testing.peers.tls import certificates
 
 SINCE = datetime(2026, 10, 19, tzinfo=UTC)
-
-
-def cpu_speed() -> float:
-    """Seconds of a plain Python loop, to set figures beside the machine's speed of the day."""
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "for i in range(10_000_000): pass"], check=True)
-    return time.perf_counter() - start
 
 
 def run_once(argv: list[str]) -> tuple[float, int, str]:

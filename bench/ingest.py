@@ -40,7 +40,7 @@ from typing import Any
 
 import psycopg
 import redis
-from cputime import CpuMeter, named, tree
+from cputime import CpuMeter, cpu_reference, named, tree
 
 ROOT = Path(__file__).resolve().parents[1]
 CORES = os.cpu_count() or 1
@@ -404,4 +404,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    with cpu_reference():
+        code = main()
+    raise SystemExit(code)

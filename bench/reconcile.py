@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
+from cputime import cpu_reference
 
 from oncall.config.loader import load
 from oncall.db.engine import make_engine
@@ -118,4 +119,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with cpu_reference():
+        main()

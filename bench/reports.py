@@ -21,8 +21,6 @@ import argparse
 import json
 import random
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
+from cputime import cpu_speed
 from ingest import drop_database, prepare, scratch_database
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
@@ -46,13 +45,6 @@ AUDIT_TYPES = ("incident.alert", "incident.escalated", "incident.note",
 ZONES = {"payments": "America/New_York", "storefront": "Europe/London",
          "data": "Asia/Kolkata", "platform": None}
 """Each team's people's time zone (platform's follow-the-sun people have none: UTC)."""
-
-
-def cpu_speed() -> float:
-    """Seconds of a plain Python loop, to set figures beside the machine's speed of the day."""
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "for i in range(10_000_000): pass"], check=True)
-    return time.perf_counter() - start
 
 
 @dataclass

@@ -10,6 +10,8 @@ import statistics
 import time
 from datetime import UTC, datetime, timedelta
 
+from cputime import cpu_reference
+
 from oncall.config.models import Schedule
 from oncall.core.schedule import on_call, plan, shifts, who_at
 
@@ -95,4 +97,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with cpu_reference():
+        main()

@@ -23,7 +23,6 @@ import multiprocessing
 import os
 import statistics
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -35,7 +34,7 @@ from typing import Any
 
 import httpx
 import redis
-from cputime import CpuMeter, named, tree
+from cputime import CpuMeter, cpu_speed, named, tree
 from ingest import _p99, _read_response, drop_database, free_port, prepare, scratch_database
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,13 +46,6 @@ COMPONENT = "Checkout and payments"
 REDIS_URL = "redis://127.0.0.1:6379/13"
 POLL_SECONDS = 0.1
 VISIBLE_WITHIN_S = 5.0
-
-
-def cpu_speed() -> float:
-    """Seconds of a plain Python loop, to set figures beside the machine's speed of the day."""
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "for i in range(10_000_000): pass"], check=True)
-    return time.perf_counter() - start
 
 
 # --- the load generator (its own process) -------------------------------------------------------

@@ -34,6 +34,8 @@ from sqlalchemy import insert, select
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from cputime import cpu_reference  # noqa: E402
+
 from oncall.config.loader import load  # noqa: E402
 from oncall.db.engine import make_engine, write_session  # noqa: E402
 from oncall.db.migrate import upgrade_engine  # noqa: E402
@@ -230,4 +232,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    with cpu_reference():
+        code = main()
+    raise SystemExit(code)

@@ -18,6 +18,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from cputime import cpu_reference
+
 from oncall.config import checks, types
 from oncall.config.loader import load
 
@@ -214,4 +216,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    with cpu_reference():
+        code = main()
+    raise SystemExit(code)

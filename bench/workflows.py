@@ -39,6 +39,7 @@ from collections import Counter
 from pathlib import Path
 from types import FrameType
 
+from cputime import cpu_reference
 from paging import CONFIG, Stack, first_pages, percentile, post_alerts, running_stack
 from sqlalchemy import func, select
 
@@ -258,4 +259,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with cpu_reference():
+        main()

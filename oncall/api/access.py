@@ -150,6 +150,9 @@ API: Mapping[Key, Access] = {
     ("GET", "/api/v1/users/me/notification-rules"): Access.API_KEY,
     ("PUT", "/api/v1/users/me/notification-rules"): Access.API_KEY,
     ("POST", "/api/v1/users/me/test-page"): Access.API_KEY,
+    ("GET", "/healthz"): Access.PUBLIC,
+    ("GET", "/readyz"): Access.PUBLIC,
+    ("GET", "/api/v1/delivery-health"): Access.API_KEY,
 }
 """The API app (`oncall.api.app.create_api`, every module in ROUTE_MODULES)."""
 

@@ -13,6 +13,8 @@ import importlib
 import logging
 import os
 import re
+import sqlite3
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -23,6 +25,7 @@ from typing import Any
 
 import anyio.to_thread
 import psycopg
+import psycopg.errors
 from psycopg_pool import PoolTimeout as AsyncPoolTimeout
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -68,6 +71,8 @@ ROUTE_MODULES: list[str] = [
     "oncall.api.schedules",
     "oncall.api.directory",
     "oncall.api.users",
+    "oncall.api.health",
+    "oncall.api.delivery_health",
 ]
 """Modules whose `routes(ctx)` make up the API, matched in this order."""
 
@@ -147,6 +152,51 @@ def database_unavailable(exc: BaseException) -> bool:
                   | AsyncPoolTimeout):
         return True
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+SQLITE_FULL = 13
+"""SQLite's result code when a write needs room the disk (or max_page_count) does not have."""
+DISK_FULL_LOG_INTERVAL = 10.0
+"""A full disk is logged as an error at most this often per process, not once per request."""
+
+
+@dataclass
+class _DiskFullReports:
+    last: float = float("-inf")
+    """Monotonic time of the last error logged."""
+    refused: int = 0
+    """Requests refused since."""
+
+
+_disk_full = _DiskFullReports()
+
+
+def disk_full(exc: BaseException) -> bool:
+    """The database cannot write for want of disk: SQLite's SQLITE_FULL, PostgreSQL's 53100."""
+    cause = getattr(exc, "orig", None) or exc
+    if isinstance(cause, psycopg.errors.DiskFull):
+        return True
+    return (isinstance(cause, sqlite3.OperationalError)
+            and getattr(cause, "sqlite_errorcode", None) == SQLITE_FULL)
+
+
+def log_unavailable(logger: logging.Logger, what: str, exc: BaseException) -> None:
+    """Why a request was answered 503. A database restarting heals by itself (a warning); a
+    full disk does not, so it is an error that says what to do, repeated every few seconds
+    while it lasts rather than once per refused request."""
+    lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    reason = lines[0] if lines else type(exc).__name__
+    if not disk_full(exc):
+        logger.warning("%s: database unavailable, answered 503: %s", what, reason)
+        return
+    now = time.monotonic()
+    _disk_full.refused += 1
+    if now - _disk_full.last < DISK_FULL_LOG_INTERVAL:
+        return
+    refused, _disk_full.last, _disk_full.refused = _disk_full.refused, now, 0
+    logger.error("%s: the database's disk is full (%s): nothing is stored and every write is "
+                 "answered 503 until there is room; %d request(s) refused since the last "
+                 "report", what, reason, refused)
 
 
 def request_id(request: Request) -> str:
@@ -260,6 +310,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 async def _server_error(request: Request, exc: Exception) -> Response:
     ctx: ApiContext | None = getattr(request.app.state, "ctx", None)
     if database_unavailable(exc):
+        log_unavailable(log, f"{request.method} {request.url.path}", exc)
         return problems.unavailable(ctx.retry_after if ctx else RETRY_AFTER_SECONDS,
                                     instance=request.url.path)
     return problems.problem(

@@ -40,7 +40,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from oncall.api import problems, throttle
-from oncall.api.app import ApiContext, database_unavailable
+from oncall.api.app import ApiContext, database_unavailable, log_unavailable
 from oncall.api.openapi import UNAVAILABLE, json_body, problem, ref
 from oncall.api.routing import Operation
 from oncall.config.configset import ConfigSet
@@ -50,6 +50,7 @@ from oncall.db.engine import write_session
 from oncall.incidents import events
 from oncall.ingest import auth, limits, replays
 from oncall.ingest.normalizers import PayloadError, normalize
+from oncall.observability import ingest as observed
 
 log = logging.getLogger(__name__)
 
@@ -197,6 +198,7 @@ async def applied_integration(ctx: ApiContext, name: str, path: str
         config, integration = await _integration(ctx, name)
     except Exception as exc:
         if database_unavailable(exc):
+            log_unavailable(log, f"ingest {name}", exc)
             return problems.unavailable(ctx.retry_after, instance=path)
         raise
     if integration is None:
@@ -306,6 +308,7 @@ RECEIVE_ALERTS: Operation = {
 
 async def _receive(ctx: ApiContext, certs: CertCache, visit: Callable[[str], None],
                    purger: replays.Purger, request: Request) -> Response:
+    arrived, started = time.time(), time.perf_counter()
     name = request.path_params["name"]
     path = request.url.path
     body = await request.body()
@@ -316,11 +319,12 @@ async def _receive(ctx: ApiContext, certs: CertCache, visit: Callable[[str], Non
     config, integration = found
     if integration.type == "pagerduty":  # the key is in the body: PagerDuty's own answers
         from oncall.api import pagerduty
-        return await pagerduty.receive_at_integration(ctx, config, integration, body, now)
+        return observed.answered(integration.type, started, await pagerduty.receive_at_integration(
+            ctx, config, integration, body, now))
     if integration.type == "opsgenie":  # Authorization: GenieKey, Opsgenie's own answers
         from oncall.api import opsgenie
-        return await opsgenie.receive_at_integration(ctx, integration, config, request, body,
-                                                     now)
+        return observed.answered(integration.type, started, await opsgenie.receive_at_integration(
+            ctx, integration, config, request, body, now))
 
     sns = integration.type == "cloudwatch"
     try:
@@ -388,13 +392,15 @@ async def _receive(ctx: ApiContext, certs: CertCache, visit: Callable[[str], Non
         )
     except Exception as exc:
         if database_unavailable(exc):
-            log.warning("ingest %s: database unavailable: %s", name, exc)
+            log_unavailable(log, f"ingest {name}", exc)
             return problems.unavailable(ctx.retry_after, instance=path)
         raise
     if mark is not None and purger.due():
         await run_in_threadpool(_purge_replays, ctx, now)
     if result.incident_ids:
         ctx.wake()
+    observed.accepted(name, integration.type, result.incident_ids, result.outcomes,
+                      len(alerts), arrived, started)
     return JSONResponse(
         {
             "status": "accepted",

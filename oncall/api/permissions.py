@@ -159,5 +159,6 @@ RULES: Mapping[Key, Rule] = {
     ("GET", "/api/v1/users/me/notification-rules"): R.SELF,
     ("PUT", "/api/v1/users/me/notification-rules"): R.SELF,
     ("POST", "/api/v1/users/me/test-page"): R.SELF,
+    ("GET", "/api/v1/delivery-health"): R.READ,
 }
 """Every `Access.API_KEY` route of `oncall.api.access.API`: the rule that guards it."""

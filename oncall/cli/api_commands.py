@@ -1,10 +1,18 @@
-"""`oncall api` serves the HTTP API headless; `oncall api-key` creates and revokes API keys."""
+"""`oncall api` serves the HTTP API headless; `oncall api-key` creates and revokes API keys.
+
+Behind a reverse proxy, `X-Forwarded-For` and `X-Forwarded-Proto` are believed only from the
+addresses in `--forwarded-allow-ips` (`ONCALL_FORWARDED_ALLOW_IPS`, default 127.0.0.1): from
+anyone else a client could choose the address that throttles count it under. On SIGTERM the
+server stops accepting connections and gives the requests in flight up to `--grace` seconds
+to be answered before it closes them.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,6 +24,14 @@ from oncall.cli.db_commands import _one_line, add_database_option, database_url
 from oncall.db.engine import make_engine, write_session
 from oncall.db.migrate import DatabaseNotMigrated, require_current
 from oncall.settings import SettingsError
+
+FORWARDED_ALLOW_IPS_VARIABLE = "ONCALL_FORWARDED_ALLOW_IPS"
+FORWARDED_ALLOW_IPS = "127.0.0.1"
+"""Only a proxy on this machine is trusted unless told otherwise (uvicorn's own default too,
+written out so that no FORWARDED_ALLOW_IPS left in the environment widens it)."""
+GRACE_SECONDS = 20
+"""Default `--grace`: an ingest request is answered in milliseconds; this covers a slow
+report or export, inside systemd's 90 s and the container runtimes' 10-30 s stop timeouts."""
 
 
 def register(sub: Any) -> None:
@@ -29,6 +45,13 @@ def register(sub: Any) -> None:
                      help="database threads per worker (default 40; 2 suits a 2-core machine)")
     api.add_argument("--log-level", default="warning",
                      choices=["critical", "error", "warning", "info", "debug"])
+    api.add_argument("--forwarded-allow-ips", metavar="ADDRESSES", default=None,
+                     help="comma-separated addresses or networks of the reverse proxies whose "
+                          "X-Forwarded-For/-Proto are believed, or * for any (default "
+                          f"${FORWARDED_ALLOW_IPS_VARIABLE}, else {FORWARDED_ALLOW_IPS})")
+    api.add_argument("--grace", type=int, default=GRACE_SECONDS, metavar="SECONDS",
+                     help="on SIGTERM, how long requests in flight may take to be answered "
+                          f"(default {GRACE_SECONDS})")
     api.set_defaults(handler=serve)
 
     keys = sub.add_parser("api-key", help="create or revoke API keys for the REST API")
@@ -59,6 +82,15 @@ def _error(message: str, code: int = 1) -> int:
     return code
 
 
+def forwarded_allow_ips(args: argparse.Namespace,
+                        environ: Mapping[str, str] | None = None) -> str:
+    """Whose forwarded headers to believe: the option, else the setting, else 127.0.0.1."""
+    env = os.environ if environ is None else environ
+    chosen = args.forwarded_allow_ips or env.get(FORWARDED_ALLOW_IPS_VARIABLE, "")
+    return ",".join(part.strip() for part in chosen.split(",") if part.strip()) or (
+        FORWARDED_ALLOW_IPS)
+
+
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -79,6 +111,8 @@ def serve(args: argparse.Namespace) -> int:
         return _error("--workers must be at least 1", 2)
     if args.threads is not None and args.threads < 1:
         return _error("--threads must be at least 1", 2)
+    if args.grace < 0:
+        return _error("--grace must not be negative", 2)
     os.environ["ONCALL_DATABASE_URL"] = url  # the factory reads these, in every worker process
     if args.threads is not None:
         os.environ[THREADS_VARIABLE] = str(args.threads)
@@ -91,6 +125,8 @@ def serve(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         access_log=False,
         proxy_headers=True,
+        forwarded_allow_ips=forwarded_allow_ips(args),
+        timeout_graceful_shutdown=args.grace,
     )
     return 0
 

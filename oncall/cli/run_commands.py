@@ -30,6 +30,11 @@ if TYPE_CHECKING:
 
 ROOT = Path(oncall.__file__).resolve().parents[1]
 
+STOP_WAIT = 15.0
+"""Seconds the app's processes get to stop before they are killed."""
+WORKER_GRACE = 10.0
+"""The worker's `--grace` here: well inside `STOP_WAIT`."""
+
 
 def register(sub: Any) -> None:
     p = sub.add_parser("run", help="run everything on this machine: worker, web app and API")
@@ -155,7 +160,10 @@ def run(args: argparse.Namespace) -> int:
 
             _peers(stack, env, load(args.dir).config)
         children = [
-            subprocess.Popen([str(bin_dir / "oncall"), "worker"], env=env),
+            # its grace ends before this command's own wait below does: rows it still holds
+            # are handed back, not left to their lease
+            subprocess.Popen([str(bin_dir / "oncall"), "worker", "--grace", str(WORKER_GRACE)],
+                             env=env),
             subprocess.Popen(
                 [
                     str(bin_dir / "reflex"),
@@ -188,7 +196,7 @@ def run(args: argparse.Namespace) -> int:
         for child in children:
             if child.poll() is None:
                 child.send_signal(signal.SIGINT)
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + STOP_WAIT
         for child in children:
             try:
                 child.wait(max(0.1, deadline - time.monotonic()))

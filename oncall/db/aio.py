@@ -47,6 +47,7 @@ class AsyncPostgres:
         self._conninfo = conninfo(url)
         self._size = size
         self._timeout = timeout
+        self._weeding: asyncio.Task[None] | None = None
         self._pools: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, AsyncConnectionPool[psycopg.AsyncConnection]
         ] = weakref.WeakKeyDictionary()
@@ -74,8 +75,14 @@ class AsyncPostgres:
         loop = asyncio.get_running_loop()
         pool = self._pools.get(loop)
         if pool is not None:
-            async with pool.connection() as conn:
-                yield conn
+            borrowed: psycopg.AsyncConnection | None = None
+            try:
+                async with pool.connection() as borrowed:
+                    yield borrowed
+            except psycopg.OperationalError:
+                if borrowed is not None and borrowed.broken:
+                    self._weed(pool)
+                raise
             return
         limit = self._unpooled.get(loop)
         if limit is None:
@@ -91,6 +98,14 @@ class AsyncPostgres:
                 yield conn
         finally:
             limit.release()
+
+    def _weed(self, pool: AsyncConnectionPool) -> None:
+        """A connection broke (the server restarted, say): its idle siblings are most likely
+        dead too. Check them all in the background, once at a time, so each does not fail a
+        request of its own before the pool replaces it."""
+        if self._weeding is not None and not self._weeding.done():
+            return
+        self._weeding = asyncio.get_running_loop().create_task(pool.check())
 
     async def close(self) -> None:
         """Close the running loop's pool (at shutdown)."""

@@ -38,11 +38,14 @@ def effective_schedule(conn: Connection, schedule: Schedule, at: datetime) -> Sc
 
 
 class TargetResolver:
-    """A `Resolver` for the escalation core, bound to one connection and one config."""
+    """A `Resolver` for the escalation core, bound to one connection and one config. A
+    schedule's overrides are read once per instant: a batch of steps paging one schedule
+    costs one query."""
 
     def __init__(self, conn: Connection, config: ConfigSet) -> None:
         self.conn = conn
         self.config = config
+        self._who: dict[tuple[str, datetime], str | None] = {}
 
     def __call__(self, target: Target, at: datetime) -> Sequence[str]:
         if target.kind == "user":
@@ -55,7 +58,10 @@ class TargetResolver:
         schedule = self.config.schedules.get(target.ref)
         if schedule is None:
             return []
-        who = who_at(effective_schedule(self.conn, schedule, at), at)
+        key = (schedule.name, at)
+        if key not in self._who:
+            self._who[key] = who_at(effective_schedule(self.conn, schedule, at), at)
+        who = self._who[key]
         return [who] if who else []
 
 

@@ -182,24 +182,30 @@ _DUE_IDS = (
     .order_by(NOTIFICATIONS.c.next_attempt_at)
     .limit(bindparam("limit"))
 )
+_DUE_BACKGROUND = _DUE_IDS.where(NOTIFICATIONS.c.kind.in_(sorted(BACKGROUND_KINDS)))
 
 CANDIDATE = _c = NOTIFICATIONS.alias("c")
 _ci, _cs = INCIDENTS.alias("ci"), SERVICES.alias("cs")
-PICK = (
-    select(
-        _c.c.id, _c.c.kind, _c.c.channel, _c.c.address, _c.c.attempt_count, _c.c.provider_data,
-        _c.c.incident_id, _c.c.user_id, _ci.c.title, _ci.c.description,
-        _ci.c.status.label("incident_status"), _ci.c.priority, _ci.c.urgency, _ci.c.labels,
-        _cs.c.name.label("service"),
-        and_(_c.c.kind == "page", _c.c.incident_id.is_not(None),
-             or_(_ci.c.id.is_(None), _ci.c.status != Status.TRIGGERED.value)).label("cancel"),
-    )
-    .select_from(_c.outerjoin(_ci, _ci.c.id == _c.c.incident_id)
-                 .outerjoin(_cs, _cs.c.id == _ci.c.service_id))
-    .where(_c.c.id == bindparam("nid"), _due(_c, NOW, STALE, WF_STALE))
+_PICKED = select(
+    _c.c.id, _c.c.kind, _c.c.channel, _c.c.address, _c.c.attempt_count, _c.c.provider_data,
+    _c.c.incident_id, _c.c.user_id, _ci.c.title, _ci.c.description,
+    _ci.c.status.label("incident_status"), _ci.c.priority, _ci.c.urgency, _ci.c.labels,
+    _cs.c.name.label("service"),
+    and_(_c.c.kind == "page", _c.c.incident_id.is_not(None),
+         or_(_ci.c.id.is_(None), _ci.c.status != Status.TRIGGERED.value)).label("cancel"),
+).select_from(_c.outerjoin(_ci, _ci.c.id == _c.c.incident_id)
+              .outerjoin(_cs, _cs.c.id == _ci.c.service_id))
+PICK = _PICKED.where(_c.c.id.in_(bindparam("nids", expanding=True)),
+                     _due(_c, NOW, STALE, WF_STALE)).order_by(_c.c.id)
+"""The rows `nids` that are due, with what their notices and claims need: the incident's
+facts, its service's name, and whether it is a page of an incident no longer triggered
+(`cancel`)."""
+PICK_DUE = (
+    _PICKED.where(_due(_c, NOW, STALE, WF_STALE), _c.c.kind.not_in(sorted(BACKGROUND_KINDS)))
+    .order_by(_c.c.next_attempt_at, _c.c.id).limit(bindparam("limit"))
 )
-"""The row `nid` if it is due, with what its notice and its claim need: the incident's facts,
-its service's name, and whether it is a page of an incident no longer triggered (`cancel`)."""
+"""`PICK` of the oldest due pages and messages, whatever their ids (workflow steps, mail and
+hooks are the steps lane's, claimed one by one)."""
 
 
 def claim_values(cancel: ColumnElement[bool]) -> dict[str, Any]:
@@ -327,13 +333,18 @@ def sent_values(notification_id: int, call: Call, claimed: Claim, attempt: int,
     return params, attempt_row, event_row
 
 
-def write_sent(conn: Connection, values: tuple[dict[str, Any], dict[str, Any], dict[str, Any]]
-               ) -> None:
-    """`sent_values` written as three statements on the caller's transaction."""
-    params, attempt_row, event_row = values
-    conn.execute(MARK_SENT_AT if "data" in params else MARK_SENT, params)
-    conn.execute(ADD_ATTEMPT, attempt_row)
-    conn.execute(ADD_EVENT, event_row)
+def write_sent(conn: Connection,
+               sends: list[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]]) -> None:
+    """`sent_values` of one or more sends written on the caller's transaction: each table
+    takes one statement."""
+    marks = [params for params, _attempt, _event in sends if "data" not in params]
+    marks_at = [params for params, _attempt, _event in sends if "data" in params]
+    if marks:
+        conn.execute(MARK_SENT, marks)
+    if marks_at:
+        conn.execute(MARK_SENT_AT, marks_at)
+    conn.execute(ADD_ATTEMPT, [attempt for _params, attempt, _event in sends])
+    conn.execute(ADD_EVENT, [event for _params, _attempt, event in sends])
 
 
 def _breaker(session: Session, provider: str) -> Breaker:
@@ -398,42 +409,56 @@ class Outbox(ABC):
         self.engine = engine
 
     def due_ids(self, session: Session, now: datetime, limit: int = 200,
-                lease: timedelta = LEASE) -> list[int]:
-        return [row_id for row_id, _kind in self.due_rows(session, now, limit, lease)]
-
-    def due_rows(self, session: Session, now: datetime, limit: int = 200,
-                 lease: timedelta = LEASE) -> list[tuple[int, str]]:
-        """The due rows' ids with their kinds, oldest due first."""
-        return [(row.id, row.kind) for row in session.execute(
-            _DUE_IDS, {**lease_params(now, lease), "limit": limit})]
+                lease: timedelta = LEASE, background: bool = False) -> list[int]:
+        """The due rows' ids, oldest due first (`background`: only workflow steps, mail and
+        hooks, the rows `PICK_DUE` leaves to the steps lane)."""
+        return list(session.scalars(_DUE_BACKGROUND if background else _DUE_IDS,
+                                    {**lease_params(now, lease), "limit": limit}))
 
     @abstractmethod
-    def take(self, notification_id: int, now: datetime, worker: str, lease: timedelta,
-             providers: ProviderNames) -> tuple[Picked, dict[str, Breaker]] | None:
-        """The claim, this database's one definition: if the row is due (or its lease ran
-        out) and no other worker holds it, write `claim_values` and return `PICK`'s read of
-        it with the circuits of its channel's providers. None: not due, or taken."""
+    def take(self, ids: list[int] | None, now: datetime, worker: str, lease: timedelta,
+             providers: ProviderNames, limit: int) -> list[tuple[Picked, dict[str, Breaker]]]:
+        """The claim, this database's one definition: of the rows `ids` (None: up to `limit`
+        of the oldest due pages and messages, `PICK_DUE`), those due (or whose lease ran out)
+        that no other worker holds get `claim_values` written and are returned as `PICK`
+        read them, each with the circuits of its channel's providers."""
 
-    def record_sent(self, notification_id: int, call: Call, claimed: Claim,
-                    now: datetime) -> Dispatched:
-        """Record a plain send (`plainly_sent`): the row, its attempt and its event."""
+    def record_sent(self, sends: list[tuple[int, Call, Claim]], now: datetime) -> None:
+        """Record plain sends (`plainly_sent`): each row, its attempt and its event, the lot
+        in one transaction of three statements."""
         with write_session(self.engine) as session:
             write_sent(session.connection(),
-                       sent_values(notification_id, call, claimed, claimed.attempt, now))
-        return Dispatched("sent")
+                       [sent_values(nid, call, claimed, claimed.attempt, now)
+                        for nid, call, claimed in sends])
 
     def claim(self, notification_id: int, now: datetime, worker: str, lease: timedelta,
               config: ConfigSet, public_url: str, providers: ProviderNames) -> Claim | None:
         """Claim a due row (or one whose lease ran out), committed before any provider call;
-        None: not ours to send now (a page of an incident no longer triggered is cancelled).
-        A notice that writes (an acknowledge link) is built in a transaction of its own: if
-        the worker dies before it, the lease runs out and the row is claimed again."""
-        taken = self.take(notification_id, now, worker, lease, providers)
-        if taken is None:
-            return None
-        picked, breakers = taken
-        if picked.cancel:
-            return None
+        None: not ours to send now (a page of an incident no longer triggered is cancelled)."""
+        claimed = self.claim_many([notification_id], now, worker, lease, config, public_url,
+                                  providers)
+        return claimed[0][1] if claimed else None
+
+    def claim_many(self, ids: list[int] | None, now: datetime, worker: str, lease: timedelta,
+                   config: ConfigSet, public_url: str, providers: ProviderNames,
+                   limit: int = 100) -> list[tuple[int, Claim]]:
+        """Claim the due rows of `ids` (None: up to `limit` of the oldest due pages and
+        messages) in one statement, committed before any provider call; the rows this worker
+        now holds, with their claims. Pages of incidents no longer triggered are cancelled,
+        not returned. A notice that writes (an acknowledge link) is built in a transaction of
+        its own: if the worker dies before it, the lease runs out and the row is claimed
+        again."""
+        if ids is not None and not ids:
+            return []
+        claimed: list[tuple[int, Claim]] = []
+        for picked, breakers in self.take(ids, now, worker, lease, providers, limit):
+            if not picked.cancel:
+                claimed.append((picked.id, self._claim_of(picked, breakers, config,
+                                                          public_url, now)))
+        return claimed
+
+    def _claim_of(self, picked: Picked, breakers: dict[str, Breaker], config: ConfigSet,
+                  public_url: str, now: datetime) -> Claim:
         if picked.kind == WORKFLOW:
             return Claim(picked.kind, picked.channel, picked.address, picked.attempt_count,
                          {}, picked.incident_id, picked.user_id, None,
@@ -445,7 +470,7 @@ class Outbox(ABC):
         notice = plain_notice(picked, config, public_url)
         if notice is None:
             with write_session(self.engine) as session:
-                row = session.get(NotificationRow, notification_id)
+                row = session.get(NotificationRow, picked.id)
                 assert row is not None
                 notice = build_notice(session, row, config, public_url, now)
         return Claim(picked.kind, picked.channel, picked.address, picked.attempt_count,
@@ -483,10 +508,25 @@ class Outbox(ABC):
     def record(self, notification_id: int, claimed: Claim, calls: list[Call],
                policy: DispatchPolicy, draw: Callable[[], float], now: datetime) -> Dispatched:
         """Record every call of a send and decide: sent, retry or failed."""
-        if plainly_sent(calls, claimed):
-            return self.record_sent(notification_id, calls[0], claimed, now)
-        with write_session(self.engine) as session:
-            return _recorded(session, notification_id, claimed, calls, policy, draw, now)
+        return self.record_many([(notification_id, claimed, calls)], policy, draw, now)[0]
+
+    def record_many(self, sends: list[tuple[int, Claim, list[Call]]], policy: DispatchPolicy,
+                    draw: Callable[[], float], now: datetime) -> list[Dispatched]:
+        """`record` for several sends: the plain ones (nearly all) written together, each
+        other one in a transaction of its own. An outcome per send, in order."""
+        plain = [(nid, calls[0], claimed) for nid, claimed, calls in sends
+                 if plainly_sent(calls, claimed)]
+        if plain:
+            self.record_sent(plain, now)
+        done = {nid for nid, _call, _claimed in plain}
+        outcomes = []
+        for nid, claimed, calls in sends:
+            if nid in done:
+                outcomes.append(Dispatched("sent"))
+                continue
+            with write_session(self.engine) as session:
+                outcomes.append(_recorded(session, nid, claimed, calls, policy, draw, now))
+        return outcomes
 
 
 def _recorded(session: Session, notification_id: int, claimed: Claim, calls: list[Call],
@@ -526,7 +566,7 @@ def _recorded(session: Session, notification_id: int, claimed: Claim, calls: lis
     if last.result.ok:
         session.flush()  # the failed attempts and their events first, in the order they came
         write_sent(session.connection(),
-                   sent_values(notification_id, last, claimed, attempt, now))
+                   [sent_values(notification_id, last, claimed, attempt, now)])
         return Dispatched("sent")
     row.attempt_count = attempt
     result = last.result

@@ -23,6 +23,7 @@ from oncall.store.outbox import (
     MARK_STEP,
     NOTIFICATIONS,
     PICK,
+    PICK_DUE,
     RELEASE_STEP,
     WORKFLOW,
     Call,
@@ -37,8 +38,6 @@ from oncall.store.outbox import (
     sent_values,
 )
 
-_picked = PICK.with_for_update(of=CANDIDATE, skip_locked=True).subquery("picked")
-
 
 def _circuits(column: Any) -> Any:
     """One column of every stored circuit, as an array: the table holds a row per provider
@@ -49,14 +48,22 @@ def _circuits(column: Any) -> Any:
 
 _CIRCUIT_COLUMNS = (CIRCUITS.c.provider, CIRCUITS.c.circuit, CIRCUITS.c.failures,
                     CIRCUITS.c.opened_at)
-_CLAIM = (
-    update(NOTIFICATIONS)
-    .where(NOTIFICATIONS.c.id == _picked.c.id)
-    .values(claim_values(_picked.c.cancel))
-    .returning(*[NOTIFICATIONS.c.attempt_count if name == "attempt_count" else _picked.c[name]
-                 for name in Picked._fields],
-               *[_circuits(column) for column in _CIRCUIT_COLUMNS])
-)
+
+
+def _claim_statement(pick: Any) -> Any:
+    picked = pick.with_for_update(of=CANDIDATE, skip_locked=True).subquery("picked")
+    return (
+        update(NOTIFICATIONS)
+        .where(NOTIFICATIONS.c.id == picked.c.id)
+        .values(claim_values(picked.c.cancel))
+        .returning(*[NOTIFICATIONS.c.attempt_count if name == "attempt_count"
+                     else picked.c[name] for name in Picked._fields],
+                   *[_circuits(column) for column in _CIRCUIT_COLUMNS])
+    )
+
+
+_CLAIM = _claim_statement(PICK)
+_CLAIM_DUE = _claim_statement(PICK_DUE)
 _FIELDS = len(Picked._fields)
 
 
@@ -124,26 +131,33 @@ _STEP_STATEMENTS = {(outcome, attempted, releases): _step_statement(outcome, att
 
 
 class PostgresOutbox(Outbox):
-    def take(self, notification_id: int, now: datetime, worker: str, lease: timedelta,
-             providers: ProviderNames) -> tuple[Picked, dict[str, Breaker]] | None:
-        params = {"nid": notification_id, **lease_params(now, lease), "worker": worker}
+    def take(self, ids: list[int] | None, now: datetime, worker: str, lease: timedelta,
+             providers: ProviderNames, limit: int) -> list[tuple[Picked, dict[str, Breaker]]]:
+        params = {**lease_params(now, lease), "worker": worker}
+        query, bound = ((_CLAIM, {"nids": ids}) if ids is not None
+                        else (_CLAIM_DUE, {"limit": limit}))
         with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            row = conn.execute(_CLAIM, params).first()
-        if row is None:
-            return None
-        picked = Picked._make(row[:_FIELDS])
-        names = [] if picked.cancel or picked.kind == WORKFLOW else providers(picked.channel)
-        return picked, _breakers(row, names)
+            rows = conn.execute(query, {**params, **bound}).all()
+        taken = []
+        for row in sorted(rows, key=lambda row: row.id):
+            picked = Picked._make(row[:_FIELDS])
+            names = [] if picked.cancel or picked.kind == WORKFLOW else providers(picked.channel)
+            taken.append((picked, _breakers(row, names)))
+        return taken
 
-    def record_sent(self, notification_id: int, call: Call, claimed: Claim,
-                    now: datetime) -> Dispatched:
-        params, attempt_row, event_row = sent_values(notification_id, call, claimed,
-                                                     claimed.attempt, now)
-        params.update({f"a_{k}": v for k, v in attempt_row.items()})
-        params.update({f"e_{k}": v for k, v in event_row.items()})
-        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(_SENT_AT if "data" in params else _SENT, params)
-        return Dispatched("sent")
+    def record_sent(self, sends: list[tuple[int, Call, Claim]], now: datetime) -> None:
+        """Each send one statement (`_SENT`), the lot pipelined in one transaction."""
+        by_statement: dict[bool, list[dict[str, Any]]] = {False: [], True: []}
+        for nid, call, claimed in sends:
+            params, attempt_row, event_row = sent_values(nid, call, claimed, claimed.attempt,
+                                                         now)
+            params.update({f"a_{k}": v for k, v in attempt_row.items()})
+            params.update({f"e_{k}": v for k, v in event_row.items()})
+            by_statement["data" in params].append(params)
+        with self.engine.begin() as conn:
+            for with_data, batch in by_statement.items():
+                if batch:
+                    conn.execute(_SENT_AT if with_data else _SENT, batch)
 
     def write_step(self, record: StepRecord, now: datetime) -> Dispatched:
         """One autocommitted statement, unless the rest of the run is cancelled (its skipped

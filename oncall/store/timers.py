@@ -21,6 +21,7 @@ _T = cast(Table, EscalationTimerRow.__table__)
 PENDING, DONE, CANCELLED = "pending", "done", "cancelled"
 
 _SCHEDULE = insert(_T).returning(_T.c.id)
+_SCHEDULE_MANY = insert(_T).returning(_T.c.id, sort_by_parameter_order=True)
 
 _DUE = (
     select(_T.c.id)
@@ -29,23 +30,34 @@ _DUE = (
     .limit(bindparam("limit"))
 )
 
-# Claimed and marked done at once: the transaction either finishes the step or rolls it back.
-_CLAIM = (
+# Claimed and marked done at once, a batch at a time: the transaction either finishes the steps
+# or rolls them back. The oldest due timers no other worker holds (`ids`: only these).
+_CLAIMED = (_T.c.id, _T.c.incident_id, _T.c.generation, _T.c.cycle, _T.c.step, _T.c.due_at)
+_OLDEST_DUE = (
+    select(_T.c.id)
+    .where(_T.c.status == PENDING, _T.c.due_at <= bindparam("now"))
+    .order_by(_T.c.due_at)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True)
+)
+_CLAIM_VALUES = {"claimed_by": bindparam("worker"), "claimed_at": bindparam("now"),
+                 "attempts": _T.c.attempts + 1, "status": DONE, "done_at": bindparam("now")}
+_CLAIM_DUE = (
+    update(_T).where(_T.c.id.in_(_OLDEST_DUE.scalar_subquery()))
+    .values(_CLAIM_VALUES).returning(*_CLAIMED)
+)
+_CLAIM_IDS = (
     update(_T)
-    .where(
-        _T.c.id
-        == select(_T.c.id)
-        .where(_T.c.id == bindparam("tid"), _T.c.status == PENDING,
+    .where(_T.c.id.in_(
+        select(_T.c.id)
+        .where(_T.c.id.in_(bindparam("ids", expanding=True)), _T.c.status == PENDING,
                _T.c.due_at <= bindparam("now"))
-        .with_for_update(skip_locked=True)
-        .scalar_subquery()
-    )
-    .values(claimed_by=bindparam("worker"), claimed_at=bindparam("now"),
-            attempts=_T.c.attempts + 1, status=DONE, done_at=bindparam("now"))
-    .returning(_T.c.incident_id, _T.c.generation, _T.c.cycle, _T.c.step, _T.c.due_at)
+        .with_for_update(skip_locked=True).scalar_subquery()))
+    .values(_CLAIM_VALUES).returning(*_CLAIMED)
 )
 
-_CANCEL = update(_T).where(_T.c.id == bindparam("tid")).values(status=CANCELLED)
+_CANCEL = update(_T).where(_T.c.id.in_(bindparam("tids", expanding=True))).values(
+    status=CANCELLED)
 
 _CANCEL_PENDING = (
     update(_T)
@@ -96,12 +108,41 @@ class Timers:
     def claim(self, bind: Bind, timer_id: int, now: datetime, worker: str) -> _Row | None:
         """The due timer, marked done by `worker`; None if it ran, is not due or is locked.
 
-        Returns (incident_id, generation, cycle, step, due_at)."""
-        return bind.execute(_CLAIM, {"tid": timer_id, "now": now, "worker": worker}).first()
+        Returns (id, incident_id, generation, cycle, step, due_at)."""
+        found = self.claim_due(bind, now, worker, 1, ids=[timer_id])
+        return found[0] if found else None
+
+    def claim_due(self, bind: Bind, now: datetime, worker: str, limit: int,
+                  ids: list[int] | None = None) -> list[_Row]:
+        """Up to `limit` due timers (or those of `ids` that are due), oldest first, marked
+        done by `worker` in one statement; timers another worker holds are skipped, so workers
+        claiming at once get disjoint batches. Rows are (id, incident_id, generation, cycle,
+        step, due_at)."""
+        if ids is not None:
+            if not ids:
+                return []
+            rows = bind.execute(_CLAIM_IDS, {"ids": ids, "now": now, "worker": worker})
+        else:
+            rows = bind.execute(_CLAIM_DUE, {"now": now, "worker": worker, "limit": limit})
+        return sorted(rows, key=lambda row: (row.due_at, row.id))
+
+    def schedule_many(self, bind: Bind, timers: list[dict[str, Any]], now: datetime
+                      ) -> list[int]:
+        """`schedule` for many timers (each a dict of its keyword arguments but `now`) in one
+        statement; their ids in order."""
+        if not timers:
+            return []
+        rows = [{**timer, "status": PENDING, "created_at": now, "attempts": 0}
+                for timer in timers]
+        return list(bind.execute(_SCHEDULE_MANY, rows).scalars())
 
     def cancel(self, bind: Bind, timer_id: int) -> None:
         """A claimed timer that turned out stale."""
-        bind.execute(_CANCEL, {"tid": timer_id})
+        self.cancel_many(bind, [timer_id])
+
+    def cancel_many(self, bind: Bind, timer_ids: list[int]) -> None:
+        """Claimed timers that turned out stale."""
+        bind.execute(_CANCEL, {"tids": timer_ids})
 
     def cancel_pending(self, bind: Bind, incident_id: int, now: datetime) -> None:
         """Stop an incident's escalation: its pending timers will not run."""

@@ -17,6 +17,7 @@ from oncall.web import context, routes
 from oncall.web.components.layout import pwa_head
 from oncall.web.components.push import push_page
 from oncall.web.headers import SecurityHeaders
+from oncall.web.pages.delivery import delivery_page
 from oncall.web.pages.incident import incident_page
 from oncall.web.pages.incidents import incidents_page
 from oncall.web.pages.login import LoginState, login_page
@@ -26,6 +27,7 @@ from oncall.web.pages.profile import profile_page
 from oncall.web.pages.reports import reports_page
 from oncall.web.pages.services import config_page, services_page
 from oncall.web.pages.status import status_page_page, status_pages_page
+from oncall.web.state.delivery import DeliveryState
 from oncall.web.state.incident import IncidentState
 from oncall.web.state.incidents import IncidentsState
 from oncall.web.state.oncall import OnCallState, ScheduleState
@@ -98,3 +100,5 @@ app.add_page(profile_page, route="/profile", title="Profile · oncall", on_load=
 app.add_page(reports_page, route="/reports", title="Reports · oncall", on_load=ReportsState.load)
 app.add_page(push_page, route="/push", title="Push notifications · oncall",
              on_load=PushState.check_login)
+app.add_page(delivery_page, route="/delivery", title="Delivery health · oncall",
+             on_load=DeliveryState.load)

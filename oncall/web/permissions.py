@@ -180,5 +180,6 @@ HANDLERS: Mapping[str, Rule] = {
         "set_component": R.STATUS_PAGE_WRITE,
         "clear_component": R.STATUS_PAGE_WRITE,
     }),
+    **_of("DeliveryState", {"load": R.READ, "set_window": R.READ}),
 }
 """Every event handler, as `State.handler`, with the rule its change is checked against."""

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import partial
+from time import monotonic
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
@@ -48,7 +50,7 @@ StepContextFor = Callable[[int, str, str], "StepContext"]
 """The executors' context for a step of incident `id` run by actor "workflow:<name>", with
 the step's idempotency key."""
 
-__all__ = ["LEASE", "DispatchPolicy", "Dispatched", "dispatch", "due_notification_ids"]
+__all__ = ["LEASE", "DispatchPolicy", "Dispatched", "dispatch_many", "due_notification_ids"]
 
 log = logging.getLogger("oncall.worker")
 
@@ -103,9 +105,51 @@ def _call(
     return provider.send(address, notice)
 
 
-def dispatch(
+Send = tuple[str, Callable[[], list[Call]]]
+"""One claimed row's send: its channel, and the function making its provider calls."""
+Sends = Callable[[list[Send]], Iterator[list[tuple[int, list[Call]]]]]
+"""Runs a batch's sends and yields them as they finish, in groups of (index in the batch, its
+calls), each group recorded as soon as it is yielded."""
+
+
+def one_by_one(sends: list[Send]) -> Iterator[list[tuple[int, list[Call]]]]:
+    """Each send in turn, each recorded on its own (a single queued row's path)."""
+    for index, (_channel, send) in enumerate(sends):
+        yield [(index, send())]
+
+
+RECORD_WITHIN = 0.05
+"""Seconds a sent page may wait for the rest of its channel's calls before it is recorded: a
+worker killed meanwhile sends it again (at least once), so the wait is kept short."""
+
+
+def in_turn(sends: list[Send], indexes: list[int]) -> Iterator[list[tuple[int, list[Call]]]]:
+    """The sends of `indexes` one after another in this thread, recorded in groups: what was
+    sent is recorded before the next call once it has waited `RECORD_WITHIN`, and a send that
+    did not go out is recorded at once with those before it, so its circuit is counted before
+    the next call to its provider. One after another beats side by side for the usual batch:
+    the calls are short, and threads handing the GIL to each other cost more than they
+    save."""
+    done: list[tuple[int, list[Call]]] = []
+    since = 0.0
+    for index in indexes:
+        if done and monotonic() - since >= RECORD_WITHIN:
+            yield done
+            done = []
+        if not done:
+            since = monotonic()
+        calls = sends[index][1]()
+        done.append((index, calls))
+        if not calls[-1].result.ok:
+            yield done
+            done = []
+    if done:
+        yield done
+
+
+def dispatch_many(
     engine: Engine,
-    notification_id: int,
+    ids: list[int] | None,
     *,
     config: ConfigSet,
     chains: ProviderChains,
@@ -116,24 +160,48 @@ def dispatch(
     draw: Callable[[], float] = random.random,
     step_context: StepContextFor | None = None,
     hook: HookSender | None = None,
-) -> Dispatched:
-    """Send one outbox row, failing over along the channel's provider chain; a workflow
-    step is run by its executor instead (`step_context` builds what it needs).
+    limit: int = 100,
+    sends: Sends = one_by_one,
+) -> dict[int, Dispatched]:
+    """Send the due rows of `ids` (None: up to `limit` of the oldest due pages and messages),
+    each failing over along its channel's provider chain; a workflow step is run by its
+    executor instead (`step_context` builds what it needs). The outcome of each row claimed.
 
-    Two writes: the claim, and the outcome with every provider call it took.
-    """
+    Two writes for the lot: the claim, and the plain sends' outcomes (a failure, a retry or a
+    failover is recorded on its own)."""
     policy = policy or DispatchPolicy()
     now = clock()
     outbox = stores_for(engine).outbox
-    claim = outbox.claim(notification_id, now, worker, policy.lease, config, public_url,
-                         lambda name: _provider_names(chains, name))
-    if claim is None:
-        return Dispatched("skipped")
-    if claim.kind == WORKFLOW:
-        return run_workflow_step(outbox, notification_id, claim, step_context, clock, policy,
-                                 draw)
-    if claim.kind == HOOK:
-        return _post_hook(outbox, notification_id, claim, hook, clock, policy, draw)
+    claims = outbox.claim_many(ids, now, worker, policy.lease, config, public_url,
+                               lambda name: _provider_names(chains, name), limit)
+    done: dict[int, Dispatched] = {}
+    plain: list[tuple[int, Claim]] = []
+    for notification_id, claim in claims:
+        if claim.kind == WORKFLOW:
+            done[notification_id] = run_workflow_step(outbox, notification_id, claim,
+                                                      step_context, clock, policy, draw)
+        elif claim.kind == HOOK:
+            done[notification_id] = _post_hook(outbox, notification_id, claim, hook, clock,
+                                               policy, draw)
+        else:
+            plain.append((notification_id, claim))
+    failing: set[str] = set()
+    calls: list[Send] = [
+        (claim.channel, partial(_send, outbox, claim, chains, policy.breaker, clock, now,
+                                failing))
+        for _nid, claim in plain]
+    for finished in sends(calls) if plain else ():
+        group = [(*plain[index], made) for index, made in finished]
+        recorded = outbox.record_many(group, policy, draw, clock())
+        done.update(zip([nid for nid, _claim, _made in group], recorded, strict=True))
+    return done
+
+
+def _send(outbox: Outbox, claim: Claim, chains: ProviderChains, breakers: BreakerPolicy,
+          clock: Callable[[], datetime], now: datetime, failing: set[str]) -> list[Call]:
+    """The provider calls of one claimed row: the first provider whose circuit allows, then
+    the next on failure, until one sends or none is left. `failing`: the providers that
+    failed a call of this batch, whose circuits are read afresh rather than as claimed."""
     channel = Channel(claim.channel)
     chain = list(chains.chain(channel))
     address, kind = claim.address, claim.kind
@@ -144,7 +212,8 @@ def dispatch(
         assert claim.notice is not None
         notice = claim.notice
     data = claim.provider_data
-    known: dict[str, Breaker] | None = claim.breakers if chain else None
+    fresh = any(provider.name in failing for provider in chain)
+    known: dict[str, Breaker] | None = claim.breakers if chain and not fresh else None
     calls: list[Call] = []
     if not chain:
         failure = DeliveryResult.failed(channel.value, "no provider configured", retryable=False)
@@ -152,7 +221,7 @@ def dispatch(
     tried: set[str] = set()
     while chain:
         chosen = _choose(
-            outbox, [p for p in chain if p.name not in tried], policy.breaker, clock(), known
+            outbox, [p for p in chain if p.name not in tried], breakers, clock(), known
         )
         known = None  # a failover reads the circuits afresh: the first call may have taken long
         if chosen is None:
@@ -165,12 +234,13 @@ def dispatch(
                            breaker))
         if result.ok:
             break
+        failing.add(provider.name)
     if not calls:
         failure = DeliveryResult.failed(
             chain[0].name, "every provider's circuit is open", retryable=True
         )
         calls.append(Call(None, failure, now, now))
-    return outbox.record(notification_id, claim, calls, policy, draw, clock())
+    return calls
 
 
 def _post_hook(outbox: Outbox, notification_id: int, claim: Claim, hook: HookSender | None,

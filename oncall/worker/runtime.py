@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from collections.abc import Callable, Mapping
@@ -20,8 +21,15 @@ from oncall.notify.providers.base import DeliveryResult
 from oncall.notify.settings import ProviderSettings
 from oncall.settings import Settings
 from oncall.store import stores_for
-from oncall.worker.dispatcher import Dispatched, DispatchPolicy, dispatch, due_notification_ids
-from oncall.worker.escalator import StepResult, due_timer_ids, run_timer
+from oncall.worker.dispatcher import (
+    Dispatched,
+    DispatchPolicy,
+    Sends,
+    dispatch_many,
+    due_notification_ids,
+    one_by_one,
+)
+from oncall.worker.escalator import StepResult, due_timer_ids, run_due
 from oncall.worker.providers import ProviderChains, build_chains
 
 HOOK_TIMEOUT_SECONDS = 10.0
@@ -33,6 +41,7 @@ if TYPE_CHECKING:
     from oncall.workflows.steps import StepContext
 
 utcnow = utc_now
+log = logging.getLogger("oncall.worker")
 
 
 @dataclass
@@ -154,21 +163,46 @@ class Runtime:
         return self.ctx.config()
 
     def run_timer(self, timer_id: int) -> StepResult:
+        """Run one timer if it is due (the queued task's path)."""
+        found = self.run_due(1, [timer_id])
+        return found[0] if found else StepResult(False, timer_id=timer_id)
+
+    def run_due(self, limit: int, ids: list[int] | None = None) -> list[StepResult]:
+        """Claim and run up to `limit` due timers (of `ids`, if given) in one transaction; a
+        result per timer claimed. Should the batch fail, each of its timers is run in a
+        transaction of its own, so that one bad step holds up no other."""
         config = self.config()
-        with write_session(self.engine) as session:
-            return run_timer(
-                session,
-                timer_id,
-                self.clock(),
-                config=config,
-                enabled=self.chains.enabled,
-                worker=self.worker_id,
-            )
+        try:
+            with write_session(self.engine) as session:
+                return run_due(session, self.clock(), config=config,
+                               enabled=self.chains.enabled, worker=self.worker_id,
+                               limit=limit, ids=ids)
+        except Exception:
+            if limit == 1 or (ids is not None and len(ids) == 1):
+                raise
+            log.exception("a batch of escalation steps failed; running them one by one")
+        with Session(self.engine) as session:
+            candidates = ids if ids is not None else due_timer_ids(session, self.clock(), limit)
+        results: list[StepResult] = []
+        for timer_id in candidates:
+            try:
+                results.extend(self.run_due(1, [timer_id]))
+            except Exception:
+                log.exception("escalation step of timer %s failed; it stays due", timer_id)
+        return results
 
     def dispatch(self, notification_id: int) -> Dispatched:
-        return dispatch(
+        """Send one row (the queued task's path)."""
+        return self.dispatch_many([notification_id]).get(notification_id,
+                                                         Dispatched("skipped"))
+
+    def dispatch_many(self, ids: list[int] | None, limit: int = 100,
+                      sends: Sends = one_by_one) -> dict[int, Dispatched]:
+        """Claim and send the due rows of `ids` (None: up to `limit` of the oldest due pages
+        and messages); `sends` runs the provider calls (side by side, from the sweep)."""
+        return dispatch_many(
             self.engine,
-            notification_id,
+            ids,
             config=self.config(),
             chains=self.chains,
             public_url=self.providers.public_url,
@@ -177,6 +211,8 @@ class Runtime:
             policy=self.policy,
             step_context=self.step_context,
             hook=self.post_hook,
+            limit=limit,
+            sends=sends,
         )
 
     def post_hook(self, url: str, content: str, headers: dict[str, str]) -> DeliveryResult:
@@ -202,8 +238,9 @@ class Runtime:
         with Session(self.engine) as session:
             return due_notification_ids(session, self.clock(), lease=self.policy.lease)
 
-    def due_rows(self) -> list[tuple[int, str]]:
-        """Due outbox rows with their kinds: the sweep waits for pages, not workflow steps."""
+    def due_background(self) -> list[int]:
+        """Due workflow steps, mail and hooks: the steps lane's rows."""
         with Session(self.engine) as session:
-            return stores_for(self.engine).outbox.due_rows(session, self.clock(),
-                                                          lease=self.policy.lease)
+            return stores_for(self.engine).outbox.due_ids(session, self.clock(),
+                                                         lease=self.policy.lease,
+                                                         background=True)

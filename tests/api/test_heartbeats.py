@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from prometheus_client.utils import floatToGoString
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
@@ -164,9 +165,9 @@ def test_metrics_show_each_heartbeat_state(beat_api: Api, example_config: Config
     with TestClient(app) as client:
         lines = client.get("/metrics", headers={"Authorization": f"Bearer {token}"}
                            ).text.splitlines()
-    assert f'oncall_heartbeat_up{{heartbeat="{NAME}",service="payments-db"}} 0' in lines
-    assert f'oncall_heartbeat_state{{heartbeat="{NAME}",state="down"}} 1' in lines
-    assert f'oncall_heartbeat_state{{heartbeat="{NAME}",state="up"}} 0' in lines
+    assert f'oncall_heartbeat_up{{heartbeat="{NAME}",service="payments-db"}} 0.0' in lines
+    assert f'oncall_heartbeat_state{{heartbeat="{NAME}",state="down"}} 1.0' in lines
+    assert f'oncall_heartbeat_state{{heartbeat="{NAME}",state="up"}} 0.0' in lines
     assert (f'oncall_heartbeat_last_ping_timestamp_seconds{{heartbeat="{NAME}"}} '
-            f'{NOW.timestamp():g}') in lines
-    assert "oncall_oldest_due_page_seconds 0" in lines
+            f'{floatToGoString(NOW.timestamp())}') in lines
+    assert "oncall_oldest_due_page_seconds 0.0" in lines

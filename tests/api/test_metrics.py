@@ -1,12 +1,17 @@
 """`GET /metrics`: figures from the database, in Prometheus text format, behind a bearer token,
-read through indexes and cached for a few seconds per process."""
+read through indexes and cached for a few seconds per process, followed by the processes' own
+histograms."""
 
 from __future__ import annotations
 
 import hmac
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -44,13 +49,13 @@ def test_metrics_reflect_incidents_and_reconcile_runs(applied_engine: Engine) ->
     with TestClient(_app(applied_engine)) as client:
         response = client.get("/metrics", headers=AUTH)
     assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
+    assert response.headers["content-type"].startswith("text/plain; version=")
     lines = response.text.splitlines()
-    assert 'oncall_incidents{status="triggered"} 1' in lines
-    assert 'oncall_incidents{status="acknowledged"} 0' in lines
-    assert "oncall_escalation_timers_overdue 0" in lines
-    assert 'oncall_reconcile_runs_24h{result="invalid"} 1' in lines
-    assert "oncall_reconcile_last_run_ok 0" in lines
+    assert 'oncall_incidents{status="triggered"} 1.0' in lines
+    assert 'oncall_incidents{status="acknowledged"} 0.0' in lines
+    assert "oncall_escalation_timers_overdue 0.0" in lines
+    assert 'oncall_reconcile_runs_24h{result="invalid"} 1.0' in lines
+    assert "oncall_reconcile_last_run_ok 0.0" in lines
     assert "# TYPE oncall_incidents gauge" in lines
 
 
@@ -142,3 +147,38 @@ def test_a_short_token_setting_is_refused() -> None:
     settings = Settings.from_env({"ONCALL_METRICS_TOKEN": TOKEN})
     assert settings.metrics_token == TOKEN
     assert TOKEN not in repr(settings)
+
+
+def test_the_processes_histograms_follow_the_database_figures(
+    applied_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With a multiprocess directory, a scrape merges every process's samples there: a worker
+    on the same machine is seen through any API process."""
+    worker = ("from oncall.observability import metrics\n"
+              "metrics.observe_provider_call('sms', 'twilio_sms', metrics.SENT, 0.3)\n"
+              "metrics.observe_first_page('sms', 8.0)\n")
+    shared = tmp_path / "prometheus"  # a directory of its own: every *.db in it is read
+    shared.mkdir()
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(shared)}
+    for _ in range(2):
+        subprocess.run([sys.executable, "-c", worker], env=env, check=True, timeout=60)
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(shared))
+    _seed(applied_engine)
+    with TestClient(_app(applied_engine)) as client:
+        text = client.get("/metrics", headers=AUTH).text
+    lines = text.splitlines()
+    assert lines.index("# TYPE oncall_incidents gauge") < lines.index(
+        "# TYPE oncall_provider_call_seconds histogram")
+    assert ('oncall_provider_call_seconds_count{channel="sms",outcome="sent",'
+            'provider="twilio_sms"} 2.0') in lines
+    assert 'oncall_alert_to_first_page_seconds_bucket{channel="sms",le="10.0"} 2.0' in lines
+
+
+def test_an_openmetrics_scraper_gets_openmetrics(applied_engine: Engine) -> None:
+    with TestClient(_app(applied_engine)) as client:
+        response = client.get("/metrics", headers={
+            **AUTH, "Accept": "application/openmetrics-text;version=1.0.0,text/plain;q=0.5"})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/openmetrics-text")
+    assert response.text.rstrip().endswith("# EOF")
+    assert 'oncall_incidents{status="triggered"} 0.0' in response.text.splitlines()

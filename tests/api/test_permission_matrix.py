@@ -264,6 +264,7 @@ CALLS: dict[Key, Callable[[World], Call]] = {
     ("GET", "/api/v1/services/{name}"): lambda w: Call({"name": SERVICE}),
     ("GET", "/api/v1/users"): lambda w: Call(),
     ("GET", "/api/v1/audit"): lambda w: Call(),
+    ("GET", "/api/v1/delivery-health"): lambda w: Call(),
     ("GET", "/api/v1/users/me/notification-rules"): lambda w: Call(),
     ("PUT", "/api/v1/users/me/notification-rules"): lambda w: Call(body={}),
     ("POST", "/api/v1/users/me/test-page"): lambda w: Call(),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import psycopg
 import pytest
 from psycopg_pool import PoolTimeout
 from sqlalchemy import make_url
@@ -59,3 +60,44 @@ def test_an_open_pool_serves_its_loop(postgres_url: str) -> None:
 
     asyncio.run(serve())
     assert peak[0] == 2
+
+
+def test_after_the_server_drops_every_connection_one_request_fails_not_one_each(
+    postgres_url: str,
+) -> None:
+    """As after a PostgreSQL restart: the first request on a dead connection fails (the
+    sender retries it), and the pool replaces its other dead connections at once instead of
+    each failing a request of its own."""
+    postgres = AsyncPostgres(make_url(postgres_url), size=4)
+    answers: list[str] = []
+
+    async def ask() -> None:
+        try:
+            async with postgres.connection() as conn:
+                await conn.execute("SELECT 1")
+            answers.append("ok")
+        except psycopg.OperationalError:
+            answers.append("failed")
+
+    async def scenario() -> None:
+        await postgres.open()
+        try:
+            async with postgres.connection() as conn:
+                pids = [row[0] for row in await (await conn.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE application_name = '' "
+                    "AND datname = current_database() AND pid <> pg_backend_pid()")).fetchall()]
+                mine = (await (await conn.execute("SELECT pg_backend_pid()")).fetchone())
+            async with await psycopg.AsyncConnection.connect(
+                    postgres_url.replace("postgresql+psycopg", "postgresql"),
+                    autocommit=True) as admin:
+                for pid in [*pids, mine[0] if mine else 0]:
+                    await admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            for _ in range(6):
+                await ask()
+                await asyncio.sleep(0.2)
+        finally:
+            await postgres.close()
+
+    asyncio.run(scenario())
+    assert answers[0] == "failed"
+    assert answers[1:] == ["ok"] * 5, answers

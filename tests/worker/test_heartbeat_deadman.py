@@ -86,10 +86,10 @@ def test_the_switch_is_pinged_after_good_sweeps_only(worker: Harness,
         time.sleep(0.3)
         assert len(peer.requests) == 1
 
-        def stuck() -> list[int]:
+        def stuck(*_args: object) -> list[int]:
             raise RuntimeError("database unreachable")
 
-        monkeypatch.setattr(rt, "due_timers", stuck)
+        monkeypatch.setattr(rt, "run_due", stuck)
         for _ in range(3):
             with pytest.raises(RuntimeError):
                 handlers.sweep()

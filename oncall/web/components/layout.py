@@ -18,6 +18,7 @@ NAV = [
     ("Reports", "/reports"),
     ("Config", "/config"),
     ("Profile", "/profile"),
+    ("Delivery", "/delivery"),
 ]
 
 

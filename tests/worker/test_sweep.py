@@ -1,0 +1,164 @@
+"""The sweep's batches: steps claimed and run together, their pages claimed, sent side by side
+and recorded together, writing row for row what one step at a time writes."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from oncall.db.engine import write_session
+from oncall.db.models import (
+    AuditEventRow,
+    DeliveryAttemptRow,
+    EscalationTimerRow,
+    IncidentRow,
+    NotificationRow,
+)
+from oncall.observability.metrics import PROCESS
+from oncall.testing.incidents import open_incident
+from oncall.worker import handlers
+
+from .conftest import Harness
+from .test_dispatcher import _Placeholders
+
+SERVICES = ("checkout-api", "auth-api", "orders-pipeline")
+
+
+class Tasks:
+    def __init__(self) -> None:
+        self.timers: list[int] = []
+
+    def notification_due(self, *_args: Any) -> None: ...
+
+    def timer_due(self, timer_id: int, *_args: Any) -> None:
+        self.timers.append(timer_id)
+
+
+@pytest.fixture
+def worker(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
+    monkeypatch.setattr(handlers, "_runtime", harness.runtime)
+    monkeypatch.setattr(handlers, "_tasks", lambda: Tasks())
+    yield harness
+
+
+def _open(h: Harness, service: str, key: str) -> int:
+    with write_session(h.engine) as session:
+        return open_incident(session, service=service, group_key=key,
+                             title=f"{service} is failing", priority="P1",
+                             labels={"env": "prod"}, integration="prometheus-prod",
+                             now=h.clock())
+
+
+def _timers(h: Harness, incident_id: int) -> list[int]:
+    with h.engine.connect() as conn:
+        return list(conn.scalars(select(EscalationTimerRow.id).where(
+            EscalationTimerRow.incident_id == incident_id,
+            EscalationTimerRow.status == "pending")))
+
+
+def _everything(h: Harness, incident_id: int) -> list[dict[str, object]]:
+    """Every column of every row the incident's first step and its pages left behind:
+    the incident, its timers, its outbox rows and their attempts, and every event the worker
+    wrote on its timeline."""
+    names = _Placeholders(incident_id)
+    with h.engine.connect() as conn:
+        ids = list(conn.scalars(select(NotificationRow.id).where(
+            NotificationRow.incident_id == incident_id).order_by(NotificationRow.id)))
+        tables = {
+            "incidents": select(IncidentRow.__table__).where(IncidentRow.id == incident_id),
+            "escalation_timers": select(EscalationTimerRow.__table__).where(
+                EscalationTimerRow.incident_id == incident_id).order_by(EscalationTimerRow.id),
+            "notifications": select(NotificationRow.__table__).where(
+                NotificationRow.id.in_(ids)).order_by(NotificationRow.id),
+            # a batch's sends finish in any order: attempts by the row they belong to
+            "delivery_attempts": select(DeliveryAttemptRow.__table__).where(
+                DeliveryAttemptRow.notification_id.in_(ids)).order_by(
+                DeliveryAttemptRow.notification_id, DeliveryAttemptRow.attempt),
+            "audit_events": select(AuditEventRow.__table__).where(  # the worker's, not ingest's
+                AuditEventRow.incident_id == incident_id, AuditEventRow.actor.like("system:%"))
+            .order_by(AuditEventRow.id),
+        }
+        out: list[dict[str, object]] = []
+        for table, query in tables.items():
+            rows = list(conn.execute(query).mappings())
+            if table == "audit_events":  # a send's events in the order of their rows, too
+                rows.sort(key=lambda row: (str(row["type"]).startswith("notification."),
+                                           (row["data"] or {}).get("notification_id", 0)))
+            for row in rows:
+                out.append({"table": table} | {
+                    column: "<group key>" if column == "group_key"
+                    else names.value(table, column, value)
+                    for column, value in row.items()})
+    return out
+
+
+def test_a_batch_of_steps_writes_row_for_row_what_one_step_at_a_time_writes(
+    worker: Harness,
+) -> None:
+    h = worker
+    alone = [_open(h, service, f"alone-{service}") for service in SERVICES]
+    for incident in alone:
+        for timer_id in _timers(h, incident):
+            assert handlers._escalate([timer_id]) == 1
+    together = [_open(h, service, f"together-{service}") for service in SERVICES]
+    assert handlers._escalate(None) == len(SERVICES)  # one batch: every due step
+    for one, other in zip(alone, together, strict=True):
+        ours = _everything(h, other)
+        assert ours == _everything(h, one)
+        assert sum(row["table"] == "delivery_attempts" for row in ours) >= 2  # DM and channel
+
+
+def test_a_sweep_pages_a_burst_larger_than_a_batch_and_times_each_first_page(
+    worker: Harness,
+) -> None:
+    h = worker
+
+    def first_pages() -> float:
+        return sum(PROCESS.get_sample_value("oncall_alert_to_first_page_seconds_count",
+                                            {"channel": channel}) or 0.0
+                   for channel in ("slack", "email", "sms", "voice", "push"))
+
+    before = first_pages()
+    count = handlers.TIMER_BATCH + 5
+    incidents = [_open(h, SERVICES[n % 3], f"burst-{n}") for n in range(count)]
+    assert handlers.sweep() >= count
+    with h.engine.connect() as conn:
+        due_now = conn.execute(
+            select(NotificationRow.incident_id, NotificationRow.kind, NotificationRow.status)
+            .where(NotificationRow.incident_id.in_(incidents),
+                   NotificationRow.kind.in_(("page", "channel")),
+                   NotificationRow.next_attempt_at <= h.clock())).all()
+    assert {incident for incident, kind, _status in due_now if kind == "page"} == set(incidents)
+    assert {status for _incident, _kind, status in due_now} == {"sent"}
+    first = sum(1 for _incident, kind, _status in due_now if kind == "page")
+    assert first_pages() - before == first
+
+
+def test_a_hanging_provider_holds_up_its_own_channel_only(worker: Harness) -> None:
+    """Slack accepts the connection and never answers: the batch's email pages go out at
+    once, not after Slack's timeout (2 s here)."""
+    h = worker
+    h.slack.hang()
+    incidents = [_open(h, service, f"hang-{service}") for service in SERVICES]
+    wanted = len(incidents)  # each incident's first step pages one person by email
+    mailed: list[float] = []
+    started = time.monotonic()
+    runner = threading.Thread(target=handlers._escalate, args=(None,))
+    runner.start()
+    while time.monotonic() - started < 10 and len(h.smtp.mails) < wanted:
+        time.sleep(0.01)
+    mailed.append(time.monotonic() - started)
+    runner.join(30)
+    h.slack.recover()
+    assert len(h.smtp.mails) >= wanted
+    assert mailed[0] < 1.5, f"email waited {mailed[0]:.2f} s behind the hanging Slack"
+    with h.engine.connect() as conn:
+        slack = conn.execute(select(NotificationRow.status, NotificationRow.last_error).where(
+            NotificationRow.incident_id.in_(incidents),
+            NotificationRow.channel == "slack")).all()
+    assert slack and all(status == "pending" for status, _error in slack)  # retried later
