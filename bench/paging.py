@@ -321,10 +321,12 @@ class Stack:
 
 @contextmanager
 def running_stack(kind: str, workers: int, threads: int, env: dict[str, str],
-                  config: dict[str, str] = CONFIG) -> Iterator[Stack]:
-    """A scratch backend with `config` applied, `oncall api` and `workers` × `oncall worker
-    --threads N` running with `env` (e.g. the peers' settings) added; processes, scratch
-    database, Redis db and directory are cleaned up on leaving, also on an exception."""
+                  config: dict[str, str] = CONFIG, api_args: tuple[str, ...] = ()
+                  ) -> Iterator[Stack]:
+    """A scratch backend with `config` applied, `oncall api [api_args]` and `workers` ×
+    `oncall worker --threads N` running with `env` (e.g. the peers' settings) added;
+    processes, scratch database, Redis db and directory are cleaned up on leaving, also on an
+    exception."""
     root = Path(tempfile.mkdtemp(prefix=f"bench-paging-{kind}-"))
     backend = Backend(kind, root)
     procs: Processes | None = None
@@ -342,7 +344,7 @@ def running_stack(kind: str, workers: int, threads: int, env: dict[str, str],
         procs.run("db", "upgrade")
         procs.run("apply", str(root / "config"))
         port = free_port()
-        procs.start("api", "api", "--port", str(port))
+        procs.start("api", "api", "--port", str(port), *api_args)
         for n in range(workers):
             procs.start(f"worker-{n}", "worker", "--threads", str(threads))
         api = f"http://127.0.0.1:{port}"

@@ -14,7 +14,6 @@ import math
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from oncall.api import problems
@@ -63,9 +62,8 @@ async def admit_alert(ctx: ApiContext, config: ConfigSet, integration: Integrati
     (Redis down), the delivery is let through: a limit protects paging, it never stops it."""
     now = ctx.clock().timestamp()
     try:
-        return await run_in_threadpool(ctx.process.limits().take,
-                                       integration_key(integration.name),
-                                       integration_limit(config, integration), now)
+        return await ctx.process.limits().atake(integration_key(integration.name),
+                                                integration_limit(config, integration), now)
     except Exception as exc:  # noqa: BLE001 - fail open, loudly
         log.warning("rate limit of integration %s not checked: %s", integration.name, exc)
         return ADMITTED

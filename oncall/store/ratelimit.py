@@ -9,9 +9,12 @@ process. Redis keys expire once their bucket is full again, so idle keys cost no
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections.abc import Iterable
 from typing import Any, Protocol, cast
 
+import anyio.to_thread
 from sqlalchemy import Connection, Engine, Table, case, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -29,6 +32,10 @@ class Limiter(Protocol):
              ) -> Decision:
         """One request against `key`'s bucket at `now` (seconds since the epoch); in the
         database, in `conn`'s transaction when one is given."""
+
+    async def atake(self, key: str, limit: Limit, now: float) -> Decision:
+        """`take` from an event loop (ingest): on the loop itself where the store has an
+        asyncio client, else in a worker thread."""
 
     def refused(self, keys: Iterable[str]) -> dict[str, int]:
         """How many requests each of `keys` has refused, since the bucket was first used."""
@@ -49,6 +56,9 @@ class DatabaseLimiter:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+
+    async def atake(self, key: str, limit: Limit, now: float) -> Decision:
+        return await anyio.to_thread.run_sync(self.take, key, limit, now)
 
     def take(self, key: str, limit: Limit, now: float, conn: Connection | None = None
              ) -> Decision:
@@ -117,33 +127,57 @@ return {0, string.format('%.6f', tat)}
 
 
 class RedisLimiter:
-    """Buckets as Redis strings moved by one script (atomic on the server)."""
+    """Buckets as Redis strings moved by one script (atomic on the server). Ingest takes from
+    its event loop through an asyncio client of that loop: a thread hop per delivery cost more
+    than the round trip itself."""
 
-    def __init__(self, client: Any) -> None:
-        self.client = client
-        self.script = client.register_script(_SCRIPT)
+    def __init__(self, url: str) -> None:
+        import redis
+
+        self.url = url
+        self.client = redis.Redis.from_url(url)
+        self.script = self.client.register_script(_SCRIPT)
+        self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
+            weakref.WeakKeyDictionary())
 
     def take(self, key: str, limit: Limit, now: float, conn: Connection | None = None
              ) -> Decision:
         bucket = REDIS_PREFIX + key
         allowed, tat = self.script(keys=[bucket, bucket + REFUSED_SUFFIX],
                                    args=[repr(now), repr(limit.interval), repr(limit.window)])
-        if int(allowed):
-            return Decision(True, float(tat), 0.0)
-        return _refusal(limit, float(tat), now)
+        return _decided(limit, int(allowed), float(tat), now)
+
+    async def atake(self, key: str, limit: Limit, now: float) -> Decision:
+        loop = asyncio.get_running_loop()
+        script = self._loops.get(loop)
+        if script is None:  # a client per loop: an asyncio connection belongs to its loop
+            import redis.asyncio
+
+            script = self._loops[loop] = redis.asyncio.Redis.from_url(self.url) \
+                .register_script(_SCRIPT)
+        bucket = REDIS_PREFIX + key
+        allowed, tat = await script(keys=[bucket, bucket + REFUSED_SUFFIX],
+                                    args=[repr(now), repr(limit.interval), repr(limit.window)])
+        return _decided(limit, int(allowed), float(tat), now)
 
     def refused(self, keys: Iterable[str]) -> dict[str, int]:
         wanted = sorted(set(keys))
         if not wanted:
             return {}
-        counts = self.client.mget([REDIS_PREFIX + k + REFUSED_SUFFIX for k in wanted])
+        counts = cast(list[Any], self.client.mget(
+            [REDIS_PREFIX + k + REFUSED_SUFFIX for k in wanted]))
         return {k: int(n) for k, n in zip(wanted, counts, strict=True) if n is not None}
+
+
+def _decided(limit: Limit, allowed: int, tat: float, now: float) -> Decision:
+    """The script's answer as a decision."""
+    if allowed:
+        return Decision(True, tat, 0.0)
+    return _refusal(limit, tat, now)
 
 
 def limiter_for(engine: Engine, redis_url: str | None) -> Limiter:
     """Redis when the process has one configured, else the database."""
     if redis_url:
-        import redis
-
-        return RedisLimiter(redis.Redis.from_url(redis_url))
+        return RedisLimiter(redis_url)
     return DatabaseLimiter(engine)

@@ -60,7 +60,7 @@ def limited_api(request: pytest.FixtureRequest, make_api: Callable[..., Api],
     if request.param == "redis":
         client = redis.Redis.from_url("redis://127.0.0.1:6379/11", socket_connect_timeout=2)
         client.flushdb()
-        api.app.state.ctx.process.limiter = RedisLimiter(client)
+        api.app.state.ctx.process.limiter = RedisLimiter("redis://127.0.0.1:6379/11")
         yield api
         client.flushdb()
     else:
@@ -147,6 +147,9 @@ def test_refusals_are_counted_in_metrics(limited_api: Api) -> None:
 
 class _Unreachable:
     def take(self, key: str, limit: Limit, now: float, conn: Any = None) -> Decision:
+        raise redis.exceptions.ConnectionError("Connection refused")
+
+    async def atake(self, key: str, limit: Limit, now: float) -> Decision:
         raise redis.exceptions.ConnectionError("Connection refused")
 
     def refused(self, keys: Any) -> dict[str, int]:

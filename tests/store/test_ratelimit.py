@@ -4,6 +4,7 @@ threads at once than the limit allows."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 from collections.abc import Iterator
@@ -38,7 +39,8 @@ def redis_client() -> Iterator[redis.Redis]:
 @pytest.fixture(params=["database", pytest.param("redis", marks=pytest.mark.redis)])
 def limiter(request: pytest.FixtureRequest, migrated_engine: Engine) -> Limiter:
     if request.param == "redis":
-        return RedisLimiter(request.getfixturevalue("redis_client"))
+        request.getfixturevalue("redis_client")  # reachable, and emptied before and after
+        return RedisLimiter(f"redis://127.0.0.1:6379/{REDIS_DB}")
     return DatabaseLimiter(migrated_engine)
 
 
@@ -92,3 +94,18 @@ def test_many_threads_at_once_get_exactly_the_burst(limiter: Limiter) -> None:
 
 def test_only_the_store_writes_rate_limits() -> None:
     assert RATE_LIMITS.violations() == []
+
+
+def test_from_an_event_loop_the_store_answers_as_it_does_from_a_thread(limiter: Limiter) -> None:
+    """Ingest takes from its event loop (`atake`): the same bucket, the same answers."""
+    limit = Limit(2, 3)
+    key = "integration:grafana-prod"
+    expected = [(d.allowed, round(d.retry_after, 3))
+                for d in (limiter.take(key + ":thread", limit, now) for now in TIMES)]
+
+    async def takes() -> list[tuple[bool, float]]:
+        return [(d.allowed, round(d.retry_after, 3))
+                for d in [await limiter.atake(key, limit, now) for now in TIMES]]
+
+    assert asyncio.run(takes()) == expected
+    assert limiter.refused([key]) == {key: sum(1 for allowed, _ in expected if not allowed)}
