@@ -89,6 +89,10 @@ def observe_provider_call(channel: str, provider: str, outcome: str, seconds: fl
     PROVIDER_CALL_SECONDS.labels(channel, provider, outcome).observe(max(seconds, 0.0))
 
 
+def observe_queue_depth(depth: int) -> None:
+    QUEUE_DEPTH.set(depth)
+
+
 def observe_sweep(lag_seconds: float, queue_depth: int | None = None) -> None:
     """One sweep: how late it started, and (when the queue could be read) its depth."""
     SWEEP_LAG_SECONDS.observe(max(lag_seconds, 0.0))

@@ -287,11 +287,21 @@ def _observe_sweep(rt: Runtime) -> None:
         previous = _last_sweep[0] if _last_sweep else None
         _last_sweep[:] = [now]
     lag = 0.0 if previous is None else max(0.0, now - previous - _sweep_interval)
+    metrics.observe_sweep(lag)
+    _queue_depth(rt)
+
+
+def _read_queue_depth(rt: Runtime) -> None:
     try:
-        depth: int | None = int(rt.ctx.tasks().huey.pending_count())
+        depth = int(rt.ctx.tasks().huey.pending_count())
     except Exception:  # noqa: BLE001 - a queue that cannot be read has no depth to show
-        depth = None
-    metrics.observe_sweep(lag, depth)
+        return
+    metrics.observe_queue_depth(depth)
+
+
+_queue_depth = Chore(1.0, _read_queue_depth, "reading the queue's depth failed", wakes=False)
+"""Read once a second, not on every sweep: a burst of ingest kicks runs dozens of sweeps a
+second, and each read is a round trip to the queue."""
 
 
 def sweep() -> int:
