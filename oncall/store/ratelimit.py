@@ -65,7 +65,7 @@ class DatabaseLimiter:
         key = fit(_T.c.key, key)
         if conn is not None:
             return self._take(conn, key, limit, now, nested=True)
-        for _ in range(2):
+        for _ in range(3):
             try:
                 with write_connection(self.engine) as own:
                     return self._take(own, key, limit, now, nested=False)
@@ -76,16 +76,16 @@ class DatabaseLimiter:
     def _take(self, conn: Connection, key: str, limit: Limit, now: float, nested: bool
               ) -> Decision:
         now_p, interval_p = literal(now), literal(limit.interval)
+        fits = _start(now_p) + interval_p - now_p <= literal(limit.window + 1e-9)
         tat = conn.scalar(
-            update(_T)
-            .where(_T.c.key == key,
-                   _start(now_p) + interval_p - now_p <= literal(limit.window + 1e-9))
-            .values(tat=_start(now_p) + interval_p)
+            update(_T).where(_T.c.key == key, fits).values(tat=_start(now_p) + interval_p)
             .returning(_T.c.tat))
         if tat is not None:
             return Decision(True, float(tat), 0.0)
+        # Refused only if it still does not fit: a bucket another process has just made (not
+        # there for the first statement, there for this one) is taken from, not counted as full.
         current = conn.scalar(
-            update(_T).where(_T.c.key == key).values(refused=_T.c.refused + 1)
+            update(_T).where(_T.c.key == key, ~fits).values(refused=_T.c.refused + 1)
             .returning(_T.c.tat))
         if current is not None:
             return _refusal(limit, float(current), now)

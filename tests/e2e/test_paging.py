@@ -163,6 +163,12 @@ def test_worker_killed_while_sending(stack: Stack, peers: tuple[SlackPeer, SmtpP
     stack.post_alert()
     wait_for(lambda: any(r.path == "/api/chat.postMessage" for r in slack.requests)
              or any(r.path == "/api/users.lookupByEmail" for r in slack.requests), 5.0)
+    # Email goes out beside the hanging Slack call; killed between the provider taking a page
+    # and its row being recorded, a worker sends it again (at least once), so the kill waits
+    # for the record: what this test holds is that the Slack page in flight is not lost.
+    wait_for(lambda: sql(stack, "SELECT count(*) FROM notifications WHERE channel = 'email' "
+                                "AND address = 'alice@example.com' AND status = 'sent'")
+             == [(1,)], 5.0)
     stack.kill(worker)  # mid-task
     slack.recover()
     stack.start_worker()

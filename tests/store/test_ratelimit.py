@@ -8,10 +8,11 @@ import asyncio
 import os
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import redis
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 
 from oncall.core.ratelimit import Limit, take
 from oncall.store.ratelimit import DatabaseLimiter, Limiter, RedisLimiter
@@ -109,3 +110,26 @@ def test_from_an_event_loop_the_store_answers_as_it_does_from_a_thread(limiter: 
 
     assert asyncio.run(takes()) == expected
     assert limiter.refused([key]) == {key: sum(1 for allowed, _ in expected if not allowed)}
+
+
+def test_a_bucket_made_meanwhile_by_another_process_is_taken_from(migrated_engine: Engine
+                                                                   ) -> None:
+    """A first request finds no bucket, and another process makes it before this one counts a
+    refusal: the request is let through (the bucket is nearly full), never refused."""
+    limiter = DatabaseLimiter(migrated_engine)
+    made: list[str] = []
+
+    def make_it_meanwhile(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if not made and statement.lstrip().upper().startswith("UPDATE RATE_LIMITS SET TAT"):
+            made.append(statement)
+            conn.connection.dbapi_connection.cursor().execute(
+                "INSERT INTO rate_limits (key, tat, refused) "
+                "VALUES ('integration:storm', 1000.01, 0)")
+
+    event.listen(migrated_engine, "after_cursor_execute", make_it_meanwhile)
+    try:
+        decision = limiter.take("integration:storm", Limit(100, 1000), 1000.0)
+    finally:
+        event.remove(migrated_engine, "after_cursor_execute", make_it_meanwhile)
+    assert made and decision.allowed
+    assert limiter.refused(["integration:storm"]) == {"integration:storm": 0}
