@@ -10,12 +10,13 @@ HTTP) from the `ApiContext`, so tests build the app with fakes and no globals.
 from __future__ import annotations
 
 import importlib
+import itertools
 import logging
 import os
 import re
+import secrets
 import sqlite3
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -265,6 +266,24 @@ class BodySizeLimit:
         await response(scope, receive, send)
 
 
+_ID_PREFIX = secrets.token_hex(10)
+_ID_COUNTER = itertools.count(1)
+
+
+def _fresh_id_prefix() -> None:
+    global _ID_PREFIX
+    _ID_PREFIX = secrets.token_hex(10)
+
+
+os.register_at_fork(after_in_child=_fresh_id_prefix)  # a forked process counts apart
+
+
+def _new_request_id() -> str:
+    """32 hex digits, unique across processes (a random prefix per process, then a counter):
+    a counter costs nothing per request where a UUID4 reads the system's random source."""
+    return f"{_ID_PREFIX}{next(_ID_COUNTER) & 0xFFFFFFFFFFFF:012x}"
+
+
 class RequestId:
     """Every response carries `X-Request-Id` (the caller's, if sane, else a new one)."""
 
@@ -282,7 +301,7 @@ class RequestId:
                 if _SAFE_REQUEST_ID.match(candidate):
                     rid = candidate
                 break
-        rid = rid or uuid.uuid4().hex
+        rid = rid or _new_request_id()
         scope.setdefault("state", {})["request_id"] = rid
 
         async def send_with_id(message: Message) -> None:

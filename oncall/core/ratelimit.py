@@ -43,11 +43,39 @@ class Decision:
     """Seconds until one more request would be allowed (0 when allowed)."""
 
 
-def take(limit: Limit, tat: float | None, now: float) -> Decision:
-    """One request at `now` against a bucket whose stored TAT is `tat` (None: never used)."""
+def take(limit: Limit, tat: float | None, now: float, cost: int = 1) -> Decision:
+    """`cost` requests at `now` against a bucket whose stored TAT is `tat` (None: never
+    used), all or none."""
     start = now if tat is None or tat < now else tat
-    new_tat = start + limit.interval
+    new_tat = start + cost * limit.interval
     ahead = new_tat - now
     if ahead <= limit.window + 1e-9:
         return Decision(True, new_tat, 0.0)
     return Decision(False, start, ahead - limit.window)
+
+
+LEASE_SECONDS = 0.05
+"""How long a process may spend tokens it took ahead from the shared bucket."""
+LEASE_MAX = 64
+
+
+def lease_size(limit: Limit) -> int:
+    """Tokens a process takes from the shared bucket at once: what it would spend in
+    `LEASE_SECONDS` at the full rate, at most a tenth of the burst (so a lease never empties a
+    bucket that single requests would still pass) and `LEASE_MAX`; 1 for a slow bucket."""
+    return max(1, min(int(limit.rate * LEASE_SECONDS), limit.burst // 10, LEASE_MAX))
+
+
+@dataclass
+class Lease:
+    """Tokens of one bucket taken ahead by this process, spendable until `until`. A token
+    left unspent when the lease ends is lost: the limit errs strict, never lenient."""
+
+    left: int
+    until: float
+
+    def spend(self, now: float) -> bool:
+        if self.left <= 0 or now >= self.until:
+            return False
+        self.left -= 1
+        return True

@@ -10,6 +10,7 @@ process. Redis keys expire once their bucket is full again, so idle keys cost no
 from __future__ import annotations
 
 import asyncio
+import threading
 import weakref
 from collections.abc import Iterable
 from typing import Any, Protocol, cast
@@ -18,7 +19,7 @@ import anyio.to_thread
 from sqlalchemy import Connection, Engine, Table, case, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
-from oncall.core.ratelimit import Decision, Limit, take
+from oncall.core.ratelimit import LEASE_SECONDS, Decision, Lease, Limit, lease_size, take
 from oncall.db.engine import write_connection
 from oncall.db.models import RateLimitRow, fit
 
@@ -28,12 +29,13 @@ REFUSED_SUFFIX = ":refused"
 
 
 class Limiter(Protocol):
-    def take(self, key: str, limit: Limit, now: float, conn: Connection | None = None
-             ) -> Decision:
-        """One request against `key`'s bucket at `now` (seconds since the epoch); in the
-        database, in `conn`'s transaction when one is given."""
+    def take(self, key: str, limit: Limit, now: float, conn: Connection | None = None,
+             cost: int = 1) -> Decision:
+        """`cost` requests (all or none) against `key`'s bucket at `now` (seconds since the
+        epoch); in the database, in `conn`'s transaction when one is given. A refusal is
+        counted only for a single request: a refused lease (`Leasing`) is no refused call."""
 
-    async def atake(self, key: str, limit: Limit, now: float) -> Decision:
+    async def atake(self, key: str, limit: Limit, now: float, cost: int = 1) -> Decision:
         """`take` from an event loop (ingest): on the loop itself where the store has an
         asyncio client, else in a worker thread."""
 
@@ -45,9 +47,9 @@ def _start(now: Any) -> Any:
     return case((_T.c.tat > now, _T.c.tat), else_=now)
 
 
-def _refusal(limit: Limit, tat: float, now: float) -> Decision:
+def _refusal(limit: Limit, tat: float, now: float, cost: int = 1) -> Decision:
     """A refusal the store decided, with when to retry (at least a millisecond)."""
-    return Decision(False, tat, max(take(limit, tat, now).retry_after, 0.001))
+    return Decision(False, tat, max(take(limit, tat, now, cost).retry_after, 0.001))
 
 
 class DatabaseLimiter:
@@ -57,25 +59,25 @@ class DatabaseLimiter:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    async def atake(self, key: str, limit: Limit, now: float) -> Decision:
-        return await anyio.to_thread.run_sync(self.take, key, limit, now)
+    async def atake(self, key: str, limit: Limit, now: float, cost: int = 1) -> Decision:
+        return await anyio.to_thread.run_sync(self.take, key, limit, now, None, cost)
 
-    def take(self, key: str, limit: Limit, now: float, conn: Connection | None = None
-             ) -> Decision:
+    def take(self, key: str, limit: Limit, now: float, conn: Connection | None = None,
+             cost: int = 1) -> Decision:
         key = fit(_T.c.key, key)
         if conn is not None:
-            return self._take(conn, key, limit, now, nested=True)
+            return self._take(conn, key, limit, now, cost, nested=True)
         for _ in range(3):
             try:
                 with write_connection(self.engine) as own:
-                    return self._take(own, key, limit, now, nested=False)
+                    return self._take(own, key, limit, now, cost, nested=False)
             except IntegrityError:  # another process made the bucket meanwhile: take from it
                 continue
         raise RuntimeError(f"rate limit bucket {key!r} could not be made")
 
-    def _take(self, conn: Connection, key: str, limit: Limit, now: float, nested: bool
-              ) -> Decision:
-        now_p, interval_p = literal(now), literal(limit.interval)
+    def _take(self, conn: Connection, key: str, limit: Limit, now: float, cost: int,
+              nested: bool) -> Decision:
+        now_p, interval_p = literal(now), literal(cost * limit.interval)
         fits = _start(now_p) + interval_p - now_p <= literal(limit.window + 1e-9)
         tat = conn.scalar(
             update(_T).where(_T.c.key == key, fits).values(tat=_start(now_p) + interval_p)
@@ -85,11 +87,14 @@ class DatabaseLimiter:
         # Refused only if it still does not fit: a bucket another process has just made (not
         # there for the first statement, there for this one) is taken from, not counted as full.
         current = conn.scalar(
-            update(_T).where(_T.c.key == key, ~fits).values(refused=_T.c.refused + 1)
+            update(_T).where(_T.c.key == key, ~fits)
+            .values(refused=_T.c.refused + (1 if cost == 1 else 0))
             .returning(_T.c.tat))
         if current is not None:
-            return _refusal(limit, float(current), now)
-        first = take(limit, None, now)  # never used: the first request makes the bucket
+            return _refusal(limit, float(current), now, cost)
+        first = take(limit, None, now, cost)  # never used: the first request makes the bucket
+        if not first.allowed:
+            return first  # a lease larger than the whole burst: nothing to make it from
         if not nested:
             conn.execute(insert(_T).values(key=key, tat=first.tat, refused=0))
             return first
@@ -97,7 +102,7 @@ class DatabaseLimiter:
             with conn.begin_nested():
                 conn.execute(insert(_T).values(key=key, tat=first.tat, refused=0))
         except IntegrityError:
-            return self._take(conn, key, limit, now, nested=True)
+            return self._take(conn, key, limit, now, cost, nested=True)
         return first
 
     def refused(self, keys: Iterable[str]) -> dict[str, int]:
@@ -121,9 +126,13 @@ if new - now <= window + 1e-9 then
              math.ceil((new - now) * 1000) + 1000)
   return {1, string.format('%.6f', new)}
 end
-redis.call('INCR', KEYS[2])
+if ARGV[4] == '1' then redis.call('INCR', KEYS[2]) end
 return {0, string.format('%.6f', tat)}
 """
+
+
+def _script_args(limit: Limit, now: float, cost: int) -> list[str]:
+    return [repr(now), repr(cost * limit.interval), repr(limit.window), "1" if cost == 1 else "0"]
 
 
 class RedisLimiter:
@@ -140,14 +149,14 @@ class RedisLimiter:
         self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
             weakref.WeakKeyDictionary())
 
-    def take(self, key: str, limit: Limit, now: float, conn: Connection | None = None
-             ) -> Decision:
+    def take(self, key: str, limit: Limit, now: float, conn: Connection | None = None,
+             cost: int = 1) -> Decision:
         bucket = REDIS_PREFIX + key
         allowed, tat = self.script(keys=[bucket, bucket + REFUSED_SUFFIX],
-                                   args=[repr(now), repr(limit.interval), repr(limit.window)])
-        return _decided(limit, int(allowed), float(tat), now)
+                                   args=_script_args(limit, now, cost))
+        return _decided(limit, int(allowed), float(tat), now, cost)
 
-    async def atake(self, key: str, limit: Limit, now: float) -> Decision:
+    async def atake(self, key: str, limit: Limit, now: float, cost: int = 1) -> Decision:
         loop = asyncio.get_running_loop()
         script = self._loops.get(loop)
         if script is None:  # a client per loop: an asyncio connection belongs to its loop
@@ -157,8 +166,8 @@ class RedisLimiter:
                 .register_script(_SCRIPT)
         bucket = REDIS_PREFIX + key
         allowed, tat = await script(keys=[bucket, bucket + REFUSED_SUFFIX],
-                                    args=[repr(now), repr(limit.interval), repr(limit.window)])
-        return _decided(limit, int(allowed), float(tat), now)
+                                    args=_script_args(limit, now, cost))
+        return _decided(limit, int(allowed), float(tat), now, cost)
 
     def refused(self, keys: Iterable[str]) -> dict[str, int]:
         wanted = sorted(set(keys))
@@ -169,15 +178,55 @@ class RedisLimiter:
         return {k: int(n) for k, n in zip(wanted, counts, strict=True) if n is not None}
 
 
-def _decided(limit: Limit, allowed: int, tat: float, now: float) -> Decision:
+def _decided(limit: Limit, allowed: int, tat: float, now: float, cost: int) -> Decision:
     """The script's answer as a decision."""
     if allowed:
         return Decision(True, tat, 0.0)
-    return _refusal(limit, tat, now)
+    return _refusal(limit, tat, now, cost)
+
+
+class Leasing:
+    """A store's buckets, taken from a few tokens at a time on the ingest path (`atake`):
+    under a storm one round trip to Redis or the database admits a lease's worth of
+    deliveries (`core.ratelimit.lease_size`), not one. The process spends a lease for at most
+    `LEASE_SECONDS`; a lease the bucket cannot give falls back to a single request, so a
+    nearly empty bucket still admits and refuses exactly as without leases. Calls of the API
+    and the web app (`take`) go to the store one by one."""
+
+    def __init__(self, store: Limiter, seconds: float = LEASE_SECONDS) -> None:
+        self.store = store
+        self.seconds = seconds
+        self._leases: dict[str, Lease] = {}
+        self._short: dict[str, float] = {}
+        """Buckets found too low for a lease, until when: single requests only meanwhile."""
+        self._lock = threading.Lock()
+
+    def take(self, key: str, limit: Limit, now: float, conn: Connection | None = None,
+             cost: int = 1) -> Decision:
+        return self.store.take(key, limit, now, conn, cost)
+
+    async def atake(self, key: str, limit: Limit, now: float, cost: int = 1) -> Decision:
+        with self._lock:
+            lease = self._leases.get(key)
+            if cost == 1 and lease is not None and lease.spend(now):
+                return Decision(True, lease.until, 0.0)
+            short = self._short.get(key, 0.0) > now
+        size = lease_size(limit) if cost == 1 and not short else 1
+        if size > 1:
+            leased = await self.store.atake(key, limit, now, size)
+            with self._lock:
+                if leased.allowed:
+                    self._leases[key] = Lease(size - 1, now + self.seconds)
+                    return leased
+                self._short[key] = now + self.seconds
+        return await self.store.atake(key, limit, now, cost)
+
+    def refused(self, keys: Iterable[str]) -> dict[str, int]:
+        return self.store.refused(keys)
 
 
 def limiter_for(engine: Engine, redis_url: str | None) -> Limiter:
     """Redis when the process has one configured, else the database."""
     if redis_url:
-        return RedisLimiter(redis_url)
-    return DatabaseLimiter(engine)
+        return Leasing(RedisLimiter(redis_url))
+    return Leasing(DatabaseLimiter(engine))

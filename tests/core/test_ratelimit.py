@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from oncall.core.ratelimit import Decision, Limit, take
+from oncall.core.ratelimit import Decision, Lease, Limit, lease_size, take
 
 
 def run(limit: Limit, times: list[float]) -> list[bool]:
@@ -44,3 +44,28 @@ def test_a_refusal_says_when_to_retry_and_changes_nothing() -> None:
 def test_a_limit_must_let_something_through(rate: float, burst: int) -> None:
     with pytest.raises(ValueError, match="rate above zero"):
         Limit(rate, burst)
+
+
+def test_a_cost_takes_that_many_requests_or_none() -> None:
+    limit = Limit(10, 20)
+    five = take(limit, None, 100.0, cost=5)
+    assert five.allowed and five.tat == pytest.approx(100.5)
+    assert not take(limit, five.tat, 100.0, cost=16).allowed  # 5 + 16 > 20
+    assert take(limit, five.tat, 100.0, cost=15).allowed
+
+
+@pytest.mark.parametrize(("rate", "burst", "size"), [
+    (100, 1000, 5),          # the default integration limit: 50 ms of it
+    (10_000, 100_000, 64),   # at most LEASE_MAX
+    (1000, 100, 10),         # at most a tenth of the burst
+    (1, 5, 1),               # a slow bucket is taken from one request at a time
+    (100, 5, 1),
+])
+def test_lease_size(rate: float, burst: int, size: int) -> None:
+    assert lease_size(Limit(rate, burst)) == size
+
+
+def test_a_lease_is_spent_until_empty_or_over() -> None:
+    lease = Lease(2, until=10.0)
+    assert [lease.spend(9.0), lease.spend(9.5), lease.spend(9.6)] == [True, True, False]
+    assert not Lease(5, until=10.0).spend(10.0)

@@ -14,8 +14,8 @@ import pytest
 import redis
 from sqlalchemy import Engine, event
 
-from oncall.core.ratelimit import Limit, take
-from oncall.store.ratelimit import DatabaseLimiter, Limiter, RedisLimiter
+from oncall.core.ratelimit import LEASE_SECONDS, Decision, Limit, take
+from oncall.store.ratelimit import DatabaseLimiter, Leasing, Limiter, RedisLimiter
 
 from .table_owner import Owned
 
@@ -133,3 +133,57 @@ def test_a_bucket_made_meanwhile_by_another_process_is_taken_from(migrated_engin
         event.remove(migrated_engine, "after_cursor_execute", make_it_meanwhile)
     assert made and decision.allowed
     assert limiter.refused(["integration:storm"]) == {"integration:storm": 0}
+
+
+class Counting:
+    """A store that counts the calls reaching it."""
+
+    def __init__(self, store: Limiter) -> None:
+        self.store = store
+        self.calls = 0
+
+    def take(self, *args: Any, **kwargs: Any) -> Decision:
+        self.calls += 1
+        return self.store.take(*args, **kwargs)
+
+    async def atake(self, *args: Any, **kwargs: Any) -> Decision:
+        self.calls += 1
+        return await self.store.atake(*args, **kwargs)
+
+    def refused(self, keys: Any) -> dict[str, int]:
+        return self.store.refused(keys)
+
+
+def test_a_storm_takes_leases_and_admits_exactly_the_burst(limiter: Limiter) -> None:
+    """Two processes leasing from one bucket at one instant: together they admit the burst,
+    not a request more, with a store call per lease rather than per delivery; the refused
+    deliveries are counted, the leases that did not fit are not."""
+    limit = Limit(100, 200)  # leases of 5
+    store = Counting(limiter)
+    processes = [Leasing(store), Leasing(store)]
+
+    async def storm(deliveries: int) -> list[bool]:
+        return [(await processes[n % 2].atake("integration:storm", limit, 500.0)).allowed
+                for n in range(deliveries)]
+
+    assert asyncio.run(storm(200)) == [True] * 200
+    assert store.calls == 200 / 5
+    assert asyncio.run(storm(100)) == [False] * 100
+    assert store.calls == 200 / 5 + 2 + 100  # a lease tried once per process, then singles
+    assert limiter.refused(["integration:storm"]) == {"integration:storm": 100}
+
+
+def test_a_lease_left_unspent_ends(limiter: Limiter) -> None:
+    """Tokens leased are spent by this process for LEASE_SECONDS at most: then the bucket
+    is asked again, so a process that went quiet does not keep a stale allowance."""
+    limit = Limit(100, 50)  # leases of 5
+    store = Counting(limiter)
+    leasing = Leasing(store)
+
+    async def run(times: list[float]) -> list[bool]:
+        return [(await leasing.atake("integration:slow", limit, now)).allowed for now in times]
+
+    assert asyncio.run(run([100.0, 100.01, 100.0 + LEASE_SECONDS - 0.001])) == [True] * 3
+    assert store.calls == 1
+    assert asyncio.run(run([100.0 + LEASE_SECONDS])) == [True]
+    assert store.calls == 2
