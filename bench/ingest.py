@@ -1,7 +1,8 @@
 """Ingest throughput and latency: the headless server on PostgreSQL under a loopback load.
 
 Creates a scratch PostgreSQL database, migrates it, applies the example organisation, starts
-`oncall api` (uvicorn, N workers) and drives it from a separate load-generator process: a mix of
+`oncall api` (with its default processes and threads unless `--workers`/`--threads` say
+otherwise) and drives it from a separate load-generator process: a mix of
 10% new alert groups and 90% duplicates of groups already open, posted as generic JSON alerts.
 The generator is open-loop (requests are scheduled at the target rate and latency is measured
 from the scheduled time, so a slow server cannot hide its queueing) over keep-alive
@@ -13,6 +14,7 @@ the server takes, not the default limit). With `--limited-rate R`, a second inte
 limited to `--limit` alerts a second is driven at R alongside: its answers show the limit
 holding (429 above it) while the main load's latency shows it costs the others nothing.
 
+    .venv/bin/python bench/ingest.py --rate 1500 --seconds 30
     .venv/bin/python bench/ingest.py --rate 1000 --seconds 30 --workers 2 --threads 2
     .venv/bin/python bench/ingest.py --rate 500 --limited-rate 300 --limit 100
 """
@@ -42,10 +44,14 @@ import psycopg
 import redis
 from cputime import CpuMeter, cpu_reference, named, tree
 
+from oncall.cli import api_commands
+
 ROOT = Path(__file__).resolve().parents[1]
 CORES = os.cpu_count() or 1
 SECRET = "bench-s3cret"
 MAIN = "synthetic-checks"
+GROUPED = "prometheus-prod"
+"""The Alertmanager integration `--batch` posts its groups to."""
 LIMITED = "bench-limited"
 """A generic integration the bench adds to the example organisation, limited to `--limit`/s."""
 
@@ -104,29 +110,59 @@ def _p99(ordered: list[float]) -> float:
     return ordered[max(0, int(len(ordered) * 0.99) - 1)]
 
 
+def _webhook(alerts: list[tuple[str, str]]) -> dict[str, Any]:
+    """An Alertmanager webhook (version 4) carrying one group's firing alerts."""
+    return {
+        "version": "4", "status": "firing", "receiver": "oncall", "groupKey": "{}:{}",
+        "groupLabels": {}, "commonLabels": {"job": "bench"}, "commonAnnotations": {},
+        "externalURL": "http://alertmanager:9093", "truncatedAlerts": 0,
+        "alerts": [{"status": "firing", "fingerprint": key, "startsAt": started,
+                    "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "http://prometheus/graph",
+                    "labels": {"alertname": "Bench", "job": "bench", "group": key},
+                    "annotations": {"summary": f"Bench alert {key}"}} for key, started in alerts],
+    }
+
+
 async def _drive(port: int, kind: str, rate: float, seconds: float, connections: int,
-                 new_share: float, window: float, seed: int) -> dict[str, Any]:
+                 new_share: float, window: float, seed: int, batch: int = 0
+                 ) -> dict[str, Any]:
+    """`batch` N > 0: Alertmanager webhooks of N alerts each (`rate` counts alerts)."""
     rng = random.Random(seed)
+    per_request = max(1, batch)
+    rate = rate / per_request
     total = int(rate * seconds)
     keys: list[str] = []
     run = uuid.uuid4().hex[:8]
 
     fresh: list[bool] = []
 
-    def body_for() -> bytes:
-        fresh.append(not keys or rng.random() < new_share)
-        if fresh[-1]:
+    started_at: dict[str, str] = {}
+
+    def key_for() -> tuple[bool, str]:
+        new = not keys or rng.random() < new_share
+        if new:
             keys.append(f"{run}-{len(keys)}")
-            key = keys[-1]
-        else:
-            key = rng.choice(keys)
+            started_at[keys[-1]] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+            return True, keys[-1]
+        return False, rng.choice(keys)
+
+    def body_for() -> bytes:
+        if batch:
+            chosen = [key_for() for _ in range(batch)]
+            fresh.append(any(new for new, _ in chosen))
+            return json.dumps(_webhook([(key, started_at[key]) for _, key in chosen])).encode()
+        new, key = key_for()
+        fresh.append(new)
         if kind in ("oncall", "limited"):
             return json.dumps({"summary": f"Bench alert {key}", "dedup_key": key,
                                "labels": {"job": "bench", "group": key}}).encode()
         return json.dumps([{"labels": {"alertname": "Bench", "group": key},
                             "annotations": {"summary": f"Bench alert {key}"}}]).encode()
 
-    if kind in ("oncall", "limited"):
+    if batch:
+        path, headers = (f"/api/v1/integrations/{GROUPED}/alerts",
+                         {"Authorization": f"Bearer {SECRET}"})
+    elif kind in ("oncall", "limited"):
         name = MAIN if kind == "oncall" else LIMITED
         path, headers = (f"/api/v1/integrations/{name}/alerts",
                          {"Authorization": f"Bearer {SECRET}"})
@@ -177,8 +213,9 @@ async def _drive(port: int, kind: str, rate: float, seconds: float, connections:
         "generator_cpu": time.process_time() - cpu,
         "window_p99_ms": [1000 * _p99(sorted(w)) for _, w in sorted(by_window.items())],
         "requests": total,
+        "alerts": total * per_request,
         "elapsed": elapsed,
-        "rate": total / elapsed,
+        "rate": total * per_request / elapsed,
         "p50_ms": 1000 * statistics.median(latencies),
         "p99_ms": 1000 * _p99(latencies),
         "max_ms": 1000 * latencies[-1],
@@ -200,7 +237,7 @@ def start(port: int, kind: str, args: argparse.Namespace, seed: int, rate: float
     queue = ctx.Queue()
     process = ctx.Process(target=_generator, args=(
         queue, port, kind, rate or args.rate, args.seconds, connections or args.connections,
-        args.new_share, args.window, seed))
+        args.new_share, args.window, seed, args.batch if kind == "oncall" else 0))
     process.start()
     return process, queue
 
@@ -256,8 +293,10 @@ def prepare(url: str, limit: float) -> None:
     result = load(ROOT)
     assert result.ok
     config = result.config
-    config.objects[Integration.KIND][MAIN] = config.integrations[MAIN].model_copy(
-        update={"rate_limit": RateLimit(per_second=1_000_000, burst=1_000_000)})
+    for name in (MAIN, GROUPED):
+        config.objects[Integration.KIND][name] = config.integrations[name].model_copy(
+            update={"rate_limit": RateLimit(per_second=1_000_000, burst=1_000_000),
+                    "auth": "bearer"})
     config.add(Integration.model_validate({
         "kind": "Integration", "name": LIMITED, "type": "generic", "service": "checkout-api",
         "secret": "${env:SYNTHETICS_WEBHOOK_TOKEN}",
@@ -285,13 +324,15 @@ def counts(url: str) -> tuple[int, int, int]:
 def run_oncall(args: argparse.Namespace, url: str) -> dict[str, Any]:
     port = free_port()
     # production shape: PostgreSQL for rows, Redis for the hand-off queue to workers
-    env = {**os.environ, "SYNTHETICS_WEBHOOK_TOKEN": SECRET, "PROM_PROD_WEBHOOK_SECRET": "x",
+    env = {**os.environ, "SYNTHETICS_WEBHOOK_TOKEN": SECRET, "PROM_PROD_WEBHOOK_SECRET": SECRET,
            "DATADOG_WEBHOOK_SECRET": "x", "ONCALL_REDIS_URL": "redis://127.0.0.1:6379/11"}
     queue = redis.Redis.from_url(env["ONCALL_REDIS_URL"])
     queue.flushdb()  # no worker runs here: the hand-offs of earlier runs would pile up
+    shape = [*(["--workers", str(args.workers)] if args.workers else []),
+             *(["--threads", str(args.threads)] if args.threads else [])]
     server = subprocess.Popen(
         [str(ROOT / ".venv/bin/oncall"), "api", "--database-url", url, "--port", str(port),
-         "--workers", str(args.workers), "--threads", str(args.threads)], env=env,
+         *shape], env=env,
     )
     try:
         wait_ready(f"http://127.0.0.1:{port}/api/v1/openapi.json")
@@ -351,10 +392,15 @@ def main() -> int:
                              " apart from the steady state)")
     parser.add_argument("--warmup", type=float, default=10.0,
                         help="seconds of load before measuring (fresh processes and database)")
-    parser.add_argument("--workers", type=int, default=3, help="uvicorn worker processes")
-    parser.add_argument("--threads", type=int, default=2, help="database threads per worker")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="`oncall api --workers` (default: its own default)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="`oncall api --threads` (default: its own default)")
     parser.add_argument("--new-share", type=float, default=0.1,
                         help="share of alerts that open a new group (default 0.1)")
+    parser.add_argument("--batch", type=int, default=0, metavar="N",
+                        help=f"post Alertmanager webhooks of N alerts each to {GROUPED} "
+                             "instead of single generic alerts (--rate still counts alerts)")
     parser.add_argument("--limited-rate", type=float, default=0.0,
                         help=f"also drive {LIMITED} at this rate (alerts a second)")
     parser.add_argument("--limit", type=float, default=100.0,
@@ -374,9 +420,12 @@ def main() -> int:
                 f"p50 {r['p50_ms']:6.1f} ms  p99 {r['p99_ms']:7.1f} ms  "
                 f"max {r['max_ms']:7.1f} ms  statuses {r['statuses']}")
 
-    print(f"{int(args.rate * args.seconds)} alerts over {args.seconds:.0f} s, "
+    shape = (f"Alertmanager groups of {args.batch}" if args.batch
+             else "single generic alerts")
+    print(f"{int(args.rate * args.seconds)} alerts over {args.seconds:.0f} s ({shape}), "
           f"{args.new_share:.0%} new groups, {args.connections} connections, "
-          f"{args.workers} workers x {args.threads} threads")
+          f"{args.workers or api_commands.default_workers(api_commands.usable_cores())} "
+          f"workers x {args.threads or api_commands.DEFAULT_THREADS} threads")
     print(line("oncall", ours))
     deliveries, alerts, incidents = ours["stored"]
     print(f"{'':<13} stored: {deliveries} deliveries, {alerts} alerts, {incidents} incidents")
@@ -384,7 +433,7 @@ def main() -> int:
           + " ".join(f"{p:.0f}" for p in ours["window_p99_ms"]) + " ms")
     print(f"{'':<13} p99 by kind: "
           + ", ".join(f"{kind} {p:.0f} ms" for kind, p in ours["kind_p99_ms"].items()))
-    per_k = 1000 / ours["requests"]
+    per_k = 1000 / ours["alerts"]
     cpu = {**ours["cpu"], "generator": ours["generator_cpu"]}
     print(f"{'':<13} CPU ms per alert: "
           + ", ".join(f"{name} {1000 * seconds * per_k / 1000:.2f}"

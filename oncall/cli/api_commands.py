@@ -29,6 +29,14 @@ FORWARDED_ALLOW_IPS_VARIABLE = "ONCALL_FORWARDED_ALLOW_IPS"
 FORWARDED_ALLOW_IPS = "127.0.0.1"
 """Only a proxy on this machine is trusted unless told otherwise (uvicorn's own default too,
 written out so that no FORWARDED_ALLOW_IPS left in the environment widens it)."""
+MAX_DEFAULT_WORKERS = 4
+"""The default `--workers` never exceeds this: each process holds up to 8 asyncio connections
+plus one per thread, and four such processes stay well inside PostgreSQL's default
+`max_connections` of 100 beside the workers and the web app. More takes `--workers N` (and a
+pooler or a larger `max_connections`)."""
+DEFAULT_THREADS = 4
+"""Database threads per process. Starlette's 40 contend for the GIL: on 2 cores, 2 to 4 per
+process beat 40 at every load measured (docs/benchmarks.md)."""
 GRACE_SECONDS = 20
 """Default `--grace`: an ingest request is answered in milliseconds; this covers a slow
 report or export, inside systemd's 90 s and the container runtimes' 10-30 s stop timeouts."""
@@ -39,10 +47,11 @@ def register(sub: Any) -> None:
     add_database_option(api)
     api.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     api.add_argument("--port", type=int, default=8080, help="port to listen on (8080)")
-    api.add_argument("--workers", type=int, default=1,
-                     help="server processes sharing the port (default 1)")
-    api.add_argument("--threads", type=int, default=None,
-                     help="database threads per worker (default 40; 2 suits a 2-core machine)")
+    api.add_argument("--workers", type=int, default=None,
+                     help="server processes sharing the port (default: one more than the "
+                          f"cores this process may use, at most {MAX_DEFAULT_WORKERS})")
+    api.add_argument("--threads", type=int, default=DEFAULT_THREADS,
+                     help=f"database threads per process (default {DEFAULT_THREADS})")
     api.add_argument("--log-level", default="warning",
                      choices=["critical", "error", "warning", "info", "debug"])
     api.add_argument("--forwarded-allow-ips", metavar="ADDRESSES", default=None,
@@ -91,8 +100,23 @@ def forwarded_allow_ips(args: argparse.Namespace,
         FORWARDED_ALLOW_IPS)
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (a container's or `taskset`'s limit, not the host's)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def default_workers(cores: int) -> int:
+    """One process more than the cores: a process waits on PostgreSQL and Redis between
+    requests, and on 2 cores 3 processes were the only shape that kept up with 1,500 alerts/s
+    (docs/benchmarks.md)."""
+    return max(1, min(cores + 1, MAX_DEFAULT_WORKERS))
+
+
 def serve(args: argparse.Namespace) -> int:
-    import uvicorn
+    from oncall.api.server import run_server
 
     try:
         url = database_url(args)
@@ -107,21 +131,21 @@ def serve(args: argparse.Namespace) -> int:
         return _error(f"database: {_one_line(exc)}")
     finally:
         engine.dispose()
-    if args.workers < 1:
+    workers = default_workers(usable_cores()) if args.workers is None else args.workers
+    if workers < 1:
         return _error("--workers must be at least 1", 2)
-    if args.threads is not None and args.threads < 1:
+    if args.threads < 1:
         return _error("--threads must be at least 1", 2)
     if args.grace < 0:
         return _error("--grace must not be negative", 2)
     os.environ["ONCALL_DATABASE_URL"] = url  # the factory reads these, in every worker process
-    if args.threads is not None:
-        os.environ[THREADS_VARIABLE] = str(args.threads)
-    uvicorn.run(
+    os.environ[THREADS_VARIABLE] = str(args.threads)
+    run_server(
         "oncall.api.app:app_from_env",
         factory=True,
         host=args.host,
         port=args.port,
-        workers=args.workers,
+        workers=workers,
         log_level=args.log_level,
         access_log=False,
         proxy_headers=True,

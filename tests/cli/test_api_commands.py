@@ -4,12 +4,13 @@ set), and bounds how long a stop waits for requests in flight."""
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 import pytest
-import uvicorn
 from sqlalchemy import Engine
 
+from oncall.api import server
 from oncall.cli import api_commands
 from oncall.cli.main import build_parser
 
@@ -36,7 +37,8 @@ def test_serve_hands_the_proxy_and_grace_settings_to_the_server(
     migrated_engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ran: dict[str, Any] = {}
-    monkeypatch.setattr(uvicorn, "run", lambda app, **options: ran.update(options, app=app))
+    monkeypatch.setattr(server, "run_server",
+                        lambda app, **options: ran.update(options, app=app))
     monkeypatch.setenv("ONCALL_FORWARDED_ALLOW_IPS", "10.0.0.5")
     monkeypatch.delenv("ONCALL_DATABASE_URL", raising=False)  # serve sets it: restored after
     url = migrated_engine.url.render_as_string(hide_password=False)
@@ -60,3 +62,30 @@ def test_a_negative_grace_is_refused(migrated_engine: Engine,
     args = build_parser().parse_args(["api", "--database-url", url, "--grace", "-1"])
     assert args.handler(args) == 2
     assert "--grace" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("cores", "workers"), [(1, 2), (2, 3), (3, 4), (16, 4)])
+def test_the_default_process_count_follows_the_cores(cores: int, workers: int) -> None:
+    assert api_commands.default_workers(cores) == workers
+
+
+@pytest.mark.parametrize(
+    ("options", "workers", "threads"),
+    [([], 3, "4"), (["--workers", "1", "--threads", "2"], 1, "2")],
+    ids=["defaults-on-2-cores", "chosen"],
+)
+def test_serve_runs_the_processes_and_threads_a_machine_needs(
+    migrated_engine: Engine, monkeypatch: pytest.MonkeyPatch,
+    options: list[str], workers: int, threads: str,
+) -> None:
+    ran: dict[str, Any] = {}
+    monkeypatch.setattr(server, "run_server",
+                        lambda app, **options: ran.update(options, app=app))
+    monkeypatch.setattr(api_commands, "usable_cores", lambda: 2)
+    monkeypatch.delenv("ONCALL_DATABASE_URL", raising=False)  # serve sets these: restored after
+    monkeypatch.delenv(api_commands.THREADS_VARIABLE, raising=False)
+    url = migrated_engine.url.render_as_string(hide_password=False)
+    args = build_parser().parse_args(["api", "--database-url", url, *options])
+    assert args.handler(args) == 0
+    assert ran["workers"] == workers
+    assert os.environ[api_commands.THREADS_VARIABLE] == threads
