@@ -77,13 +77,13 @@ def wait_ready(url: str, seconds: float = 30) -> None:
 # --- the load generator (its own process) -------------------------------------------------------
 
 
-def _request(path: str, body: bytes, headers: dict[str, str]) -> bytes:
+def http_request(path: str, body: bytes, headers: dict[str, str]) -> bytes:
     head = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1", "Content-Type: application/json",
             f"Content-Length: {len(body)}", *(f"{k}: {v}" for k, v in headers.items())]
     return ("\r\n".join(head) + "\r\n\r\n").encode() + body
 
 
-async def _read_response(reader: asyncio.StreamReader) -> int:
+async def read_response(reader: asyncio.StreamReader) -> int:
     head = await reader.readuntil(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     status = int(lines[0].split()[1])
@@ -168,7 +168,7 @@ async def _drive(port: int, kind: str, rate: float, seconds: float, connections:
                          {"Authorization": f"Bearer {SECRET}"})
     else:
         path, headers = "/api/v2/alerts", {}
-    requests = [_request(path, body_for(), headers) for _ in range(total)]
+    requests = [http_request(path, body_for(), headers) for _ in range(total)]
     latencies: list[float] = []
     by_kind: dict[bool, list[float]] = {True: [], False: []}
     by_window: dict[int, list[float]] = {}
@@ -197,7 +197,7 @@ async def _drive(port: int, kind: str, rate: float, seconds: float, connections:
                 if delay > 0:
                     await asyncio.sleep(delay)
                 writer.write(requests[i])
-                status = await _read_response(reader)
+                status = await read_response(reader)
                 latencies.append(time.perf_counter() - scheduled)
                 by_kind[fresh[i]].append(latencies[-1])
                 by_window.setdefault(int(i / rate / window), []).append(latencies[-1])

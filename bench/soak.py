@@ -20,16 +20,19 @@ each process grows less than 10% after the first 5 minutes; p99s stable from win
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
+import multiprocessing
+import queue
 import random
-import threading
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-import httpx
 from cputime import cpu_reference
+from ingest import http_request, read_response
 from paging import SECRET, percentile, running_stack
 from sqlalchemy import text
 
@@ -40,6 +43,7 @@ WINDOW = 300.0
 """Seconds per reported window; the first is the warm-up memory is measured after."""
 SAMPLE_EVERY = 10.0
 PATH = "/api/v1/integrations/hooks/alerts"
+CONNECTIONS = 64
 
 
 def rss_kib(pid: int) -> int:
@@ -68,67 +72,90 @@ def server_processes(pid: int) -> list[int]:
     return found
 
 
-class Load:
-    """The open-loop generator: requests scheduled at fixed times, sent from a pool over
-    keep-alive connections; latency counts from the scheduled time."""
+def plan(rate: int, new: int, hold: float, seconds: float
+         ) -> list[tuple[float, bytes, str | None]]:
+    """Every request of the run: (offset in seconds, the HTTP request, the incident marker it
+    opens or None). Each second `new` alerts open an incident, as many resolve one opened
+    `hold` seconds before, and the rest repeat an open one."""
+    rng = random.Random(7)
+    auth = {"Authorization": f"Bearer {SECRET}"}
+    requests: list[tuple[float, bytes, str | None]] = []
+    open_keys: list[str] = []
+    opened_at: list[tuple[float, str]] = []
+    serial = 0
+    for second in range(int(seconds)):
+        now = float(second)
+        bodies: list[tuple[dict[str, Any], str | None]] = []
+        for _ in range(new):
+            marker = f"soak-{serial:07d}"
+            serial += 1
+            open_keys.append(marker)
+            opened_at.append((now, marker))
+            bodies.append(({"summary": f"{marker} error rate high", "severity": "critical",
+                            "dedup_key": marker}, marker))
+        resolves = 0
+        while opened_at and opened_at[0][0] <= now - hold and resolves < new:
+            _at, key = opened_at.pop(0)
+            open_keys.remove(key)
+            bodies.append(({"event_action": "resolve", "dedup_key": key}, None))
+            resolves += 1
+        for _ in range(max(0, rate - len(bodies))):
+            key = rng.choice(open_keys)
+            bodies.append(({"summary": f"{key} error rate high", "severity": "critical",
+                            "dedup_key": key}, None))
+        requests.extend((now + n / rate, http_request(PATH, json.dumps(body).encode(), auth),
+                         opens) for n, (body, opens) in enumerate(bodies))
+    return requests
 
-    def __init__(self, api: str, rate: int, new: int, hold: float, seconds: float) -> None:
-        self.api, self.rate, self.new, self.hold, self.seconds = api, rate, new, hold, seconds
-        self.client = httpx.Client(timeout=30, limits=httpx.Limits(max_connections=64))
-        self.lock = threading.Lock()
-        self.ingest: list[tuple[float, float, int]] = []
-        """(scheduled offset, latency, status) of every request."""
-        self.opened: dict[str, float] = {}
-        """Incident marker → when its first alert's 202 arrived (wall clock)."""
-        self.rng = random.Random(7)
 
-    def _post(self, at: float, offset: float, body: dict[str, Any], marker: str | None
-              ) -> None:
+async def drive(port: int, rate: int, new: int, hold: float, seconds: float,
+                connections: int) -> dict[str, Any]:
+    """The open-loop generator, in its own process so that its CPU never slows the sampling
+    or the Slack peer: requests scheduled at fixed times over keep-alive connections (the
+    same client as bench/ingest.py); latency counts from the scheduled time."""
+    requests = plan(rate, new, hold, seconds)
+    ingest: list[tuple[float, float, int]] = []
+    opened: dict[str, float] = {}
+    next_index = 0
+    start = 0.0
+    connected = 0
+    go = asyncio.Event()
+
+    async def worker() -> None:
+        nonlocal next_index, connected, start
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        connected += 1
+        if connected == connections:
+            start = time.perf_counter() + 0.05
+            go.set()
+        await go.wait()
         try:
-            status = self.client.post(f"{self.api}{PATH}", json=body,
-                                      headers={"Authorization": f"Bearer {SECRET}"}).status_code
-        except httpx.HTTPError:
-            status = 0
-        done = time.monotonic()
-        with self.lock:
-            self.ingest.append((offset, done - at, status))
-            if marker is not None and status == 202:
-                self.opened[marker] = time.time()
+            while next_index < len(requests):
+                offset, request, marker = requests[next_index]
+                next_index += 1
+                delay = start + offset - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                writer.write(request)
+                try:
+                    status = await read_response(reader)
+                except (OSError, asyncio.IncompleteReadError):
+                    status = 0
+                    writer.close()
+                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                ingest.append((offset, time.perf_counter() - start - offset, status))
+                if marker is not None and status == 202:
+                    opened[marker] = time.time()
+        finally:
+            writer.close()
 
-    def run(self) -> None:
-        pool = ThreadPoolExecutor(64)
-        started = time.monotonic()
-        open_keys: list[str] = []
-        opened_at: list[tuple[float, str]] = []
-        serial = 0
-        for second in range(int(self.seconds)):
-            now = float(second)
-            bodies: list[tuple[dict[str, Any], str | None]] = []
-            for _ in range(self.new):
-                marker = f"soak-{serial:07d}"
-                serial += 1
-                open_keys.append(marker)
-                opened_at.append((now, marker))
-                bodies.append(({"summary": f"{marker} error rate high", "severity": "critical",
-                                "dedup_key": marker}, marker))
-            resolves = 0
-            while opened_at and opened_at[0][0] <= now - self.hold and resolves < self.new:
-                _at, key = opened_at.pop(0)
-                open_keys.remove(key)
-                bodies.append(({"event_action": "resolve", "dedup_key": key}, None))
-                resolves += 1
-            for _ in range(max(0, self.rate - len(bodies))):
-                key = self.rng.choice(open_keys)
-                bodies.append(({"summary": f"{key} error rate high", "severity": "critical",
-                                "dedup_key": key}, None))
-            for n, (body, opens) in enumerate(bodies):
-                offset = now + n / self.rate
-                at = started + offset
-                wait = at - time.monotonic()
-                if wait > 0:
-                    time.sleep(wait)
-                pool.submit(self._post, at, offset, body, opens)
-        pool.shutdown(wait=True)
+    cpu = time.process_time()
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    return {"ingest": ingest, "opened": opened, "generator_cpu": time.process_time() - cpu}
+
+
+def _generate(queue: Any, *args: Any) -> None:
+    queue.put(asyncio.run(drive(*args)))
 
 
 def first_pages(slack: SlackPeer, seen: int, first: dict[str, float],
@@ -174,22 +201,31 @@ def main() -> int:
         processes = {f"api-{n}": pid for n, pid in enumerate(sorted(server_processes(api_parent)))}
         processes.update({f"worker-{n}": pid for n, pid in enumerate(workers)})
         memory: dict[str, list[tuple[float, int]]] = {name: [] for name in processes}
-        load = Load(stack.api, args.rate, args.new, args.hold, seconds)
-        generator = threading.Thread(target=load.run)
-        started = time.monotonic()
+        ctx = multiprocessing.get_context("spawn")
+        results = ctx.Queue()
+        generator = ctx.Process(target=_generate, args=(
+            results, urlsplit(stack.api).port, args.rate, args.new, args.hold, seconds,
+            CONNECTIONS))
         generator.start()
+        started = time.monotonic()
         first: dict[str, float] = {}
         posts: Counter[tuple[str, str]] = Counter()
         seen = 0
-        while generator.is_alive():
-            time.sleep(SAMPLE_EVERY)
+        while True:
+            try:
+                load = results.get(timeout=SAMPLE_EVERY)
+                break
+            except queue.Empty:
+                if not generator.is_alive():
+                    raise RuntimeError("the load generator died") from None
             at = time.monotonic() - started
             for name, pid in processes.items():
                 memory[name].append((at, rss_kib(pid)))
             seen = first_pages(slack, seen, first, posts)
         generator.join()
+        lasted = time.monotonic() - started
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and len(first) < len(load.opened):
+        while time.monotonic() < deadline and len(first) < len(load["opened"]):
             time.sleep(1)
             seen = first_pages(slack, seen, first, posts)
         time.sleep(5)
@@ -204,9 +240,9 @@ def main() -> int:
                 "AND status <> 'sent'"))
         engine.dispose()
 
-    statuses = Counter(status for _o, _l, status in load.ingest)
-    ingest = window_p99s([(offset, latency) for offset, latency, _s in load.ingest])
-    start_of = dict(load.opened)
+    statuses = Counter(status for _o, _l, status in load["ingest"])
+    ingest = window_p99s([(offset, latency) for offset, latency, _s in load["ingest"]])
+    start_of = dict(load["opened"])
     paged = sum(1 for marker in start_of if marker in first)
     markers = sorted(start_of)  # in the order they were opened, `--new` a second
     per_window = max(1, int(args.new * WINDOW))
@@ -219,7 +255,9 @@ def main() -> int:
     doubled = sum(1 for count in posts.values() if count > 1)
     print(f"{args.minutes:g} min at {args.rate}/s ({args.new} new incidents/s, resolved after "
           f"{args.hold:g} s), {args.api} API and {args.workers} worker processes")
-    print(f"answers: {dict(statuses)}")
+    sent = len(load["ingest"])
+    print(f"answers: {dict(statuses)}; {sent} requests in {lasted:.0f} s "
+          f"({sent / lasted:.0f}/s; the generator's CPU {load['generator_cpu']:.0f} s)")
     print("ingest p99 per 5 min: " + " ".join(f"{1000 * p:.0f}" for p in ingest) + " ms")
     print("first page p99 per 5 min: " + " ".join(f"{1000 * p:.0f}" for p in page_windows)
           + " ms")
