@@ -7,14 +7,16 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BUN := tools/node_modules/.bin/bun
 BUN_VERSION := 1.4.4
+AXE := tools/node_modules/axe-core/axe.min.js
+AXE_VERSION := 4.14.1
 
 export REFLEX_BUN_PATH := $(CURDIR)/$(BUN)
 export REFLEX_TELEMETRY_ENABLED := false
 export REFLEX_CHECK_LATEST_VERSION := false
 
-.PHONY: run test lint typecheck setup system-deps validate clean
+.PHONY: run test lint typecheck setup system-deps graphviz validate clean
 
-setup: $(STAMP) $(BUN)
+setup: $(STAMP) $(BUN) $(AXE)
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,13 +25,16 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
-# Reflex builds its frontend with bun, taken from the npm registry (never downloaded by Reflex).
-$(BUN):
-	npm install --prefix tools --no-save --no-audit --no-fund bun@$(BUN_VERSION)
+# Reflex builds its frontend with bun, taken from the npm registry (never downloaded by Reflex);
+# axe-core checks every page's accessibility in the browser tests. One install, since npm
+# removes what an earlier --no-save install put in the same prefix.
+$(BUN) $(AXE) &:
+	npm install --prefix tools --no-save --no-audit --no-fund bun@$(BUN_VERSION) \
+		axe-core@$(AXE_VERSION)
 
 # Debian packages the tests drive: Chromium (browser tests), Prometheus Alertmanager (ingest),
-# promtool (the alert rules in docs/operations.md).
-system-deps:
+# promtool (the alert rules in docs/operations.md), Graphviz (the service dependency graph).
+system-deps: graphviz
 	sh tests/browser/install_chromium.sh
 	sh tests/api/install_alertmanager.sh
 	sh tests/api/install_prometheus.sh
@@ -37,7 +42,11 @@ system-deps:
 validate: setup
 	$(BIN)/oncall validate .
 
-run: setup
+# Graphviz's `dot` lays out the web app's service dependency graph.
+graphviz:
+	sh tools/install_graphviz.sh
+
+run: setup graphviz
 	$(BIN)/oncall run .
 
 lint: setup

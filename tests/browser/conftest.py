@@ -337,3 +337,41 @@ def shot() -> Any:
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
     return take
+
+
+AXE = REPO / "tools" / "node_modules" / "axe-core" / "axe.min.js"
+"""axe-core from the npm registry (`make setup`), the WCAG checker run on every page."""
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+"""WCAG 2.1 A and AA, which includes AA colour contrast."""
+
+
+def axe_violations(page: Any, impacts: tuple[str, ...] = ("serious", "critical")) -> list[str]:
+    """What axe-core finds on the page as it stands, at the given impacts: one line each,
+    naming the rule and the first offending elements."""
+    if not AXE.exists():
+        pytest.fail(f"{AXE} is missing: run `make setup`")
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE))
+    result = page.evaluate(
+        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags},"
+        " resultTypes: ['violations']})",
+        AXE_TAGS,
+    )
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at "
+        + ", ".join(" ".join(n["target"]) if isinstance(n["target"], list) else str(n["target"])
+                    for n in v["nodes"][:3])
+        for v in result["violations"]
+        if v.get("impact") in impacts
+    ]
+
+
+def assert_accessible(page: Any) -> None:
+    """No serious or critical WCAG 2.1 AA violation on the page (axe-core)."""
+    found = axe_violations(page)
+    assert not found, "axe-core:\n" + "\n".join(found)
+
+
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+"""A phone's viewport (iPhone 12-14), for `browser.new_context(**PHONE)`."""
+DESKTOP = {"viewport": {"width": 1280, "height": 800}}
