@@ -34,7 +34,8 @@ FINGERPRINT = Path(".web") / "oncall-build.json"
 """Beside the build: removing `.web/` removes it too, and the next start builds."""
 LOCK = Path(".oncall") / "web-build.lock"
 BUILT_PAGE = Path(".web") / "build" / "client" / "index.html"
-"""What a finished build always has; without it a matching fingerprint is not trusted."""
+ENV_JSON = Path(".web") / "env.json"
+"""What a finished build always has; without them a matching fingerprint is not trusted."""
 FORMAT = 1
 """Bumped when what goes into the fingerprint changes, so older records never match."""
 START_MODULES = ("rxconfig", "oncall.web.app")
@@ -195,14 +196,30 @@ def recorded(root: Path) -> dict[str, Any] | None:
     return found
 
 
+def built_output(root: Path) -> str | None:
+    """A digest of what the build wrote that differs between builds for other settings (the
+    entry page names the bundle's hashed chunks; `env.json` holds the backend URLs), so a
+    `reflex run` or `reflex export` by hand into `.web/` is noticed; None if it is missing."""
+    h = hashlib.sha256()
+    for path in (BUILT_PAGE, ENV_JSON):
+        try:
+            h.update(hashlib.sha256((root / path).read_bytes()).digest())
+        except OSError:
+            return None
+    return h.hexdigest()
+
+
 def is_current(root: Path, wanted: Mapping[str, Any]) -> bool:
-    """Whether the build in `.web/` was made from exactly these inputs and is complete."""
+    """Whether the build in `.web/` was made from exactly these inputs and is still the one
+    that build wrote."""
     found = recorded(root)
+    output = built_output(root)
     return (
         found is not None
         and found.get("format") == FORMAT
         and found.get("digest") == wanted["digest"]
-        and (root / BUILT_PAGE).is_file()
+        and output is not None
+        and found.get("output") == output
     )
 
 
@@ -213,6 +230,8 @@ def recorded_port(root: Path) -> int | None:
     if not isinstance(port, int) or not 0 < port < 65536:
         return None
     with socket.socket() as s:
+        # as servers bind: connections of the last run still in TIME_WAIT do not hold the port
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
@@ -315,9 +334,10 @@ def ensure_build(
         (root / FINGERPRINT).unlink(missing_ok=True)
         started = time.monotonic()
         build(root, environ, port, echo)
-        if not (root / BUILT_PAGE).is_file():
-            raise BuildError(f"the build finished without {BUILT_PAGE}")
-        wanted = {**wanted, "seconds": round(time.monotonic() - started, 1)}
+        output = built_output(root)
+        if output is None:
+            raise BuildError(f"the build finished without {BUILT_PAGE} or {ENV_JSON}")
+        wanted = {**wanted, "output": output, "seconds": round(time.monotonic() - started, 1)}
         target = root / FINGERPRINT
         temporary = target.with_name(f"{target.name}.{os.getpid()}.tmp")
         temporary.write_text(json.dumps(wanted, indent=2) + "\n", encoding="utf-8")

@@ -17,6 +17,7 @@ import pytest
 from oncall.cli import web_build
 from oncall.cli.web_build import (
     BUILT_PAGE,
+    ENV_JSON,
     FINGERPRINT,
     BuildError,
     app_sources,
@@ -196,6 +197,7 @@ class Builder:
                 raise BuildError("bun failed")
             (root / BUILT_PAGE).parent.mkdir(parents=True, exist_ok=True)
             (root / BUILT_PAGE).write_text(f"<html>{port}</html>")
+            (root / ENV_JSON).write_text(json.dumps({"EVENT": f"ws://localhost:{port}/_event"}))
             echo("Creating Production Build")
         finally:
             with self.guard:
@@ -232,6 +234,10 @@ def test_a_second_start_reuses_the_build_and_a_change_rebuilds(tmp_path: Path) -
         lambda root: (root / FINGERPRINT).write_bytes(b"\xff\xfe\x00"),
         lambda root: (root / FINGERPRINT).unlink(),
         lambda root: (root / BUILT_PAGE).unlink(),  # the build itself is gone
+        lambda root: (root / ENV_JSON).unlink(),
+        # built again by hand (`reflex run --env prod --backend-port 8000`) for another port
+        _edit(str(ENV_JSON), '{"EVENT": "ws://localhost:8000/_event"}'),
+        _edit(str(BUILT_PAGE), "<html><script src='/assets/entry-8000.js'></script></html>"),
     ],
 )
 def test_a_damaged_or_missing_record_rebuilds(
@@ -315,6 +321,16 @@ def test_the_recorded_port_is_offered_only_while_free(tmp_path: Path) -> None:
         busy = int(s.getsockname()[1])
         _ensure(root, Builder(), port=busy)
         assert recorded_port(root) is None
+    assert recorded_port(root) == busy
+    # the last run's connections linger in TIME_WAIT after it stopped: the port is still free
+    with socket.socket() as server:
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn and gunicorn
+        server.bind(("127.0.0.1", busy))
+        server.listen()
+        with socket.create_connection(("127.0.0.1", busy)) as client:
+            accepted, _ = server.accept()
+            accepted.close()  # the server closes first, as a stopping app does
+            client.recv(1)
     assert recorded_port(root) == busy
     (root / FINGERPRINT).write_text('{"digest": "x", "port": "3000"}')
     assert recorded_port(root) is None
