@@ -275,16 +275,16 @@ def rewrite_line(line: str, port: int) -> str:
     return line
 
 
-def reflex_export(root: Path, environ: Mapping[str, str], port: int, echo: Echo) -> None:
-    """Compile the app and build the frontend for `port` into `.web/build/client`."""
-    command = [
-        str(Path(sys.executable).parent / "reflex"),
-        "export",
-        "--frontend-only",
-        "--no-zip",
-        "--env",
-        "prod",
-    ]
+EXPORT = ("export", "--frontend-only", "--no-zip", "--env", "prod")
+
+
+def reflex_export(
+    root: Path, environ: Mapping[str, str], port: int, echo: Echo,
+    reflex: Path | None = None,
+) -> None:
+    """Compile the app and build the frontend for `port` into `.web/build/client`, echoing
+    Reflex's output with its advice rewritten."""
+    command = [str(reflex or Path(sys.executable).parent / "reflex"), *EXPORT]
     env = {
         **environ,
         "REFLEX_FRONTEND_PORT": str(port),

@@ -339,3 +339,28 @@ def test_the_recorded_port_is_offered_only_while_free(tmp_path: Path) -> None:
 def test_serving_runs_reflex_from_this_interpreter() -> None:
     command = web_build.serve_command(3917)
     assert command == [sys.executable, "-m", "oncall.cli.web_serve", "--port", "3917"]
+
+
+@pytest.mark.parametrize("code", [0, 3])
+def test_the_build_echoes_reflex_output_with_its_advice_rewritten(
+    tmp_path: Path, code: int
+) -> None:
+    reflex = tmp_path / "reflex"
+    reflex.write_text(
+        "#!/bin/sh\n"
+        'echo "args: $* port: $REFLEX_BACKEND_PORT $REFLEX_FRONTEND_PORT"\n'
+        "echo 'Success: Initialized oncall. Run `uv run reflex run` to start the app.' >&2\n"
+        f"exit {code}\n"
+    )
+    reflex.chmod(0o755)
+    lines: list[str] = []
+    if code:
+        with pytest.raises(BuildError, match="exited with 3"):
+            web_build.reflex_export(tmp_path, {}, 3917, lines.append, reflex=reflex)
+    else:
+        web_build.reflex_export(tmp_path, {}, 3917, lines.append, reflex=reflex)
+    assert lines == [
+        "args: export --frontend-only --no-zip --env prod port: 3917 3917",
+        "oncall: Reflex's frontend is set up in .web/; the app starts at http://localhost:3917 "
+        "(to start it again later: `make run`, or `.venv/bin/oncall run .`)",
+    ]
