@@ -5,6 +5,10 @@ With no Slack or email provider configured, local stand-ins (`oncall.testing.pee
 the pages, and the workflows' and runbooks' webhooks whose `${env:…}` settings are unset go to
 a local receiver, so a new user sees escalation and automation work end to end with no account
 anywhere.
+
+The web app's frontend is built only when what it is built from changed since the last build
+(`web_build`); otherwise the existing build in `.web/` is served and the app is up in seconds.
+`--rebuild` builds anyway.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import oncall
+from oncall.cli import web_build
 from oncall.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
@@ -44,6 +49,11 @@ def register(sub: Any) -> None:
         "--no-peers",
         action="store_true",
         help="do not start local Slack/email stand-ins when none is configured",
+    )
+    p.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="build the web app's frontend even if the build in .web/ is current",
     )
     p.set_defaults(handler=run)
 
@@ -154,6 +164,12 @@ def run(args: argparse.Namespace) -> int:
     env.setdefault("REFLEX_TELEMETRY_ENABLED", "false")
     env.setdefault("REFLEX_CHECK_LATEST_VERSION", "false")
     bin_dir = Path(sys.executable).parent
+    try:
+        web_build.ensure_build(ROOT, args.port, env, force=args.rebuild, say=_say,
+                               echo=lambda line: print(line, file=sys.stderr, flush=True))
+    except web_build.BuildError as exc:
+        _say(f"error: the web app did not build: {exc}")
+        return 1
     with ExitStack() as stack:
         if not args.no_peers:
             from oncall.config.loader import load
@@ -164,21 +180,8 @@ def run(args: argparse.Namespace) -> int:
             # are handed back, not left to their lease
             subprocess.Popen([str(bin_dir / "oncall"), "worker", "--grace", str(WORKER_GRACE)],
                              env=env),
-            subprocess.Popen(
-                [
-                    str(bin_dir / "reflex"),
-                    "run",
-                    "--env",
-                    "prod",
-                    "--single-port",
-                    "--frontend-port",
-                    str(args.port),
-                    "--backend-port",
-                    str(args.port),
-                ],
-                env=env,
-                cwd=ROOT,
-            ),
+            # `reflex run --env prod --single-port` on the build checked above
+            subprocess.Popen(web_build.serve_command(args.port), env=env, cwd=ROOT),
         ]
         _say(f"web app and API on http://localhost:{args.port} (Ctrl-C stops everything)")
         stopping = False

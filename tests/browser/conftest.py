@@ -37,6 +37,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from oncall.cli import web_build
 from oncall.db.engine import make_engine, write_session
 from oncall.db.migrate import upgrade_engine
 from oncall.reconcile.apply import Origin, apply_config
@@ -249,7 +250,7 @@ def app(app_engine: Engine, provider: Provider, app_url: str) -> Iterator[App]:
         if os.environ.get("CI") == "true":
             pytest.fail(f"Redis is not reachable ({exc}) and CI=true: browser tests must run")
         pytest.skip(f"Redis is not reachable: {exc}")
-    port = free_port()
+    port = web_build.recorded_port(REPO) or free_port()  # the last build's port: reused
     bun = REPO / "tools" / "node_modules" / ".bin" / "bun"
     env = {
         **os.environ,
@@ -274,17 +275,17 @@ def app(app_engine: Engine, provider: Provider, app_url: str) -> Iterator[App]:
     log = (REPO / "test-output").joinpath("browser-app.log")
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as out:
+        # `oncall run`'s build, made only when the code changed; modules reuse it on its port
+        def note(line: str) -> None:
+            out.write(f"{line}\n".encode())
+
+        try:
+            web_build.ensure_build(REPO, port, env, say=note, echo=note)
+        except web_build.BuildError as exc:
+            pytest.fail(f"{exc}; see {log}")
+        out.flush()
         process = subprocess.Popen(
-            [
-                str(REPO / ".venv" / "bin" / "reflex"),
-                "run",
-                "--env",
-                "prod",
-                "--frontend-port",
-                str(port),
-                "--backend-port",
-                str(port),
-            ],
+            web_build.serve_command(port),
             cwd=REPO,
             env=env,
             stdout=out,
