@@ -50,11 +50,13 @@ def was_paged(session: Session, incident: IncidentRow, user_id: int) -> bool:
     return found is not None
 
 
-def _decide(actor: Actor, team: str | None, incident_id: int, paged: Callable[[], bool]
-            ) -> tuple[bool, str]:
-    """The rule of `may_act`, given the owning team and a way to ask whether it paged them."""
+def _decide(actor: Actor, owner: Callable[[], str | None], incident_id: int,
+            paged: Callable[[], bool]) -> tuple[bool, str]:
+    """The rule of `may_act`, given ways to ask for the owning team and whether it paged
+    them: asked only when the answer matters (an integration resolving asks neither)."""
     if actor.kind != "user" or actor.platform_admin:
         return True, ""
+    team = owner()
     role = actor.roles.get(team) if team is not None else None
     if role in ACTING_ROLES:
         return True, ""
@@ -72,9 +74,13 @@ def _decide(actor: Actor, team: str | None, incident_id: int, paged: Callable[[]
     )
 
 
+def _same(team: str | None) -> str | None:
+    return team
+
+
 def may_act(session: Session, actor: Actor, incident: IncidentRow) -> tuple[bool, str]:
     """Whether `actor` may change `incident`, and if not, why (in words fit for a reply)."""
-    return _decide(actor, owning_team(session, incident), incident.id,
+    return _decide(actor, partial(owning_team, session, incident), incident.id,
                    lambda: actor.user_id is not None
                    and was_paged(session, incident, actor.user_id))
 
@@ -93,7 +99,8 @@ def acting_on(session: Session, actor: Actor, incidents: Iterable[tuple[Incident
                 NotificationRow.incident_id.in_(ids), NotificationRow.user_id == actor.user_id,
                 NotificationRow.kind == "page").distinct()))
     return {incident.id for incident, team in found
-            if _decide(actor, team, incident.id, partial(set.__contains__, paged, incident.id))[0]}
+            if _decide(actor, partial(_same, team), incident.id,
+                       partial(set.__contains__, paged, incident.id))[0]}
 
 
 def may_declare(actor: Actor, team: str | None) -> bool:

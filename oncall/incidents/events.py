@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any, NotRequired, TypedDict, Unpack
+from typing import Any, NotRequired, TypedDict, Unpack, cast
 
+from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
 from oncall.core.incident import Event
@@ -61,6 +62,15 @@ def record(session: Session, **event: Unpack[EventFields]) -> AuditEventRow:
     row = AuditEventRow(**row_values(**event))
     session.add(row)
     return row
+
+
+_INSERT = insert(cast(Table, AuditEventRow.__table__))
+
+
+def write(session: Session, **event: Unpack[EventFields]) -> None:
+    """`record` for a caller that never reads the row back (state changes on the hot paths):
+    one plain insert, without the object and the flush that reads its id."""
+    session.execute(_INSERT, row_values(**event))
 
 
 DETAIL_SHOWN = 200

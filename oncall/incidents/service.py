@@ -81,8 +81,9 @@ def get(session: Session, incident_id: int) -> IncidentRow:
 
 
 def authorize(session: Session, incident_id: int, actor: Actor, action: str) -> IncidentRow:
-    """The incident, if `actor` may `action` it (`oncall.incidents.access`: the one rule)."""
-    incident = get(session, incident_id)
+    """The incident as the database has it now, if `actor` may `action` it
+    (`oncall.incidents.access`: the one rule). Fresh, so a change decides on it directly."""
+    incident = _load(session, incident_id)
     require_incident(session, actor, incident, action)
     return incident
 
@@ -179,14 +180,18 @@ class _Applied:
 
 
 def _apply(
-    session: Session, incident_id: int, actor: Actor, action: machine.Action, now: datetime
+    session: Session, loaded: IncidentRow, actor: Actor, action: machine.Action, now: datetime
 ) -> _Applied | IncidentRow:
-    """Decide `action` on the incident and write the outcome with a compare-and-set on its
-    version; a lost race decides again on the new state. The unchanged incident if the
-    action changes nothing; `Invalid` if it is refused."""
+    """Decide `action` on the incident (`loaded` as `authorize` just read it) and write the
+    outcome with a compare-and-set on its version; a lost race reads it again and decides on
+    the new state. The unchanged incident if the action changes nothing; `Invalid` if it is
+    refused. Hastening reads it locked, as the timers it moves must not run meanwhile."""
+    incident_id = loaded.id
     hasten = isinstance(action, machine.Escalate)
+    current: IncidentRow | None = None if hasten else loaded
     for _ in range(3):
-        current = _load(session, incident_id, lock=hasten)
+        if current is None:
+            current = _load(session, incident_id, lock=hasten)
         before = _snapshot(current)
         t = machine.decide(_state(current), action, now)
         if t.refused is not None:
@@ -199,19 +204,20 @@ def _apply(
             if position is None:
                 return current
             hastened = {"step": position[1], "cycle": position[0]}
-        result = session.execute(
+        incident = session.scalar(
             update(IncidentRow)
             .where(IncidentRow.id == incident_id, IncidentRow.version == t.before.version)
             .values(**_columns(t, actor, now))
-            .execution_options(synchronize_session=False)
+            .returning(IncidentRow)
+            .execution_options(synchronize_session=False, populate_existing=True)
         )
-        if not result.rowcount:  # type: ignore[attr-defined]
+        if incident is None:
+            current = None
             continue
         if t.stop_escalation:
             _stop_escalation(session, incident_id, now)
         if t.after.status is not t.before.status and t.after.status is not Status.TRIGGERED:
             _queue_updates(session, incident_id, t.after.status, now)
-        incident = _load(session, incident_id)
         if t.timer is not None:
             _schedule_step(session, incident, t.timer.cycle, t.timer.step, t.timer.due_at, now)
         return _Applied(incident, t, before, hastened)
@@ -230,7 +236,7 @@ def _record(
 ) -> Outcome:
     event = applied.transition.event
     assert event is not None
-    events.record(
+    events.write(
         session,
         at=now,
         actor=actor,
@@ -245,7 +251,7 @@ def _record(
 
 def _settle(
     session: Session,
-    incident_id: int,
+    loaded: IncidentRow,
     actor: Actor,
     action: machine.Acknowledge | machine.Resolve,
     now: datetime,
@@ -253,7 +259,7 @@ def _settle(
 ) -> Outcome:
     """Acknowledge or resolve: escalation stopped, posted messages updated, one audit event.
     A repeat (already in that state) changes nothing."""
-    applied = _apply(session, incident_id, actor, action, now)
+    applied = _apply(session, loaded, actor, action, now)
     if not isinstance(applied, _Applied):
         return Outcome(applied, False)
     status = applied.transition.after.status
@@ -262,15 +268,15 @@ def _settle(
 
 
 def acknowledge(session: Session, incident_id: int, actor: Actor, now: datetime) -> Outcome:
-    authorize(session, incident_id, actor, "acknowledge")
-    return _settle(session, incident_id, actor, machine.Acknowledge(), now)
+    loaded = authorize(session, incident_id, actor, "acknowledge")
+    return _settle(session, loaded, actor, machine.Acknowledge(), now)
 
 
 def resolve(
     session: Session, incident_id: int, actor: Actor, now: datetime, note: str | None = None
 ) -> Outcome:
-    authorize(session, incident_id, actor, "resolve")
-    return _settle(session, incident_id, actor, machine.Resolve(), now,
+    loaded = authorize(session, incident_id, actor, "resolve")
+    return _settle(session, loaded, actor, machine.Resolve(), now,
                    data={"note": note} if note else None)
 
 
@@ -284,12 +290,12 @@ def reassign(
     policy_steps: int,
 ) -> Outcome:
     """Hand the incident to someone: page them now, and restart the policy if they don't ack."""
-    authorize(session, incident_id, actor, "reassign")
+    loaded = authorize(session, incident_id, actor, "reassign")
     assignee = session.scalar(select(UserRow).where(UserRow.email == assignee_email.lower()))
     if assignee is None or assignee.disabled_at is not None:
         raise Invalid(f"unknown user {assignee_email!r}")
     action = machine.Reassign(assignee.id, policy_steps)
-    applied = _apply(session, incident_id, actor, action, now)
+    applied = _apply(session, loaded, actor, action, now)
     if not isinstance(applied, _Applied):
         return Outcome(applied, False)
     return _record(session, applied, actor, now, before=applied.before,
@@ -303,8 +309,8 @@ def escalate_now(session: Session, incident_id: int, actor: Actor, now: datetime
     step through its usual compare-and-set: exactly once, even if pressed twice. Only a
     triggered incident escalates; there is nothing to do for an acknowledged or resolved one.
     """
-    authorize(session, incident_id, actor, "escalate")
-    applied = _apply(session, incident_id, actor, machine.Escalate(), now)
+    loaded = authorize(session, incident_id, actor, "escalate")
+    applied = _apply(session, loaded, actor, machine.Escalate(), now)
     if not isinstance(applied, _Applied):
         return Outcome(applied, False)
     return _record(session, applied, actor, now, data=applied.hastened)
@@ -316,7 +322,6 @@ def add_note(session: Session, incident_id: int, actor: Actor, text: str, now: d
         raise Invalid("a note cannot be empty")
     if len(text) > 20_000:
         raise Invalid("a note is limited to 20,000 characters")
-    get(session, incident_id)
     events.record(
         session,
         at=now,
@@ -330,8 +335,8 @@ def add_note(session: Session, incident_id: int, actor: Actor, text: str, now: d
 def change_priority(
     session: Session, incident_id: int, actor: Actor, priority: str, now: datetime
 ) -> Outcome:
-    authorize(session, incident_id, actor, "change the priority of")
-    applied = _apply(session, incident_id, actor, machine.ChangePriority(priority), now)
+    loaded = authorize(session, incident_id, actor, "change the priority of")
+    applied = _apply(session, loaded, actor, machine.ChangePriority(priority), now)
     if not isinstance(applied, _Applied):
         return Outcome(applied, False)
     return _record(session, applied, actor, now, before={"priority": applied.before["priority"]},

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -120,16 +120,15 @@ class IngestStore(ABC):
                 actor: Actor) -> tuple[str, list[int], list[int]]:
         """The source resolved the alert; an incident whose alerts are all resolved resolves."""
         at = alert.occurred_at
-        for row in firing:
-            row.status = RESOLVED
-            row.resolved_at = at
-            row.last_event_at = at
-        session.flush()
+        session.execute(
+            update(AlertRow).where(AlertRow.id.in_([row.id for row in firing]))
+            .values(status=RESOLVED, resolved_at=at, last_event_at=at)
+            .execution_options(synchronize_session="evaluate"))
         incidents: list[int] = []
         for incident_id in dict.fromkeys(r.incident_id for r in firing
                                          if r.incident_id is not None):
             incidents.append(incident_id)
-            events.record(
+            events.write(
                 session, at=now, actor=actor, type=events.ALERT, incident_id=incident_id,
                 data={"alert_ids": [r.id for r in firing if r.incident_id == incident_id],
                       "status": RESOLVED, "dedup_key": alert.dedup_key},

@@ -716,42 +716,42 @@ def cancel_pages(session: Session, incident_id: int, now: datetime) -> None:
     )
 
 
-def _add_once(session: Session, row: NotificationRow) -> None:
-    """Queue `row` unless a row with its idempotency key exists."""
-    if session.scalar(select(NotificationRow.id).where(
-            NotificationRow.idempotency_key == row.idempotency_key)):
-        return
-    session.add(row)
-
-
 def queue_updates(session: Session, incident_id: int, status: str, now: datetime) -> None:
     """Messages already posted (Slack) are rewritten to show the new state; a Teams channel,
-    whose webhook cannot edit a card, gets a new card."""
-    posted = session.scalars(
-        select(NotificationRow).where(
-            NotificationRow.incident_id == incident_id,
-            NotificationRow.status == NotificationStatus.SENT.value,
-            NotificationRow.channel.in_(("slack", "teams")),
-            NotificationRow.kind.in_(("page", "channel")),
+    whose webhook cannot edit a card, gets a new card. Each once (its idempotency key): read
+    and written as plain rows, as this runs in every acknowledge and resolve."""
+    N = NOTIFICATIONS.c
+    posted = session.execute(
+        select(N.id, N.channel, N.kind, N.user_id, N.address, N.provider_data).where(
+            N.incident_id == incident_id,
+            N.status == NotificationStatus.SENT.value,
+            N.channel.in_(("slack", "teams")),
+            N.kind.in_(("page", "channel")),
         )
     ).all()
+    queued: list[dict[str, Any]] = []
     for sent in posted:
-        key = f"update:{sent.id}:{status}"
+        base = {"idempotency_key": f"update:{sent.id}:{status}", "incident_id": incident_id,
+                "kind": "update", "status": _PENDING, "attempt_count": 0,
+                "next_attempt_at": now, "created_at": now}
         if sent.channel == "teams":
             if sent.kind == "channel":
-                _add_once(session, NotificationRow(
-                    idempotency_key=key, incident_id=sent.incident_id, channel="teams",
-                    address=sent.address, kind="update", status=_PENDING, attempt_count=0,
-                    next_attempt_at=now, created_at=now))
+                queued.append(base | {"user_id": None, "channel": "teams",
+                                      "address": sent.address, "provider_data": None})
             continue
         data = sent.provider_data or {}
         if not data.get("ts") or not data.get("channel"):
             continue
-        _add_once(session, NotificationRow(
-            idempotency_key=key, incident_id=incident_id, user_id=sent.user_id,
-            channel="slack", address=str(data["channel"]), kind="update", status=_PENDING,
-            attempt_count=0, next_attempt_at=now,
-            provider_data={"channel": data["channel"], "ts": data["ts"]}, created_at=now))
+        queued.append(base | {"user_id": sent.user_id, "channel": "slack",
+                              "address": str(data["channel"]),
+                              "provider_data": {"channel": data["channel"], "ts": data["ts"]}})
+    if not queued:
+        return
+    there = set(session.scalars(select(N.idempotency_key).where(
+        N.idempotency_key.in_([row["idempotency_key"] for row in queued]))))
+    missing = [row for row in queued if row["idempotency_key"] not in there]
+    if missing:
+        session.execute(insert(NOTIFICATIONS), missing)
 
 
 def record_receipt(session: Session, sid: str, provider: str, now: datetime, *,
