@@ -311,7 +311,8 @@ def _escalated(e: Event, requested_by: str | None, names: Names,
     d = e.data or {}
     step, cycle = d.get("step"), d.get("cycle", 0)
     users = [names.email(u) for u in d.get("users") or () if isinstance(u, str)]
-    paging = f" — paging {_and(users)}" if users else " — nobody to page"
+    paging = (f" — paging {_and(users)}" if users
+              else " — nobody to page" if "users" in d else "")
     if not isinstance(step, int):
         return "Escalated" + paging
     if cycle == ASSIGNEE_CYCLE:

@@ -29,11 +29,11 @@ def _alert(a: Any) -> rx.Component:
         rx.vstack(
             rx.text(rx.text.strong(a["summary"]), class_name="alert-summary"),
             rx.text(a["integration"], " · ", a["status"], " · ", a["severity"], " · ",
-                    a["received"], size="1", color="gray"),
+                    a["received"], size="1", color_scheme="gray"),
             rx.cond(
                 a["source_url"] != "",
                 _out(a["source"], a["source_url"], "alert-source"),
-                rx.cond(a["source"] != "", rx.text(a["source"], size="1", color="gray")),
+                rx.cond(a["source"] != "", rx.text(a["source"], size="1", color_scheme="gray")),
             ),
             rx.cond(
                 labels.length() > 0,
@@ -87,18 +87,18 @@ def oncall(S: Any) -> rx.Component:
         S.oncall.length() > 0,
         rx.vstack(
             rx.foreach(S.oncall, lambda o: rx.box(
-                rx.text("Step ", o["step"], " · ", o["schedule"], size="1", color="gray"),
+                rx.text("Step ", o["step"], " · ", o["schedule"], size="1", color_scheme="gray"),
                 rx.text(rx.text.strong(o["now"], class_name="oncall-now"),
                         rx.cond(o["until"] != "", rx.text.span(" until ", o["until"])),
                         size="2"),
                 rx.text("then ", rx.text.span(o["next"], class_name="oncall-next"),
-                        size="2", color="gray"),
+                        size="2", color_scheme="gray"),
                 class_name="oncall-row",
                 data_schedule=o["schedule"],
             )),
             spacing="2", width="100%", id="incident-oncall",
         ),
-        rx.text("The service's policy pages no schedule.", size="2", color="gray",
+        rx.text("The service's policy pages no schedule.", size="2", color_scheme="gray",
                 id="incident-oncall"),
     )
 
@@ -110,13 +110,13 @@ def related(S: Any) -> rx.Component:
             rx.foreach(S.related, lambda r: rx.flex(
                 status_badge(r["status"]),
                 rx.link("#", r["id"], " ", r["title"], href=r["href"], size="2"),
-                rx.text(r["triggered"], size="1", color="gray"),
+                rx.text(r["triggered"], size="1", color_scheme="gray"),
                 spacing="2", align="center", wrap="wrap", class_name="related-incident",
             )),
             spacing="1", width="100%", id="related-incidents",
         ),
         rx.text("No other incident on this service in the last 7 days.", size="2",
-                color="gray", id="related-incidents"),
+                color_scheme="gray", id="related-incidents"),
     )
 
 
@@ -132,7 +132,7 @@ def _services(rows: Any, title: str, id: str, empty: str) -> rx.Component:
                     data_service=s["name"])),
                 spacing="3", wrap="wrap",
             ),
-            rx.text(empty, size="2", color="gray"),
+            rx.text(empty, size="2", color_scheme="gray"),
         ),
         id=id,
     )

@@ -42,7 +42,7 @@ def _entry(t: Any) -> rx.Component:
     return rx.box(
         rx.flex(
             icon(t["icon"]),
-            rx.text(_when(t["at"], t["utc"]), size="1", color="gray"),
+            rx.text(_when(t["at"], t["utc"]), size="1", color_scheme="gray"),
             spacing="2",
             align="center",
         ),
@@ -97,7 +97,7 @@ def section(S: Any) -> rx.Component:
                 wrap="wrap", role="group", aria_label="Show in the timeline",
                 id="timeline-filters"),
         rx.cond(S.timeline.length() == 0,
-                rx.text("Nothing of this kind yet.", size="2", color="gray")),
+                rx.text("Nothing of this kind yet.", size="2", color_scheme="gray")),
         rx.vstack(rx.foreach(S.timeline, _entry), spacing="2", width="100%", id="timeline"),
         spacing="2",
         width="100%",
