@@ -316,8 +316,7 @@ def _escalated(e: Event, requested_by: str | None, names: Names,
     if not isinstance(step, int):
         return "Escalated" + paging
     if cycle == ASSIGNEE_CYCLE:
-        return f"Paged the assignee{paging.removeprefix(' — paging')}".rstrip() if users else (
-            "Paged the assignee")
+        return f"Paged the assignee {_and(users)}" if users else "Paged the assignee"
     if step == 0 and cycle == 0 and requested_by is None:
         return f"Escalation step 1{paging}"
     if requested_by is not None:

@@ -51,9 +51,7 @@ def _alert(a: Any) -> rx.Component:
                     rx.foreach(links, lambda link: _out(link["text"], link["href"],
                                                         "alert-link")),
                     rx.foreach(images, lambda i: _out(
-                        rx.fragment(rx.icon("image", size=14, aria_hidden="true"), " ",
-                                    i["text"]),
-                        i["href"], "alert-image")),
+                        rx.text.span("Image: ", i["text"]), i["href"], "alert-image")),
                     spacing="3", wrap="wrap",
                 ),
             ),

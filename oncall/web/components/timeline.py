@@ -56,7 +56,8 @@ def _entry(t: Any) -> rx.Component:
                 lines.length() > 0,
                 rx.el.details(
                     rx.el.summary(t["text"], class_name="timeline-summary",
-                                  style={"cursor": "pointer", "min_height": "24px"}),
+                                  style={"cursor": "pointer", "min_height": "24px",
+                                         "font_size": "var(--font-size-2)"}),
                     rx.el.ul(rx.foreach(lines, _line), class_name="timeline-lines",
                              style={"margin": "0.25em 0 0 1.25em", "font_size": "0.85em"}),
                     class_name="timeline-fold",

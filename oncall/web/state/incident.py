@@ -242,6 +242,7 @@ class IncidentState(ActionsMixin, RunbookFormMixin, IncidentPostmortemsMixin, Li
             return guard
         self.incident_id = self._route_id()
         self.dialog, self.role_dialog = "", ""
+        self.timeline_filter = story_timeline.ALL  # each incident opens on its whole story
         self._refresh()
         self._start_live()
         return [
