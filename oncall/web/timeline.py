@@ -289,12 +289,13 @@ def _page_entries(notices: Sequence[Notice], by_notice: Mapping[int, list[Event]
             text, tone = _page_text(who, group)
             cat = PAGES
         else:
-            verb = "Sent" if first.status in _SUCCEEDED else (
-                "Could not send" if first.status == "failed" else "Sending")
+            verb = {"sent": "Sent", "delivered": "Sent", "failed": "Could not send",
+                    "cancelled": "Did not send"}.get(first.status, "Sending")
             text = f"{verb} {first.kind} to {who} by {_channel(first.channel)}"
             if first.status in _SUCCEEDED:
                 text += f" — {first.status}{_sent_in(first)}"
-            tone = {"sent": "ok", "delivered": "ok", "failed": "bad"}.get(first.status, "wait")
+            tone = {"sent": "ok", "delivered": "ok", "failed": "bad",
+                    "cancelled": ""}.get(first.status, "wait")
             cat = AUTOMATION
         out.append(Entry(
             key=f"notice:{first.id}", at=at, kind=f"notification.{first.kind}", category=cat,

@@ -266,3 +266,18 @@ def test_five_hundred_events_build_well_under_a_second() -> None:
     rows = [tl.row(e, "Europe/Berlin") for e in entries]
     assert time.perf_counter() - start < 0.25
     assert len(rows) == 500
+
+
+@pytest.mark.parametrize(("status", "text", "tone"), [
+    ("sent", "Sent update to #payments-oncall by Slack — sent in 80 ms", "ok"),
+    ("failed", "Could not send update to #payments-oncall by Slack", "bad"),
+    ("cancelled", "Did not send update to #payments-oncall by Slack", ""),
+    ("pending", "Sending update to #payments-oncall by Slack", "wait"),
+])
+def test_a_message_to_a_channel_is_its_own_entry(status: str, text: str, tone: str) -> None:
+    attempts = (attempt(1, "slack", "sent", 0, 80),) if status == "sent" else ()
+    post = Notice(51, "update", "slack", "#payments-oncall", None, None, status, at(0), at(0),
+                  attempts=attempts)
+    [entry] = tl.build([], [post], NAMES)
+    assert (entry.text, entry.tone, entry.category, entry.icon) == (text, tone, "automation",
+                                                                    "hash")
