@@ -55,6 +55,7 @@ HANDLERS: Mapping[str, Rule] = {
         "close_runbook": R.READ,
         "submit_runbook": R.RUN_RUNBOOK,
         "open_postmortem": R.POSTMORTEM_OPEN,
+        "set_timeline_filter": R.READ,
     }),
     **_of("IncidentsState", {
         **_LIVE, **_INCIDENT_ACTIONS,

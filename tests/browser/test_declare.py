@@ -65,7 +65,7 @@ def test_declare_an_incident_at_phone_width(
     commander = page.locator("#role-commander")
     commander.wait_for()
     assert "Marcus Bell" in commander.inner_text()
-    page.locator(".timeline-entry", has_text=f"{RESPONDER} took commander").wait_for()
+    page.locator(".timeline-entry", has_text="Marcus Bell took commander").wait_for()
     shot(page, "declared-incident-phone")
     with app.engine.connect() as conn:
         row = conn.execute(select(IncidentRow.id, IncidentRow.status, IncidentRow.priority,

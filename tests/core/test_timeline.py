@@ -52,3 +52,27 @@ USER = "user:priya@example.com"
 def test_each_event_reads_as_a_sentence(type: str, actor: str, data: dict[str, Any] | None,
                                         before: Any, after: Any, text: str) -> None:
     assert sentence(type, actor, data, before, after, PEOPLE) == text
+
+
+NAMES = {"priya@example.com": "Priya Raman", "bo@example.com": "Bo Lind"}
+
+
+@pytest.mark.parametrize(("type", "data", "after", "text"), [
+    ("incident.acknowledged", {"via": "slack"}, None, "Acknowledged by Priya Raman from Slack"),
+    ("incident.acknowledged", {"via": "web"}, None, "Acknowledged by Priya Raman"),
+    ("incident.resolved", {"via": "api", "note": "done"}, None,
+     "Resolved by Priya Raman through the API: done"),
+    ("incident.reassigned", None, {"assignee": "bo@example.com"},
+     "Reassigned to Bo Lind by Priya Raman"),
+    ("incident.role_assigned", {"role": "scribe", "user": "bo@example.com"}, None,
+     "Priya Raman assigned scribe to Bo Lind"),
+    ("notification.unreachable", {"user": "bo@example.com"}, None,
+     "Bo Lind has no way to be reached"),
+    ("notification.attempt_failed", {"channel": "sms", "user_id": 5, "error": "503"}, None,
+     "Failed to reach dana@example.com by SMS: 503"),
+    ("notification.retry", {"channel": "voice", "user_id": 5, "provider": "twilio"}, None,
+     "Will try dana@example.com by phone again (twilio)"),
+])
+def test_names_and_where_a_person_acted_from(type: str, data: dict[str, Any] | None,
+                                             after: Any, text: str) -> None:
+    assert sentence(type, USER, data, None, after, PEOPLE, NAMES) == text

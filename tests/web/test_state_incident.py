@@ -54,11 +54,12 @@ def test_actions_add_timeline_entries(
     note = s.timeline[-1]
     assert note["kind"] == "incident.note" and note["is_note"] == "yes"
     assert note["actor"] == f"user:{RESPONDER}"
+    assert (note["text"], note["note"]) == ("Note by Samuel Osei", "Looking at **pods**")
     call(s, "open_dialog", "resolve", iid)
     call(s, "set_dialog_text", "pods restarted")
     call(s, "submit_dialog")
     assert s.incident["status"] == "resolved"
-    assert s.timeline[-1]["text"] == "Resolved: pods restarted"
+    assert s.timeline[-1]["text"] == "Resolved by Samuel Osei: pods restarted"
     assert [t["kind"] for t in s.timeline] == [
         "incident.triggered",
         "incident.alert",
@@ -116,7 +117,7 @@ def test_run_a_runbook_from_its_form_bad_then_good(
     assert run["params"] == 'hard=true, paths=["/checkout", "/cart"]'
     assert s.timeline[-1]["kind"] == "runbook.requested"
     assert s.timeline[-1]["text"] == (
-        'runbook purge-cdn-cache (hard=true, paths=["/checkout", "/cart"])')
+        'Runbook purge-cdn-cache run by Samuel Osei (hard=true, paths=["/checkout", "/cart"])')
 
 
 def test_an_observer_sees_no_run_button_and_is_refused_anyway(

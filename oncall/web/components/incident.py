@@ -38,6 +38,7 @@ def actions(state: Any, item: Any, can_respond: rx.Var[bool]) -> rx.Component:
                         size="3",
                         color_scheme="green",
                         variant="soft",
+                        high_contrast=True,  # AA contrast for green text on green
                         min_height="44px",
                         class_name="resolve-button",
                     ),
@@ -64,11 +65,13 @@ def actions(state: Any, item: Any, can_respond: rx.Var[bool]) -> rx.Component:
                 placeholder="Priority",
                 on_change=lambda p: state.change_priority(iid, p),
                 size="3",
+                custom_attrs={"aria-label": "Priority"},
             ),
             spacing="2",
             wrap="wrap",
         ),
-        rx.text("Observers can follow incidents but not act on them.", size="1", color="gray"),
+        rx.text("Observers can follow incidents but not act on them.", size="1",
+                color_scheme="gray"),
     )
 
 
@@ -97,7 +100,7 @@ def card(state: Any, item: Any, can_respond: rx.Var[bool]) -> rx.Component:
                 " ago",
                 rx.cond(item["assignee"] != "", rx.text.span(" · assigned to ", item["assignee"])),
                 size="2",
-                color="gray",
+                color_scheme="gray",
             ),
             actions(state, item, can_respond),
             spacing="2",

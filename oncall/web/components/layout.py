@@ -67,6 +67,7 @@ def messages() -> rx.Component:
                     width="100%",
                 ),
                 color_scheme="green",
+                high_contrast=True,  # AA contrast for the green text
                 role="status",
                 width="100%",
             ),
@@ -132,4 +133,5 @@ def status_badge(status: rx.Var[str]) -> rx.Component:
             "gray",
         ),
         size="2",
+        high_contrast=True,  # AA contrast for amber and green text
     )

@@ -1,4 +1,7 @@
-"""One incident: status, roles, actions, runbooks and their runs, alerts, the full timeline."""
+"""One incident as a responder's cockpit: status, roles and actions first, then the alerts,
+who is on call, the timeline, and around it the runbooks, related incidents, the services
+affected and the changes before it. On a phone the panels stack in that order; on a wide
+screen the timeline has the left column and the context the right."""
 # Reflex state attributes read on the class are Vars, not their annotated Python types.
 # mypy: disable-error-code="no-any-return, attr-defined, arg-type, operator"
 
@@ -8,65 +11,13 @@ from typing import Any
 
 import reflex as rx
 
-from oncall.web.components import changes, incident, runbooks, text
+from oncall.web.components import changes, cockpit, incident, runbooks, text
+from oncall.web.components import timeline as timeline_view
 from oncall.web.components.layout import page, status_badge
 from oncall.web.pages.postmortems import incident_postmortems
 from oncall.web.state.incident import IncidentState
 
 S = IncidentState
-
-
-def _timeline() -> rx.Component:
-    return rx.vstack(
-        rx.foreach(
-            S.timeline,
-            lambda t: rx.box(
-                rx.text(t["at"], " · ", t["actor"], size="1", color="gray"),
-                rx.cond(
-                    t["is_note"] != "",
-                    rx.box(text.markdown(t["text"]), class_name="timeline-note"),
-                    rx.text(rx.text.strong(t["kind"]), " ", t["text"], size="2"),
-                ),
-                border_left="3px solid var(--accent-8)",
-                padding_left="0.75em",
-                width="100%",
-                class_name="timeline-entry",
-            ),
-        ),
-        spacing="2",
-        width="100%",
-        id="timeline",
-    )
-
-
-def _alerts() -> rx.Component:
-    return rx.vstack(
-        rx.foreach(
-            S.alerts,
-            lambda a: rx.card(
-                rx.text(rx.text.strong(a["summary"])),
-                rx.text(
-                    a["integration"],
-                    " · ",
-                    a["status"],
-                    " · ",
-                    a["severity"],
-                    " · ",
-                    a["received"],
-                    size="1",
-                    color="gray",
-                ),
-                rx.cond(
-                    a["source_url"] != "",
-                    rx.link(a["source"], href=a["source_url"], size="1", is_external=True),
-                    rx.cond(a["source"] != "", rx.text(a["source"], size="1", color="gray")),
-                ),
-                width="100%",
-            ),
-        ),
-        spacing="2",
-        width="100%",
-    )
 
 
 def _roles() -> rx.Component:
@@ -79,7 +30,7 @@ def _roles() -> rx.Component:
                 rx.text(
                     r["label"], ": ",
                     rx.cond(r["user"] != "", rx.text.strong(r["name"]),
-                            rx.text.span("nobody", color="gray")),
+                            rx.text.span("nobody", color_scheme="gray")),
                     size="2",
                     id="role-" + r["role"],
                 ),
@@ -139,65 +90,97 @@ def _escalate(item: Any) -> rx.Component:
     )
 
 
+_AREAS = rx.breakpoints(
+    initial='"head" "alerts" "oncall" "timeline" "context"',
+    md='"head oncall" "alerts context" "timeline context"',
+)
+
+
+def _area(name: str, *children: rx.Component) -> rx.Component:
+    return rx.vstack(*children, spacing="3", width="100%", min_width="0", grid_area=name,
+                     class_name=f"cockpit-{name}")
+
+
+def _head(item: Any) -> rx.Component:
+    return _area(
+        "head",
+        rx.flex(
+            status_badge(item["status"]),
+            rx.cond(item["priority"] != "", rx.badge(item["priority"], variant="outline")),
+            rx.heading("#", item["id"], " ", item["title"], size="5", id="incident-title"),
+            rx.cond(S.live, rx.badge("live", color_scheme="green", high_contrast=True)),
+            spacing="2",
+            align="center",
+            wrap="wrap",
+        ),
+        rx.text(
+            "Service ",
+            rx.link(item["service"], href="/services", underline="always"),
+            " · team ",
+            item["team"],
+            " · policy ",
+            item["policy"],
+            " · triggered ",
+            item["triggered"],
+            rx.cond(
+                item["assignee"] != "", rx.text.span(" · assigned to ", item["assignee"])
+            ),
+            size="2",
+            color_scheme="gray",
+        ),
+        rx.flex(incident.actions(S, item, S.can_act), _escalate(item), spacing="2",
+                wrap="wrap", align="start"),
+        _roles(),
+        incident_postmortems(S),
+        rx.cond(item["description"] != "", text.markdown(item["description"])),
+        rx.cond(
+            S.labels.length() > 0,
+            rx.flex(
+                rx.foreach(
+                    S.labels,
+                    lambda kv: rx.badge(kv["name"], "=", kv["value"], variant="surface"),
+                ),
+                spacing="1",
+                wrap="wrap",
+            ),
+        ),
+    )
+
+
 def incident_page() -> rx.Component:
     item = S.incident
     return page(
         rx.cond(
             S.found,
-            rx.vstack(
-                rx.flex(
-                    status_badge(item["status"]),
-                    rx.cond(item["priority"] != "", rx.badge(item["priority"], variant="outline")),
-                    rx.heading("#", item["id"], " ", item["title"], size="5", id="incident-title"),
-                    rx.cond(S.live, rx.badge("live", color_scheme="green")),
-                    spacing="2",
-                    align="center",
-                    wrap="wrap",
+            rx.box(
+                _head(item),
+                _area("alerts", rx.heading("Alerts", size="4"), cockpit.alerts(S)),
+                _area("oncall", rx.heading("On call", size="4"), cockpit.oncall(S)),
+                _area("timeline", rx.heading("Timeline", size="4"), timeline_view.section(S)),
+                _area(
+                    "context",
+                    rx.heading("Runbooks", size="4"),
+                    runbooks.listing(S),
+                    runbooks.runs(S),
+                    rx.heading("Related incidents", size="4"),
+                    cockpit.related(S),
+                    rx.heading("Services affected", size="4"),
+                    cockpit.affected(S),
+                    rx.heading("Changes before it triggered", size="4"),
+                    changes.listing(S.changes,
+                                    "No change events in the day before it triggered."),
                 ),
-                rx.text(
-                    "Service ",
-                    rx.link(item["service"], href="/services"),
-                    " · team ",
-                    item["team"],
-                    " · policy ",
-                    item["policy"],
-                    " · triggered ",
-                    item["triggered"],
-                    rx.cond(
-                        item["assignee"] != "", rx.text.span(" · assigned to ", item["assignee"])
-                    ),
-                    size="2",
-                    color="gray",
-                ),
-                _roles(),
-                rx.flex(incident.actions(S, item, S.can_act), _escalate(item), spacing="2",
-                        wrap="wrap", align="start"),
-                incident_postmortems(S),
-                rx.cond(item["description"] != "", text.markdown(item["description"])),
-                rx.cond(
-                    S.labels.length() > 0,
-                    rx.flex(
-                        rx.foreach(
-                            S.labels,
-                            lambda kv: rx.badge(kv["name"], "=", kv["value"], variant="surface"),
-                        ),
-                        spacing="1",
-                        wrap="wrap",
-                    ),
-                ),
-                rx.heading("Runbooks", size="4"),
-                runbooks.listing(S),
-                runbooks.runs(S),
-                rx.heading("Alerts", size="4"),
-                _alerts(),
-                rx.heading("Changes before it triggered", size="4"),
-                changes.listing(S.changes, "No change events in the day before it triggered."),
-                rx.heading("Timeline", size="4"),
-                _timeline(),
-                spacing="3",
+                display="grid",
+                grid_template_areas=_AREAS,
+                grid_template_columns=rx.breakpoints(initial="minmax(0, 1fr)",
+                                                     md="minmax(0, 2fr) minmax(0, 1fr)"),
+                grid_template_rows=rx.breakpoints(initial="auto", md="auto auto 1fr"),
+                gap="1.25em",
+                align_items="start",
                 width="100%",
+                id="incident-cockpit",
             ),
-            rx.text("No such incident.", color="gray"),
+            rx.text("No such incident.", color_scheme="gray"),
         ),
         incident.dialog(S, S.reassign_choices),
         _role_dialog(),

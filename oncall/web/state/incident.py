@@ -1,5 +1,6 @@
-"""One incident: its alerts, full timeline, roles, the service's runbooks and their runs,
-kept live; escalate now and the role changes."""
+"""One incident as a responder's cockpit: its alerts, the timeline in sentences with filters,
+roles, the service's runbooks and their runs, who is on call now and next, related incidents,
+changes before it and the services affected; kept live; escalate now and the role changes."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ import reflex as rx
 from sqlalchemy.orm import Session
 
 from oncall.config.models import LinkRunbook
+from oncall.incidents import queries as incident_queries
 from oncall.incidents import roles, service
 from oncall.incidents.access import may_act
 from oncall.incidents.actors import Actor
 from oncall.incidents.runbooks import runs_of
-from oncall.web import actions, context, format, queries, sanitize
+from oncall.web import actions, cockpit, cockpit_reads, context, format, queries, sanitize
+from oncall.web import timeline as story_timeline
 from oncall.web.components import changes
 from oncall.web.state.incidents import PRIORITY_CHOICES, ActionsMixin, summary_row
 from oncall.web.state.live import LiveMixin
@@ -31,8 +34,19 @@ class IncidentState(ActionsMixin, RunbookFormMixin, IncidentPostmortemsMixin, Li
     """Whether the signed-in person may act on this incident (`may_act`): what shows the
     buttons; the server decides again on every action."""
     labels: list[dict[str, str]] = []  # noqa: RUF012
-    alerts: list[dict[str, str]] = []  # noqa: RUF012
-    timeline: list[dict[str, str]] = []  # noqa: RUF012
+    alerts: list[dict[str, Any]] = []  # noqa: RUF012
+    """`cockpit.alert_row`: labels, links, images, annotations, details as indented JSON."""
+    timeline: list[dict[str, Any]] = []  # noqa: RUF012
+    """The entries the chosen filter shows (`oncall.web.timeline.row`), oldest first."""
+    timeline_filter: str = story_timeline.ALL
+    timeline_filters: list[dict[str, str]] = []  # noqa: RUF012
+    """Each filter: name, label, count."""
+    _timeline_all: list[dict[str, Any]] = []  # noqa: RUF012
+    oncall: list[dict[str, str]] = []  # noqa: RUF012
+    """Each schedule of the service's policy: step, schedule, now, until, next."""
+    related: list[dict[str, str]] = []  # noqa: RUF012
+    upstream: list[dict[str, str]] = []  # noqa: RUF012
+    downstream: list[dict[str, str]] = []  # noqa: RUF012
     runbooks: list[dict[str, str]] = []  # noqa: RUF012
     changes: list[dict[str, Any]] = []  # noqa: RUF012
     """The service's change events in the day before the incident triggered, newest first."""
@@ -51,21 +65,24 @@ class IncidentState(ActionsMixin, RunbookFormMixin, IncidentPostmortemsMixin, Li
 
     def _refresh(self) -> None:
         actor = self._remembered_actor()
+        now = context.now()
         with context.read_session() as session:
             story = _Story.read(session, self.incident_id)
             self._seen_change = queries.last_change(session)
             self.can_act = bool(story and actor and may_act(session, actor,
                                                               story.detail.item.incident)[0])
             config = context.config(session)
-            recent = {} if story is None else queries.recent_changes(
-                session, [story.detail.item.service], story.detail.item.incident.triggered_at)
-        self.found = story is not None
-        if story is None:
-            self.incident, self.alerts, self.timeline, self.runbooks = {}, [], [], []
-            self.changes = []
-            self.runbook_runs, self.can_run_runbooks = [], False
-            self.roles = []
-            return
+            if story is None:
+                self._clear()
+                return
+            item = story.detail.item
+            recent = queries.recent_changes(session, [item.service], item.incident.triggered_at)
+            events, notices, names = cockpit_reads.timeline_inputs(
+                session, self.incident_id, story.detail.timeline)
+            related = cockpit_reads.related(session, self.incident_id, item.service,
+                                            item.incident.triggered_at, now)
+            oncall = cockpit_reads.oncall(session, config, item.service, now)
+        self.found = True
         self.roles = [
             {"role": role, "label": role.capitalize(),
              "user": h.email if h else "", "name": h.name if h else "",
@@ -86,29 +103,26 @@ class IncidentState(ActionsMixin, RunbookFormMixin, IncidentPostmortemsMixin, Li
         self.labels = [{"name": k, "value": str(v)} for k, v in sorted(labels.items())]
         self.changes = changes.rows(recent.get(detail.item.service, []), tz)
         self.alerts = [
-            {
-                "id": str(a.id),
-                "integration": a.integration_name,
-                "status": a.status,
-                "severity": a.severity or "",
-                "summary": a.summary,
-                "source": a.source or "",
-                "source_url": sanitize.safe_url(a.source),
-                "received": format.when(a.received_at, tz),
-            }
+            cockpit.alert_row(id=a.id, integration=a.integration_name, status=a.status,
+                              severity=a.severity, summary=a.summary, source=a.source,
+                              labels=a.labels, annotations=a.annotations,
+                              received=format.when(a.received_at, tz))
             for a in detail.alerts
         ]
-        self.timeline = [
-            {
-                "at": format.when(t.at, tz),
-                "kind": t.kind,
-                "actor": t.actor,
-                "text": (sanitize.markdown(t.text) if t.kind == "incident.note"
-                         else roles.sentence(t.kind, t.actor, t.data) or t.text),
-                "is_note": "yes" if t.kind == "incident.note" else "",
-            }
-            for t in story.timeline
-        ]
+        policy = config.policies.get(incident.escalation_policy_name or "")
+        timeouts = [s.timeout.timedelta for s in policy.steps] if policy else []
+        entries = story_timeline.build(events, notices, names, timeouts)
+        self._timeline_all = [self._note_safe(story_timeline.row(e, tz)) for e in entries]
+        counts = story_timeline.counts(entries)
+        self.timeline_filters = [{"name": n, "label": label, "count": str(counts.get(n, 0))}
+                                 for n, label in story_timeline.FILTERS]
+        self._show_timeline()
+        people = {email: u.name for email, u in config.users.items() if u.name}
+        self.oncall = cockpit.oncall_rows(oncall, people, tz)
+        self.related = cockpit.related_rows(related, tz)
+        depends_on = {name: list(s.depends_on) for name, s in config.services.items()}
+        up, down = cockpit.affected(detail.item.service, depends_on)
+        self.upstream, self.downstream = cockpit.affected_rows(up), cockpit.affected_rows(down)
         offered = self._show_runs(runs_of(detail.timeline), detail.item.team,
                                   detail.item.service, config, self._remembered_actor())
         service = config.services.get(detail.item.service)
@@ -123,6 +137,34 @@ class IncidentState(ActionsMixin, RunbookFormMixin, IncidentPostmortemsMixin, Li
                 self.runbooks.append({"title": ref.runbook, "url": "", "kind": "automated",
                                       "runnable": "yes" if ref.runbook in offered else ""})
         self._show_postmortems(detail.item.team)
+
+    def _clear(self) -> None:
+        self.found = False
+        self.incident, self.alerts, self.timeline, self.runbooks = {}, [], [], []
+        self._timeline_all, self.timeline_filters = [], []
+        self.oncall, self.related, self.upstream, self.downstream = [], [], [], []
+        self.changes = []
+        self.runbook_runs, self.can_run_runbooks = [], False
+        self.roles = []
+
+    @staticmethod
+    def _note_safe(row: dict[str, Any]) -> dict[str, Any]:
+        """A note's Markdown as `sanitize.markdown` lets it through, nothing else raw."""
+        if row["note"]:
+            row["note"] = sanitize.markdown(row["note"])
+        return row
+
+    def _show_timeline(self) -> None:
+        chosen = self.timeline_filter
+        self.timeline = (self._timeline_all if chosen == story_timeline.ALL
+                         else [r for r in self._timeline_all if r["category"] == chosen])
+
+    @rx.event
+    def set_timeline_filter(self, name: str) -> None:
+        """Show one kind of entry (pages, people's actions, automation, alerts) or all."""
+        known = {n for n, _label in story_timeline.FILTERS}
+        self.timeline_filter = name if name in known else story_timeline.ALL
+        self._show_timeline()
 
     def _after_change(self) -> None:
         self._refresh()
@@ -200,6 +242,7 @@ class IncidentState(ActionsMixin, RunbookFormMixin, IncidentPostmortemsMixin, Li
             return guard
         self.incident_id = self._route_id()
         self.dialog, self.role_dialog = "", ""
+        self.timeline_filter = story_timeline.ALL  # each incident opens on its whole story
         self._refresh()
         self._start_live()
         return [
@@ -213,14 +256,15 @@ class IncidentState(ActionsMixin, RunbookFormMixin, IncidentPostmortemsMixin, Li
 
 
 class _Story:
-    """The incident's story as the page shows it: the timeline and the role holders."""
+    """The incident with its alerts and events, and the role holders."""
 
-    def __init__(self, story: queries.IncidentStory, holders: dict[str, roles.Holder]) -> None:
-        self.detail, self.timeline, self.holders = story.detail, story.timeline, holders
+    def __init__(self, detail: incident_queries.IncidentDetail,
+                 holders: dict[str, roles.Holder]) -> None:
+        self.detail, self.holders = detail, holders
 
     @classmethod
     def read(cls, session: Session, incident_id: int) -> _Story | None:
-        story = queries.incident_story(session, incident_id)
-        if story is None:
+        detail = incident_queries.incident_detail(session, incident_id)
+        if detail is None:
             return None
-        return cls(story, roles.holders(session, incident_id))
+        return cls(detail, roles.holders(session, incident_id))
