@@ -156,7 +156,8 @@ def incident_page() -> rx.Component:
                 ),
                 rx.text(
                     "Service ",
-                    rx.link(item["service"], href="/services"),
+                    rx.link(item["service"], href="/services/" + item["service"]),
+                    " (", rx.link("blast radius", href="/services?incident=" + item["id"]), ")",
                     " · team ",
                     item["team"],
                     " · policy ",
