@@ -133,7 +133,7 @@ def _node_attrs(name: str, team: str, status: str, focus: frozenset[str] | None
         "id": f"svc-{name}",
         "class": " ".join(classes),
         "label": f"{name}\n{style.words}",
-        "tooltip": f"{name}: {words}{owner}",
+        "tooltip": f"{name} {words}{owner}",  # begins with the label, as it reads
         "fillcolor": shown.fill,
         "fontcolor": shown.font,
         "color": "#1f2328" if inside else "#8c939d",

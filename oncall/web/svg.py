@@ -89,8 +89,10 @@ def _emit(el: ET.Element, out: list[str]) -> None:
         out.append(html.escape(el.text, quote=False))
     for child in el:
         _emit(child, out)
-        if child.tail and child.tail.strip():
-            out.append(html.escape(child.tail, quote=False))
+        # a line break between elements, as dot writes it: the text of a node's lines
+        # reads as words ("catalog-api P1 incident open"), not run together
+        out.append(html.escape(child.tail, quote=False) if child.tail and child.tail.strip()
+                   else "\n")
     out.append(f"</{name}>")
 
 

@@ -70,7 +70,7 @@ def test_every_service_is_a_node_and_a_node_opens_its_service(
     assert "status-P1" in shown["kubernetes-prod"]
     # colour is never the only cue: the status is written in the node and the link's name
     k8s = page.locator("#svc-kubernetes-prod")
-    assert "P1 incident open" in k8s.inner_text()
+    assert "P1 incident open" in (k8s.text_content() or "")
     assert "P1 incident open" in (k8s.locator("a").get_attribute("aria-label") or "")
     legend = page.locator("#graph-legend").inner_text()
     assert "P1 incident open" in legend and "healthy" in legend

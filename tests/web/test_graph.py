@@ -26,7 +26,7 @@ style="rounded,filled"
 \t\tdb [label="db
 acknowledged" URL="/services/db" class="service status-acknowledged" color="#1f2328" \
 fillcolor="#1d4ed8" fontcolor="#ffffff" id="svc-db" penwidth=1 style="filled,rounded" \
-tooltip="db: acknowledged, team infra"]
+tooltip="db acknowledged, team infra"]
 \t}
 \tsubgraph cluster_team_shop {
 \t\tcolor="#8c939d" fillcolor="#f8f9fa" fontcolor="#1f2328" \
@@ -35,16 +35,16 @@ style="rounded,filled"
 \t\tapi [label="api
 P2 incident open" URL="/services/api" class="service status-P2" color="#1f2328" \
 fillcolor="#c2410c" fontcolor="#ffffff" id="svc-api" penwidth=1 style="filled,rounded" \
-tooltip="api: P2 incident open, team shop"]
+tooltip="api P2 incident open, team shop"]
 \t\tweb [label="web
 healthy" URL="/services/web" class="service status-healthy" color="#1f2328" \
 fillcolor="#dcfce7" fontcolor="#14532d" id="svc-web" penwidth=1 style="filled,rounded" \
-tooltip="web: healthy, team shop"]
+tooltip="web healthy, team shop"]
 \t}
 \tghost [label="ghost
 not in the config" class="service status-unknown" color="#1f2328" fillcolor="#ffffff" \
 fontcolor="#4b5563" id="svc-ghost" penwidth=1 style="filled,rounded" \
-tooltip="ghost: not in the config"]
+tooltip="ghost not in the config"]
 \tapi -> db [color="#4b5563" penwidth=1]
 \tapi -> ghost [color="#4b5563" penwidth=1]
 \tweb -> api [color="#4b5563" penwidth=1]

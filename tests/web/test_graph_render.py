@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import shutil
 import subprocess
 import time
@@ -43,7 +44,9 @@ def test_one_node_per_service_linking_to_its_page() -> None:
     for name in ("web", "api", "db"):
         assert f'href="/services/{name}"' in markup
     assert 'href="/services/ghost"' not in markup  # not a service: no page to open
-    assert 'aria-label="api: P2 incident open, team shop"' in markup
+    assert 'aria-label="api P2 incident open, team shop"' in markup
+    # the link's name begins with its visible text, the label's lines apart as words
+    assert re.search(r">api</text>\s+<text[^>]*>P2 incident open</text>", markup)
     assert markup.count('class="edge"') == 3
     assert "xlink" not in markup and "<!--" not in markup and "<?xml" not in markup
     assert drawn.width_pt > 0 and drawn.height_pt > 0

@@ -39,8 +39,12 @@ def _controls() -> rx.Component:
     return rx.flex(
         rx.flex(
             rx.text("Team", as_="label", html_for="graph-team", size="2"),
-            rx.select(S.teams, value=S.team_filter, on_change=S.set_team_filter,
-                      id="graph-team", aria_label="Show the services of a team"),
+            rx.select.root(
+                rx.select.trigger(id="graph-team", aria_label="Team"),
+                rx.select.content(rx.foreach(S.teams, lambda t: rx.select.item(t, value=t))),
+                value=S.team_filter,
+                on_change=S.set_team_filter,
+            ),
             spacing="2",
             align="center",
         ),

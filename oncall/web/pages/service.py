@@ -23,7 +23,8 @@ def _deps(title: str, nodes: Any, id_: str) -> rx.Component:
                     lambda n: rx.el.li(
                         rx.text(
                             "└ ",
-                            rx.cond(n["href"] != "", rx.link(n["name"], href=n["href"]),
+                            rx.cond(n["href"] != "",
+                                    rx.link(n["name"], href=n["href"], underline="always"),
                                     rx.text.span(n["name"])),
                             rx.text.span(" · ", n["status"], color="gray"),
                             size="2",
@@ -53,10 +54,11 @@ def _incidents(title: str, rows: Any, id_: str, empty: str) -> rx.Component:
                     lambda i: rx.flex(
                         status_badge(i["status"]),
                         rx.badge(i["priority"], variant="outline", size="2"),
-                        rx.link("#", i["id"], " ", i["title"], href=i["href"]),
+                        rx.link("#", i["id"], " ", i["title"], href=i["href"], underline="always"),
                         rx.text(i["at"], size="1", color="gray"),
                         rx.cond(i["status"] != "resolved",
-                                rx.link("blast radius", href=i["blast"], size="1")),
+                                rx.link("blast radius", href=i["blast"], size="1",
+                                        underline="always")),
                         spacing="2",
                         align="center",
                         wrap="wrap",

@@ -71,7 +71,7 @@ def _card(c: Any) -> rx.Component:
         rx.vstack(
             rx.flex(
                 status_badge(c["status"]),
-                rx.heading(rx.link(c["name"], href="/services/" + c["name"]), size="3"),
+                rx.heading(rx.link(c["name"], href="/services/" + c["name"].to(str)), size="3"),
                 rx.text(c["open"], " open", size="2", color="gray"),
                 spacing="2",
                 align="center",
