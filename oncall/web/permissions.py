@@ -164,6 +164,9 @@ HANDLERS: Mapping[str, Rule] = {
     }),
     **_of("ConfigState", {"apply_tz": R.READ, "load": R.READ, "set_kind_filter": R.READ}),
     **_of("ServicesState", {"load": R.READ, "select": R.READ}),
+    **_of("ServicesState", {"draw": R.READ, "set_team_filter": R.READ, "zoom_in": R.READ,
+                            "zoom_out": R.READ, "zoom_reset": R.READ}),
+    **_of("ServiceState", {"apply_tz": R.READ, "load": R.READ}),
     **_of("StatusPagesState", {
         **_LIVE,
         "apply_tz": R.READ,

@@ -115,7 +115,9 @@ def _head(item: Any) -> rx.Component:
         ),
         rx.text(
             "Service ",
-            rx.link(item["service"], href="/services", underline="always"),
+            rx.link(item["service"], href="/services/" + item["service"], underline="always"),
+            " (", rx.link("blast radius", href="/services?incident=" + item["id"],
+                          underline="always"), ")",
             " · team ",
             item["team"],
             " · policy ",

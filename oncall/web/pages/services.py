@@ -9,6 +9,7 @@ from typing import Any
 import reflex as rx
 
 from oncall.web.components import changes
+from oncall.web.components.graph import dependency_graph
 from oncall.web.components.layout import page, status_badge
 from oncall.web.state.services import ConfigState, ServicesState
 
@@ -70,7 +71,7 @@ def _card(c: Any) -> rx.Component:
         rx.vstack(
             rx.flex(
                 status_badge(c["status"]),
-                rx.heading(c["name"], size="3"),
+                rx.heading(rx.link(c["name"], href="/services/" + c["name"].to(str)), size="3"),
                 rx.text(c["open"], " open", size="2", color="gray"),
                 spacing="2",
                 align="center",
@@ -116,6 +117,7 @@ def _card(c: Any) -> rx.Component:
 
 def services_page() -> rx.Component:
     return page(
+        dependency_graph(),
         rx.vstack(rx.foreach(ServicesState.cards, _card), spacing="3", width="100%"),
         title="Services",
     )

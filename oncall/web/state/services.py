@@ -15,8 +15,9 @@ from oncall.core.heartbeats import State
 from oncall.core.heartbeats import status as heartbeat_status
 from oncall.store import heartbeats as heartbeat_store
 from oncall.store.ratelimit import Limiter
-from oncall.web import catalog, context, format, queries
+from oncall.web import catalog, context, format, graph, queries, service_view
 from oncall.web.components import changes
+from oncall.web.graph_render import GraphUnavailable, render_async
 from oncall.web.state.session import SessionState
 
 log = logging.getLogger(__name__)
@@ -62,9 +63,77 @@ def rate_limited_rows(config: ConfigSet, limiter: Limiter) -> dict[str, list[dic
     return out
 
 
+ZOOM_STEPS = (25, 50, 75, 100, 150, 200, 300, 400)
+"""The graph's scales, in percent of the size dot laid it out at."""
+WIDE = 40
+"""Above this many services the graph runs left to right: a long page to scroll down, not a
+strip many screens wide."""
+
+
+def parse_incident_id(raw: object) -> int | None:
+    """`?incident=` as an incident id, or None when it is not one."""
+    text = str(raw or "").strip().lstrip("#")
+    return int(text) if text.isdigit() and len(text) < 12 else None
+
+
+def next_zoom(current: int, step: int) -> int:
+    """The zoom one step in (`step` 1) or out (-1) from `current`, within `ZOOM_STEPS`."""
+    if step > 0:
+        return next((z for z in ZOOM_STEPS if z > current), ZOOM_STEPS[-1])
+    return next((z for z in reversed(ZOOM_STEPS) if z < current), ZOOM_STEPS[0])
+
+
 class ServicesState(SessionState):
     cards: list[dict[str, Any]] = []  # noqa: RUF012
     selected: str = ""
+    graph_svg: str = ""
+    """The drawing, sanitised (`oncall.web.svg`), inserted as markup."""
+    graph_error: str = ""
+    graph_width: float = 0.0
+    graph_count: int = 0
+    zoom: int = 100
+    teams: list[str] = []  # noqa: RUF012
+    team_filter: str = "all"
+    legend: list[dict[str, str]] = []  # noqa: RUF012
+    focus_text: str = ""
+    focus_services: list[str] = []  # noqa: RUF012
+    focus_error: str = ""
+    _dot: str = ""
+
+    @rx.var
+    def svg_width(self) -> str:
+        return f"{self.graph_width * self.zoom / 100:.1f}pt"
+
+    def _graph_source(self) -> None:
+        """The DOT of the graph as the page asks for it: team filter, an incident's blast
+        radius from `?incident=`; drawn by `draw`."""
+        wanted = parse_incident_id(self.router.page.params.get("incident"))
+        raw = self.router.page.params.get("incident")
+        with context.read_session() as session:
+            config = context.config(session)
+            found = service_view.graph_services(session, config)
+            focus = service_view.incident_focus(session, wanted) if wanted else None
+        self.teams = ["all", *sorted({s.team for s in found})]
+        if self.team_filter not in self.teams:
+            self.team_filter = "all"
+        radius: frozenset[str] | None = None
+        self.focus_text, self.focus_services, self.focus_error = "", [], ""
+        if focus is not None:
+            radius = graph.blast_radius(found, focus.service)
+            self.focus_text = (f"Blast radius of incident #{focus.incident_id} "
+                               f"({focus.status}) on {focus.service}: {focus.title}")
+            self.focus_services = sorted(radius)
+        elif raw:
+            self.focus_error = f"No incident {str(raw)[:40]!r}: showing the whole graph."
+        team = None if self.team_filter == "all" else self.team_filter
+        shown = [s for s in found if team is None or s.team == team]
+        self.graph_count = len(shown)
+        self.legend = [
+            {"status": e.status, "fill": e.fill, "font": e.font, "words": e.words}
+            for e in graph.legend()
+        ]
+        self._dot = graph.dot_source(found, team=team, focus=radius,
+                                     rankdir="LR" if len(shown) > WIDE else "TB")
 
     def _refresh(self) -> None:
         with context.read_session() as session:
@@ -97,6 +166,7 @@ class ServicesState(SessionState):
             }
             for c in cards
         ]
+        self._graph_source()
 
     @rx.event
     def load(self) -> Any:
@@ -104,11 +174,42 @@ class ServicesState(SessionState):
         if guard is not None:
             return guard
         self._refresh()
-        return None
+        return ServicesState.draw if self._dot else None
 
     @rx.event
     def select(self, name: str) -> None:
         self.selected = "" if self.selected == name else name
+
+    @rx.event
+    async def draw(self) -> None:
+        """Lay the graph out (`dot`, in a thread; cached by its source)."""
+        if not self._dot:
+            return
+        label = f"Dependency graph of {self.graph_count} services"
+        try:
+            drawn = await render_async(self._dot, label)
+        except GraphUnavailable as exc:
+            self.graph_svg, self.graph_width, self.graph_error = "", 0.0, str(exc)
+            return
+        self.graph_svg, self.graph_width, self.graph_error = drawn.markup, drawn.width_pt, ""
+
+    @rx.event
+    def set_team_filter(self, team: str) -> Any:
+        self.team_filter = team if team in self.teams else "all"
+        self._graph_source()
+        return ServicesState.draw
+
+    @rx.event
+    def zoom_in(self) -> None:
+        self.zoom = next_zoom(self.zoom, 1)
+
+    @rx.event
+    def zoom_out(self) -> None:
+        self.zoom = next_zoom(self.zoom, -1)
+
+    @rx.event
+    def zoom_reset(self) -> None:
+        self.zoom = 100
 
 
 class ConfigState(SessionState):
