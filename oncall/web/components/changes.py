@@ -35,7 +35,7 @@ def _change(c: Any) -> rx.Component:
         rx.text(rx.text.strong(c["summary"]), size="2"),
         rx.text(c["at"], " · ", c["integration"],
                 rx.cond(c["source"] != "", rx.text.span(" · ", c["source"])),
-                size="1", color="gray"),
+                size="1", color_scheme="gray"),
         rx.flex(rx.foreach(c["links"].to(list[dict[str, str]]), _link), spacing="2",
                 wrap="wrap"),
         border_left="3px solid var(--gray-8)",
@@ -47,7 +47,7 @@ def _change(c: Any) -> rx.Component:
 
 def listing(changes: Any, empty: str = "") -> rx.Component:
     """The change rows of `rows`; `empty` is shown when there are none ("" shows nothing)."""
-    fallback = rx.text(empty, size="2", color="gray") if empty else rx.fragment()
+    fallback = rx.text(empty, size="2", color_scheme="gray") if empty else rx.fragment()
     return rx.cond(
         changes.length() > 0,
         rx.vstack(rx.foreach(changes, _change), spacing="2", width="100%",

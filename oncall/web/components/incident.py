@@ -8,7 +8,7 @@ from typing import Any
 
 import reflex as rx
 
-from oncall.web.components.layout import status_badge
+from oncall.web.components.layout import FOCUS_RING, status_badge
 from oncall.web.state.incidents import PRIORITY_CHOICES
 
 
@@ -62,25 +62,32 @@ def actions(state: Any, item: Any, can_respond: rx.Var[bool]) -> rx.Component:
                 PRIORITY_CHOICES,
                 value=item["priority"],
                 placeholder="Priority",
+                aria_label="Priority of incident #" + iid.to(str),
                 on_change=lambda p: state.change_priority(iid, p),
                 size="3",
             ),
             spacing="2",
             wrap="wrap",
         ),
-        rx.text("Observers can follow incidents but not act on them.", size="1", color="gray"),
+        rx.text("Observers can follow incidents but not act on them.", size="1",
+                color_scheme="gray"),
     )
 
 
-def card(state: Any, item: Any, can_respond: rx.Var[bool]) -> rx.Component:
+def card(state: Any, item: Any, can_respond: rx.Var[bool],
+         select: rx.Component | None = None) -> rx.Component:
+    """`select` (the dashboard's checkbox) leads the title row; the card itself can take focus
+    from a script (tabindex -1), for the dashboard's keyboard shortcuts."""
     return rx.card(
         rx.vstack(
             rx.flex(
+                *([select] if select is not None else []),
                 status_badge(item["status"]),
                 rx.cond(item["priority"] != "", rx.badge(item["priority"], variant="outline")),
                 rx.link(
                     rx.text("#", item["id"], " ", item["title"], weight="bold"),
                     href=f"/incidents/{item['id']}",
+                    class_name="incident-link",
                 ),
                 spacing="2",
                 align="center",
@@ -97,7 +104,7 @@ def card(state: Any, item: Any, can_respond: rx.Var[bool]) -> rx.Component:
                 " ago",
                 rx.cond(item["assignee"] != "", rx.text.span(" · assigned to ", item["assignee"])),
                 size="2",
-                color="gray",
+                color_scheme="gray",
             ),
             actions(state, item, can_respond),
             spacing="2",
@@ -106,6 +113,9 @@ def card(state: Any, item: Any, can_respond: rx.Var[bool]) -> rx.Component:
         width="100%",
         class_name="incident-card",
         data_status=item["status"],
+        data_id=item["id"],
+        custom_attrs={"tabIndex": "-1"},
+        _focus=FOCUS_RING,
     )
 
 
@@ -131,6 +141,7 @@ def dialog(state: Any, users: rx.Var[list[str]]) -> rx.Component:
                     value=state.dialog_text,
                     on_change=state.set_dialog_text,
                     placeholder="Choose a person",
+                    aria_label="Person to assign",
                     width="100%",
                 ),
                 rx.text_area(
@@ -143,6 +154,7 @@ def dialog(state: Any, users: rx.Var[list[str]]) -> rx.Component:
                     ),
                     rows="5",
                     width="100%",
+                    aria_label=rx.cond(state.dialog == "resolve", "Resolution note", "Note"),
                     id="dialog-text",
                 ),
             ),

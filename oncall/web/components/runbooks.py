@@ -40,7 +40,7 @@ def listing(S: Any) -> rx.Component:
                 ),
             ),
         ),
-        rx.text("No runbooks for this service.", color="gray", size="2"),
+        rx.text("No runbooks for this service.", color_scheme="gray", size="2"),
     )
 
 
@@ -66,7 +66,7 @@ def _field(S: Any, f: Any) -> rx.Component:
     name = f["name"]
     return rx.vstack(
         rx.text(rx.text.strong(f["label"]), rx.cond(f["required"] != "", " *", ""), size="2"),
-        rx.cond(f["description"] != "", rx.text(f["description"], size="1", color="gray")),
+        rx.cond(f["description"] != "", rx.text(f["description"], size="1", color_scheme="gray")),
         _input(S, f),
         rx.cond(
             S.runbook_errors.contains(name),
@@ -90,7 +90,8 @@ def form(S: Any) -> rx.Component:
             rx.vstack(
                 rx.foreach(S.runbook_fields, lambda f: _field(S, f)),
                 rx.cond(S.runbook_fields.length() == 0,
-                        rx.text("This runbook takes no parameters.", size="2", color="gray")),
+                        rx.text("This runbook takes no parameters.", size="2",
+                                color_scheme="gray")),
                 rx.cond(S.runbook_problem != "",
                         rx.callout(S.runbook_problem, color_scheme="red", size="1",
                                    id="runbook-problem")),
@@ -127,16 +128,16 @@ def runs(S: Any) -> rx.Component:
                         rx.code(r["runbook"]),
                         rx.cond(r["http"] != "", rx.text("HTTP ", r["http"], size="2")),
                         rx.cond(r["attempt"] != "",
-                                rx.text("attempt ", r["attempt"], size="2", color="gray")),
+                                rx.text("attempt ", r["attempt"], size="2", color_scheme="gray")),
                         rx.cond(r["duration"] != "",
-                                rx.text(r["duration"], size="2", color="gray")),
+                                rx.text(r["duration"], size="2", color_scheme="gray")),
                         spacing="2",
                         align="center",
                         wrap="wrap",
                     ),
                     rx.text(r["at"], " · ", r["by"],
                             rx.cond(r["params"] != "", rx.text.span(" · ", r["params"])),
-                            size="1", color="gray"),
+                            size="1", color_scheme="gray"),
                     rx.cond(r["detail"] != "",
                             rx.code_block(r["detail"], language="log", wrap_long_lines=True,
                                           class_name="runbook-result")),

@@ -18,7 +18,7 @@ COLUMNS = [("Channel", "channel"), ("Provider", "provider"), ("Calls", "attempts
 
 def _figure(label: str, value: Any, element_id: str) -> rx.Component:
     return rx.card(
-        rx.vstack(rx.text(label, size="1", color="gray"), rx.heading(value, size="5"),
+        rx.vstack(rx.text(label, size="1", color_scheme="gray"), rx.heading(value, size="5"),
                   spacing="1"),
         min_width="9em", id=element_id,
     )
@@ -47,7 +47,7 @@ def delivery_page() -> rx.Component:
     return page(
         rx.flex(
             rx.select(S.windows, value=S.window, on_change=S.set_window, id="delivery-window"),
-            rx.text(S.period_text, size="2", color="gray"),
+            rx.text(S.period_text, size="2", color_scheme="gray"),
             spacing="3", align="center", wrap="wrap", width="100%",
         ),
         rx.flex(
@@ -63,11 +63,11 @@ def delivery_page() -> rx.Component:
         rx.cond(
             S.rows.length() > 0,
             _table(),
-            rx.text("No provider was called in this window.", size="2", color="gray",
+            rx.text("No provider was called in this window.", size="2", color_scheme="gray",
                     id="delivery-empty"),
         ),
         rx.text("Retries count every call after a notification's first: retries after a "
                 "failure and failovers to the next provider. Durations are of the provider "
-                "call itself.", size="1", color="gray"),
+                "call itself.", size="1", color_scheme="gray"),
         title="Delivery health",
     )

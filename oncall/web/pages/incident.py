@@ -21,7 +21,7 @@ def _timeline() -> rx.Component:
         rx.foreach(
             S.timeline,
             lambda t: rx.box(
-                rx.text(t["at"], " · ", t["actor"], size="1", color="gray"),
+                rx.text(t["at"], " · ", t["actor"], size="1", color_scheme="gray"),
                 rx.cond(
                     t["is_note"] != "",
                     rx.box(text.markdown(t["text"]), class_name="timeline-note"),
@@ -54,12 +54,12 @@ def _alerts() -> rx.Component:
                     " · ",
                     a["received"],
                     size="1",
-                    color="gray",
+                    color_scheme="gray",
                 ),
                 rx.cond(
                     a["source_url"] != "",
                     rx.link(a["source"], href=a["source_url"], size="1", is_external=True),
-                    rx.cond(a["source"] != "", rx.text(a["source"], size="1", color="gray")),
+                    rx.cond(a["source"] != "", rx.text(a["source"], size="1", color_scheme="gray")),
                 ),
                 width="100%",
             ),
@@ -79,7 +79,7 @@ def _roles() -> rx.Component:
                 rx.text(
                     r["label"], ": ",
                     rx.cond(r["user"] != "", rx.text.strong(r["name"]),
-                            rx.text.span("nobody", color="gray")),
+                            rx.text.span("nobody", color_scheme="gray")),
                     size="2",
                     id="role-" + r["role"],
                 ),
@@ -167,7 +167,7 @@ def incident_page() -> rx.Component:
                         item["assignee"] != "", rx.text.span(" · assigned to ", item["assignee"])
                     ),
                     size="2",
-                    color="gray",
+                    color_scheme="gray",
                 ),
                 _roles(),
                 rx.flex(incident.actions(S, item, S.can_act), _escalate(item), spacing="2",
@@ -197,7 +197,7 @@ def incident_page() -> rx.Component:
                 spacing="3",
                 width="100%",
             ),
-            rx.text("No such incident.", color="gray"),
+            rx.text("No such incident.", color_scheme="gray"),
         ),
         incident.dialog(S, S.reassign_choices),
         _role_dialog(),

@@ -85,7 +85,8 @@ def _postmortem_list() -> rx.Component:
                 rx.table.body(rx.foreach(L.rows, _row)),
                 width="100%",
             ), overflow_x="auto", width="100%"),
-            rx.text("No postmortems here yet: open one from an incident's page.", color="gray"),
+            rx.text("No postmortems here yet: open one from an incident's page.",
+                    color_scheme="gray"),
         ),
         spacing="3", width="100%",
     )
@@ -134,7 +135,7 @@ def _action_items() -> rx.Component:
                 rx.table.body(rx.foreach(L.items, _open_item)),
                 width="100%",
             ), overflow_x="auto", width="100%"),
-            rx.text("No open action items.", color="gray"),
+            rx.text("No open action items.", color_scheme="gray"),
         ),
         spacing="3", width="100%",
     )
@@ -195,11 +196,11 @@ def _conflict() -> rx.Component:
 
 def _fields() -> rx.Component:
     return rx.grid(
-        rx.vstack(rx.text("Title", size="1", color="gray"),
+        rx.vstack(rx.text("Title", size="1", color_scheme="gray"),
                   _typed("title", id="pm-title", width="100%"), spacing="1",
                   grid_column="1 / -1"),
         rx.vstack(
-            rx.text("Status", size="1", color="gray"),
+            rx.text("Status", size="1", color_scheme="gray"),
             rx.cond(
                 S.can_edit,
                 _labelled_select(S.draft["status"],
@@ -209,7 +210,7 @@ def _fields() -> rx.Component:
             ),
             spacing="1"),
         rx.vstack(
-            rx.text("Severity", size="1", color="gray"),
+            rx.text("Severity", size="1", color_scheme="gray"),
             rx.cond(
                 S.can_edit,
                 rx.select.root(
@@ -223,7 +224,7 @@ def _fields() -> rx.Component:
                 rx.text(S.draft["severity"]),
             ),
             spacing="1"),
-        rx.vstack(rx.text("Owner", size="1", color="gray"),
+        rx.vstack(rx.text("Owner", size="1", color_scheme="gray"),
                   _typed("owner", on_blur=True, id="pm-owner", placeholder="owner's email",
                          width="100%"),
                   spacing="1"),
@@ -238,7 +239,7 @@ def _incidents() -> rx.Component:
         rx.foreach(S.incidents, lambda i: rx.flex(
             rx.link("#", i["id"], " ", i["title"], href="/incidents/" + i["id"]),
             rx.text(i["service"], " · ", i["team"], " · ", i["status"], size="1",
-                    color="gray"),
+                    color_scheme="gray"),
             rx.cond(S.can_edit & (S.incidents.length() > 1),
                     rx.button("Remove", size="1", variant="ghost",
                               on_click=S.unlink_incident(i["id"]))),
@@ -259,7 +260,7 @@ def _figures() -> rx.Component:
         rx.table.root(rx.table.body(rx.foreach(S.figures, lambda f: rx.table.row(
             rx.table.row_header_cell(f["name"]),
             rx.table.cell(rx.text(rx.text.strong(f["value"]), " ",
-                                  rx.text.span(f["detail"], color="gray", size="1"))),
+                                  rx.text.span(f["detail"], color_scheme="gray", size="1"))),
         ))), size="1", width="100%", id="pm-figures"),
         spacing="2", width="100%",
     )
@@ -308,8 +309,8 @@ def _item_form(values: Any, set_field: Any, submit: Any, label: str,
 def _item(i: Any) -> rx.Component:
     shown = rx.flex(
         rx.text(i["title"], weight="medium", class_name="item-text"),
-        rx.text(rx.cond(i["owner"] != "", i["owner"], "no owner"), size="1", color="gray"),
-        rx.cond(i["due"] != "", rx.text("due ", i["due"], size="1", color="gray")),
+        rx.text(rx.cond(i["owner"] != "", i["owner"], "no owner"), size="1", color_scheme="gray"),
+        rx.cond(i["due"] != "", rx.text("due ", i["due"], size="1", color_scheme="gray")),
         rx.cond(i["overdue"] != "", rx.badge("overdue", color_scheme="red")),
         rx.cond(i["safe_url"] != "", rx.link("ticket", href=i["safe_url"], is_external=True,
                                              size="1")),
@@ -341,7 +342,7 @@ def _items() -> rx.Component:
     return rx.vstack(
         rx.heading("Action items", size="4"),
         rx.cond(S.items.length() > 0, rx.foreach(S.items, _item),
-                rx.text("None yet.", color="gray")),
+                rx.text("None yet.", color_scheme="gray")),
         rx.cond(S.can_edit, _item_form(S.item_form, S.set_item_field, S.add_item, "Add")),
         spacing="2", width="100%", id="pm-items",
     )
@@ -352,7 +353,7 @@ def _entry(e: Any) -> rx.Component:
         rx.flex(
             rx.checkbox(checked=e["kept"] != "", disabled=~S.can_edit,
                         on_change=lambda c: S.set_kept(e["key"], c), class_name="entry-kept"),
-            rx.text(e["at"], size="1", color="gray", white_space="nowrap"),
+            rx.text(e["at"], size="1", color_scheme="gray", white_space="nowrap"),
             rx.cond(e["incident"] != "", rx.badge(e["incident"], variant="outline", size="1")),
             spacing="2", align="center",
         ),
@@ -378,7 +379,7 @@ def _timeline() -> rx.Component:
         rx.flex(
             rx.heading("Timeline", size="4"),
             rx.spacer(),
-            rx.text(S.kept_count, " of ", S.entry_count, " kept", size="1", color="gray"),
+            rx.text(S.kept_count, " of ", S.entry_count, " kept", size="1", color_scheme="gray"),
             rx.switch(checked=S.kept_only, on_change=S.set_kept_only, id="kept-only"),
             rx.text("only kept", size="1"),
             spacing="2", align="center", width="100%",
@@ -394,7 +395,7 @@ def _header() -> rx.Component:
         rx.heading(S.draft["title"], size="5", id="pm-heading"),
         rx.cond(S.live, rx.badge("live", color_scheme="green")),
         rx.spacer(),
-        rx.text(S.saved_text, size="1", color="gray", id="pm-saved"),
+        rx.text(S.saved_text, size="1", color_scheme="gray", id="pm-saved"),
         rx.button("Download Markdown", size="1", variant="soft", on_click=S.download_markdown,
                   id="pm-download"),
         rx.link("Printable page", href=S.meta["print_url"], is_external=True, size="2",
@@ -413,7 +414,7 @@ def postmortem_page() -> rx.Component:
                         S.meta["created"], " · last change by ", S.meta["updated_by"], " ",
                         S.meta["updated"],
                         rx.cond(S.can_edit, "", " · read-only for you"),
-                        size="1", color="gray"),
+                        size="1", color_scheme="gray"),
                 _conflict(),
                 rx.grid(
                     rx.vstack(_fields(), _incidents(), _figures(), _body(), _items(),
@@ -425,7 +426,7 @@ def postmortem_page() -> rx.Component:
                 spacing="3", width="100%",
             ),
             rx.text("No such postmortem: it is not there, or not one you may read.",
-                    color="gray", id="pm-not-found"),
+                    color_scheme="gray", id="pm-not-found"),
         ),
         title="Postmortem",
     )

@@ -21,7 +21,7 @@ def _contact(c: Any) -> rx.Component:
         rx.flex(
             rx.badge(c["type"]),
             rx.text(c["address"], weight="medium"),
-            rx.text(c["label"], color="gray"),
+            rx.text(c["label"], color_scheme="gray"),
             rx.badge(
                 c["verified"],
                 color_scheme=rx.cond(c["verified"] == "verified", "green", "amber"),
@@ -122,7 +122,7 @@ def _urgency_rules(urgency: str, found: Any) -> rx.Component:
         rx.cond(
             found.length() > 0,
             rx.vstack(rx.foreach(found, _rule), spacing="2"),
-            rx.text("The defaults.", color="gray", size="2"),
+            rx.text("The defaults.", color_scheme="gray", size="2"),
         ),
         spacing="2",
         id=f"rules-{urgency}",
@@ -164,7 +164,7 @@ def _preview(urgency: str, found: Any) -> rx.Component:
                 e["channel"],
                 " to ",
                 e["address"],
-                rx.cond(e["default"] != "", rx.text.span(" (default)", color="gray")),
+                rx.cond(e["default"] != "", rx.text.span(" (default)", color_scheme="gray")),
                 size="2",
                 class_name="preview-step",
             ),
@@ -181,7 +181,7 @@ def profile_page() -> rx.Component:
         rx.cond(
             S.contacts.length() > 0,
             rx.vstack(rx.foreach(S.contacts, _contact), width="100%"),
-            rx.text("No contact methods yet.", color="gray", size="2"),
+            rx.text("No contact methods yet.", color_scheme="gray", size="2"),
         ),
         rx.flex(
             rx.select(ADDABLE, value=S.new_kind, on_change=S.set_new_kind),
@@ -200,7 +200,7 @@ def profile_page() -> rx.Component:
         rx.text(
             "When a page arrives, after how many minutes each contact method is used. "
             "Without rules of your own for an urgency, the defaults apply.",
-            color="gray",
+            color_scheme="gray",
             size="2",
         ),
         rx.flex(

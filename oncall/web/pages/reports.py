@@ -15,21 +15,21 @@ from oncall.web.state.reports import ReportsState as S
 
 def _pickers() -> rx.Component:
     return rx.flex(
-        rx.vstack(rx.text("Team", size="1", color="gray"),
+        rx.vstack(rx.text("Team", size="1", color_scheme="gray"),
                   rx.select(S.teams, value=S.team, on_change=S.set_team, id="report-team")),
-        rx.vstack(rx.text("Service", size="1", color="gray"),
+        rx.vstack(rx.text("Service", size="1", color_scheme="gray"),
                   rx.select(S.services, value=S.service, on_change=S.set_service,
                             id="report-service")),
-        rx.vstack(rx.text("Period", size="1", color="gray"),
+        rx.vstack(rx.text("Period", size="1", color_scheme="gray"),
                   rx.select(S.periods, value=S.period, on_change=S.set_period,
                             id="report-period")),
         rx.cond(
             S.period == CUSTOM,
             rx.flex(
-                rx.vstack(rx.text("From", size="1", color="gray"),
+                rx.vstack(rx.text("From", size="1", color_scheme="gray"),
                           rx.input(type="date", value=S.since, on_change=S.set_since,
                                    id="report-since")),
-                rx.vstack(rx.text("To (included)", size="1", color="gray"),
+                rx.vstack(rx.text("To (included)", size="1", color_scheme="gray"),
                           rx.input(type="date", value=S.until, on_change=S.set_until,
                                    id="report-until")),
                 rx.button("Show", on_click=S.apply_dates, id="report-apply"),
@@ -43,9 +43,9 @@ def _pickers() -> rx.Component:
 def _figure(label: str, value: Any, note: Any = "") -> rx.Component:
     return rx.card(
         rx.vstack(
-            rx.text(label, size="1", color="gray"),
+            rx.text(label, size="1", color_scheme="gray"),
             rx.heading(value, size="5"),
-            rx.text(note, size="1", color="gray"),
+            rx.text(note, size="1", color_scheme="gray"),
             spacing="1",
         ),
         min_width="11em",
@@ -107,12 +107,12 @@ def _table(headers: list[str], rows: Any, cells: Any) -> rx.Component:
 def reports_page() -> rx.Component:
     return page(
         _pickers(),
-        rx.text(S.period_text, size="2", color="gray"),
+        rx.text(S.period_text, size="2", color_scheme="gray"),
         _figures(),
         _section("Summary", "summary",
                  rx.text("Night pages are those sent 22:00-08:00 in the person's own time "
                          "zone. Hours on call are from the schedules ", S.figures["schedules"],
-                         ", with overrides made in the app.", size="2", color="gray")),
+                         ", with overrides made in the app.", size="2", color_scheme="gray")),
         _section("Incidents by priority", "priorities",
                  _bar_chart(S.priorities, "priority", [("incidents", "Incidents", "#e5484d")])),
         _section(

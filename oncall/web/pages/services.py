@@ -34,7 +34,7 @@ def _tree(title: str, nodes: Any) -> rx.Component:
                 ),
                 spacing="0",
             ),
-            rx.text("none", size="2", color="gray"),
+            rx.text("none", size="2", color_scheme="gray"),
         ),
         min_width="14em",
     )
@@ -48,7 +48,7 @@ def _heartbeat(h: Any) -> rx.Component:
                                   ("down", "red"), "gray"),
             size="2",
         ),
-        rx.text(h["every"], " ", h["last"], size="1", color="gray"),
+        rx.text(h["every"], " ", h["last"], size="1", color_scheme="gray"),
         spacing="2",
         align="center",
         class_name="heartbeat",
@@ -58,7 +58,7 @@ def _heartbeat(h: Any) -> rx.Component:
 def _limited(row: Any) -> rx.Component:
     return rx.flex(
         rx.badge("integration ", row["integration"], color_scheme="amber", size="2"),
-        rx.text(row["refused"], size="1", color="gray"),
+        rx.text(row["refused"], size="1", color_scheme="gray"),
         spacing="2",
         align="center",
         class_name="rate-limited",
@@ -71,7 +71,7 @@ def _card(c: Any) -> rx.Component:
             rx.flex(
                 status_badge(c["status"]),
                 rx.heading(c["name"], size="3"),
-                rx.text(c["open"], " open", size="2", color="gray"),
+                rx.text(c["open"], " open", size="2", color_scheme="gray"),
                 spacing="2",
                 align="center",
                 wrap="wrap",
@@ -88,7 +88,7 @@ def _card(c: Any) -> rx.Component:
                 " · urgency ",
                 c["urgency"],
                 size="2",
-                color="gray",
+                color_scheme="gray",
             ),
             rx.flex(
                 _tree("Depends on (upstream)", c["upstream"].to(list[dict[str, str]])),
@@ -148,7 +148,7 @@ def config_page() -> rx.Component:
                         " · ",
                         S.run["changes"],
                         size="2",
-                        color="gray",
+                        color_scheme="gray",
                     ),
                     rx.foreach(S.run_errors, lambda e: rx.text(e, color="red", size="2")),
                     rx.cond(
@@ -170,7 +170,7 @@ def config_page() -> rx.Component:
                     ),
                     spacing="1",
                 ),
-                rx.text("The config has never been applied.", color="gray"),
+                rx.text("The config has never been applied.", color_scheme="gray"),
             ),
             width="100%",
         ),

@@ -20,7 +20,7 @@ def _page_card(p: Any) -> rx.Component:
             rx.text(p["description"], size="2"),
             rx.badge(p["visibility"], variant="soft"),
             rx.cond(p["open"] != "0", rx.text(p["open"], " open notice(s)", size="2",
-                                               color="gray")),
+                                               color_scheme="gray")),
             rx.spacer(),
             rx.link("Public view", href=p["url"], size="2", is_external=True),
             spacing="3", align="center", wrap="wrap",
@@ -33,7 +33,7 @@ def status_pages_page() -> rx.Component:
     return page(
         rx.cond(S.pages.length() > 0,
                 rx.vstack(rx.foreach(S.pages, _page_card), spacing="3", width="100%"),
-                rx.text("No status pages in the applied config.", color="gray")),
+                rx.text("No status pages in the applied config.", color_scheme="gray")),
         title="Status pages",
     )
 
@@ -41,13 +41,13 @@ def status_pages_page() -> rx.Component:
 def _component_row(c: Any) -> rx.Component:
     return rx.table.row(
         rx.table.cell(rx.text(c["name"], weight="bold"),
-                      rx.text(c["services"], size="1", color="gray")),
+                      rx.text(c["services"], size="1", color_scheme="gray")),
         rx.table.cell(status_badge(c["tone"]), rx.text(c["text"], size="2")),
         rx.table.cell(
             rx.cond(c["manual"] == "yes",
                     rx.text("set by ", c["manual_by"], " until ", c["manual_until"],
                             " (services: ", c["computed"], ")", size="2"),
-                    rx.text("from its services", size="2", color="gray")),
+                    rx.text("from its services", size="2", color_scheme="gray")),
         ),
         rx.table.cell(c["uptime"]),
         rx.cond(
@@ -71,7 +71,7 @@ def _component_row(c: Any) -> rx.Component:
 
 def _update(u: Any) -> rx.Component:
     return rx.box(
-        rx.text(rx.text.strong(u["status"]), " · ", u["at"], size="2", color="gray"),
+        rx.text(rx.text.strong(u["status"]), " · ", u["at"], size="2", color_scheme="gray"),
         rx.text(u["body"], size="2", white_space="pre-wrap"),
         padding_left="0.75em", border_left="2px solid var(--gray-6)",
     )
@@ -93,7 +93,7 @@ def _notice(n: Any, writable: bool) -> rx.Component:
         rx.vstack(
             rx.flex(rx.badge(n["status"]), rx.heading(n["title"], size="3"),
                     rx.text(n["components"], " · impact ", n["impact"], size="2",
-                            color="gray"),
+                            color_scheme="gray"),
                     spacing="2", align="center", wrap="wrap"),
             rx.foreach(updates, _update),
             rx.cond(S.can_write, form) if writable else rx.fragment(),
@@ -119,7 +119,7 @@ def _new_notice() -> rx.Component:
                 spacing="2", wrap="wrap",
             ),
             rx.text("Everything here is public on a public page: no hostnames, no alert text.",
-                    size="1", color="gray"),
+                    size="1", color_scheme="gray"),
             spacing="2", width="100%",
         ),
         width="100%",
@@ -149,7 +149,7 @@ def status_page_page() -> rx.Component:
                 rx.heading("Current notices", size="4"),
                 rx.cond(S.notices.length() > 0,
                         rx.foreach(S.notices, lambda n: _notice(n, True)),
-                        rx.text("No open notices.", color="gray")),
+                        rx.text("No open notices.", color_scheme="gray")),
                 rx.cond(S.can_write, _new_notice()),
                 rx.cond(S.maintenances.length() > 0, rx.vstack(
                     rx.heading("Maintenance", size="4"),
@@ -164,7 +164,7 @@ def status_page_page() -> rx.Component:
                 )),
                 spacing="3", width="100%",
             ),
-            rx.text("No such status page.", color="gray"),
+            rx.text("No such status page.", color_scheme="gray"),
         ),
         title="Status page",
     )
