@@ -39,7 +39,8 @@ def _table() -> rx.Component:
                 class_name="delivery-row"))),
             width="100%", size="1",
         ),
-        overflow_x="auto", width="100%", id="delivery-table",
+        overflow_x="auto", width="100%", id="delivery-table", tab_index=0, role="region",
+        aria_label="Delivery by channel",
     )
 
 

@@ -163,12 +163,10 @@ def _select(item: Any) -> rx.Component:
 def bulk_bar() -> rx.Component:
     """Select all shown, and act on the selection: each incident is checked as one action."""
     return rx.flex(
-        rx.el.label(
-            rx.checkbox(checked=S.all_shown_selected, on_change=S.toggle_all_shown, size="3",
-                        id="select-all"),
-            rx.text("Select all shown", size="2"),
-            display="flex", align_items="center", gap="0.5em", min_height="44px",
-            cursor="pointer",
+        rx.flex(
+            rx.checkbox("Select all shown", checked=S.all_shown_selected,
+                        on_change=S.toggle_all_shown, size="3", id="select-all"),
+            align="center", min_height="44px",
         ),
         rx.text(S.selected.length(), " selected", size="2", id="selected-count",
                 aria_live="polite"),

@@ -45,7 +45,7 @@ class LoginState(rx.State):
 
 def login_page() -> rx.Component:
     S = LoginState
-    return rx.center(
+    return rx.el.main(rx.center(
         rx.card(
             rx.vstack(
                 rx.heading("oncall", size="7"),
@@ -82,4 +82,4 @@ def login_page() -> rx.Component:
         ),
         padding="2em 1em",
         min_height="80vh",
-    )
+    ), id="main")

@@ -48,6 +48,7 @@ def oncall_page() -> rx.Component:
             ),
             overflow_x="auto",
             width="100%",
+            tab_index=0, role="region", aria_label="Who is on call now",
         ),
         rx.heading("Services: who the first step pages now", size="4"),
         rx.box(
@@ -75,6 +76,7 @@ def oncall_page() -> rx.Component:
             ),
             overflow_x="auto",
             width="100%",
+            tab_index=0, role="region", aria_label="Whom each service pages now",
         ),
         title="On call",
     )

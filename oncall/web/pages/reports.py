@@ -92,7 +92,8 @@ def _section(title: str, table: str, *children: rx.Component) -> rx.Component:
     )
 
 
-def _table(headers: list[str], rows: Any, cells: Any) -> rx.Component:
+def _table(headers: list[str], rows: Any, cells: Any, label: str = "Report table"
+           ) -> rx.Component:
     return rx.box(
         rx.table.root(
             rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in headers])),
@@ -100,7 +101,7 @@ def _table(headers: list[str], rows: Any, cells: Any) -> rx.Component:
                 *[rx.table.cell(c(r)) for c in cells]))),
             width="100%", size="1",
         ),
-        overflow_x="auto", width="100%",
+        overflow_x="auto", width="100%", tab_index=0, role="region", aria_label=label,
     )
 
 

@@ -205,6 +205,7 @@ def config_page() -> rx.Component:
             ),
             overflow_x="auto",
             width="100%",
+            tab_index=0, role="region", aria_label="Applied config objects",
         ),
         title="Config",
     )
