@@ -13,9 +13,12 @@
   let lastId = null; // the focused card's incident, across re-renders of the list
 
   const current = () => {
-    const active = document.activeElement && document.activeElement.closest(".incident-card");
+    const el = document.activeElement;
+    const active = el && el.closest(".incident-card");
     if (active) return active;
-    return cards().find((c) => c.dataset.id === lastId) || null;
+    // focus fell to the body (the list re-rendered under it): the row last moved to
+    if (!el || el === document.body) return cards().find((c) => c.dataset.id === lastId) || null;
+    return null;
   };
   const focusCard = (card) => {
     if (!card) return;
