@@ -109,6 +109,8 @@ def skip_link() -> rx.Component:
     return rx.el.a(
         "Skip to content",
         href="#main",
+        # following a fragment link moves no focus in Chromium: focus main on the client
+        on_click=rx.call_script("document.getElementById('main').focus()"),
         id="skip-link",
         position="absolute",
         left="-10000px",

@@ -25,7 +25,8 @@ def _figure(label: str, value: Any, element_id: str) -> rx.Component:
 
 
 def _circuit(value: Any) -> rx.Component:
-    return rx.badge(value, color_scheme=rx.cond(value == "closed", "green", "red"))
+    return rx.badge(value, color_scheme=rx.cond(value == "closed", "green", "red"),
+        high_contrast=True)
 
 
 def _table() -> rx.Component:
@@ -47,7 +48,8 @@ def _table() -> rx.Component:
 def delivery_page() -> rx.Component:
     return page(
         rx.flex(
-            rx.select(S.windows, value=S.window, on_change=S.set_window, id="delivery-window"),
+            rx.select(S.windows, value=S.window, on_change=S.set_window, id="delivery-window",
+                      custom_attrs={"aria-label": "Window"}),
             rx.text(S.period_text, size="2", color_scheme="gray"),
             spacing="3", align="center", wrap="wrap", width="100%",
         ),

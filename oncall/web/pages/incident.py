@@ -115,7 +115,8 @@ def _role_dialog() -> rx.Component:
         rx.dialog.content(
             rx.dialog.title("Assign ", S.role_dialog),
             rx.select(S.role_choices, value=S.role_user, on_change=S.set_role_user,
-                      placeholder="Choose a person", width="100%"),
+                      placeholder="Choose a person", width="100%",
+                      custom_attrs={"aria-label": "Person for the role"}),
             rx.flex(
                 rx.button("Cancel", variant="soft", color_scheme="gray", min_height="44px",
                           on_click=S.close_role),
@@ -147,9 +148,10 @@ def incident_page() -> rx.Component:
             rx.vstack(
                 rx.flex(
                     status_badge(item["status"]),
-                    rx.cond(item["priority"] != "", rx.badge(item["priority"], variant="outline")),
+                    rx.cond(item["priority"] != "", rx.badge(item["priority"], variant="outline",
+                        high_contrast=True)),
                     rx.heading("#", item["id"], " ", item["title"], size="5", id="incident-title"),
-                    rx.cond(S.live, rx.badge("live", color_scheme="green")),
+                    rx.cond(S.live, rx.badge("live", color_scheme="green", high_contrast=True)),
                     spacing="2",
                     align="center",
                     wrap="wrap",
@@ -179,7 +181,8 @@ def incident_page() -> rx.Component:
                     rx.flex(
                         rx.foreach(
                             S.labels,
-                            lambda kv: rx.badge(kv["name"], "=", kv["value"], variant="surface"),
+                            lambda kv: rx.badge(kv["name"], "=", kv["value"], variant="surface",
+                                high_contrast=True),
                         ),
                         spacing="1",
                         wrap="wrap",

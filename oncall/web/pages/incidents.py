@@ -19,7 +19,7 @@ def _count(label: str, key: str) -> rx.Component:
     return rx.button(
         label,
         " ",
-        rx.badge(S.counts[key], variant="solid", radius="full"),
+        rx.badge(S.counts[key], variant="solid", radius="full", high_contrast=True),
         variant=rx.cond(S.status == key, "solid", "soft"),
         on_click=S.set_status_filter(key),
         size="2",
@@ -125,6 +125,7 @@ def declare_dialog() -> rx.Component:
                 rx.button("Cancel", variant="soft", color_scheme="gray", size="3",
                           min_height="44px", on_click=S.close_declare),
                 rx.button("Declare", on_click=S.submit_declare, size="3", color_scheme="red",
+                          high_contrast=True,  # white on red-9 is under 4.5:1
                           min_height="44px",
                           disabled=S.declare_choices.length() == 0, id="declare-submit"),
                 spacing="2",
@@ -250,7 +251,8 @@ def incidents_page() -> rx.Component:
             rx.cond(
                 S.can_respond,
                 rx.button("Declare incident", on_click=S.open_declare, size="2",
-                          color_scheme="red", min_height="44px", id="declare-open"),
+                          color_scheme="red", high_contrast=True, min_height="44px",
+                          id="declare-open"),
             ),
             shortcuts_dialog(),
             rx.cond(

@@ -139,7 +139,8 @@ def _override_form() -> rx.Component:
                 rx.cond(S.form_kind == "swap", "Person giving the first window", "Who covers"),
                 size="2",
             ),
-            rx.select(S.members, value=S.form_who, on_change=lambda v: S.set_form("who", v)),
+            rx.select(S.members, value=S.form_who, on_change=lambda v: S.set_form("who", v),
+                      custom_attrs={"aria-label": "Whose shift"}),
             rx.flex(
                 rx.input(
                     type="datetime-local",
@@ -161,7 +162,8 @@ def _override_form() -> rx.Component:
                 rx.vstack(
                     rx.text("Person giving the second window", size="2"),
                     rx.select(
-                        S.members, value=S.form_other, on_change=lambda v: S.set_form("other", v)
+                        S.members, value=S.form_other, on_change=lambda v: S.set_form("other", v),
+                        custom_attrs={"aria-label": "Swap with"},
                     ),
                     rx.flex(
                         rx.input(
@@ -180,6 +182,7 @@ def _override_form() -> rx.Component:
                 ),
                 rx.input(
                     placeholder="Reason (optional)",
+                    aria_label="Reason (optional)",
                     value=S.form_reason,
                     on_change=lambda v: S.set_form("reason", v),
                     width="100%",

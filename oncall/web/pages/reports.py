@@ -16,22 +16,23 @@ from oncall.web.state.reports import ReportsState as S
 def _pickers() -> rx.Component:
     return rx.flex(
         rx.vstack(rx.text("Team", size="1", color_scheme="gray"),
-                  rx.select(S.teams, value=S.team, on_change=S.set_team, id="report-team")),
+                  rx.select(S.teams, value=S.team, on_change=S.set_team, id="report-team",
+                            custom_attrs={"aria-label": "Team"})),
         rx.vstack(rx.text("Service", size="1", color_scheme="gray"),
                   rx.select(S.services, value=S.service, on_change=S.set_service,
-                            id="report-service")),
+                            id="report-service", custom_attrs={"aria-label": "Service"})),
         rx.vstack(rx.text("Period", size="1", color_scheme="gray"),
                   rx.select(S.periods, value=S.period, on_change=S.set_period,
-                            id="report-period")),
+                            id="report-period", custom_attrs={"aria-label": "Period"})),
         rx.cond(
             S.period == CUSTOM,
             rx.flex(
                 rx.vstack(rx.text("From", size="1", color_scheme="gray"),
                           rx.input(type="date", value=S.since, on_change=S.set_since,
-                                   id="report-since")),
+                                   id="report-since", aria_label="From")),
                 rx.vstack(rx.text("To (included)", size="1", color_scheme="gray"),
                           rx.input(type="date", value=S.until, on_change=S.set_until,
-                                   id="report-until")),
+                                   id="report-until", aria_label="To (included)")),
                 rx.button("Show", on_click=S.apply_dates, id="report-apply"),
                 spacing="2", align="end",
             ),

@@ -26,7 +26,8 @@ def _tree(title: str, nodes: Any) -> rx.Component:
                         n["name"],
                         rx.cond(
                             n["open"] != "0",
-                            rx.badge(n["open"], " open", color_scheme="red", margin_left="0.4em"),
+                            rx.badge(n["open"], " open", color_scheme="red", margin_left="0.4em",
+                                high_contrast=True),
                         ),
                         size="2",
                         padding_left=n["indent"],
@@ -46,8 +47,7 @@ def _heartbeat(h: Any) -> rx.Component:
             "heartbeat ", h["name"], ": ", h["state"],
             color_scheme=rx.match(h["state"], ("up", "green"), ("late", "amber"),
                                   ("down", "red"), "gray"),
-            size="2",
-        ),
+            size="2", high_contrast=True),
         rx.text(h["every"], " ", h["last"], size="1", color_scheme="gray"),
         spacing="2",
         align="center",
@@ -57,7 +57,8 @@ def _heartbeat(h: Any) -> rx.Component:
 
 def _limited(row: Any) -> rx.Component:
     return rx.flex(
-        rx.badge("integration ", row["integration"], color_scheme="amber", size="2"),
+        rx.badge("integration ", row["integration"], color_scheme="amber", size="2",
+            high_contrast=True),
         rx.text(row["refused"], size="1", color_scheme="gray"),
         spacing="2",
         align="center",
@@ -174,7 +175,8 @@ def config_page() -> rx.Component:
             ),
             width="100%",
         ),
-        rx.select(S.kinds, value=S.kind_filter, on_change=S.set_kind_filter),
+        rx.select(S.kinds, value=S.kind_filter, on_change=S.set_kind_filter,
+                  custom_attrs={"aria-label": "Kind of config object"}),
         rx.box(
             rx.table.root(
                 rx.table.header(
@@ -195,7 +197,8 @@ def config_page() -> rx.Component:
                             rx.table.cell(o["revision"]),
                             rx.table.cell(o["applied"], " by ", o["by"]),
                             rx.table.cell(
-                                rx.cond(o["drift"] != "", rx.badge("drift", color_scheme="amber"))
+                                rx.cond(o["drift"] != "", rx.badge("drift", color_scheme="amber",
+                                    high_contrast=True))
                             ),
                         ),
                     )

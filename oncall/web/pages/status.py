@@ -18,7 +18,7 @@ def _page_card(p: Any) -> rx.Component:
             status_badge(p["tone"]),
             rx.link(rx.heading(p["title"], size="3"), href="/status-pages/" + p["name"]),
             rx.text(p["description"], size="2"),
-            rx.badge(p["visibility"], variant="soft"),
+            rx.badge(p["visibility"], variant="soft", high_contrast=True),
             rx.cond(p["open"] != "0", rx.text(p["open"], " open notice(s)", size="2",
                                                color_scheme="gray")),
             rx.spacer(),
@@ -55,10 +55,12 @@ def _component_row(c: Any) -> rx.Component:
             rx.table.cell(rx.flex(
                 rx.select(S.component_statuses, placeholder="status",
                           value=c["choice"],
-                          on_change=lambda v: S.set_manual_status(c["name"], v), size="1"),
+                          on_change=lambda v: S.set_manual_status(c["name"], v), size="1",
+                          custom_attrs={"aria-label": "Status of " + c["name"].to(str)}),
                 rx.select(S.durations, placeholder="for",
                           value=c["for"],
-                          on_change=lambda v: S.set_manual_for(c["name"], v), size="1"),
+                          on_change=lambda v: S.set_manual_for(c["name"], v), size="1",
+                          custom_attrs={"aria-label": "For how long"}),
                 rx.button("Set", size="1", on_click=S.set_component(c["name"])),
                 rx.cond(c["manual"] == "yes",
                         rx.button("Clear", size="1", variant="soft",
@@ -81,8 +83,9 @@ def _notice(n: Any, writable: bool) -> rx.Component:
     updates = n["updates"].to(list[dict[str, str]])
     form = rx.flex(
         rx.select(S.notice_statuses, value=n["draft_status"],
-                  on_change=lambda v: S.set_update_status(n["id"], v), size="1"),
-        rx.input(placeholder="What is new", value=n["draft_text"],
+                  on_change=lambda v: S.set_update_status(n["id"], v), size="1",
+                  custom_attrs={"aria-label": "Status of the update"}),
+        rx.input(placeholder="What is new", value=n["draft_text"], aria_label="What is new",
                  on_change=lambda v: S.set_update_text(n["id"], v), width="100%",
                  class_name="notice-update-text"),
         rx.button("Post update", size="1", on_click=S.update_notice(n["id"]),
@@ -91,7 +94,7 @@ def _notice(n: Any, writable: bool) -> rx.Component:
     )
     return rx.card(
         rx.vstack(
-            rx.flex(rx.badge(n["status"]), rx.heading(n["title"], size="3"),
+            rx.flex(rx.badge(n["status"], high_contrast=True), rx.heading(n["title"], size="3"),
                     rx.text(n["components"], " · impact ", n["impact"], size="2",
                             color_scheme="gray"),
                     spacing="2", align="center", wrap="wrap"),
@@ -107,14 +110,17 @@ def _new_notice() -> rx.Component:
     return rx.card(
         rx.vstack(
             rx.heading("Post a notice", size="3"),
-            rx.input(placeholder="Title readers see", value=S.new_title,
+            rx.input(placeholder="Title readers see", value=S.new_title, aria_label="Title",
                      on_change=S.set_new_title, width="100%", id="notice-title"),
             rx.text_area(placeholder="What readers need to know", value=S.new_body,
+                         aria_label="What readers need to know",
                          on_change=S.set_new_body, width="100%", id="notice-body"),
             rx.flex(
-                rx.select(S.notice_statuses, value=S.new_status, on_change=S.set_new_status),
+                rx.select(S.notice_statuses, value=S.new_status, on_change=S.set_new_status,
+                          custom_attrs={"aria-label": "Status of the notice"}),
                 rx.select(S.component_choices, value=S.new_component,
-                          on_change=S.set_new_component),
+                          on_change=S.set_new_component,
+                          custom_attrs={"aria-label": "Component"}),
                 rx.button("Post notice", on_click=S.post_notice, id="notice-post"),
                 spacing="2", wrap="wrap",
             ),
