@@ -175,7 +175,7 @@ def bulk_bar() -> rx.Component:
                   color_scheme="amber", min_height="44px", disabled=S.selected.length() == 0,
                   id="bulk-ack"),
         rx.button("Resolve selected", on_click=S.open_bulk_resolve, size="2",
-                  color_scheme="green", variant="soft", min_height="44px",
+                  color_scheme="green", variant="soft", high_contrast=True, min_height="44px",
                   disabled=S.selected.length() == 0, id="bulk-resolve"),
         rx.button("Clear selection", on_click=S.clear_selection, size="2", variant="ghost",
                   min_height="44px", disabled=S.selected.length() == 0),
