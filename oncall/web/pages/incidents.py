@@ -202,7 +202,7 @@ def bulk_resolve_dialog() -> rx.Component:
                 rx.button("Cancel", variant="soft", color_scheme="gray", size="3",
                           min_height="44px", on_click=S.close_bulk_resolve),
                 rx.button("Resolve", on_click=S.bulk_resolve, size="3", color_scheme="green",
-                          min_height="44px", id="bulk-resolve-save"),
+                          high_contrast=True, min_height="44px", id="bulk-resolve-save"),
                 spacing="2",
                 justify="end",
                 margin_top="1em",
