@@ -186,7 +186,8 @@ def test_every_shortcut_and_the_help_dialog(
     page.locator("#notice-message", has_text=f"1 selected: 1 resolved (#{chosen}).").wait_for()
     assert _status(app, chosen) == "resolved"
 
-    # ? lists the shortcuts; Escape closes the list
+    # ? lists the shortcuts (once the resolve dialog has gone); Escape closes the list
+    page.locator("[role=dialog]").wait_for(state="detached")
     page.locator("#main").focus()
     page.keyboard.press("?")
     dialog = page.locator("#shortcuts-dialog")
