@@ -174,6 +174,7 @@ def test_every_shortcut_and_the_help_dialog(
     page.click("#dialog-save")
     _card(page, newest_first[0]).wait_for(state="detached")
     assert _status(app, newest_first[0]) == "resolved"
+    page.locator("[role=dialog]").wait_for(state="detached")  # shortcuts wait for it to go
 
     # r with a selection opens the bulk resolve
     page.locator("#main").focus()
