@@ -67,6 +67,7 @@ def messages() -> rx.Component:
                     width="100%",
                 ),
                 color_scheme="green",
+                high_contrast=True,  # green-11 on green-3 is under AA contrast
                 role="status",
                 width="100%",
             ),

@@ -72,7 +72,7 @@ def _field(S: Any, f: Any) -> rx.Component:
         _input(S, f),
         rx.cond(
             S.runbook_errors.contains(name),
-            rx.text(S.runbook_errors[name], size="1", color="red", class_name="field-error",
+            rx.text(S.runbook_errors[name], size="1", color_scheme="red", class_name="field-error",
                     data_field=name),
         ),
         spacing="1",

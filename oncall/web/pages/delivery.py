@@ -62,7 +62,7 @@ def delivery_page() -> rx.Component:
         ),
         rx.cond(S.truncated,
                 rx.text("Busier than the page reads: the figures are of the latest calls.",
-                        size="2", color="orange")),
+                        size="2", color_scheme="orange")),
         rx.cond(
             S.rows.length() > 0,
             _table(),

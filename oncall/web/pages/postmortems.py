@@ -193,7 +193,7 @@ def _conflict() -> rx.Component:
                           color_scheme="red", high_contrast=True, id="keep-mine"),
                 spacing="2", align="center", wrap="wrap",
             ),
-            color_scheme="amber", role="alert", width="100%",
+            color_scheme="amber", high_contrast=True, role="alert", width="100%",
         ),
     )
 

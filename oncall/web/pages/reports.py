@@ -132,7 +132,7 @@ def reports_page() -> rx.Component:
                    [lambda r: r["person"], lambda r: r["hours"], lambda r: r["shifts"],
                     lambda r: r["share"], lambda r: r["schedules"]]),
             rx.cond(S.uncovered != "",
-                    rx.text("No one on call: ", S.uncovered, size="2", color="red")),
+                    rx.text("No one on call: ", S.uncovered, size="2", color_scheme="red")),
         ),
         title="Reports",
     )

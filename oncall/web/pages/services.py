@@ -151,7 +151,7 @@ def config_page() -> rx.Component:
                         size="2",
                         color_scheme="gray",
                     ),
-                    rx.foreach(S.run_errors, lambda e: rx.text(e, color="red", size="2")),
+                    rx.foreach(S.run_errors, lambda e: rx.text(e, color_scheme="red", size="2")),
                     rx.cond(
                         S.drift_count > 0,
                         rx.callout(
@@ -162,11 +162,12 @@ def config_page() -> rx.Component:
                                 "apply restores them.",
                             ),
                             color_scheme="amber",
+                            high_contrast=True,
                         ),
                         rx.text(
                             "No drift: the database matches what was applied.",
                             size="2",
-                            color="green",
+                            color_scheme="green",
                         ),
                     ),
                     spacing="1",
