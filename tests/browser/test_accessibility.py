@@ -22,6 +22,7 @@ PAGES = [
     ("/", "#incident-list"),
     ("/incidents/{incident}", "#timeline"),
     ("/oncall", "#oncall-schedules"),
+    ("/schedules/storefront-primary", ".shift-bar"),
     ("/services", ".service-card"),
     ("/status-pages", f"a[href='/status-pages/{STATUS_PAGE}']"),
     (f"/status-pages/{STATUS_PAGE}", "#notice-post"),

@@ -9,6 +9,7 @@ from typing import Any
 import reflex as rx
 
 from oncall.web.components.layout import page
+from oncall.web.oncall_view import GAP_COLOR
 from oncall.web.state.oncall import OnCallState, ScheduleState
 
 
@@ -93,7 +94,8 @@ def _bar_row(row: Any) -> rx.Component:
                         rx.text(
                             b["short"],
                             size="1",
-                            color="white",
+                            # fixed colours: the bar's own, dark or (a gap) light in any theme
+                            color=rx.cond(b["color"] == GAP_COLOR, "#1f2937", "white"),
                             white_space="nowrap",
                             overflow="hidden",
                             text_overflow="ellipsis",
