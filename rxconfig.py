@@ -24,6 +24,7 @@ config = rx.Config(
     redis_url=redis_url,
     cors_allowed_origins=allowed_origins(os.environ),
     show_built_with_reflex=False,
+    default_color_mode="system",  # light or dark as the device is set; see docs/web.md
     plugins=[rx.plugins.RadixThemesPlugin(theme=rx.theme(accent_color="indigo", radius="medium"))],
     disable_plugins=[rx.plugins.SitemapPlugin],
 )

@@ -68,6 +68,7 @@ app = rx.App(
         rx.el.meta(name="viewport", content="width=device-width, initial-scale=1"),
         *pwa_head(),
     ],
+    stylesheets=["/a11y.css"],  # contrast and keyboard fixes to Radix Themes (docs/web.md)
 )
 app.register_lifespan_task(check_schema)
 app.register_lifespan_task(api_serving)

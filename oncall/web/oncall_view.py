@@ -18,19 +18,19 @@ from oncall.core.schedule import shifts
 from oncall.schedules_service import effective_schedule, on_call_at
 from oncall.web import format
 
-PALETTE = [
-    "#2563eb",
-    "#16a34a",
-    "#d97706",
-    "#9333ea",
-    "#dc2626",
-    "#0891b2",
-    "#4f46e5",
-    "#65a30d",
-    "#c026d3",
-    "#ea580c",
-    "#0d9488",
-    "#7c3aed",
+PALETTE = [  # dark enough for white text at AA contrast (4.5:1), in light and dark theme
+    "#1d4ed8",
+    "#15803d",
+    "#b45309",
+    "#7e22ce",
+    "#b91c1c",
+    "#0e7490",
+    "#4338ca",
+    "#4d7c0f",
+    "#a21caf",
+    "#c2410c",
+    "#0f766e",
+    "#6d28d9",
 ]
 GAP_COLOR = "#e5e7eb"
 WINDOW = timedelta(days=14)

@@ -30,6 +30,16 @@ _INCIDENT_ACTIONS = {
     "set_dialog_text": R.READ,
     "submit_dialog": R.ACT_ON_INCIDENT,  # resolve, reassign, note
 }
+_BULK = {  # the dashboard's selection; each chosen incident is checked as the single action
+    "toggle_selected": R.READ,
+    "toggle_all_shown": R.READ,
+    "clear_selection": R.READ,
+    "open_bulk_resolve": R.READ,
+    "close_bulk_resolve": R.READ,
+    "set_bulk_note": R.READ,
+    "bulk_acknowledge": R.ACT_ON_INCIDENT,
+    "bulk_resolve": R.ACT_ON_INCIDENT,
+}
 
 
 def _of(state: str, rules: Mapping[str, Rule]) -> dict[str, Rule]:
@@ -73,6 +83,7 @@ HANDLERS: Mapping[str, Rule] = {
         "close_declare": R.READ,
         "set_declare_field": R.READ,
         "submit_declare": R.DECLARE,
+        **_BULK,
     }),
     **_of("OnCallState", {"apply_tz": R.READ, "load": R.READ}),
     **_of("ScheduleState", {

@@ -292,6 +292,17 @@ def _dialog(page: str) -> Act:
     return act
 
 
+def _bulk(*steps: tuple[str, ...]) -> Act:
+    """The incident chosen on the dashboard, then the bulk action's handlers in turn."""
+    def act(w: World, who: str) -> Any:
+        s = w.list_page(who)
+        call(s, "toggle_selected", str(w.iid))
+        for name, *args in steps:
+            call(s, name, *args)
+        return s
+    return act
+
+
 def _submit_role(w: World, who: str) -> Any:
     s = w.incident_page(who)
     call(s, "open_role", "scribe")
@@ -430,6 +441,10 @@ CASES: dict[str, Case] = {
     "IncidentState.submit_runbook": Case(_runbook),
     "IncidentState.open_postmortem": Case(_incident_action("IncidentState.open_postmortem")),
     "IncidentsState.submit_declare": Case(_declare),
+    "IncidentsState.bulk_acknowledge": Case(_bulk(("bulk_acknowledge",))),
+    "IncidentsState.bulk_resolve": Case(_bulk(("open_bulk_resolve",),
+                                              ("set_bulk_note", "cache purged"),
+                                              ("bulk_resolve",))),
     "ScheduleState.submit_override": Case(_override),
     "ScheduleState.cancel": Case(_cancel, setup=lambda w: _override_by_admin(w)),
     "PostmortemState.autosave": Case(

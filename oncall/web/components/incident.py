@@ -8,7 +8,7 @@ from typing import Any
 
 import reflex as rx
 
-from oncall.web.components.layout import status_badge
+from oncall.web.components.layout import FOCUS_RING, status_badge
 from oncall.web.state.incidents import PRIORITY_CHOICES
 
 
@@ -38,7 +38,7 @@ def actions(state: Any, item: Any, can_respond: rx.Var[bool]) -> rx.Component:
                         size="3",
                         color_scheme="green",
                         variant="soft",
-                        high_contrast=True,  # AA contrast for green text on green
+                        high_contrast=True,
                         min_height="44px",
                         class_name="resolve-button",
                     ),
@@ -63,9 +63,9 @@ def actions(state: Any, item: Any, can_respond: rx.Var[bool]) -> rx.Component:
                 PRIORITY_CHOICES,
                 value=item["priority"],
                 placeholder="Priority",
+                custom_attrs={"aria-label": "Priority of incident #" + iid.to(str)},
                 on_change=lambda p: state.change_priority(iid, p),
                 size="3",
-                custom_attrs={"aria-label": "Priority"},
             ),
             spacing="2",
             wrap="wrap",
@@ -75,15 +75,21 @@ def actions(state: Any, item: Any, can_respond: rx.Var[bool]) -> rx.Component:
     )
 
 
-def card(state: Any, item: Any, can_respond: rx.Var[bool]) -> rx.Component:
+def card(state: Any, item: Any, can_respond: rx.Var[bool],
+         select: rx.Component | None = None) -> rx.Component:
+    """`select` (the dashboard's checkbox) leads the title row; the card itself can take focus
+    from a script (tabindex -1), for the dashboard's keyboard shortcuts."""
     return rx.card(
         rx.vstack(
             rx.flex(
+                *([select] if select is not None else []),
                 status_badge(item["status"]),
-                rx.cond(item["priority"] != "", rx.badge(item["priority"], variant="outline")),
+                rx.cond(item["priority"] != "", rx.badge(item["priority"], variant="outline",
+                    high_contrast=True)),
                 rx.link(
                     rx.text("#", item["id"], " ", item["title"], weight="bold"),
                     href=f"/incidents/{item['id']}",
+                    class_name="incident-link",
                 ),
                 spacing="2",
                 align="center",
@@ -109,6 +115,9 @@ def card(state: Any, item: Any, can_respond: rx.Var[bool]) -> rx.Component:
         width="100%",
         class_name="incident-card",
         data_status=item["status"],
+        data_id=item["id"],
+        custom_attrs={"tabIndex": "-1"},
+        _focus=FOCUS_RING,
     )
 
 
@@ -134,6 +143,7 @@ def dialog(state: Any, users: rx.Var[list[str]]) -> rx.Component:
                     value=state.dialog_text,
                     on_change=state.set_dialog_text,
                     placeholder="Choose a person",
+                    custom_attrs={"aria-label": "Person to assign"},
                     width="100%",
                 ),
                 rx.text_area(
@@ -146,6 +156,7 @@ def dialog(state: Any, users: rx.Var[list[str]]) -> rx.Component:
                     ),
                     rows="5",
                     width="100%",
+                    aria_label=rx.cond(state.dialog == "resolve", "Resolution note", "Note"),
                     id="dialog-text",
                 ),
             ),

@@ -67,7 +67,7 @@ def messages() -> rx.Component:
                     width="100%",
                 ),
                 color_scheme="green",
-                high_contrast=True,  # AA contrast for the green text
+                high_contrast=True,  # green-11 on green-3 is under AA contrast
                 role="status",
                 width="100%",
             ),
@@ -78,10 +78,13 @@ def messages() -> rx.Component:
 def navbar() -> rx.Component:
     return rx.flex(
         rx.link(rx.heading("oncall", size="5"), href="/", underline="none"),
-        rx.flex(
-            *[rx.link(label, href=href, size="3", weight="medium") for label, href in NAV],
-            spacing="3",
-            wrap="wrap",
+        rx.el.nav(
+            rx.flex(
+                *[rx.link(label, href=href, size="3", weight="medium") for label, href in NAV],
+                spacing="3",
+                wrap="wrap",
+            ),
+            aria_label="Main",
         ),
         rx.spacer(),
         rx.flex(
@@ -101,18 +104,50 @@ def navbar() -> rx.Component:
     )
 
 
+def skip_link() -> rx.Component:
+    """The first thing Tab reaches: hidden until focused, it moves focus past the navigation
+    to the page's `main` (focusable by its tabindex -1)."""
+    return rx.el.a(
+        "Skip to content",
+        href="#main",
+        # following a fragment link moves no focus in Chromium: focus main on the client
+        on_click=rx.call_script("document.getElementById('main').focus()"),
+        id="skip-link",
+        position="absolute",
+        left="-10000px",
+        top="0.5em",
+        z_index="1000",
+        padding="0.75em 1em",
+        background="var(--color-panel-solid)",
+        color="var(--accent-12)",
+        border="2px solid var(--accent-9)",
+        border_radius="var(--radius-2)",
+        _focus={"left": "0.5em"},
+    )
+
+
+FOCUS_RING = {"outline": "3px solid var(--focus-8)", "outline_offset": "2px"}
+"""Radix Themes' own focus colour, for elements it does not style (focused cards, main)."""
+
+
 def page(*children: rx.Component, title: str) -> rx.Component:
     return rx.box(
-        navbar(),
-        rx.vstack(
-            rx.heading(title, size="6"),
-            messages(),
-            *children,
-            spacing="4",
-            padding="1em",
-            width="100%",
-            max_width="1200px",
-            margin="0 auto",
+        skip_link(),
+        rx.el.header(navbar()),
+        rx.el.main(
+            rx.vstack(
+                rx.heading(title, size="6", as_="h1"),
+                messages(),
+                *children,
+                spacing="4",
+                padding="1em",
+                width="100%",
+                max_width="1200px",
+                margin="0 auto",
+            ),
+            id="main",
+            tab_index=-1,
+            _focus={"outline": "none"},
         ),
         width="100%",
     )
@@ -132,6 +167,6 @@ def status_badge(status: rx.Var[str]) -> rx.Component:
             ("maintenance", "blue"),
             "gray",
         ),
+        high_contrast=True,  # soft green and amber text is below AA contrast otherwise
         size="2",
-        high_contrast=True,  # AA contrast for amber and green text
     )

@@ -14,12 +14,13 @@ from oncall.web.state.push import PushState
 def _status() -> rx.Component:
     return rx.match(
         PushState.device,
-        ("verified", rx.badge("on for this device", color_scheme="green", id="push-status")),
+        ("verified", rx.badge("on for this device", color_scheme="green", id="push-status",
+            high_contrast=True)),
         ("pending", rx.badge("waiting for the test notification", color_scheme="amber",
-                             id="push-status")),
+                             id="push-status", high_contrast=True)),
         ("off", rx.badge("turned off: enable it again to turn it back on", color_scheme="gray",
-                         id="push-status")),
-        rx.badge("off", color_scheme="gray", id="push-status"),
+                         id="push-status", high_contrast=True)),
+        rx.badge("off", color_scheme="gray", id="push-status", high_contrast=True),
     )
 
 
@@ -27,6 +28,7 @@ def _code_form() -> rx.Component:
     return rx.hstack(
         rx.input(
             placeholder="code from the notification",
+            aria_label="Code from the notification",
             value=PushState.push_code,
             on_change=PushState.set_push_code,
             max_length=12,

@@ -51,11 +51,13 @@ def _input(S: Any, f: Any) -> rx.Component:
     return rx.match(
         f["kind"],
         ("select", rx.select(S.runbook_options[name], value=value, on_change=on_change,
-                             placeholder="Choose…", width="100%", name=name)),
-        ("checkbox", rx.checkbox(checked=value == "true", on_change=on_change, name=name)),
+                             placeholder="Choose…", width="100%", name=name,
+                             custom_attrs={"aria-label": name})),
+        ("checkbox", rx.checkbox(checked=value == "true", on_change=on_change, name=name,
+                                 aria_label=name)),
         ("json", rx.text_area(value=value, on_change=on_change, rows="3", width="100%",
-                              placeholder="JSON object", name=name)),
-        rx.input(value=value, on_change=on_change, width="100%", name=name,
+                              placeholder="JSON object", name=name, aria_label=name)),
+        rx.input(value=value, on_change=on_change, width="100%", name=name, aria_label=name,
                  placeholder=rx.match(f["kind"], ("list", "comma-separated values"),
                                       ("integer", "a whole number"), ("number", "a number"),
                                       "")),
@@ -70,7 +72,7 @@ def _field(S: Any, f: Any) -> rx.Component:
         _input(S, f),
         rx.cond(
             S.runbook_errors.contains(name),
-            rx.text(S.runbook_errors[name], size="1", color="red", class_name="field-error",
+            rx.text(S.runbook_errors[name], size="1", color_scheme="red", class_name="field-error",
                     data_field=name),
         ),
         spacing="1",
@@ -124,7 +126,8 @@ def runs(S: Any) -> rx.Component:
                 lambda r: rx.card(
                     rx.flex(
                         rx.badge(r["state"], color_scheme=rx.match(
-                            r["state"], *[(k, v) for k, v in _STATE_COLOURS.items()], "gray")),
+                            r["state"], *[(k, v) for k, v in _STATE_COLOURS.items()], "gray"),
+                                high_contrast=True),
                         rx.code(r["runbook"]),
                         rx.cond(r["http"] != "", rx.text("HTTP ", r["http"], size="2")),
                         rx.cond(r["attempt"] != "",

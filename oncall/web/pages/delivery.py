@@ -18,14 +18,15 @@ COLUMNS = [("Channel", "channel"), ("Provider", "provider"), ("Calls", "attempts
 
 def _figure(label: str, value: Any, element_id: str) -> rx.Component:
     return rx.card(
-        rx.vstack(rx.text(label, size="1", color="gray"), rx.heading(value, size="5"),
+        rx.vstack(rx.text(label, size="1", color_scheme="gray"), rx.heading(value, size="5"),
                   spacing="1"),
         min_width="9em", id=element_id,
     )
 
 
 def _circuit(value: Any) -> rx.Component:
-    return rx.badge(value, color_scheme=rx.cond(value == "closed", "green", "red"))
+    return rx.badge(value, color_scheme=rx.cond(value == "closed", "green", "red"),
+        high_contrast=True)
 
 
 def _table() -> rx.Component:
@@ -39,15 +40,17 @@ def _table() -> rx.Component:
                 class_name="delivery-row"))),
             width="100%", size="1",
         ),
-        overflow_x="auto", width="100%", id="delivery-table",
+        overflow_x="auto", width="100%", id="delivery-table", tab_index=0, role="region",
+        aria_label="Delivery by channel",
     )
 
 
 def delivery_page() -> rx.Component:
     return page(
         rx.flex(
-            rx.select(S.windows, value=S.window, on_change=S.set_window, id="delivery-window"),
-            rx.text(S.period_text, size="2", color="gray"),
+            rx.select(S.windows, value=S.window, on_change=S.set_window, id="delivery-window",
+                      custom_attrs={"aria-label": "Window"}),
+            rx.text(S.period_text, size="2", color_scheme="gray"),
             spacing="3", align="center", wrap="wrap", width="100%",
         ),
         rx.flex(
@@ -59,15 +62,15 @@ def delivery_page() -> rx.Component:
         ),
         rx.cond(S.truncated,
                 rx.text("Busier than the page reads: the figures are of the latest calls.",
-                        size="2", color="orange")),
+                        size="2", color_scheme="orange")),
         rx.cond(
             S.rows.length() > 0,
             _table(),
-            rx.text("No provider was called in this window.", size="2", color="gray",
+            rx.text("No provider was called in this window.", size="2", color_scheme="gray",
                     id="delivery-empty"),
         ),
         rx.text("Retries count every call after a notification's first: retries after a "
                 "failure and failovers to the next provider. Durations are of the provider "
-                "call itself.", size="1", color="gray"),
+                "call itself.", size="1", color_scheme="gray"),
         title="Delivery health",
     )

@@ -66,7 +66,8 @@ def _role_dialog() -> rx.Component:
         rx.dialog.content(
             rx.dialog.title("Assign ", S.role_dialog),
             rx.select(S.role_choices, value=S.role_user, on_change=S.set_role_user,
-                      placeholder="Choose a person", width="100%"),
+                      placeholder="Choose a person", width="100%",
+                      custom_attrs={"aria-label": "Person for the role"}),
             rx.flex(
                 rx.button("Cancel", variant="soft", color_scheme="gray", min_height="44px",
                           on_click=S.close_role),
@@ -106,7 +107,8 @@ def _head(item: Any) -> rx.Component:
         "head",
         rx.flex(
             status_badge(item["status"]),
-            rx.cond(item["priority"] != "", rx.badge(item["priority"], variant="outline")),
+            rx.cond(item["priority"] != "", rx.badge(item["priority"], variant="outline",
+                                                           high_contrast=True)),
             rx.heading("#", item["id"], " ", item["title"], size="5", id="incident-title"),
             rx.cond(S.live, rx.badge("live", color_scheme="green", high_contrast=True)),
             spacing="2",

@@ -45,11 +45,11 @@ class LoginState(rx.State):
 
 def login_page() -> rx.Component:
     S = LoginState
-    return rx.center(
+    return rx.el.main(rx.center(
         rx.card(
             rx.vstack(
                 rx.heading("oncall", size="7"),
-                rx.text("Sign in to see and act on incidents.", color="gray"),
+                rx.text("Sign in to see and act on incidents.", color_scheme="gray"),
                 rx.cond(
                     S.message != "",
                     rx.callout(S.message, color_scheme="red", id="login-error", width="100%"),
@@ -63,7 +63,7 @@ def login_page() -> rx.Component:
                         on_click=S.leave("/auth/oidc/start"),
                         id="sso-sign-in",
                     ),
-                    rx.text("Single sign-on is not configured.", size="2", color="gray"),
+                    rx.text("Single sign-on is not configured.", size="2", color_scheme="gray"),
                 ),
                 rx.button(
                     "Break-glass sign-in",
@@ -82,4 +82,4 @@ def login_page() -> rx.Component:
         ),
         padding="2em 1em",
         min_height="80vh",
-    )
+    ), id="main")

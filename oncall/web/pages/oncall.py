@@ -9,6 +9,7 @@ from typing import Any
 import reflex as rx
 
 from oncall.web.components.layout import page
+from oncall.web.oncall_view import GAP_COLOR
 from oncall.web.state.oncall import OnCallState, ScheduleState
 
 
@@ -48,6 +49,7 @@ def oncall_page() -> rx.Component:
             ),
             overflow_x="auto",
             width="100%",
+            tab_index=0, role="region", aria_label="Who is on call now",
         ),
         rx.heading("Services: who the first step pages now", size="4"),
         rx.box(
@@ -75,6 +77,7 @@ def oncall_page() -> rx.Component:
             ),
             overflow_x="auto",
             width="100%",
+            tab_index=0, role="region", aria_label="Whom each service pages now",
         ),
         title="On call",
     )
@@ -91,7 +94,8 @@ def _bar_row(row: Any) -> rx.Component:
                         rx.text(
                             b["short"],
                             size="1",
-                            color="white",
+                            # fixed colours: the bar's own, dark or (a gap) light in any theme
+                            color=rx.cond(b["color"] == GAP_COLOR, "#1f2937", "white"),
                             white_space="nowrap",
                             overflow="hidden",
                             text_overflow="ellipsis",
@@ -137,7 +141,8 @@ def _override_form() -> rx.Component:
                 rx.cond(S.form_kind == "swap", "Person giving the first window", "Who covers"),
                 size="2",
             ),
-            rx.select(S.members, value=S.form_who, on_change=lambda v: S.set_form("who", v)),
+            rx.select(S.members, value=S.form_who, on_change=lambda v: S.set_form("who", v),
+                      custom_attrs={"aria-label": "Whose shift"}),
             rx.flex(
                 rx.input(
                     type="datetime-local",
@@ -159,7 +164,8 @@ def _override_form() -> rx.Component:
                 rx.vstack(
                     rx.text("Person giving the second window", size="2"),
                     rx.select(
-                        S.members, value=S.form_other, on_change=lambda v: S.set_form("other", v)
+                        S.members, value=S.form_other, on_change=lambda v: S.set_form("other", v),
+                        custom_attrs={"aria-label": "Swap with"},
                     ),
                     rx.flex(
                         rx.input(
@@ -178,12 +184,13 @@ def _override_form() -> rx.Component:
                 ),
                 rx.input(
                     placeholder="Reason (optional)",
+                    aria_label="Reason (optional)",
                     value=S.form_reason,
                     on_change=lambda v: S.set_form("reason", v),
                     width="100%",
                 ),
             ),
-            rx.text("Times are in ", S.tz, ".", size="1", color="gray"),
+            rx.text("Times are in ", S.tz, ".", size="1", color_scheme="gray"),
             rx.button("Save", on_click=S.submit_override, id="override-save"),
             spacing="2",
             width="100%",
@@ -206,7 +213,7 @@ def schedule_page() -> rx.Component:
                     " · shown in ",
                     S.tz,
                     size="2",
-                    color="gray",
+                    color_scheme="gray",
                 ),
                 rx.heading(S.schedule, size="5", id="schedule-name"),
                 rx.box(
@@ -219,7 +226,7 @@ def schedule_page() -> rx.Component:
                                 position="absolute",
                                 left=t["left"],
                                 white_space="nowrap",
-                                color="gray",
+                                color_scheme="gray",
                             ),
                         ),
                         position="relative",
@@ -265,7 +272,7 @@ def schedule_page() -> rx.Component:
                         ),
                         width="100%",
                     ),
-                    rx.text("None.", size="2", color="gray"),
+                    rx.text("None.", size="2", color_scheme="gray"),
                 ),
                 rx.cond(S.can_respond, _override_form()),
                 rx.heading("Calendar feeds", size="4"),
@@ -301,7 +308,7 @@ def schedule_page() -> rx.Component:
                 width="100%",
                 overflow_x="auto",
             ),
-            rx.text("No such schedule.", color="gray"),
+            rx.text("No such schedule.", color_scheme="gray"),
         ),
         title="Schedule",
     )

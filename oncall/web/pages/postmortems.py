@@ -29,8 +29,7 @@ def status_badge(status: Any, label: Any) -> rx.Component:
         label,
         color_scheme=rx.match(status, ("draft", "gray"), ("in_review", "amber"),
                               ("published", "green"), "gray"),
-        size="2",
-    )
+        size="2", high_contrast=True)
 
 
 def _labelled_select(value: Any, on_change: Any, choices: dict[str, str], **props: Any
@@ -64,9 +63,10 @@ def _postmortem_list() -> rx.Component:
     return rx.vstack(
         rx.flex(
             _labelled_select(L.status_filter, L.set_status_filter,
-                             {ANY: "Any status", **STATUS_LABELS}, id="postmortem-status"),
+                             {ANY: "Any status", **STATUS_LABELS}, id="postmortem-status",
+                             aria_label="Status filter"),
             rx.select.root(
-                rx.select.trigger(placeholder="Team"),
+                rx.select.trigger(placeholder="Team", aria_label="Team filter"),
                 rx.select.content(rx.foreach(
                     L.team_choices,
                     lambda t: rx.select.item(rx.cond(t == ANY, "Any team", t), value=t))),
@@ -84,8 +84,10 @@ def _postmortem_list() -> rx.Component:
                         "Open items", "Updated")])),
                 rx.table.body(rx.foreach(L.rows, _row)),
                 width="100%",
-            ), overflow_x="auto", width="100%"),
-            rx.text("No postmortems here yet: open one from an incident's page.", color="gray"),
+            ), overflow_x="auto", width="100%", tab_index=0, role="region",
+                aria_label="Postmortems"),
+            rx.text("No postmortems here yet: open one from an incident's page.",
+                    color_scheme="gray"),
         ),
         spacing="3", width="100%",
     )
@@ -97,7 +99,8 @@ def _open_item(i: Any) -> rx.Component:
         rx.table.cell(i["owner"]),
         rx.table.cell(rx.flex(
             rx.text(i["due"]),
-            rx.cond(i["overdue"] != "", rx.badge("overdue", color_scheme="red")),
+            rx.cond(i["overdue"] != "", rx.badge("overdue", color_scheme="red",
+                high_contrast=True)),
             spacing="2", align="center")),
         rx.table.cell(rx.link(i["postmortem_title"], href="/postmortems/" + i["postmortem_id"])),
         rx.table.cell(i["teams"]),
@@ -111,7 +114,7 @@ def _action_items() -> rx.Component:
     return rx.vstack(
         rx.flex(
             rx.select.root(
-                rx.select.trigger(placeholder="Team"),
+                rx.select.trigger(placeholder="Team", aria_label="Team filter"),
                 rx.select.content(rx.foreach(
                     L.team_choices,
                     lambda t: rx.select.item(rx.cond(t == ANY, "Any team", t), value=t))),
@@ -120,7 +123,8 @@ def _action_items() -> rx.Component:
             ),
             rx.debounce_input(
                 rx.input(placeholder="Owner's email", value=L.item_owner,
-                         on_change=L.set_item_owner, id="item-owner-filter"),
+                         on_change=L.set_item_owner, id="item-owner-filter",
+                         aria_label="Owner's email"),
                 debounce_timeout=400,
             ),
             spacing="2", wrap="wrap",
@@ -133,8 +137,9 @@ def _action_items() -> rx.Component:
                         "Action", "Owner", "Due", "Postmortem", "Teams", "Ticket")])),
                 rx.table.body(rx.foreach(L.items, _open_item)),
                 width="100%",
-            ), overflow_x="auto", width="100%"),
-            rx.text("No open action items.", color="gray"),
+            ), overflow_x="auto", width="100%", tab_index=0, role="region",
+                aria_label="Open action items"),
+            rx.text("No open action items.", color_scheme="gray"),
         ),
         spacing="3", width="100%",
     )
@@ -185,35 +190,35 @@ def _conflict() -> rx.Component:
                 rx.button("Load their version", on_click=S.load_theirs, size="1",
                           variant="soft", id="load-theirs"),
                 rx.button("Keep mine and save over it", on_click=S.keep_mine, size="1",
-                          color_scheme="red", id="keep-mine"),
+                          color_scheme="red", high_contrast=True, id="keep-mine"),
                 spacing="2", align="center", wrap="wrap",
             ),
-            color_scheme="amber", role="alert", width="100%",
+            color_scheme="amber", high_contrast=True, role="alert", width="100%",
         ),
     )
 
 
 def _fields() -> rx.Component:
     return rx.grid(
-        rx.vstack(rx.text("Title", size="1", color="gray"),
-                  _typed("title", id="pm-title", width="100%"), spacing="1",
+        rx.vstack(rx.text("Title", size="1", color_scheme="gray"),
+                  _typed("title", id="pm-title", width="100%", aria_label="Title"), spacing="1",
                   grid_column="1 / -1"),
         rx.vstack(
-            rx.text("Status", size="1", color="gray"),
+            rx.text("Status", size="1", color_scheme="gray"),
             rx.cond(
                 S.can_edit,
                 _labelled_select(S.draft["status"],
                                  [lambda v: S.set_draft("status", v), S.autosave],
-                                 STATUS_LABELS, id="pm-status"),
+                                 STATUS_LABELS, id="pm-status", aria_label="Status"),
                 status_badge(S.meta["status"], S.meta["status_text"]),
             ),
             spacing="1"),
         rx.vstack(
-            rx.text("Severity", size="1", color="gray"),
+            rx.text("Severity", size="1", color_scheme="gray"),
             rx.cond(
                 S.can_edit,
                 rx.select.root(
-                    rx.select.trigger(id="pm-severity"),
+                    rx.select.trigger(id="pm-severity", aria_label="Severity"),
                     rx.select.content(rx.foreach(
                         S.severity_choices,
                         lambda v: rx.select.item(rx.cond(v == NO_SEVERITY, "—", v), value=v))),
@@ -223,8 +228,9 @@ def _fields() -> rx.Component:
                 rx.text(S.draft["severity"]),
             ),
             spacing="1"),
-        rx.vstack(rx.text("Owner", size="1", color="gray"),
+        rx.vstack(rx.text("Owner", size="1", color_scheme="gray"),
                   _typed("owner", on_blur=True, id="pm-owner", placeholder="owner's email",
+                         aria_label="Owner",
                          width="100%"),
                   spacing="1"),
         columns=rx.breakpoints(initial="1", sm="3"),
@@ -238,7 +244,7 @@ def _incidents() -> rx.Component:
         rx.foreach(S.incidents, lambda i: rx.flex(
             rx.link("#", i["id"], " ", i["title"], href="/incidents/" + i["id"]),
             rx.text(i["service"], " · ", i["team"], " · ", i["status"], size="1",
-                    color="gray"),
+                    color_scheme="gray"),
             rx.cond(S.can_edit & (S.incidents.length() > 1),
                     rx.button("Remove", size="1", variant="ghost",
                               on_click=S.unlink_incident(i["id"]))),
@@ -246,7 +252,8 @@ def _incidents() -> rx.Component:
         )),
         rx.cond(S.can_edit, rx.flex(
             rx.input(placeholder="Incident number", value=S.new_incident,
-                     on_change=S.set_new_incident, id="pm-add-incident", width="10em"),
+                     on_change=S.set_new_incident, id="pm-add-incident", width="10em",
+                     aria_label="Incident number"),
             rx.button("Add incident", size="1", on_click=S.link_incident),
             spacing="2", align="center")),
         spacing="2", width="100%",
@@ -259,7 +266,7 @@ def _figures() -> rx.Component:
         rx.table.root(rx.table.body(rx.foreach(S.figures, lambda f: rx.table.row(
             rx.table.row_header_cell(f["name"]),
             rx.table.cell(rx.text(rx.text.strong(f["value"]), " ",
-                                  rx.text.span(f["detail"], color="gray", size="1"))),
+                                  rx.text.span(f["detail"], color_scheme="gray", size="1"))),
         ))), size="1", width="100%", id="pm-figures"),
         spacing="2", width="100%",
     )
@@ -269,7 +276,7 @@ def _body() -> rx.Component:
     editor = rx.text_area(
         value=S.draft["body"],
         on_change=[lambda v: S.set_draft("body", v), S.autosave.debounce(AUTOSAVE_MS)],
-        rows="22", width="100%", id="pm-body", font_family="monospace",
+        rows="22", width="100%", id="pm-body", font_family="monospace", aria_label="Body",
     )
     preview = rx.box(text.markdown(S.preview), id="pm-preview", width="100%",
                      padding="0.5em", border="1px solid var(--gray-5)", border_radius="6px")
@@ -292,13 +299,16 @@ def _item_form(values: Any, set_field: Any, submit: Any, label: str,
     return rx.flex(
         rx.input(placeholder="What will be done", value=values["title"],
                  on_change=lambda v: set_field("title", v), class_name="item-title",
+                 aria_label="Action",
                  flex_grow="1", min_width="12em"),
         rx.input(placeholder="owner's email", value=values["owner"],
-                 on_change=lambda v: set_field("owner", v), class_name="item-owner"),
+                 on_change=lambda v: set_field("owner", v), class_name="item-owner",
+                 aria_label="Owner's email"),
         rx.input(type="date", value=values["due"], on_change=lambda v: set_field("due", v),
-                 class_name="item-due"),
+                 class_name="item-due", aria_label="Due"),
         rx.input(placeholder="https://ticket", value=values["url"],
-                 on_change=lambda v: set_field("url", v), class_name="item-url"),
+                 on_change=lambda v: set_field("url", v), class_name="item-url",
+                 aria_label="Ticket URL"),
         rx.button(label, size="2", on_click=submit, class_name="item-submit"),
         *([rx.button("Cancel", size="2", variant="ghost", on_click=cancel)] if cancel else []),
         spacing="2", wrap="wrap", width="100%", align="center",
@@ -308,9 +318,9 @@ def _item_form(values: Any, set_field: Any, submit: Any, label: str,
 def _item(i: Any) -> rx.Component:
     shown = rx.flex(
         rx.text(i["title"], weight="medium", class_name="item-text"),
-        rx.text(rx.cond(i["owner"] != "", i["owner"], "no owner"), size="1", color="gray"),
-        rx.cond(i["due"] != "", rx.text("due ", i["due"], size="1", color="gray")),
-        rx.cond(i["overdue"] != "", rx.badge("overdue", color_scheme="red")),
+        rx.text(rx.cond(i["owner"] != "", i["owner"], "no owner"), size="1", color_scheme="gray"),
+        rx.cond(i["due"] != "", rx.text("due ", i["due"], size="1", color_scheme="gray")),
+        rx.cond(i["overdue"] != "", rx.badge("overdue", color_scheme="red", high_contrast=True)),
         rx.cond(i["safe_url"] != "", rx.link("ticket", href=i["safe_url"], is_external=True,
                                              size="1")),
         rx.spacer(),
@@ -318,12 +328,13 @@ def _item(i: Any) -> rx.Component:
             S.can_edit,
             rx.flex(
                 rx.select(S.item_statuses, value=i["status"], size="1",
-                          on_change=lambda v: S.set_item_status(i["id"], v)),
+                          on_change=lambda v: S.set_item_status(i["id"], v),
+                          custom_attrs={"aria-label": "Status of the action item"}),
                 rx.button("Edit", size="1", variant="soft", on_click=S.edit_item(i["id"])),
                 rx.button("Delete", size="1", variant="soft", color_scheme="red",
                           on_click=S.delete_item(i["id"])),
                 spacing="1", align="center"),
-            rx.badge(i["status"], variant="soft"),
+            rx.badge(i["status"], variant="soft", high_contrast=True),
         ),
         spacing="2", align="center", wrap="wrap", width="100%",
     )
@@ -341,7 +352,7 @@ def _items() -> rx.Component:
     return rx.vstack(
         rx.heading("Action items", size="4"),
         rx.cond(S.items.length() > 0, rx.foreach(S.items, _item),
-                rx.text("None yet.", color="gray")),
+                rx.text("None yet.", color_scheme="gray")),
         rx.cond(S.can_edit, _item_form(S.item_form, S.set_item_field, S.add_item, "Add")),
         spacing="2", width="100%", id="pm-items",
     )
@@ -351,23 +362,25 @@ def _entry(e: Any) -> rx.Component:
     return rx.box(
         rx.flex(
             rx.checkbox(checked=e["kept"] != "", disabled=~S.can_edit,
-                        on_change=lambda c: S.set_kept(e["key"], c), class_name="entry-kept"),
-            rx.text(e["at"], size="1", color="gray", white_space="nowrap"),
-            rx.cond(e["incident"] != "", rx.badge(e["incident"], variant="outline", size="1")),
+                        on_change=lambda c: S.set_kept(e["key"], c), class_name="entry-kept",
+                        aria_label="Keep in the postmortem"),
+            rx.text(e["at"], size="1", color_scheme="gray", white_space="nowrap"),
+            rx.cond(e["incident"] != "", rx.badge(e["incident"], variant="outline", size="1",
+                high_contrast=True)),
             spacing="2", align="center",
         ),
         rx.text(e["text"], size="2", class_name="entry-text"),
         rx.cond(
             S.can_edit,
-            rx.input(placeholder="note", value=e["note"], size="1",
+            rx.input(placeholder="note", value=e["note"], size="1", aria_label="Note",
                      on_change=lambda v: S.set_note(e["key"], v),
                      on_blur=lambda v: S.save_note(e["key"], v), class_name="entry-note"),
             rx.cond(e["note"] != "", rx.text(e["note"], size="1", font_style="italic")),
         ),
         width="100%", padding_left="0.6em",
+        # left out: a dashed grey rule, not a faded entry (faded text is below AA contrast)
         border_left=rx.cond(e["kept"] != "", "3px solid var(--accent-9)",
-                            "3px solid var(--gray-5)"),
-        opacity=rx.cond(e["kept"] != "", "1", "0.65"),
+                            "3px dashed var(--gray-8)"),
         class_name=rx.cond(e["kept"] != "", "pm-entry kept", "pm-entry"),
         data_key=e["key"],
     )
@@ -378,8 +391,9 @@ def _timeline() -> rx.Component:
         rx.flex(
             rx.heading("Timeline", size="4"),
             rx.spacer(),
-            rx.text(S.kept_count, " of ", S.entry_count, " kept", size="1", color="gray"),
-            rx.switch(checked=S.kept_only, on_change=S.set_kept_only, id="kept-only"),
+            rx.text(S.kept_count, " of ", S.entry_count, " kept", size="1", color_scheme="gray"),
+            rx.switch(checked=S.kept_only, on_change=S.set_kept_only, id="kept-only",
+                      aria_label="Only kept events"),
             rx.text("only kept", size="1"),
             spacing="2", align="center", width="100%",
         ),
@@ -392,9 +406,9 @@ def _header() -> rx.Component:
     return rx.flex(
         status_badge(S.meta["status"], S.meta["status_text"]),
         rx.heading(S.draft["title"], size="5", id="pm-heading"),
-        rx.cond(S.live, rx.badge("live", color_scheme="green")),
+        rx.cond(S.live, rx.badge("live", color_scheme="green", high_contrast=True)),
         rx.spacer(),
-        rx.text(S.saved_text, size="1", color="gray", id="pm-saved"),
+        rx.text(S.saved_text, size="1", color_scheme="gray", id="pm-saved"),
         rx.button("Download Markdown", size="1", variant="soft", on_click=S.download_markdown,
                   id="pm-download"),
         rx.link("Printable page", href=S.meta["print_url"], is_external=True, size="2",
@@ -413,7 +427,7 @@ def postmortem_page() -> rx.Component:
                         S.meta["created"], " · last change by ", S.meta["updated_by"], " ",
                         S.meta["updated"],
                         rx.cond(S.can_edit, "", " · read-only for you"),
-                        size="1", color="gray"),
+                        size="1", color_scheme="gray"),
                 _conflict(),
                 rx.grid(
                     rx.vstack(_fields(), _incidents(), _figures(), _body(), _items(),
@@ -425,7 +439,7 @@ def postmortem_page() -> rx.Component:
                 spacing="3", width="100%",
             ),
             rx.text("No such postmortem: it is not there, or not one you may read.",
-                    color="gray", id="pm-not-found"),
+                    color_scheme="gray", id="pm-not-found"),
         ),
         title="Postmortem",
     )

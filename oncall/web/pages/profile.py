@@ -19,20 +19,22 @@ S = ProfileState
 def _contact(c: Any) -> rx.Component:
     return rx.card(
         rx.flex(
-            rx.badge(c["type"]),
+            rx.badge(c["type"], high_contrast=True),
             rx.text(c["address"], weight="medium"),
-            rx.text(c["label"], color="gray"),
+            rx.text(c["label"], color_scheme="gray"),
             rx.badge(
                 c["verified"],
                 color_scheme=rx.cond(c["verified"] == "verified", "green", "amber"),
-            ),
-            rx.cond(c["enabled"] == "off", rx.badge("off", color_scheme="gray")),
+                    high_contrast=True),
+            rx.cond(c["enabled"] == "off", rx.badge("off", color_scheme="gray",
+                high_contrast=True)),
             rx.spacer(),
             rx.cond(
                 c["verified"] != "verified",
                 rx.flex(
                     rx.input(
                         placeholder="6-digit code",
+                        aria_label="6-digit code",
                         value=S.codes.get(c["id"], ""),
                         on_change=lambda v: S.set_code(c["id"], v),
                         width="9em",
@@ -61,7 +63,8 @@ def _contact(c: Any) -> rx.Component:
 
 def _method_select(value: Any, on_change: Any, **trigger: Any) -> rx.Component:
     return rx.select.root(
-        rx.select.trigger(placeholder="contact method", **trigger),
+        rx.select.trigger(placeholder="contact method", aria_label="Contact method",
+                          **trigger),
         rx.select.content(
             rx.foreach(S.method_choices, lambda m: rx.select.item(m["label"], value=m["id"]))
         ),
@@ -86,7 +89,7 @@ def _rule(r: Any) -> rx.Component:
         ),
         rx.text("min, by", size="2"),
         _method_select(r["method_id"], lambda v: S.set_rule_method(r["id"], v)),
-        rx.cond(r["usable"] != "", rx.badge(r["usable"], color_scheme="amber")),
+        rx.cond(r["usable"] != "", rx.badge(r["usable"], color_scheme="amber", high_contrast=True)),
         rx.button(
             "Remove",
             on_click=S.remove_rule(r["id"]),
@@ -122,7 +125,7 @@ def _urgency_rules(urgency: str, found: Any) -> rx.Component:
         rx.cond(
             found.length() > 0,
             rx.vstack(rx.foreach(found, _rule), spacing="2"),
-            rx.text("The defaults.", color="gray", size="2"),
+            rx.text("The defaults.", color_scheme="gray", size="2"),
         ),
         spacing="2",
         id=f"rules-{urgency}",
@@ -132,7 +135,7 @@ def _urgency_rules(urgency: str, found: Any) -> rx.Component:
 def _new_rule() -> rx.Component:
     return rx.flex(
         rx.select(URGENCIES, value=S.new_rule_urgency, on_change=S.set_new_rule_urgency,
-                  id="new-rule-urgency"),
+                  id="new-rule-urgency", custom_attrs={"aria-label": "Urgency"}),
         rx.text("urgency, after", size="2"),
         rx.input(
             value=S.new_rule_delay,
@@ -164,7 +167,7 @@ def _preview(urgency: str, found: Any) -> rx.Component:
                 e["channel"],
                 " to ",
                 e["address"],
-                rx.cond(e["default"] != "", rx.text.span(" (default)", color="gray")),
+                rx.cond(e["default"] != "", rx.text.span(" (default)", color_scheme="gray")),
                 size="2",
                 class_name="preview-step",
             ),
@@ -181,10 +184,11 @@ def profile_page() -> rx.Component:
         rx.cond(
             S.contacts.length() > 0,
             rx.vstack(rx.foreach(S.contacts, _contact), width="100%"),
-            rx.text("No contact methods yet.", color="gray", size="2"),
+            rx.text("No contact methods yet.", color_scheme="gray", size="2"),
         ),
         rx.flex(
-            rx.select(ADDABLE, value=S.new_kind, on_change=S.set_new_kind),
+            rx.select(ADDABLE, value=S.new_kind, on_change=S.set_new_kind,
+                      custom_attrs={"aria-label": "Kind of contact method"}),
             rx.input(
                 placeholder=rx.cond(S.new_kind == "phone", "+44 20 7946 0000", "me@example.com"),
                 value=S.new_address,
@@ -200,7 +204,7 @@ def profile_page() -> rx.Component:
         rx.text(
             "When a page arrives, after how many minutes each contact method is used. "
             "Without rules of your own for an urgency, the defaults apply.",
-            color="gray",
+            color_scheme="gray",
             size="2",
         ),
         rx.flex(

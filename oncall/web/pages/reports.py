@@ -15,23 +15,24 @@ from oncall.web.state.reports import ReportsState as S
 
 def _pickers() -> rx.Component:
     return rx.flex(
-        rx.vstack(rx.text("Team", size="1", color="gray"),
-                  rx.select(S.teams, value=S.team, on_change=S.set_team, id="report-team")),
-        rx.vstack(rx.text("Service", size="1", color="gray"),
+        rx.vstack(rx.text("Team", size="1", color_scheme="gray"),
+                  rx.select(S.teams, value=S.team, on_change=S.set_team, id="report-team",
+                            custom_attrs={"aria-label": "Team"})),
+        rx.vstack(rx.text("Service", size="1", color_scheme="gray"),
                   rx.select(S.services, value=S.service, on_change=S.set_service,
-                            id="report-service")),
-        rx.vstack(rx.text("Period", size="1", color="gray"),
+                            id="report-service", custom_attrs={"aria-label": "Service"})),
+        rx.vstack(rx.text("Period", size="1", color_scheme="gray"),
                   rx.select(S.periods, value=S.period, on_change=S.set_period,
-                            id="report-period")),
+                            id="report-period", custom_attrs={"aria-label": "Period"})),
         rx.cond(
             S.period == CUSTOM,
             rx.flex(
-                rx.vstack(rx.text("From", size="1", color="gray"),
+                rx.vstack(rx.text("From", size="1", color_scheme="gray"),
                           rx.input(type="date", value=S.since, on_change=S.set_since,
-                                   id="report-since")),
-                rx.vstack(rx.text("To (included)", size="1", color="gray"),
+                                   id="report-since", aria_label="From")),
+                rx.vstack(rx.text("To (included)", size="1", color_scheme="gray"),
                           rx.input(type="date", value=S.until, on_change=S.set_until,
-                                   id="report-until")),
+                                   id="report-until", aria_label="To (included)")),
                 rx.button("Show", on_click=S.apply_dates, id="report-apply"),
                 spacing="2", align="end",
             ),
@@ -43,9 +44,9 @@ def _pickers() -> rx.Component:
 def _figure(label: str, value: Any, note: Any = "") -> rx.Component:
     return rx.card(
         rx.vstack(
-            rx.text(label, size="1", color="gray"),
+            rx.text(label, size="1", color_scheme="gray"),
             rx.heading(value, size="5"),
-            rx.text(note, size="1", color="gray"),
+            rx.text(note, size="1", color_scheme="gray"),
             spacing="1",
         ),
         min_width="11em",
@@ -92,7 +93,8 @@ def _section(title: str, table: str, *children: rx.Component) -> rx.Component:
     )
 
 
-def _table(headers: list[str], rows: Any, cells: Any) -> rx.Component:
+def _table(headers: list[str], rows: Any, cells: Any, label: str = "Report table"
+           ) -> rx.Component:
     return rx.box(
         rx.table.root(
             rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in headers])),
@@ -100,19 +102,19 @@ def _table(headers: list[str], rows: Any, cells: Any) -> rx.Component:
                 *[rx.table.cell(c(r)) for c in cells]))),
             width="100%", size="1",
         ),
-        overflow_x="auto", width="100%",
+        overflow_x="auto", width="100%", tab_index=0, role="region", aria_label=label,
     )
 
 
 def reports_page() -> rx.Component:
     return page(
         _pickers(),
-        rx.text(S.period_text, size="2", color="gray"),
+        rx.text(S.period_text, size="2", color_scheme="gray"),
         _figures(),
         _section("Summary", "summary",
                  rx.text("Night pages are those sent 22:00-08:00 in the person's own time "
                          "zone. Hours on call are from the schedules ", S.figures["schedules"],
-                         ", with overrides made in the app.", size="2", color="gray")),
+                         ", with overrides made in the app.", size="2", color_scheme="gray")),
         _section("Incidents by priority", "priorities",
                  _bar_chart(S.priorities, "priority", [("incidents", "Incidents", "#e5484d")])),
         _section(
@@ -130,7 +132,7 @@ def reports_page() -> rx.Component:
                    [lambda r: r["person"], lambda r: r["hours"], lambda r: r["shifts"],
                     lambda r: r["share"], lambda r: r["schedules"]]),
             rx.cond(S.uncovered != "",
-                    rx.text("No one on call: ", S.uncovered, size="2", color="red")),
+                    rx.text("No one on call: ", S.uncovered, size="2", color_scheme="red")),
         ),
         title="Reports",
     )

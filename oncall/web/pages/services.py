@@ -27,7 +27,8 @@ def _tree(title: str, nodes: Any) -> rx.Component:
                         n["name"],
                         rx.cond(
                             n["open"] != "0",
-                            rx.badge(n["open"], " open", color_scheme="red", margin_left="0.4em"),
+                            rx.badge(n["open"], " open", color_scheme="red", margin_left="0.4em",
+                                high_contrast=True),
                         ),
                         size="2",
                         padding_left=n["indent"],
@@ -35,7 +36,7 @@ def _tree(title: str, nodes: Any) -> rx.Component:
                 ),
                 spacing="0",
             ),
-            rx.text("none", size="2", color="gray"),
+            rx.text("none", size="2", color_scheme="gray"),
         ),
         min_width="14em",
     )
@@ -47,9 +48,8 @@ def _heartbeat(h: Any) -> rx.Component:
             "heartbeat ", h["name"], ": ", h["state"],
             color_scheme=rx.match(h["state"], ("up", "green"), ("late", "amber"),
                                   ("down", "red"), "gray"),
-            size="2",
-        ),
-        rx.text(h["every"], " ", h["last"], size="1", color="gray"),
+            size="2", high_contrast=True),
+        rx.text(h["every"], " ", h["last"], size="1", color_scheme="gray"),
         spacing="2",
         align="center",
         class_name="heartbeat",
@@ -58,8 +58,9 @@ def _heartbeat(h: Any) -> rx.Component:
 
 def _limited(row: Any) -> rx.Component:
     return rx.flex(
-        rx.badge("integration ", row["integration"], color_scheme="amber", size="2"),
-        rx.text(row["refused"], size="1", color="gray"),
+        rx.badge("integration ", row["integration"], color_scheme="amber", size="2",
+            high_contrast=True),
+        rx.text(row["refused"], size="1", color_scheme="gray"),
         spacing="2",
         align="center",
         class_name="rate-limited",
@@ -72,7 +73,7 @@ def _card(c: Any) -> rx.Component:
             rx.flex(
                 status_badge(c["status"]),
                 rx.heading(rx.link(c["name"], href="/services/" + c["name"].to(str)), size="3"),
-                rx.text(c["open"], " open", size="2", color="gray"),
+                rx.text(c["open"], " open", size="2", color_scheme="gray"),
                 spacing="2",
                 align="center",
                 wrap="wrap",
@@ -89,7 +90,7 @@ def _card(c: Any) -> rx.Component:
                 " · urgency ",
                 c["urgency"],
                 size="2",
-                color="gray",
+                color_scheme="gray",
             ),
             rx.flex(
                 _tree("Depends on (upstream)", c["upstream"].to(list[dict[str, str]])),
@@ -150,9 +151,9 @@ def config_page() -> rx.Component:
                         " · ",
                         S.run["changes"],
                         size="2",
-                        color="gray",
+                        color_scheme="gray",
                     ),
-                    rx.foreach(S.run_errors, lambda e: rx.text(e, color="red", size="2")),
+                    rx.foreach(S.run_errors, lambda e: rx.text(e, color_scheme="red", size="2")),
                     rx.cond(
                         S.drift_count > 0,
                         rx.callout(
@@ -163,20 +164,22 @@ def config_page() -> rx.Component:
                                 "apply restores them.",
                             ),
                             color_scheme="amber",
+                            high_contrast=True,
                         ),
                         rx.text(
                             "No drift: the database matches what was applied.",
                             size="2",
-                            color="green",
+                            color_scheme="green",
                         ),
                     ),
                     spacing="1",
                 ),
-                rx.text("The config has never been applied.", color="gray"),
+                rx.text("The config has never been applied.", color_scheme="gray"),
             ),
             width="100%",
         ),
-        rx.select(S.kinds, value=S.kind_filter, on_change=S.set_kind_filter),
+        rx.select(S.kinds, value=S.kind_filter, on_change=S.set_kind_filter,
+                  custom_attrs={"aria-label": "Kind of config object"}),
         rx.box(
             rx.table.root(
                 rx.table.header(
@@ -197,7 +200,8 @@ def config_page() -> rx.Component:
                             rx.table.cell(o["revision"]),
                             rx.table.cell(o["applied"], " by ", o["by"]),
                             rx.table.cell(
-                                rx.cond(o["drift"] != "", rx.badge("drift", color_scheme="amber"))
+                                rx.cond(o["drift"] != "", rx.badge("drift", color_scheme="amber",
+                                    high_contrast=True))
                             ),
                         ),
                     )
@@ -207,6 +211,7 @@ def config_page() -> rx.Component:
             ),
             overflow_x="auto",
             width="100%",
+            tab_index=0, role="region", aria_label="Applied config objects",
         ),
         title="Config",
     )

@@ -15,7 +15,8 @@ from oncall.incidents.access import acting_on, may_declare
 from oncall.incidents.actors import Actor
 from oncall.incidents.queries import IncidentItem
 from oncall.incidents.service import PRIORITIES
-from oncall.web import actions, context, format, queries
+from oncall.web import actions, bulk, context, format, queries
+from oncall.web.state.bulk import BulkMixin
 from oncall.web.state.live import LiveMixin
 from oncall.web.state.session import SessionState
 
@@ -182,7 +183,7 @@ class DeclareMixin(rx.State, mixin=True):
         return rx.redirect(f"/incidents/{incident_id}")
 
 
-class IncidentsState(DeclareMixin, ActionsMixin, LiveMixin, SessionState):
+class IncidentsState(BulkMixin, DeclareMixin, ActionsMixin, LiveMixin, SessionState):
     items: list[dict[str, str]] = []  # noqa: RUF012
     counts: dict[str, int] = {}  # noqa: RUF012
     total: int = 0
@@ -222,6 +223,7 @@ class IncidentsState(DeclareMixin, ActionsMixin, LiveMixin, SessionState):
         self.items = [{**summary_row(item, self.tz),
                        "can_act": "yes" if item.incident.id in acting else ""}
                       for item in found.items]
+        self.selected = bulk.keep_shown(self.selected, [item["id"] for item in self.items])
 
     def _after_change(self) -> None:
         self._refresh()
