@@ -12,7 +12,8 @@ from oncall.config.configset import ConfigSet
 from oncall.core.schedule import Shift, shifts, who_at
 from oncall.web.week_grid import Stint, Week, day_stints, grid, hours_text, people, week_of
 
-LONDON, TOKYO, LA = ZoneInfo("Europe/London"), ZoneInfo("Asia/Tokyo"), ZoneInfo("America/Los_Angeles")
+LONDON, TOKYO = ZoneInfo("Europe/London"), ZoneInfo("Asia/Tokyo")
+LA = ZoneInfo("America/Los_Angeles")
 A, B = "a@example.com", "b@example.com"
 
 
@@ -59,7 +60,8 @@ TUESDAY = date(2026, 3, 10)
     # two layers of the same person joined; a gap left out
     ([shift(utc(2026, 3, 10, 0), utc(2026, 3, 10, 8), A),
       shift(utc(2026, 3, 10, 8), utc(2026, 3, 10, 18), A),
-      shift(utc(2026, 3, 10, 18), utc(2026, 3, 11, 0), None)], TUESDAY, [Stint(A, "00:00", "18:00")]),
+      shift(utc(2026, 3, 10, 18), utc(2026, 3, 11, 0), None)], TUESDAY,
+     [Stint(A, "00:00", "18:00")]),
     # the same person twice in a day, apart
     ([shift(utc(2026, 3, 10, 0), utc(2026, 3, 10, 8), A),
       shift(utc(2026, 3, 10, 8), utc(2026, 3, 10, 18), B),

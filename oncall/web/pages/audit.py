@@ -44,9 +44,9 @@ def _filters() -> rx.Component:
         rx.flex(
             rx.button("Apply filters", on_click=S.apply_filters, id="audit-apply"),
             rx.button("Clear", on_click=S.clear_filters, variant="soft", id="audit-clear"),
-            # a plain link: the route is served by routes.router(), not a page of the app
-            rx.el.a("Download CSV", href=S.export_url, id="audit-export", download="",
-                    color="var(--accent-11)", text_decoration="underline"),
+            # a document request, not client-side routing: routes.router() serves the file
+            rx.link("Download CSV", href=S.export_url, id="audit-export", download=True,
+                    reload_document=True, size="3"),
             spacing="3",
             align="center",
             wrap="wrap",
@@ -86,6 +86,9 @@ def _log() -> rx.Component:
             ),
             overflow_x="auto",
             width="100%",
+            tab_index=0,  # scrolls sideways on a phone: reachable by keyboard
+            role="region",
+            aria_label="Audit events",
         ),
         rx.cond(S.rows.length() == 0, rx.text("No events match.", id="audit-empty")),
         rx.flex(

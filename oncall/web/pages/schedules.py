@@ -12,8 +12,10 @@ from oncall.web.components.layout import page
 from oncall.web.state.schedules import ScheduleListState, WeekState
 
 
-def _scroll(table: rx.Component) -> rx.Component:
-    return rx.box(table, overflow_x="auto", width="100%")
+def _scroll(table: rx.Component, label: str) -> rx.Component:
+    """A table that scrolls sideways on a phone; focusable, so a keyboard can scroll it."""
+    return rx.box(table, overflow_x="auto", width="100%", tab_index=0, role="region",
+                  aria_label=label)
 
 
 def _header(*names: str) -> rx.Component:
@@ -84,7 +86,8 @@ def schedules_page() -> rx.Component:
                 rx.table.body(rx.foreach(S.rows, _schedule_row)),
                 width="100%",
                 id="schedule-list",
-            )
+            ),
+            "Schedules",
         ),
         title="Schedules",
     )
@@ -140,7 +143,8 @@ def week_page() -> rx.Component:
                 width="100%",
                 min_width="900px",
                 id="week-grid",
-            )
+            ),
+            "Schedules by day",
         ),
         rx.heading("Hours on call this week", size="4"),
         _scroll(
@@ -160,7 +164,8 @@ def week_page() -> rx.Component:
                 ),
                 width="100%",
                 id="week-people",
-            )
+            ),
+            "Hours per person",
         ),
         title="On call this week",
     )
