@@ -27,7 +27,7 @@ def _schedule_row(r: Any) -> rx.Component:
         rx.table.row_header_cell(
             rx.vstack(
                 rx.link(r["name"], href="/schedules/" + r["name"], weight="bold"),
-                rx.text(r["description"], size="1", color="gray"),
+                rx.text(r["description"], size="1"),
                 spacing="0",
             ),
         ),
