@@ -165,6 +165,7 @@ WEB: Mapping[Key, Access] = {
     ("GET", "/ical/{token}.ics"): Access.FEED_TOKEN,
     ("GET", "/postmortems/{postmortem_id:int}/print"): Access.SESSION,
     ("GET", "/postmortems/{postmortem_id:int}/export.md"): Access.SESSION,
+    ("GET", "/audit/export.csv"): Access.SESSION,
 }
 """The web app's own HTTP routes (`oncall.web.routes.router`). Reflex's event websocket is
 guarded per event handler, not here."""

@@ -17,6 +17,7 @@ from oncall.web import context, routes
 from oncall.web.components.layout import pwa_head
 from oncall.web.components.push import push_page
 from oncall.web.headers import SecurityHeaders
+from oncall.web.pages.audit import audit_page
 from oncall.web.pages.delivery import delivery_page
 from oncall.web.pages.incident import incident_page
 from oncall.web.pages.incidents import incidents_page
@@ -25,9 +26,11 @@ from oncall.web.pages.oncall import oncall_page, schedule_page
 from oncall.web.pages.postmortems import postmortem_page, postmortems_page
 from oncall.web.pages.profile import profile_page
 from oncall.web.pages.reports import reports_page
+from oncall.web.pages.schedules import schedules_page, week_page
 from oncall.web.pages.service import service_page
 from oncall.web.pages.services import config_page, services_page
 from oncall.web.pages.status import status_page_page, status_pages_page
+from oncall.web.state.audit import AuditState
 from oncall.web.state.delivery import DeliveryState
 from oncall.web.state.incident import IncidentState
 from oncall.web.state.incidents import IncidentsState
@@ -36,6 +39,7 @@ from oncall.web.state.postmortems import PostmortemsState, PostmortemState
 from oncall.web.state.profile import ProfileState
 from oncall.web.state.push import PushState
 from oncall.web.state.reports import ReportsState
+from oncall.web.state.schedules import ScheduleListState, WeekState
 from oncall.web.state.service import ServiceState
 from oncall.web.state.services import ConfigState, ServicesState
 from oncall.web.state.status import StatusPagesState
@@ -107,3 +111,7 @@ app.add_page(delivery_page, route="/delivery", title="Delivery health · oncall"
              on_load=DeliveryState.load)
 app.add_page(service_page, route="/services/[name]", title="Service · oncall",
              on_load=ServiceState.load)
+app.add_page(schedules_page, route="/schedules", title="Schedules · oncall",
+             on_load=ScheduleListState.load)
+app.add_page(week_page, route="/oncall/week", title="This week · oncall", on_load=WeekState.load)
+app.add_page(audit_page, route="/audit", title="Audit log · oncall", on_load=AuditState.load)

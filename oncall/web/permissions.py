@@ -196,5 +196,17 @@ HANDLERS: Mapping[str, Rule] = {
         "clear_component": R.STATUS_PAGE_WRITE,
     }),
     **_of("DeliveryState", {"load": R.READ, "set_window": R.READ}),
+    **_of("ScheduleListState", {"load": R.READ, "apply_tz": R.READ, "set_query": R.READ}),
+    **_of("WeekState", {"load": R.READ, "apply_tz": R.READ, "prev_week": R.READ,
+                        "next_week": R.READ, "this_week": R.READ}),
+    **_of("AuditState", {  # reads every team's changes: each handler that shows rows checks
+        "load": R.PLATFORM_ADMIN,
+        "apply_tz": R.PLATFORM_ADMIN,
+        "apply_filters": R.PLATFORM_ADMIN,
+        "clear_filters": R.PLATFORM_ADMIN,
+        "older": R.PLATFORM_ADMIN,
+        "newer": R.PLATFORM_ADMIN,
+        "set_field": R.READ,
+    }),
 }
 """Every event handler, as `State.handler`, with the rule its change is checked against."""

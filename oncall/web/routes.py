@@ -25,7 +25,7 @@ from oncall.api import access
 from oncall.core.schedule.ical import person_feed, schedule_feed
 from oncall.db.engine import write_session
 from oncall.schedules_service import effective_schedule, feed_subject
-from oncall.web import auth, context, oidc, postmortem_routes
+from oncall.web import audit_routes, auth, context, oidc, postmortem_routes
 from oncall.web.oidc import OIDCError, Pending, safe_next
 
 OIDC_COOKIE = "oncall_oidc"
@@ -329,6 +329,7 @@ def router() -> Starlette:
               methods=["GET"]),
         Route("/postmortems/{postmortem_id:int}/export.md", postmortem_routes.markdown,
               methods=["GET"]),
+        Route("/audit/export.csv", audit_routes.export, methods=["GET"]),
     ]
     access.require_listed(routes, access.WEB, "the web app")
     return Starlette(routes=routes)

@@ -19,7 +19,17 @@ NAV = [
     ("Config", "/config"),
     ("Profile", "/profile"),
     ("Delivery", "/delivery"),
+    ("Schedules", "/schedules"),
+    ("This week", "/oncall/week"),
+    ("Audit", "/audit"),
 ]
+ADMIN_ONLY = frozenset({"/audit"})
+"""NAV entries shown to platform admins only (the pages refuse everyone else as well)."""
+
+
+def nav_link(label: str, href: str) -> rx.Component:
+    link = rx.link(label, href=href, size="3", weight="medium")
+    return rx.cond(SessionState.is_platform_admin, link) if href in ADMIN_ONLY else link
 
 
 THEME_COLOR = "#3e63dd"
@@ -80,7 +90,7 @@ def navbar() -> rx.Component:
         rx.link(rx.heading("oncall", size="5"), href="/", underline="none"),
         rx.el.nav(
             rx.flex(
-                *[rx.link(label, href=href, size="3", weight="medium") for label, href in NAV],
+                *[nav_link(label, href) for label, href in NAV],
                 spacing="3",
                 wrap="wrap",
             ),

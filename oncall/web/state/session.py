@@ -169,6 +169,7 @@ class SessionState(rx.State):
     user_name: str = ""
     roles_text: str = ""
     is_admin: bool = False
+    is_platform_admin: bool = False
     _team_roles: dict[str, str] = {}  # noqa: RUF012 - backend only: what hides buttons
     _platform_admin: bool = False
     _user_id: int | None = None
@@ -231,6 +232,7 @@ class SessionState(rx.State):
         self.user_name = who.name or who.email
         self.roles_text = ", ".join(f"{role} of {team}" for team, role in sorted(who.roles.items()))
         self.is_admin = who.is_admin
+        self.is_platform_admin = who.platform_admin
         self.can_respond = who.can_respond
         self._team_roles, self._platform_admin = dict(who.roles), who.platform_admin
         self._user_id = who.user_id
