@@ -25,6 +25,7 @@ from oncall.web.pages.oncall import oncall_page, schedule_page
 from oncall.web.pages.postmortems import postmortem_page, postmortems_page
 from oncall.web.pages.profile import profile_page
 from oncall.web.pages.reports import reports_page
+from oncall.web.pages.schedule_editor import schedule_editor_page
 from oncall.web.pages.services import config_page, services_page
 from oncall.web.pages.status import status_page_page, status_pages_page
 from oncall.web.state.delivery import DeliveryState
@@ -35,6 +36,7 @@ from oncall.web.state.postmortems import PostmortemsState, PostmortemState
 from oncall.web.state.profile import ProfileState
 from oncall.web.state.push import PushState
 from oncall.web.state.reports import ReportsState
+from oncall.web.state.schedule_editor import ScheduleEditorState
 from oncall.web.state.services import ConfigState, ServicesState
 from oncall.web.state.status import StatusPagesState
 
@@ -102,3 +104,7 @@ app.add_page(push_page, route="/push", title="Push notifications · oncall",
              on_load=PushState.check_login)
 app.add_page(delivery_page, route="/delivery", title="Delivery health · oncall",
              on_load=DeliveryState.load)
+app.add_page(schedule_editor_page, route="/schedules/new", title="New schedule · oncall",
+             on_load=ScheduleEditorState.load)
+app.add_page(schedule_editor_page, route="/schedules/[schedule]/edit",
+             title="Edit schedule · oncall", on_load=ScheduleEditorState.load)

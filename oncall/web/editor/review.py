@@ -228,3 +228,17 @@ def plan_rows(r: Review) -> list[dict[str, str]]:
         mark = line.strip()[:1]
         rows.append({"text": line, "mark": mark if mark in "+-~" else ""})
     return rows
+
+
+def read_document(root: Path, kind: str, name: str) -> dict[str, Any] | None:
+    """The document `kind` `name` as written in the config repo (for an editor to load)."""
+    path = find_file(root, kind, name)
+    if path is None:
+        return None
+    text = (root / path).read_text(encoding="utf-8")
+    documents, _ = read_documents(text, path)
+    for d in documents:
+        if isinstance(d.value, dict) and (d.value.get("kind"), d.value.get("name")) == (kind,
+                                                                                       name):
+            return dict(d.value)
+    return None
