@@ -84,11 +84,12 @@ def test_a_new_schedule_is_built_previewed_and_reviewed(state: Callable[..., Any
     assert s.preview_from == "2026-03-10T12:00:00Z" and s.preview_to == "2026-03-24T12:00:00Z"
     assert rows[0]["start"] == "2026-03-10 12:00 GMT"
     assert rows[0] == {"start": "2026-03-10 12:00 GMT", "end": "2026-03-10 18:00 GMT",
-                       "who": "isla.mcleod@northwind.example", "layer": "office-hours",
+                       "who": "noah.petit@northwind.example", "layer": "office-hours",
                        "line": "2026-03-10 12:00 GMT  2026-03-10 18:00 GMT  "
-                               "isla.mcleod@northwind.example  office-hours"}
-    saturday = [r for r in rows if r["start"].startswith("2026-03-14")]
-    assert {r["layer"] for r in saturday} == {"weekly"}  # weekdays only
+                               "noah.petit@northwind.example  office-hours"}
+    weekend = next(r for r in rows if r["start"] == "2026-03-13 18:00 GMT")  # weekdays only
+    assert (weekend["end"], weekend["who"], weekend["layer"]) == (
+        "2026-03-16 08:00 GMT", "grace.mwangi@northwind.example", "weekly")
 
 
 def test_a_bad_entry_is_shown_at_its_line(state: Callable[..., Any]) -> None:
