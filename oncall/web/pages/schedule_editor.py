@@ -94,20 +94,22 @@ def _members(layer: Any, i: Any) -> rx.Component:
     )
 
 
+def _day(day: str, window: Any, k: Any, i: Any) -> rx.Component:
+    return rx.checkbox(
+        DAY_LABELS[day],
+        checked=window["days"].contains(day),
+        on_change=lambda on: S.toggle_day(i, k, day, on),
+        min_height="44px",
+        aria_label=f"Layer {i + 1} window {k + 1} {DAY_LABELS[day]}",
+    )
+
+
 def _window(window: Any, k: Any, i: Any) -> rx.Component:
     return rx.flex(
         rx.el.fieldset(
             rx.el.legend(f"Days of window {k + 1}", style={"fontSize": "0.85em"}),
             rx.flex(
-                *[
-                    rx.checkbox(
-                        DAY_LABELS[day],
-                        checked=window["days"].contains(day),
-                        on_change=lambda on, day=day: S.toggle_day(i, k, day, on),
-                        min_height="44px",
-                    )
-                    for day in WEEKDAYS
-                ],
+                *[_day(day, window, k, i) for day in WEEKDAYS],
                 spacing="3",
                 wrap="wrap",
             ),
@@ -214,7 +216,7 @@ def _preview() -> rx.Component:
                                 rx.table.cell(r["end"]),
                                 rx.table.cell(r["who"]),
                                 rx.table.cell(r["layer"]),
-                                data_line=r["line"],
+                                custom_attrs={"data-line": r["line"]},
                                 class_name="preview-shift",
                             ),
                         )),
