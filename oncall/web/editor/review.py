@@ -33,6 +33,7 @@ DIRECTORY = {
 """Where a new object's file goes: schedules and workflows in their own directories,
 everything else in `rules/`."""
 _SEPARATOR = re.compile(r"^---(\s|$)")
+_FILE_STEM = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 
 @dataclass(frozen=True)
@@ -96,8 +97,10 @@ class _Chunk:
 
 
 def default_path(kind: str, name: str) -> str:
-    """The file of a new object: one file per object, named after it."""
-    return f"{DIRECTORY.get(kind, 'rules')}/{name}.yaml"
+    """The file of a new object: one file per object, named after it. A name that is not a
+    valid one (the review says so) never becomes part of a path: `../x` stays in the repo."""
+    stem = name if _FILE_STEM.match(name) else f"new-{kind.lower()}"
+    return f"{DIRECTORY.get(kind, 'rules')}/{stem}.yaml"
 
 
 def find_file(root: Path, kind: str, name: str) -> str | None:
@@ -184,6 +187,8 @@ def review(
         copy = Path(tmp)
         _copy_config(root, copy)
         file = copy / path
+        if not file.resolve().is_relative_to(copy.resolve()):
+            raise ValueError(f"{path}: outside the config repo")
         before = file.read_text(encoding="utf-8") if file.is_file() else ""
         file_text, first = splice(before, kind, name, yaml_text)
         file.parent.mkdir(parents=True, exist_ok=True)
