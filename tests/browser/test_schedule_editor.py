@@ -85,6 +85,11 @@ def add_member(page: Any, layer: int, query: str, email: str) -> None:
     settle(page)
 
 
+def loaded(page: Any) -> None:
+    """The editor's load event has run: the review names the file."""
+    page.locator("#review-path", has_text=".yaml").wait_for(timeout=WAIT_MS)
+
+
 def verdict(page: Any, text: str) -> None:
     page.locator("#review-verdict", has_text=text).wait_for(timeout=WAIT_MS)
 
@@ -116,7 +121,7 @@ def test_build_a_schedule_validate_it_and_open_a_pull_request(
 ) -> None:
     page = sso(browser, editor_app, provider, ADMIN, **DESKTOP)
     page.goto(f"{editor_app.url}/schedules/new")
-    field(page, "Schedule name").wait_for(timeout=WAIT_MS)
+    loaded(page)
     assert field(page, "Team").input_value() == "storefront"
     type_into(page, "Schedule name", NAME)
     field(page, "Time zone").select_option("Europe/London")
@@ -201,7 +206,7 @@ def test_edit_an_existing_schedule_on_a_phone(
 ) -> None:
     page = sso(browser, editor_app, provider, ADMIN, **PHONE)
     page.goto(f"{editor_app.url}/schedules/storefront-primary/edit")
-    field(page, "Schedule name").wait_for(timeout=WAIT_MS)
+    loaded(page)
     verdict(page, "valid")
     assert field(page, "Schedule name").input_value() == "storefront-primary"
     assert field(page, "Time zone").input_value() == "Europe/London"
