@@ -162,4 +162,3 @@ class ReviewMixin(rx.State, mixin=True):
             return
         self.pr_url, self.pr_number = pull.url, str(pull.number)
         self.pr_branch, self.pr_branch_url = pull.branch, pull.branch_url
-        self.notice = f"Pull request #{pull.number} opened."
