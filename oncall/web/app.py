@@ -26,6 +26,7 @@ from oncall.web.pages.oncall import oncall_page, schedule_page
 from oncall.web.pages.postmortems import postmortem_page, postmortems_page
 from oncall.web.pages.profile import profile_page
 from oncall.web.pages.reports import reports_page
+from oncall.web.pages.schedule_editor import schedule_editor_page
 from oncall.web.pages.schedules import schedules_page, week_page
 from oncall.web.pages.service import service_page
 from oncall.web.pages.services import config_page, services_page
@@ -39,6 +40,7 @@ from oncall.web.state.postmortems import PostmortemsState, PostmortemState
 from oncall.web.state.profile import ProfileState
 from oncall.web.state.push import PushState
 from oncall.web.state.reports import ReportsState
+from oncall.web.state.schedule_editor import ScheduleEditorState
 from oncall.web.state.schedules import ScheduleListState, WeekState
 from oncall.web.state.service import ServiceState
 from oncall.web.state.services import ConfigState, ServicesState
@@ -115,3 +117,7 @@ app.add_page(schedules_page, route="/schedules", title="Schedules · oncall",
              on_load=ScheduleListState.load)
 app.add_page(week_page, route="/oncall/week", title="This week · oncall", on_load=WeekState.load)
 app.add_page(audit_page, route="/audit", title="Audit log · oncall", on_load=AuditState.load)
+app.add_page(schedule_editor_page, route="/schedules/new", title="New schedule · oncall",
+             on_load=ScheduleEditorState.load)
+app.add_page(schedule_editor_page, route="/schedules/[schedule]/edit",
+             title="Edit schedule · oncall", on_load=ScheduleEditorState.load)
