@@ -60,6 +60,10 @@ class Rule(StrEnum):
     a service on the page (the web app's notices and component states; no API route yet)."""
     PLATFORM_ADMIN = "platform-admin"
     """Platform admins (`Organization.admins`) only: the audit log holds every team's changes."""
+    EDIT_CONFIG = "edit-config"
+    """`oncall.web.editor.access.may_edit_config`: platform admins and admins of the team(s)
+    the config document belongs to may open a pull request from the web app's editors (no API
+    route); anyone signed in may view the editors and copy their YAML."""
 
 
 class Persona(StrEnum):
@@ -110,6 +114,8 @@ MATRIX: Mapping[Rule, Mapping[Persona, Outcome]] = {
     Rule.PLATFORM_ADMIN: _row(_OK, _NO, _NO, _NO, _NO, _NO),
     # Only the web app writes status pages so far (oncall/web/permissions.py).
     Rule.STATUS_PAGE_WRITE: _row(_OK, _OK, _OK, _NO, _NO, _NO),
+    # Only the web app's config editors open pull requests (oncall/web/permissions.py).
+    Rule.EDIT_CONFIG: _row(_OK, _OK, _NO, _NO, _NO, _NO),
 }
 """Rule × persona: what the route answers."""
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from oncall.settings import SettingsError
 
 DEFAULT_SESSION_HOURS = 12
+DEFAULT_GITHUB_API_URL = "https://api.github.com"
+DEFAULT_GITHUB_BASE_BRANCH = "main"
 
 
 @dataclass(frozen=True)
@@ -18,6 +20,13 @@ class WebSettings:
     public_url: str | None = None
     """The URL people open (`https://oncall.example.com`); derived from the request if unset."""
     session_hours: int = DEFAULT_SESSION_HOURS
+    config_dir: str = "."
+    """ONCALL_CONFIG_DIR: the config repo checkout the editors review against."""
+    github_repository: str | None = None
+    """ONCALL_GITHUB_REPOSITORY (`owner/name`): where the editors open pull requests."""
+    github_token: str | None = field(default=None, repr=False)
+    github_api_url: str = DEFAULT_GITHUB_API_URL
+    github_base_branch: str = DEFAULT_GITHUB_BASE_BRANCH
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> WebSettings:
@@ -36,13 +45,26 @@ class WebSettings:
         if issuer and not client_id:
             raise SettingsError("ONCALL_OIDC_CLIENT_ID: required when ONCALL_OIDC_ISSUER is set")
         public_url = get("ONCALL_PUBLIC_URL")
+        repository = get("ONCALL_GITHUB_REPOSITORY")
+        if repository is not None and repository.count("/") != 1:
+            raise SettingsError("ONCALL_GITHUB_REPOSITORY: expected owner/name")
         return cls(
             oidc_issuer=issuer.rstrip("/") if issuer else None,
             oidc_client_id=client_id,
             oidc_client_secret=get("ONCALL_OIDC_CLIENT_SECRET"),
             public_url=public_url.rstrip("/") if public_url else None,
             session_hours=hours,
+            config_dir=get("ONCALL_CONFIG_DIR") or ".",
+            github_repository=repository,
+            github_token=get("ONCALL_GITHUB_TOKEN"),
+            github_api_url=(get("ONCALL_GITHUB_API_URL") or DEFAULT_GITHUB_API_URL).rstrip("/"),
+            github_base_branch=get("ONCALL_GITHUB_BASE_BRANCH") or DEFAULT_GITHUB_BASE_BRANCH,
         )
+
+    @property
+    def github_enabled(self) -> bool:
+        """Pull requests can be opened: a repository and a token are configured."""
+        return bool(self.github_repository and self.github_token)
 
     @property
     def oidc_enabled(self) -> bool:

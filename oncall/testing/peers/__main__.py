@@ -13,7 +13,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-KINDS = ("slack", "twilio", "teams", "push", "aws", "smtp", "webhook")
+KINDS = ("slack", "twilio", "teams", "push", "aws", "smtp", "webhook", "github")
 
 
 def _make(args: argparse.Namespace) -> Any:
@@ -42,6 +42,10 @@ def _make(args: argparse.Namespace) -> Any:
         from oncall.testing.peers.webhook import WebhookPeer
 
         return WebhookPeer(host=args.host, port=args.port)
+    if args.kind == "github":
+        from oncall.testing.peers.github import GitHubPeer
+
+        return GitHubPeer(host=args.host, port=args.port)
     from oncall.testing.peers.smtp import SmtpPeer
 
     return SmtpPeer(host=args.host, port=args.port)
