@@ -32,7 +32,7 @@ def _target(step: Any, t: Any) -> rx.Component:
         rx.text(t["label"], as_="span"),
         rx.icon_button(
             "x", size="1", variant="ghost", on_click=S.remove_target(step["index"], t["target"]),
-            aria_label="Remove " + t["label"] + " from step " + step["number"],
+            aria_label="Remove " + t["label"] + " from step " + step["number"].to(str),
             class_name="remove-target", min_width=TOUCH, min_height=TOUCH,
         ),
         size="2", variant="soft", class_name="policy-target",
@@ -57,7 +57,8 @@ def _people(step: Any) -> rx.Component:
 
 
 def _step(step: Any) -> rx.Component:
-    n = step["number"]
+    n = step["number"].to(str)
+    targets = step["targets"].to(list[dict[str, str]])
     return rx.card(
         rx.vstack(
             rx.flex(
@@ -77,16 +78,15 @@ def _step(step: Any) -> rx.Component:
             ),
             _field("Wait for an acknowledgement", rx.input(
                 default_value=step["timeout"],
-                key="timeout-" + n + "-" + step["timeout"],
+                key="timeout-" + n + "-" + step["timeout"].to(str),
                 on_blur=lambda v: S.set_timeout(step["index"], v),
                 placeholder="e.g. 5m, 1h30m", class_name="step-timeout",
                 min_height=TOUCH,
             )),
             rx.text("Pages", size="2", weight="bold"),
             rx.cond(
-                step["targets"].length() > 0,
-                rx.flex(rx.foreach(step["targets"].to(list[dict[str, str]]),
-                                   lambda t: _target(step, t)),
+                targets.length() > 0,
+                rx.flex(rx.foreach(targets, lambda t: _target(step, t)),
                         spacing="2", wrap="wrap", class_name="step-targets"),
                 rx.text("nobody yet", size="2", color="var(--red-11)"),
             ),

@@ -43,7 +43,7 @@ def _kind_select(label: Any, on_change: Any, class_name: str, **props: Any) -> r
 
 
 def _field(row: Any, f: Any) -> rx.Component:
-    key = row["path"] + ":" + f["name"] + ":" + f["value"]
+    key = row["path"].to(str) + ":" + f["name"].to(str) + ":" + f["value"].to(str)
     common = {"default_value": f["value"], "key": key, "id": f["id"],
               "on_blur": lambda v: S.set_field(row["path"], f["name"], v),
               "aria_invalid": rx.cond(f["problem"] != "", "true", "false"),
@@ -57,7 +57,7 @@ def _field(row: Any, f: Any) -> rx.Component:
 
 
 def _block(row: Any) -> rx.Component:
-    n = row["number"]
+    n = row["number"].to(str)
     return rx.card(
         rx.vstack(
             rx.flex(
