@@ -26,6 +26,7 @@ from oncall.web.pages.policy_editor import edit_policy_page, new_policy_page
 from oncall.web.pages.postmortems import postmortem_page, postmortems_page
 from oncall.web.pages.profile import profile_page
 from oncall.web.pages.reports import reports_page
+from oncall.web.pages.schedule_editor import schedule_editor_page
 from oncall.web.pages.services import config_page, services_page
 from oncall.web.pages.status import status_page_page, status_pages_page
 from oncall.web.pages.workflow_editor import edit_workflow_page, new_workflow_page
@@ -38,6 +39,7 @@ from oncall.web.state.postmortems import PostmortemsState, PostmortemState
 from oncall.web.state.profile import ProfileState
 from oncall.web.state.push import PushState
 from oncall.web.state.reports import ReportsState
+from oncall.web.state.schedule_editor import ScheduleEditorState
 from oncall.web.state.services import ConfigState, ServicesState
 from oncall.web.state.status import StatusPagesState
 from oncall.web.state.workflow_editor import WorkflowEditorState
@@ -106,6 +108,10 @@ app.add_page(push_page, route="/push", title="Push notifications · oncall",
              on_load=PushState.check_login)
 app.add_page(delivery_page, route="/delivery", title="Delivery health · oncall",
              on_load=DeliveryState.load)
+app.add_page(schedule_editor_page, route="/schedules/new", title="New schedule · oncall",
+             on_load=ScheduleEditorState.load)
+app.add_page(schedule_editor_page, route="/schedules/[schedule]/edit",
+             title="Edit schedule · oncall", on_load=ScheduleEditorState.load)
 app.add_page(new_policy_page, route="/policies/new", title="New escalation policy · oncall",
              on_load=PolicyEditorState.load)
 app.add_page(edit_policy_page, route="/policies/[name]/edit",

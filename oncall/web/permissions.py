@@ -181,6 +181,25 @@ HANDLERS: Mapping[str, Rule] = {
         "clear_component": R.STATUS_PAGE_WRITE,
     }),
     **_of("DeliveryState", {"load": R.READ, "set_window": R.READ}),
+    # Config editors write YAML, never the database: every edit is a form field (READ); only
+    # opening a pull request with the installation's token is guarded.
+    **_of("ScheduleEditorState", {
+        "load": R.READ,
+        "set_field": R.READ,
+        "set_layer_field": R.READ,
+        "add_layer": R.READ,
+        "remove_layer": R.READ,
+        "search_members": R.READ,
+        "add_member": R.READ,
+        "remove_member": R.READ,
+        "move_member_up": R.READ,
+        "add_window": R.READ,
+        "remove_window": R.READ,
+        "set_window_field": R.READ,
+        "toggle_day": R.READ,
+        "copy_yaml": R.READ,
+        "open_pull_request": R.EDIT_CONFIG,
+    }),
     # The policy and workflow editors change nothing stored: every edit rebuilds a YAML
     # document; only a pull request leaves the app, for whom EDIT_CONFIG allows.
     **_of("PolicyEditorState", {

@@ -118,8 +118,17 @@ def test_paths() -> None:
     assert default_path("Schedule", "x") == "schedules/x.yaml"
     assert default_path("EscalationPolicy", "x") == "rules/x.yaml"
     assert default_path("Workflow", "x") == "workflows/x.yaml"
+    assert default_path("Schedule", "../../etc/passwd") == "schedules/new-schedule.yaml"
+    assert default_path("Schedule", "") == "schedules/new-schedule.yaml"
     assert find_file(ROOT, "Schedule", "payments-secondary") == "schedules/payments.yaml"
     assert find_file(ROOT, "Schedule", "nope") is None
+
+
+def test_a_name_never_leaves_the_repo() -> None:
+    doc = _edited(name="../../../tmp/escaped")
+    r = review("Schedule", None, doc, APPLIED, config_dir=ROOT, now=NOW)
+    assert r.path == "schedules/new-schedule.yaml" and not r.ok
+    assert any("name" in p.message for p in r.errors), r.problems
 
 
 def test_a_directory_that_is_not_a_config_repo(tmp_path: Path) -> None:

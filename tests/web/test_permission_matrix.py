@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,16 +39,20 @@ from oncall.db.models import (
     UserRow,
 )
 from oncall.schedules_service import effective_schedule
+from oncall.testing.peers.github import GitHubPeer
 from oncall.web import context
 from oncall.web.permissions import HANDLERS, Rule
 from oncall.web.state.incident import IncidentState
 from oncall.web.state.incidents import IncidentsState
 from oncall.web.state.oncall import ScheduleState
+from oncall.web.state.policy_editor import PolicyEditorState
 from oncall.web.state.postmortems import NO_SEVERITY, PostmortemState
 from oncall.web.state.profile import ProfileState
 from oncall.web.state.push import PushState
+from oncall.web.state.schedule_editor import ScheduleEditorState
 from oncall.web.state.session import SessionState
 from oncall.web.state.status import WHOLE_PAGE, StatusPagesState
+from oncall.web.state.workflow_editor import WorkflowEditorState
 
 from .conftest import NOW, OBSERVER, RESPONDER, call
 from .test_session_guard import all_states, throwaway_registry
@@ -74,6 +79,7 @@ ALLOWED: dict[Rule, frozenset[str]] = {
     Rule.POSTMORTEM_EDIT: frozenset({"platform admin", "owning responder"}),
     Rule.POSTMORTEM_READ: frozenset({"platform admin", "owning responder", "owning observer"}),
     Rule.STATUS_PAGE_WRITE: frozenset({"platform admin", "owning responder"}),
+    Rule.EDIT_CONFIG: frozenset({"platform admin"}),  # and the owning team's admins
 }
 """Who each team-scoped rule lets through (a postmortem read here: a draft's)."""
 
@@ -415,6 +421,46 @@ def _component_set(w: World) -> None:
     assert s.error == "", s.error
 
 
+_GITHUB: list[GitHubPeer] = []
+"""One stand-in for GitHub, started on first use, for the pull requests of the editors."""
+
+
+def _pull_request(w: World, who: str) -> Any:
+    """`who` proposes an edit of storefront-secondary as a pull request, from an editor whose
+    `can_open_pr` switch the browser turned back on."""
+    if not _GITHUB:
+        _GITHUB.append(GitHubPeer().start())
+    peer = _GITHUB[0]
+    context.use(web=dataclasses.replace(
+        context.web_settings(), github_repository=peer.repository, github_token=peer.token,
+        github_api_url=peer.url))
+    s: ScheduleEditorState = w.page(ScheduleEditorState, who,
+                                    "/schedules/storefront-secondary/edit",
+                                    {"schedule": "storefront-secondary"})
+    s.can_open_pr = True
+    call(s, "set_field", "description", f"Proposed by {who}")
+    call(s, "open_pull_request")
+    return s
+
+
+def _editor_pull_request(cls: type[BaseState], path: str, params: dict[str, str],
+                         edit: Callable[[Any], None]) -> Act:
+    """`who` proposes an edit from the policy or workflow editor, as `_pull_request` does."""
+    def act(w: World, who: str) -> Any:
+        if not _GITHUB:
+            _GITHUB.append(GitHubPeer().start())
+        peer = _GITHUB[0]
+        context.use(web=dataclasses.replace(
+            context.web_settings(), github_repository=peer.repository, github_token=peer.token,
+            github_api_url=peer.url))
+        s = w.page(cls, who, path, params)
+        s.can_open_pr = True
+        edit(s)
+        call(s, "open_pull_request")
+        return s
+    return act
+
+
 CASES: dict[str, Case] = {
     **{f"{page}.acknowledge": Case(_incident_action(f"{page}.acknowledge", IID))
        for page in ("IncidentState", "IncidentsState")},
@@ -459,6 +505,13 @@ CASES: dict[str, Case] = {
     "StatusPagesState.set_component": Case(_status("set_component"), team="data"),
     "StatusPagesState.clear_component": Case(_status("clear_component"), team="data",
                                              setup=_component_set),
+    "ScheduleEditorState.open_pull_request": Case(_pull_request),
+    "PolicyEditorState.open_pull_request": Case(_editor_pull_request(
+        PolicyEditorState, "/policies/storefront/edit", {"name": "storefront"},
+        lambda s: call(s, "set_timeout", 0, "4m"))),
+    "WorkflowEditorState.open_pull_request": Case(_editor_pull_request(
+        WorkflowEditorState, "/workflows/storefront-updates/edit", {"name": "storefront-updates"},
+        lambda s: call(s, "set_description", "Proposed from the builder"))),
 }
 
 

@@ -97,3 +97,15 @@ def test_anonymous_reads_nothing(state: Callable[..., Any]) -> None:
                                  {"name": "payments"})
     call(s, "load")
     assert s.steps == [] and s.review_yaml == "" and s.choices == []
+
+
+def test_whose_policy_it_is(example_config: Any) -> None:
+    from oncall.web.editor import policy as P
+    from oncall.web.state.policy_editor import policy_teams
+
+    # the teams whose services use it, not every team it pages
+    assert policy_teams(example_config, "storefront", None) == ["storefront"]
+    form = P.add_target(P.blank_form("new"), 0, "schedule:data-primary")
+    form = P.add_target(form, 0, "team:payments")
+    assert policy_teams(example_config, None, form) == ["data", "payments"]
+    assert policy_teams(example_config, None, P.blank_form("new")) == []

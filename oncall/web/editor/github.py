@@ -44,10 +44,12 @@ class Proposal:
     branch: str
 
 
-def branch_name(kind: str, name: str, now: datetime) -> str:
-    """A new branch per proposal: `oncall/schedule-payments-primary-20260105-091500`."""
+def branch_name(kind: str, name: str, now: datetime, suffix: str = "") -> str:
+    """A new branch per proposal: `oncall/schedule-payments-primary-20260105-091500-1a2b3c`
+    (`suffix` keeps two proposals of the same second apart)."""
     slug = re.sub(r"[^a-z0-9-]+", "-", f"{kind}-{name}".lower()).strip("-")
-    return f"oncall/{slug}-{now:%Y%m%d-%H%M%S}"
+    tail = f"-{suffix}" if suffix else ""
+    return f"oncall/{slug}-{now:%Y%m%d-%H%M%S}{tail}"
 
 
 def _explain(response: httpx.Response, doing: str, settings: WebSettings) -> GitHubError:

@@ -33,6 +33,7 @@ DIRECTORY = {
 """Where a new object's file goes: schedules and workflows in their own directories,
 everything else in `rules/`."""
 _SEPARATOR = re.compile(r"^---(\s|$)")
+_FILE_STEM = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 
 @dataclass(frozen=True)
@@ -96,8 +97,10 @@ class _Chunk:
 
 
 def default_path(kind: str, name: str) -> str:
-    """The file of a new object: one file per object, named after it."""
-    return f"{DIRECTORY.get(kind, 'rules')}/{name}.yaml"
+    """The file of a new object: one file per object, named after it. A name that is not a
+    valid one (the review says so) never becomes part of a path: `../x` stays in the repo."""
+    stem = name if _FILE_STEM.match(name) else f"new-{kind.lower()}"
+    return f"{DIRECTORY.get(kind, 'rules')}/{stem}.yaml"
 
 
 def find_file(root: Path, kind: str, name: str) -> str | None:
@@ -184,6 +187,8 @@ def review(
         copy = Path(tmp)
         _copy_config(root, copy)
         file = copy / path
+        if not file.resolve().is_relative_to(copy.resolve()):
+            raise ValueError(f"{path}: outside the config repo")
         before = file.read_text(encoding="utf-8") if file.is_file() else ""
         file_text, first = splice(before, kind, name, yaml_text)
         file.parent.mkdir(parents=True, exist_ok=True)
@@ -228,3 +233,17 @@ def plan_rows(r: Review) -> list[dict[str, str]]:
         mark = line.strip()[:1]
         rows.append({"text": line, "mark": mark if mark in "+-~" else ""})
     return rows
+
+
+def read_document(root: Path, kind: str, name: str) -> dict[str, Any] | None:
+    """The document `kind` `name` as written in the config repo (for an editor to load)."""
+    path = find_file(root, kind, name)
+    if path is None:
+        return None
+    text = (root / path).read_text(encoding="utf-8")
+    documents, _ = read_documents(text, path)
+    for d in documents:
+        if isinstance(d.value, dict) and (d.value.get("kind"), d.value.get("name")) == (kind,
+                                                                                       name):
+            return dict(d.value)
+    return None

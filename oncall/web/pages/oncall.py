@@ -32,6 +32,7 @@ def oncall_page() -> rx.Component:
     S = OnCallState
     return page(
         rx.heading("Schedules", size="4"),
+        rx.link("New schedule", href="/schedules/new", id="new-schedule"),
         rx.box(
             rx.table.root(
                 rx.table.header(
@@ -209,6 +210,8 @@ def schedule_page() -> rx.Component:
                     color="gray",
                 ),
                 rx.heading(S.schedule, size="5", id="schedule-name"),
+                rx.link("Edit this schedule", href=f"/schedules/{S.schedule}/edit",
+                        id="edit-schedule"),
                 rx.box(
                     rx.box(
                         rx.foreach(

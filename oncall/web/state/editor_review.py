@@ -10,6 +10,7 @@ the clipboard, and the server re-reviews the document before opening one.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -140,7 +141,8 @@ class ReviewMixin(rx.State, mixin=True):
             if not r.ok:
                 raise ValueError("Fix the problems shown in the review first.")
             now = context.now()
-            proposal = proposal_for(r, actor, branch_name(r.kind, r.name, now))
+            branch = branch_name(r.kind, r.name, now, secrets.token_hex(3))
+            proposal = proposal_for(r, actor, branch)
             try:
                 pull = open_pull_request(settings, proposal)
             except GitHubError as exc:

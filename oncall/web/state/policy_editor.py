@@ -16,17 +16,14 @@ from oncall.web.state.session import SessionState
 
 
 def policy_teams(config: ConfigSet, name: str | None, form: P.PolicyForm | None) -> list[str]:
-    """Whose policy it is: the teams of the services that use it, and of the schedules and
-    teams its steps page (before the edit and after)."""
-    teams: set[str] = set()
-    if name:
-        teams.update(s.team for s in config.services.values() if s.escalation_policy == name)
-        policy = config.policies.get(name)
-        if policy is not None:
-            teams.update(_target_teams(config, [str(t) for s in policy.steps for t in s.targets]))
-    if form is not None:
-        teams.update(_target_teams(config, [t for s in form["steps"] for t in s["targets"]]))
-    return sorted(teams)
+    """Whose policy it is: the teams whose services use it; a policy no service uses yet
+    belongs to the teams whose schedules and teams its steps page."""
+    users = {s.team for s in config.services.values()
+             if name is not None and s.escalation_policy == name}
+    if users:
+        return sorted(users)
+    targets = [t for s in form["steps"] for t in s["targets"]] if form is not None else []
+    return sorted(_target_teams(config, targets))
 
 
 def _target_teams(config: ConfigSet, targets: list[str]) -> set[str]:
