@@ -23,6 +23,7 @@ pytestmark = pytest.mark.browser
 
 ADMIN = "lena.fischer@northwind.example"  # admin of storefront
 NAME = "storefront-tertiary"
+START = "2026-11-02"  # a Monday
 WAIT_MS = 20_000
 
 
@@ -127,6 +128,7 @@ def test_build_a_schedule_validate_it_and_open_a_pull_request(
     field(page, "Time zone").select_option("Europe/London")
     settle(page)
     type_into(page, "Layer 1 name", "weekly")
+    type_into(page, "Layer 1 start date", START)  # in the past: no gap before the first turn
     add_member(page, 1, "samuel", "samuel.osei@northwind.example")
     add_member(page, 1, "grace", "grace.mwangi@northwind.example")
     page.get_by_role("button", name="Add a layer").click()
@@ -134,6 +136,7 @@ def test_build_a_schedule_validate_it_and_open_a_pull_request(
     type_into(page, "Layer 2 name", "office-hours")
     field(page, "Layer 2 rotation").select_option("daily")
     settle(page)
+    type_into(page, "Layer 2 start date", START)
     type_into(page, "Layer 2 handoff time", "08:00")
     add_member(page, 2, "noah", "noah.petit@northwind.example")
     add_member(page, 2, "isla", "isla.mcleod@northwind.example")
@@ -143,6 +146,7 @@ def test_build_a_schedule_validate_it_and_open_a_pull_request(
     type_into(page, "Layer 2 window 1 to", "18:00")
     verdict(page, "valid")
     page.locator("tr.preview-shift").first.wait_for(timeout=WAIT_MS)
+    assert page.locator("#review-yaml .review-problem").count() == 0  # no warning either
     shot(page, "schedule-editor-new")
     assert_accessible(page)
 
