@@ -24,19 +24,21 @@ def _field(label: str, control: rx.Component) -> rx.Component:
         rx.text(label, size="2", weight="bold"),
         control,
         display="flex", flex_direction="column", gap="0.25em", min_width="12em", flex="1",
+        width="100%",
     )
 
 
 def _target(step: Any, t: Any) -> rx.Component:
-    return rx.badge(
-        rx.text(t["label"], as_="span"),
+    return rx.flex(
+        rx.badge(t["label"], size="2", variant="soft", high_contrast=True,
+                 white_space="normal"),
         rx.icon_button(
-            "x", size="1", variant="ghost", on_click=S.remove_target(step["index"], t["target"]),
+            "x", size="2", variant="soft", color_scheme="gray",
+            on_click=S.remove_target(step["index"], t["target"]),
             aria_label="Remove " + t["label"] + " from step " + step["number"].to(str),
             class_name="remove-target", min_width=TOUCH, min_height=TOUCH,
         ),
-        size="2", variant="soft", class_name="policy-target",
-        display="inline-flex", align_items="center", gap="0.25em", white_space="normal",
+        align="center", spacing="1", class_name="policy-target",
     )
 
 
@@ -107,7 +109,8 @@ def _step(step: Any) -> rx.Component:
                         on_change=lambda v: S.search_people(step["index"], v),
                         placeholder="Find a person by name or email",
                         aria_label="Find a person for step " + n,
-                        class_name="person-search", min_height=TOUCH,
+                        class_name="person-search", min_height=TOUCH, width="20em",
+                        max_width="100%",
                     ),
                     debounce_timeout=250,
                 ),

@@ -62,7 +62,7 @@ def _block(row: Any) -> rx.Component:
         rx.vstack(
             rx.flex(
                 rx.heading("Step ", n, ": ", row["kind"], size="3", as_="h3"),
-                rx.cond(row["where"] != "", rx.badge(row["where"], variant="soft")),
+                rx.cond(row["where"] != "", rx.badge(row["where"], variant="soft", high_contrast=True)),
                 rx.spacer(),
                 rx.button("Up", on_click=S.move_up(row["path"]), variant="soft", size="2",
                           min_height=TOUCH, disabled=row["first"],
