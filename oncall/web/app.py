@@ -23,6 +23,7 @@ from oncall.web.pages.incident import incident_page
 from oncall.web.pages.incidents import incidents_page
 from oncall.web.pages.login import LoginState, login_page
 from oncall.web.pages.oncall import oncall_page, schedule_page
+from oncall.web.pages.policy_editor import edit_policy_page, new_policy_page
 from oncall.web.pages.postmortems import postmortem_page, postmortems_page
 from oncall.web.pages.profile import profile_page
 from oncall.web.pages.reports import reports_page
@@ -31,11 +32,13 @@ from oncall.web.pages.schedules import schedules_page, week_page
 from oncall.web.pages.service import service_page
 from oncall.web.pages.services import config_page, services_page
 from oncall.web.pages.status import status_page_page, status_pages_page
+from oncall.web.pages.workflow_editor import edit_workflow_page, new_workflow_page
 from oncall.web.state.audit import AuditState
 from oncall.web.state.delivery import DeliveryState
 from oncall.web.state.incident import IncidentState
 from oncall.web.state.incidents import IncidentsState
 from oncall.web.state.oncall import OnCallState, ScheduleState
+from oncall.web.state.policy_editor import PolicyEditorState
 from oncall.web.state.postmortems import PostmortemsState, PostmortemState
 from oncall.web.state.profile import ProfileState
 from oncall.web.state.push import PushState
@@ -45,6 +48,7 @@ from oncall.web.state.schedules import ScheduleListState, WeekState
 from oncall.web.state.service import ServiceState
 from oncall.web.state.services import ConfigState, ServicesState
 from oncall.web.state.status import StatusPagesState
+from oncall.web.state.workflow_editor import WorkflowEditorState
 
 
 def api_app() -> Starlette:
@@ -121,3 +125,11 @@ app.add_page(schedule_editor_page, route="/schedules/new", title="New schedule �
              on_load=ScheduleEditorState.load)
 app.add_page(schedule_editor_page, route="/schedules/[schedule]/edit",
              title="Edit schedule · oncall", on_load=ScheduleEditorState.load)
+app.add_page(new_policy_page, route="/policies/new", title="New escalation policy · oncall",
+             on_load=PolicyEditorState.load)
+app.add_page(edit_policy_page, route="/policies/[name]/edit",
+             title="Edit escalation policy · oncall", on_load=PolicyEditorState.load)
+app.add_page(new_workflow_page, route="/workflows/new", title="New workflow · oncall",
+             on_load=WorkflowEditorState.load)
+app.add_page(edit_workflow_page, route="/workflows/[name]/edit",
+             title="Edit workflow · oncall", on_load=WorkflowEditorState.load)

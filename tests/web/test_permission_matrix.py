@@ -45,12 +45,14 @@ from oncall.web.permissions import HANDLERS, Rule
 from oncall.web.state.incident import IncidentState
 from oncall.web.state.incidents import IncidentsState
 from oncall.web.state.oncall import ScheduleState
+from oncall.web.state.policy_editor import PolicyEditorState
 from oncall.web.state.postmortems import NO_SEVERITY, PostmortemState
 from oncall.web.state.profile import ProfileState
 from oncall.web.state.push import PushState
 from oncall.web.state.schedule_editor import ScheduleEditorState
 from oncall.web.state.session import SessionState
 from oncall.web.state.status import WHOLE_PAGE, StatusPagesState
+from oncall.web.state.workflow_editor import WorkflowEditorState
 
 from .conftest import NOW, OBSERVER, RESPONDER, call
 from .test_session_guard import all_states, throwaway_registry
@@ -452,6 +454,24 @@ def _pull_request(w: World, who: str) -> Any:
     return s
 
 
+def _editor_pull_request(cls: type[BaseState], path: str, params: dict[str, str],
+                         edit: Callable[[Any], None]) -> Act:
+    """`who` proposes an edit from the policy or workflow editor, as `_pull_request` does."""
+    def act(w: World, who: str) -> Any:
+        if not _GITHUB:
+            _GITHUB.append(GitHubPeer().start())
+        peer = _GITHUB[0]
+        context.use(web=dataclasses.replace(
+            context.web_settings(), github_repository=peer.repository, github_token=peer.token,
+            github_api_url=peer.url))
+        s = w.page(cls, who, path, params)
+        s.can_open_pr = True
+        edit(s)
+        call(s, "open_pull_request")
+        return s
+    return act
+
+
 CASES: dict[str, Case] = {
     **{f"{page}.acknowledge": Case(_incident_action(f"{page}.acknowledge", IID))
        for page in ("IncidentState", "IncidentsState")},
@@ -501,6 +521,12 @@ CASES: dict[str, Case] = {
     "StatusPagesState.clear_component": Case(_status("clear_component"), team="data",
                                              setup=_component_set),
     "ScheduleEditorState.open_pull_request": Case(_pull_request),
+    "PolicyEditorState.open_pull_request": Case(_editor_pull_request(
+        PolicyEditorState, "/policies/storefront/edit", {"name": "storefront"},
+        lambda s: call(s, "set_timeout", 0, "4m"))),
+    "WorkflowEditorState.open_pull_request": Case(_editor_pull_request(
+        WorkflowEditorState, "/workflows/storefront-updates/edit", {"name": "storefront-updates"},
+        lambda s: call(s, "set_description", "Proposed from the builder"))),
 }
 
 
