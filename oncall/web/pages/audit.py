@@ -82,6 +82,7 @@ def _log() -> rx.Component:
                     "When", "Who", "Action", "Object", "Details")])),
                 rx.table.body(rx.foreach(S.rows, _row)),
                 width="100%",
+                min_width="760px",
                 id="audit-log",
             ),
             overflow_x="auto",

@@ -85,6 +85,7 @@ def schedules_page() -> rx.Component:
                         "Used by"),
                 rx.table.body(rx.foreach(S.rows, _schedule_row)),
                 width="100%",
+                min_width="720px",  # scrolls sideways on a phone rather than one word a line
                 id="schedule-list",
             ),
             "Schedules",
