@@ -150,12 +150,14 @@ def _override_form() -> rx.Component:
                     value=S.form_start,
                     on_change=lambda v: S.set_form("start", v),
                     id="override-start",
+                    aria_label="From",
                 ),
                 rx.input(
                     type="datetime-local",
                     value=S.form_end,
                     on_change=lambda v: S.set_form("end", v),
                     id="override-end",
+                    aria_label="Until",
                 ),
                 spacing="2",
                 wrap="wrap",
@@ -166,18 +168,20 @@ def _override_form() -> rx.Component:
                     rx.text("Person giving the second window", size="2"),
                     rx.select(
                         S.members, value=S.form_other, on_change=lambda v: S.set_form("other", v),
-                        custom_attrs={"aria-label": "Swap with"},
+                        custom_attrs={"aria-label": "Person giving the second window"},
                     ),
                     rx.flex(
                         rx.input(
                             type="datetime-local",
                             value=S.form_other_start,
                             on_change=lambda v: S.set_form("other_start", v),
+                            aria_label="Second window from",
                         ),
                         rx.input(
                             type="datetime-local",
                             value=S.form_other_end,
                             on_change=lambda v: S.set_form("other_end", v),
+                            aria_label="Second window until",
                         ),
                         spacing="2",
                         wrap="wrap",
