@@ -107,8 +107,8 @@ class ServicesState(SessionState):
     def _graph_source(self) -> None:
         """The DOT of the graph as the page asks for it: team filter, an incident's blast
         radius from `?incident=`; drawn by `draw`."""
-        wanted = parse_incident_id(self.router.page.params.get("incident"))
         raw = self.router.page.params.get("incident")
+        wanted = parse_incident_id(raw)
         with context.read_session() as session:
             config = context.config(session)
             found = service_view.graph_services(session, config)
