@@ -154,11 +154,11 @@ class ServicesState(SessionState):
                 "status": "critical" if c.triggered else ("degraded" if c.open else "ok"),
                 "upstream": [
                     {"name": n.name, "indent": f"{(n.depth - 1) * 1.25}em", "open": str(n.open)}
-                    for n in c.upstream
+                    for n in c.upstream if n.depth == 1  # the rest: the graph, its page
                 ],
                 "downstream": [
                     {"name": n.name, "indent": f"{(n.depth - 1) * 1.25}em", "open": str(n.open)}
-                    for n in c.downstream
+                    for n in c.downstream if n.depth == 1
                 ],
                 "heartbeats": beats.get(c.name, []),
                 "limited": limited.get(c.name, []),
