@@ -93,7 +93,7 @@ def _card(c: Any) -> rx.Component:
                 color_scheme="gray",
             ),
             rx.flex(
-                _tree("Depends on (upstream)", c["upstream"].to(list[dict[str, str]])),
+                _tree("Depends on (direct)", c["upstream"].to(list[dict[str, str]])),
                 rx.box(rx.text("⇢", size="5"), padding_top="1em"),
                 rx.box(
                     rx.text(c["name"], weight="bold"),
@@ -103,7 +103,7 @@ def _card(c: Any) -> rx.Component:
                     align_self="center",
                 ),
                 rx.box(rx.text("⇢", size="5"), padding_top="1em"),
-                _tree("Used by (downstream)", c["downstream"].to(list[dict[str, str]])),
+                _tree("Used by (direct)", c["downstream"].to(list[dict[str, str]])),
                 spacing="3",
                 wrap="wrap",
                 class_name="dependency-graph",

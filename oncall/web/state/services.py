@@ -107,8 +107,8 @@ class ServicesState(SessionState):
     def _graph_source(self) -> None:
         """The DOT of the graph as the page asks for it: team filter, an incident's blast
         radius from `?incident=`; drawn by `draw`."""
-        wanted = parse_incident_id(self.router.page.params.get("incident"))
         raw = self.router.page.params.get("incident")
+        wanted = parse_incident_id(raw)
         with context.read_session() as session:
             config = context.config(session)
             found = service_view.graph_services(session, config)
@@ -154,11 +154,11 @@ class ServicesState(SessionState):
                 "status": "critical" if c.triggered else ("degraded" if c.open else "ok"),
                 "upstream": [
                     {"name": n.name, "indent": f"{(n.depth - 1) * 1.25}em", "open": str(n.open)}
-                    for n in c.upstream
+                    for n in c.upstream if n.depth == 1  # the rest: the graph, its page
                 ],
                 "downstream": [
                     {"name": n.name, "indent": f"{(n.depth - 1) * 1.25}em", "open": str(n.open)}
-                    for n in c.downstream
+                    for n in c.downstream if n.depth == 1
                 ],
                 "heartbeats": beats.get(c.name, []),
                 "limited": limited.get(c.name, []),
