@@ -126,7 +126,7 @@ def editor_review(S: Any) -> rx.Component:
         ),
         rx.cond(
             S.pr_url != "",
-            rx.callout(
+            rx.box(
                 rx.text(
                     "Pull request ",
                     rx.link("#", S.pr_number, href=S.pr_url, is_external=True, id="pr-link"),
@@ -135,9 +135,10 @@ def editor_review(S: Any) -> rx.Component:
                             id="pr-branch"),
                     ".",
                 ),
-                color_scheme="green",
-                high_contrast=True,
                 role="status",
+                padding="0.75em",
+                border="2px solid var(--green-9)",
+                border_radius="6px",
                 width="100%",
             ),
         ),

@@ -21,6 +21,8 @@ TYPE_LABELS = {"weekly": "Weekly", "daily": "Daily", "hourly": "Every N hours",
                "rrule": "Custom rule (RRULE)", "custom": "Any length (e.g. 1h30m)"}
 DAY_LABELS = dict(zip(WEEKDAYS, ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"), strict=True))
 DEBOUNCE = 500
+CELL = {"textAlign": "left", "padding": "0.35em 0.6em", "borderBottom": "1px solid var(--gray-5)",
+        "whiteSpace": "nowrap"}
 NATIVE = {"min_height": "44px", "padding": "0 0.5em", "border": "1px solid var(--gray-7)",
           "border_radius": "6px", "background": "var(--color-panel-solid)",
           "color": "var(--gray-12)"}
@@ -205,24 +207,27 @@ def _preview() -> rx.Component:
                         " to ", rx.code(S.preview_to, id="preview-to"), ", in ",
                         S.preview_tz, ".", size="2"),
                 rx.box(
-                    rx.table.root(
-                        rx.table.header(rx.table.row(
-                            *[rx.table.column_header_cell(h)
+                    rx.el.table(
+                        rx.el.thead(rx.el.tr(
+                            *[rx.el.th(h, scope="col", style=CELL)
                               for h in ("From", "To", "On call", "Layer")])),
-                        rx.table.body(rx.foreach(
+                        rx.el.tbody(rx.foreach(
                             S.preview_rows,
-                            lambda r: rx.table.row(
-                                rx.table.cell(r["start"]),
-                                rx.table.cell(r["end"]),
-                                rx.table.cell(r["who"]),
-                                rx.table.cell(r["layer"]),
+                            lambda r: rx.el.tr(
+                                rx.el.td(r["start"], style=CELL),
+                                rx.el.td(r["end"], style=CELL),
+                                rx.el.td(r["who"], style=CELL),
+                                rx.el.td(r["layer"], style=CELL),
                                 custom_attrs={"data-line": r["line"]},
                                 class_name="preview-shift",
                             ),
                         )),
-                        width="100%",
-                        size="1",
+                        style={"borderCollapse": "collapse", "width": "100%",
+                               "fontSize": "0.85em"},
                     ),
+                    role="region",
+                    aria_label="Preview of the shifts",
+                    tab_index=0,
                     overflow_x="auto",
                     width="100%",
                 ),
