@@ -82,8 +82,8 @@ def test_build_a_two_step_policy(browser: Any, app: App, provider: Provider, sho
     phone.goto(f"{app.url}/policies/payments/edit")
     phone.locator(".policy-step").nth(2).wait_for()
     phone.locator("#review-plan", has_text="No changes").wait_for()
-    _fits(phone)
     shot(phone, "policy-editor-phone")
+    _fits(phone)
     assert_accessible(phone)
 
 
@@ -133,6 +133,6 @@ def test_build_a_workflow_and_preview_it(
     phone.goto(f"{app.url}/workflows/p1-broadcast/edit")
     phone.locator(".workflow-block").nth(4).wait_for()
     phone.locator("#review-plan", has_text="No changes").wait_for()
-    _fits(phone)
     shot(phone, "workflow-editor-phone")
+    _fits(phone)
     assert_accessible(phone)
