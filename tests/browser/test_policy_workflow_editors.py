@@ -78,6 +78,12 @@ def test_build_a_two_step_policy(browser: Any, app: App, provider: Provider, sho
         "() => { const t = document.querySelector('#review-yaml').innerText;"
         " return t.indexOf('lena.fischer') < t.indexOf('storefront-primary'); }")
 
+    # an applied policy opens in the editor from the config page
+    page.goto(f"{app.url}/config")
+    page.get_by_role("link", name="Edit escalation policy payments").click()
+    page.wait_for_url("**/policies/payments/edit")
+    page.locator(".policy-step").nth(2).wait_for()
+
     phone = sign_in(browser, app, provider, PHONE)
     phone.goto(f"{app.url}/policies/payments/edit")
     phone.locator(".policy-step").nth(2).wait_for()
