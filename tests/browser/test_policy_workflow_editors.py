@@ -78,12 +78,18 @@ def test_build_a_two_step_policy(browser: Any, app: App, provider: Provider, sho
         "() => { const t = document.querySelector('#review-yaml').innerText;"
         " return t.indexOf('lena.fischer') < t.indexOf('storefront-primary'); }")
 
+    # an applied policy opens in the editor from the config page
+    page.goto(f"{app.url}/config")
+    page.get_by_role("link", name="Edit escalation policy payments").click()
+    page.wait_for_url("**/policies/payments/edit")
+    page.locator(".policy-step").nth(2).wait_for()
+
     phone = sign_in(browser, app, provider, PHONE)
     phone.goto(f"{app.url}/policies/payments/edit")
     phone.locator(".policy-step").nth(2).wait_for()
     phone.locator("#review-plan", has_text="No changes").wait_for()
-    _fits(phone)
     shot(phone, "policy-editor-phone")
+    _fits(phone)
     assert_accessible(phone)
 
 
@@ -133,6 +139,6 @@ def test_build_a_workflow_and_preview_it(
     phone.goto(f"{app.url}/workflows/p1-broadcast/edit")
     phone.locator(".workflow-block").nth(4).wait_for()
     phone.locator("#review-plan", has_text="No changes").wait_for()
-    _fits(phone)
     shot(phone, "workflow-editor-phone")
+    _fits(phone)
     assert_accessible(phone)

@@ -64,11 +64,16 @@ def test_problems_shown_at_their_line(state: Callable[..., Any]) -> None:
     s = _new(state)
     call(s, "set_name", "web")
     call(s, "set_repeat", "lots")
-    assert not s.review_ok and s.review_errors >= 1
-    bad = [line for line in s.review_lines if line["problem"]]
-    assert any("repeat" in line["text"] for line in bad)
-    assert any("nobody" in line["problem"] or "targets" in line["problem"]
-               for line in s.review_lines if line["problem"]) or s.review_errors >= 2
+    assert not s.review_ok and s.review_errors == 2
+    bad = {line["text"].strip(): line["problem"] for line in s.review_lines if line["problem"]}
+    assert "repeat: lots" in bad and "error" in bad["repeat: lots"]
+    step = next(text for text in bad if text.startswith("- {targets: []"))
+    assert "error" in bad[step]
+    assert s.review_plan == [] or not any(r["mark"] for r in s.review_plan)
+    call(s, "set_repeat", "1")
+    call(s, "add_target", 0, "schedule:no-such-schedule")
+    bad = {line["text"].strip(): line["problem"] for line in s.review_lines if line["problem"]}
+    assert any("no-such-schedule" in p for p in bad.values()), bad
 
 
 def test_edit_an_existing_policy(state: Callable[..., Any]) -> None:

@@ -512,19 +512,29 @@ def inline_problems(form: WorkflowForm) -> list[str]:
 # --- template preview ------------------------------------------------------------------------
 
 
+PREVIEW_CHARS = 2000
+"""The most of a rendered text the preview shows."""
+
+
+def _cut(text: str) -> str:
+    if len(text) <= PREVIEW_CHARS:
+        return text
+    return f"{text[:PREVIEW_CHARS]}… ({len(text) - PREVIEW_CHARS} more characters)"
+
+
 def _render(source: str, context: dict[str, Any]) -> str:
     try:
-        return render(source, context)
+        return _cut(render(source, context))
     except TemplateProblem as exc:
-        return f"⚠ {exc}"
+        return _cut(f"⚠ {exc}")
 
 
 def _render_structured(text: str, context: dict[str, Any]) -> str:
     try:
         value = read_yaml(text)
-        return yaml_text(render_value(value, context)) if value is not None else ""
+        return _cut(yaml_text(render_value(value, context))) if value is not None else ""
     except (ValueError, TemplateProblem) as exc:
-        return f"⚠ {exc}"
+        return _cut(f"⚠ {exc}")
 
 
 def preview(form: WorkflowForm, incident: WorkflowIncident, config: ConfigSet,

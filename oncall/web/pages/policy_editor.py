@@ -31,14 +31,14 @@ def _field(label: str, control: rx.Component) -> rx.Component:
 def _target(step: Any, t: Any) -> rx.Component:
     return rx.flex(
         rx.badge(t["label"], size="2", variant="soft", high_contrast=True,
-                 white_space="normal"),
+                 white_space="normal", overflow_wrap="anywhere", min_width="0"),
         rx.icon_button(
             "x", size="2", variant="soft", color_scheme="gray",
             on_click=S.remove_target(step["index"], t["target"]),
             aria_label="Remove " + t["label"] + " from step " + step["number"].to(str),
             class_name="remove-target", min_width=TOUCH, min_height=TOUCH,
         ),
-        align="center", spacing="1", class_name="policy-target",
+        align="center", spacing="1", max_width="100%", class_name="policy-target",
     )
 
 

@@ -124,6 +124,19 @@ def services_page() -> rx.Component:
     )
 
 
+def _edit_link(o: Any) -> rx.Component:
+    """Policies and workflows open in their editors, which write YAML for the config repo."""
+    name = o["name"].to(str)
+    return rx.match(
+        o["kind"],
+        ("EscalationPolicy", rx.link(" (edit)", href="/policies/" + name + "/edit",
+                                     aria_label="Edit escalation policy " + name)),
+        ("Workflow", rx.link(" (edit)", href="/workflows/" + name + "/edit",
+                             aria_label="Edit workflow " + name)),
+        rx.fragment(),
+    )
+
+
 def config_page() -> rx.Component:
     S = ConfigState
     return page(
@@ -178,6 +191,11 @@ def config_page() -> rx.Component:
             ),
             width="100%",
         ),
+        rx.flex(
+            rx.link("New escalation policy", href="/policies/new", id="new-policy"),
+            rx.link("New workflow", href="/workflows/new", id="new-workflow"),
+            spacing="4", wrap="wrap",
+        ),
         rx.select(S.kinds, value=S.kind_filter, on_change=S.set_kind_filter,
                   custom_attrs={"aria-label": "Kind of config object"}),
         rx.box(
@@ -195,7 +213,7 @@ def config_page() -> rx.Component:
                         S.objects,
                         lambda o: rx.table.row(
                             rx.table.cell(o["kind"]),
-                            rx.table.cell(o["name"]),
+                            rx.table.cell(o["name"], _edit_link(o)),
                             rx.table.cell(rx.code(o["source"])),
                             rx.table.cell(o["revision"]),
                             rx.table.cell(o["applied"], " by ", o["by"]),

@@ -57,12 +57,19 @@ def _field(row: Any, f: Any) -> rx.Component:
 
 
 def _block(row: Any) -> rx.Component:
+    """A step's card, indented inside the padding of its box (a margin would push a full-width
+    card past a phone's screen)."""
+    return rx.box(_card(row), padding_left=row["indent"], width="100%")
+
+
+def _card(row: Any) -> rx.Component:
     n = row["number"].to(str)
     return rx.card(
         rx.vstack(
             rx.flex(
                 rx.heading("Step ", n, ": ", row["kind"], size="3", as_="h3"),
-                rx.cond(row["where"] != "", rx.badge(row["where"], variant="soft", high_contrast=True)),
+                rx.cond(row["where"] != "",
+                        rx.badge(row["where"], variant="soft", high_contrast=True)),
                 rx.spacer(),
                 rx.button("Up", on_click=S.move_up(row["path"]), variant="soft", size="2",
                           min_height=TOUCH, disabled=row["first"],
@@ -94,8 +101,7 @@ def _block(row: Any) -> rx.Component:
             ),
             spacing="2", width="100%",
         ),
-        width="100%", margin_left=row["indent"], class_name="workflow-block",
-        data_path=row["path"],
+        width="100%", class_name="workflow-block", data_path=row["path"],
     )
 
 
@@ -107,8 +113,8 @@ def _preview_step(step: Any) -> rx.Component:
             lambda ln: rx.flex(
                 rx.text(ln["label"], size="2", color="var(--gray-11)", min_width="6em"),
                 rx.text(ln["text"], size="2", white_space="pre-wrap", font_family=MONO,
-                        class_name="preview-text"),
-                spacing="2",
+                        overflow_wrap="anywhere", min_width="0", class_name="preview-text"),
+                spacing="2", width="100%",
             ),
         ),
         padding_left=step["indent"], class_name="preview-step", width="100%",
@@ -122,7 +128,7 @@ def _preview() -> rx.Component:
             rx.input(value=S.incident_query, on_change=S.search_incidents,
                      placeholder="Search incidents by title, service or #id",
                      aria_label="Search past incidents", id="incident-search",
-                     min_height=TOUCH),
+                     min_height=TOUCH, width="30em", max_width="100%"),
             debounce_timeout=300,
         ),
         rx.cond(
@@ -135,6 +141,7 @@ def _preview() -> rx.Component:
                         ", ", i["when"], ")",
                         on_click=S.pick_incident(i["id"]), variant="soft", size="2",
                         min_height=TOUCH, white_space="normal", text_align="left",
+                        justify_content="flex-start", overflow_wrap="anywhere",
                         height="auto", class_name="incident-choice",
                         aria_pressed=rx.cond(S.preview_id == i["id"], "true", "false"),
                     ),

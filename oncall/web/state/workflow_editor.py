@@ -16,6 +16,7 @@ from oncall.db.models import IncidentRow, ServiceRow
 from oncall.incidents.queries import workflow_incidents
 from oncall.web import context, format
 from oncall.web.editor import workflow as W
+from oncall.web.editor.preview_runner import PreviewFailed, bounded_preview
 from oncall.web.state.editor_review import ReviewMixin
 from oncall.web.state.session import SessionState
 
@@ -110,7 +111,12 @@ class WorkflowEditorState(ReviewMixin, SessionState):
             self.preview_id, self.preview_title, self.preview_steps = "", "", []
             return
         event = self.preview_event if self.preview_event in self._form["on"] else None
-        shown = W.preview(self._form, incident, config, event)
+        try:
+            shown = bounded_preview(self._form, incident, config, event)
+        except PreviewFailed as exc:
+            self.preview_steps, self.preview_when = [], ""
+            self.error = str(exc)
+            return
         self.preview_event, self.preview_when = shown["event"], shown["when"]
         self.preview_steps = shown["steps"]
         self.preview_title = f"#{incident.id} {incident.title}"
