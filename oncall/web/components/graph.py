@@ -97,7 +97,7 @@ def dependency_graph() -> rx.Component:
         rx.vstack(
             rx.heading("Dependencies", size="4", as_="h2"),
             rx.text("An arrow points from a service to what it depends on. "
-                    "Select a service to open it.", size="2", color="gray"),
+                    "Select a service to open it.", size="2", color_scheme="gray"),
             _controls(),
             _focus(),
             rx.flex(rx.foreach(S.legend, _legend_entry), spacing="3", wrap="wrap",
