@@ -351,6 +351,11 @@ def axe_violations(page: Any, impacts: tuple[str, ...] = ("serious", "critical")
     naming the rule and the first offending elements."""
     if not AXE.exists():
         pytest.fail(f"{AXE} is missing: run `make setup`")
+    # Checked as a person sees the page once it has settled: mid-way through a dialog's
+    # fade-in every colour is still half transparent.
+    page.wait_for_function(
+        "() => document.getAnimations().every(a => a.playState !== 'running'"
+        " || a.effect?.getTiming().iterations === Infinity)")
     if not page.evaluate("() => typeof window.axe !== 'undefined'"):
         # Evaluated through the DevTools protocol: the app's Content-Security-Policy refuses
         # an injected <script>, and the check must run on the page exactly as served.

@@ -130,9 +130,10 @@ def _edit_link(o: Any) -> rx.Component:
     return rx.match(
         o["kind"],
         ("EscalationPolicy", rx.link(" (edit)", href="/policies/" + name + "/edit",
+                                     underline="always",
                                      aria_label="Edit escalation policy " + name)),
         ("Workflow", rx.link(" (edit)", href="/workflows/" + name + "/edit",
-                             aria_label="Edit workflow " + name)),
+                             underline="always", aria_label="Edit workflow " + name)),
         rx.fragment(),
     )
 
