@@ -10,6 +10,8 @@ from typing import Any
 
 import reflex as rx
 
+from oncall.web.components.layout import page
+
 MONO = "var(--code-font-family, ui-monospace, monospace)"
 
 
@@ -150,3 +152,16 @@ def editor_review(S: Any) -> rx.Component:
         spacing="3",
         width="100%",
     )
+
+
+def editor_pages(S: Any, editor: rx.Component, noun: str
+                 ) -> tuple[rx.Component, rx.Component]:
+    """The "new" and "edit" pages of an editor: the form, or a plain "not found" when the
+    document to edit is not in the applied config."""
+    def body() -> rx.Component:
+        return rx.cond(S.found, editor,
+                       rx.text(f"No {noun} by that name in the applied config.", id="not-found"))
+
+    return (page(body(), title=f"New {noun}"),
+            page(rx.text("Editing ", rx.code(S.original), size="2"), body(),
+                 title=f"Edit {noun}"))

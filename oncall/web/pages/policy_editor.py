@@ -9,8 +9,7 @@ from typing import Any
 
 import reflex as rx
 
-from oncall.web.components.editor_review import editor_review
-from oncall.web.components.layout import page
+from oncall.web.components.editor_review import editor_pages, editor_review
 from oncall.web.state.policy_editor import PolicyEditorState as S
 
 TOUCH = "44px"
@@ -148,18 +147,9 @@ def _editor() -> rx.Component:
     )
 
 
-def _body() -> rx.Component:
-    return rx.cond(
-        S.found,
-        _editor(),
-        rx.text("No escalation policy by that name in the applied config.", id="not-found"),
-    )
-
-
 def new_policy_page() -> rx.Component:
-    return page(_body(), title="New escalation policy")
+    return editor_pages(S, _editor(), "escalation policy")[0]
 
 
 def edit_policy_page() -> rx.Component:
-    return page(rx.text("Editing ", rx.code(S.original), size="2"), _body(),
-                title="Edit escalation policy")
+    return editor_pages(S, _editor(), "escalation policy")[1]

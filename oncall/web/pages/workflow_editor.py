@@ -10,8 +10,7 @@ from typing import Any
 
 import reflex as rx
 
-from oncall.web.components.editor_review import MONO, editor_review
-from oncall.web.components.layout import page
+from oncall.web.components.editor_review import MONO, editor_pages, editor_review
 from oncall.web.pages.policy_editor import SELECT_STYLE, TOUCH
 from oncall.web.state.workflow_editor import WorkflowEditorState as S
 
@@ -222,18 +221,9 @@ def _editor() -> rx.Component:
     )
 
 
-def _body() -> rx.Component:
-    return rx.cond(
-        S.found,
-        _editor(),
-        rx.text("No workflow by that name in the applied config.", id="not-found"),
-    )
-
-
 def new_workflow_page() -> rx.Component:
-    return page(_body(), title="New workflow")
+    return editor_pages(S, _editor(), "workflow")[0]
 
 
 def edit_workflow_page() -> rx.Component:
-    return page(rx.text("Editing ", rx.code(S.original), size="2"), _body(),
-                title="Edit workflow")
+    return editor_pages(S, _editor(), "workflow")[1]
