@@ -238,6 +238,7 @@ def main() -> int:
             unsent = conn.scalar(text(
                 "SELECT count(*) FROM notifications WHERE kind IN ('page', 'channel') "
                 "AND status <> 'sent'"))
+            autovacuum = conn.scalar(text("SHOW autovacuum"))
         engine.dispose()
 
     statuses = Counter(status for _o, _l, status in load["ingest"])
@@ -254,7 +255,8 @@ def main() -> int:
     ]
     doubled = sum(1 for count in posts.values() if count > 1)
     print(f"{args.minutes:g} min at {args.rate}/s ({args.new} new incidents/s, resolved after "
-          f"{args.hold:g} s), {args.api} API and {args.workers} worker processes")
+          f"{args.hold:g} s), {args.api} API and {args.workers} worker processes; "
+          f"PostgreSQL autovacuum {autovacuum}")
     sent = len(load["ingest"])
     print(f"answers: {dict(statuses)}; {sent} requests in {lasted:.0f} s "
           f"({sent / lasted:.0f}/s; the generator's CPU {load['generator_cpu']:.0f} s)")
