@@ -271,7 +271,7 @@ def _templates(r: _Reporter, loc: Path, value: Any, names: frozenset[str]) -> It
         here, v = stack.pop()
         if isinstance(v, str):
             if "{{" in v or "{%" in v or "{#" in v:
-                problem = _template_problem(v, names)
+                problem = template_problem(v, names)
                 if problem is not None:
                     yield r.error(here, problem)
         elif isinstance(v, dict):
@@ -283,7 +283,7 @@ def _templates(r: _Reporter, loc: Path, value: Any, names: frozenset[str]) -> It
 def _expression(
     r: _Reporter, loc: Path, source: str, names: frozenset[str]
 ) -> Iterator[Diagnostic]:
-    problem = _expression_problem(source, names)
+    problem = expression_problem(source, names)
     if problem is not None:
         yield r.error(loc, problem)
 
@@ -291,7 +291,9 @@ def _expression(
 # Compiling is the slowest part of validation and the same texts recur across a repo's
 # workflows and runbooks, so each distinct (text, allowed names) is compiled once per process.
 @lru_cache(maxsize=4096)
-def _template_problem(source: str, names: frozenset[str]) -> str | None:
+def template_problem(source: str, names: frozenset[str]) -> str | None:
+    """What is wrong with a template over `names`, as `oncall validate` says it; None: nothing
+    (also the workflow editor's inline check)."""
     try:
         check_template(source, names)
     except TemplateProblem as exc:
@@ -300,7 +302,8 @@ def _template_problem(source: str, names: frozenset[str]) -> str | None:
 
 
 @lru_cache(maxsize=4096)
-def _expression_problem(source: str, names: frozenset[str]) -> str | None:
+def expression_problem(source: str, names: frozenset[str]) -> str | None:
+    """`template_problem` for a condition (`when:`, `if:`)."""
     try:
         check_expression(source, names)
     except TemplateProblem as exc:

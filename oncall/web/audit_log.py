@@ -18,14 +18,26 @@ from sqlalchemy import ColumnElement, Select, String, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from oncall.db.models import AuditEventRow
+from oncall.incidents import events
 from oncall.incidents.actors import Actor
-from oncall.web.audit_filter import AuditFilter, Cursor
+from oncall.web.audit_filter import FIELDS, AuditFilter, Cursor
 
 E = AuditEventRow
 PAGE = 50
 EXPORT_BATCH = 500
 SHOWN_DETAIL = 300
 """The most of an event's details one row of the page shows (the CSV has them all)."""
+
+
+EXPORTED = "audit.exported"
+"""A platform admin downloaded the audit log: the filter is the event's data."""
+
+
+def record_export(session: Session, actor: Actor, f: AuditFilter, now: datetime) -> None:
+    """The export is itself audited: who took a copy of the log, and of which part."""
+    data = {name: value.isoformat() if isinstance(value, datetime) else value
+            for name, value in ((n, getattr(f, n)) for n in FIELDS) if value}
+    events.record(session, at=now, actor=actor, type=EXPORTED, data=data)
 
 
 def may_read(actor: Actor) -> bool:

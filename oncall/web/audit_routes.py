@@ -3,7 +3,8 @@
 A download, not a Reflex event, so a route of `routes.router()`. The person is the session of
 the cookie, looked up as the postmortem downloads do: without one the answer is 403, and so it
 is for anyone who is not a platform admin, before any filter is read or any row touched. The
-rows are streamed a batch at a time, so a large log is never held in memory.
+export itself is an audit event (who, and with which filter), committed before the first row
+is sent. The rows are streamed a batch at a time, so a large log is never held in memory.
 """
 
 from __future__ import annotations
@@ -23,16 +24,25 @@ from oncall.web.format import zone
 LINES_PER_CHUNK = 200
 
 
-def _reader(cookie_header: str) -> str | None:
-    """None when the cookie's person may read the audit log, else why not."""
+def _authorized(cookie_header: str, fields: dict[str, str | None], tz: str | None
+                ) -> tuple[int, str] | AuditFilter:
+    """The filter to export, the export audited; or (status, why not). The person is checked
+    before the filter is read."""
     token = auth.cookie_token(cookie_header)
+    now = context.now()
     with write_session(context.engine()) as session:  # signing in refreshes last_seen_at
-        who = auth.signed_in(session, token, context.now())
-    if who is None:
-        return "sign in to read the audit log"
-    if not audit_log.may_read(who.actor()):
-        return "only platform admins may read the audit log"
-    return None
+        who = auth.signed_in(session, token, now)
+        if who is None:
+            return 403, "sign in to read the audit log"
+        actor = who.actor()
+        if not audit_log.may_read(actor):
+            return 403, "only platform admins may read the audit log"
+        try:
+            found = parse(fields, zone(tz))
+        except BadFilter as exc:
+            return 400, str(exc)
+        audit_log.record_export(session, actor, found, now)
+    return found
 
 
 def _chunks(f: AuditFilter) -> Iterator[str]:
@@ -49,14 +59,12 @@ def _chunks(f: AuditFilter) -> Iterator[str]:
 
 
 async def export(request: Request) -> Response:
-    refused = await asyncio.to_thread(_reader, request.headers.get("cookie", ""))
-    if refused is not None:
-        return PlainTextResponse(refused, status_code=403, headers={"Cache-Control": "no-store"})
     params = request.query_params
-    try:
-        found = parse({k: params.get(k) for k in FIELDS}, zone(params.get("tz")))
-    except BadFilter as exc:
-        return PlainTextResponse(str(exc), status_code=400)
+    found = await asyncio.to_thread(_authorized, request.headers.get("cookie", ""),
+                                    {k: params.get(k) for k in FIELDS}, params.get("tz"))
+    if not isinstance(found, AuditFilter):
+        status, why = found
+        return PlainTextResponse(why, status_code=status, headers={"Cache-Control": "no-store"})
     name = audit_csv.filename(found, context.now())
     return StreamingResponse(
         _chunks(found),

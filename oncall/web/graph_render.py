@@ -51,14 +51,26 @@ def _run_dot(source: str, timeout: float) -> str:
     return out
 
 
+def _key(source: str, label: str) -> str:
+    return hashlib.sha256(f"{label}\0{source}".encode()).hexdigest()
+
+
+def cached(source: str, label: str) -> svg.CleanSvg | None:
+    """The drawing of `source` if this process drew it before: the page shows it with its
+    first answer instead of asking for it in a second round trip."""
+    with _lock:
+        found = _cache.get(_key(source, label))
+        if found is not None:
+            _cache.move_to_end(_key(source, label))
+        return found
+
+
 def render(source: str, label: str, timeout: float = TIMEOUT_S) -> svg.CleanSvg:
     """The drawing of `source`, sanitised; from the cache when this source was drawn before."""
-    key = hashlib.sha256(f"{label}\0{source}".encode()).hexdigest()
-    with _lock:
-        found = _cache.get(key)
-        if found is not None:
-            _cache.move_to_end(key)
-            return found
+    key = _key(source, label)
+    found = cached(source, label)
+    if found is not None:
+        return found
     try:
         drawn = svg.clean(_run_dot(source, timeout), label)
     except svg.NotAGraph as exc:

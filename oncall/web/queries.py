@@ -6,19 +6,16 @@ REST API uses too; reads only, every change goes through the service layer.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from oncall.core import timeline
 from oncall.db.models import AuditEventRow, ChangeEventRow, IncidentRow, ServiceRow
 from oncall.incidents import queries
-from oncall.incidents.events import is_run_event, workflow_summary
-from oncall.incidents.queries import OPEN_STATUSES, STATUSES, Delivery, IncidentItem
-from oncall.store.outbox import WORKFLOW
+from oncall.incidents.queries import OPEN_STATUSES, STATUSES, IncidentItem
 
 OPEN = "open"
 ALL = "all"
@@ -71,84 +68,6 @@ def last_change(session: Session) -> str:
     events_max = session.scalar(select(func.max(AuditEventRow.id)))
     updated_max = session.scalar(select(func.max(IncidentRow.updated_at)))
     return f"{events_max or 0}|{updated_max.isoformat() if updated_max else ''}"
-
-
-@dataclass(frozen=True)
-class TimelineEntry:
-    at: datetime
-    kind: str
-    actor: str
-    text: str
-    data: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class IncidentStory:
-    """An incident with its alerts, and its audit events and pages merged into one timeline."""
-
-    detail: queries.IncidentDetail
-    timeline: list[TimelineEntry]
-
-
-def _describe(event: AuditEventRow) -> str:
-    data = event.data or {}
-    after = event.after if isinstance(event.after, dict) else {}
-    before = event.before if isinstance(event.before, dict) else {}
-    kind = event.type
-    if kind == "incident.triggered":
-        return f"Triggered: {data.get('title', '')}".strip()
-    if kind == "incident.acknowledged":
-        return "Acknowledged"
-    if kind == "incident.resolved":
-        note = data.get("note")
-        return f"Resolved: {note}" if note else "Resolved"
-    if kind == "incident.reassigned":
-        return f"Reassigned to {after.get('assignee', '?')}"
-    if kind == "incident.priority_changed":
-        return f"Priority {before.get('priority') or 'none'} → {after.get('priority')}"
-    if kind == "incident.note":
-        return str(data.get("text", ""))
-    if kind == "incident.escalated":
-        return "Escalated" + (f" to step {data['step'] + 1}" if "step" in data else "")
-    if is_run_event(kind):
-        return workflow_summary(kind, data)
-    return timeline.sentence(kind, event.actor, data, event.before, event.after, {})
-
-
-def incident_story(session: Session, incident_id: int) -> IncidentStory | None:
-    detail = queries.incident_detail(session, incident_id)
-    if detail is None:
-        return None
-    timeline = [
-        TimelineEntry(e.at, e.type, e.actor, _describe(e), dict(e.data or {}))
-        for e in detail.timeline
-    ]
-    for delivery in queries.delivery_trail(session, incident_id):
-        if delivery.notification.kind != WORKFLOW:  # a step's attempts are its events above
-            timeline.extend(_delivery_entries(delivery))
-    timeline.sort(key=lambda t: t.at)
-    return IncidentStory(detail, timeline)
-
-
-def _delivery_entries(delivery: Delivery) -> list[TimelineEntry]:
-    """A notification owed and each attempt to send it, as timeline entries."""
-    n = delivery.notification
-    who = delivery.person or n.address
-    found = [
-        TimelineEntry(
-            n.created_at, "notification.queued", "system:oncall",
-            f"{n.kind.capitalize()} to {who} by {n.channel} ({n.status})",
-        )
-    ]
-    for a in delivery.attempts:
-        detail = f": {a.error}" if a.error else ""
-        found.append(
-            TimelineEntry(
-                a.finished_at or a.started_at, "notification.attempt", f"provider:{a.provider}",
-                f"{n.channel} to {who}, attempt {a.attempt}: {a.outcome}{detail}",
-            )
-        )
-    return found
 
 
 CHANGES_WINDOW = timedelta(hours=24)

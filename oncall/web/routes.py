@@ -144,22 +144,33 @@ def _oidc_session(identity: oidc.Identity, issuer: str) -> str:
 _FORM = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark">
 <title>Break-glass sign-in · oncall</title>
 <style>
-body{{font-family:system-ui,sans-serif;background:#f3f4f6;margin:0;display:flex;
-justify-content:center;padding:2rem 1rem}}
-form{{background:#fff;padding:1.5rem;border-radius:10px;max-width:360px;width:100%;
-box-shadow:0 1px 4px #0002}}
+:root{{color-scheme:light dark;--bg:#f9f9fb;--card:#fff;--text:#1c2024;--muted:#60646c;
+--line:#8b8d98;--focus:#3e63dd;--link:#3a5bc7;--warn-bg:#fff7c2;--warn:#713f12;
+--danger:#ce2c31;--error:#ce2c31}}
+@media (prefers-color-scheme:dark){{:root{{--bg:#111113;--card:#18191b;--text:#edeef0;
+--line:#777b84;--focus:#9eb1ff;--link:#9eb1ff;--warn-bg:#302008;--warn:#ffe7b3;
+--error:#ff9592}}}}
+body{{font-family:system-ui,sans-serif;background:var(--bg);color:var(--text);margin:0;
+display:flex;justify-content:center;padding:2rem 1rem}}
+main{{width:100%;max-width:360px}}
+form{{background:var(--card);padding:1.5rem;border-radius:10px;border:1px solid var(--line)}}
+h1{{font-size:1.3rem;margin:0 0 .75rem}}
 label{{display:block;margin:.75rem 0 .25rem;font-size:.9rem}}
-input{{width:100%;padding:.7rem;font-size:1rem;box-sizing:border-box;border:1px solid #ccc;
+input{{width:100%;padding:.7rem;font-size:1rem;box-sizing:border-box;color:var(--text);
+background:var(--card);border:1px solid var(--line);border-radius:6px}}
+button{{margin-top:1rem;width:100%;padding:.8rem;font-size:1rem;background:var(--danger);
+color:#fff;border:0;border-radius:6px;cursor:pointer}}
+:focus-visible{{outline:2px solid var(--focus);outline-offset:2px}}
+a{{color:var(--link)}}
+.warn{{font-size:.85rem;color:var(--warn);background:var(--warn-bg);padding:.6rem;
 border-radius:6px}}
-button{{margin-top:1rem;width:100%;padding:.8rem;font-size:1rem;background:#b91c1c;color:#fff;
-border:0;border-radius:6px}}
-.warn{{font-size:.85rem;color:#92400e;background:#fef3c7;padding:.6rem;border-radius:6px}}
-.err{{color:#b91c1c}}
-</style></head><body>
+.err{{color:var(--error);font-weight:600}}
+</style></head><body><main>
 <form method="post" action="/auth/local">
-<h1 style="font-size:1.3rem">Break-glass sign-in</h1>
+<h1>Break-glass sign-in</h1>
 <p class="warn">For when single sign-on is down. Every use is recorded in the audit log.</p>
 {error}
 <input type="hidden" name="csrf" value="{csrf}">
@@ -169,9 +180,11 @@ border:0;border-radius:6px}}
 <label for="password">Password</label>
 <input id="password" name="password" type="password" autocomplete="current-password" required>
 <button type="submit">Sign in</button>
-<p><a href="/login">Back</a></p>
-</form></body></html>
+<p><a href="/login">Back to sign-in</a></p>
+</form></main></body></html>
 """
+"""The one page served outside the app (it must work when the app's sign-in cannot): the
+app's colours in light and dark, by the system's setting."""
 
 
 def _form(request: Request, next_path: str, error: str = "", status: int = 200) -> Response:

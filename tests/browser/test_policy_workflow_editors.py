@@ -42,7 +42,9 @@ def _fits(page: Any) -> None:
 
 def test_build_a_two_step_policy(browser: Any, app: App, provider: Provider, shot: Any) -> None:
     page = sign_in(browser, app, provider, DESKTOP)
-    page.goto(f"{app.url}/policies/new")
+    page.click("#editors-menu")  # reached from every page's navigation
+    page.get_by_role("menuitem", name="New escalation policy").click()
+    page.wait_for_url("**/policies/new")
     steps = page.locator(".policy-step")
     steps.first.wait_for()
     assert steps.count() == 1

@@ -8,10 +8,12 @@ import io
 from collections.abc import Callable
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
 from oncall.db.engine import write_session
+from oncall.db.models import AuditEventRow
 from oncall.incidents import events
 from oncall.web import auth, routes
 
@@ -101,3 +103,29 @@ def test_a_bad_filter_from_someone_refused_is_still_a_403(sign_in: Callable[[str
     """Nothing is read, not even the query string, before the person is checked."""
     response = _client(sign_in, RESPONDER).get("/audit/export.csv", params={"since": "soon"})
     assert response.status_code == 403
+
+
+def _exports(web: Engine) -> list[tuple[str, dict[str, str]]]:
+    with Session(web) as session:
+        return [(row.actor, row.data or {}) for row in session.scalars(
+            select(AuditEventRow).where(AuditEventRow.type == "audit.exported")
+            .order_by(AuditEventRow.id))]
+
+
+def test_the_export_is_itself_audited_with_its_filter(
+        web: Engine, sign_in: Callable[[str], str], logged: None) -> None:
+    response = _client(sign_in, PLATFORM_ADMIN).get(
+        "/audit/export.csv", params={"action": "export.test", "since": "2026-03-10T13:00",
+                                     "tz": "UTC"})
+    assert response.status_code == 200
+    assert _exports(web) == [(f"user:{PLATFORM_ADMIN}",
+                              {"via": "web", "action": "export.test",
+                               "since": "2026-03-10T13:00:00+00:00"})]
+
+
+@pytest.mark.parametrize("who", [None, RESPONDER])
+def test_a_refused_or_bad_export_is_not_recorded(web: Engine, sign_in: Callable[[str], str],
+                                                 who: str | None) -> None:
+    _client(sign_in, who).get("/audit/export.csv", params={"action": "export."})
+    _client(sign_in, PLATFORM_ADMIN).get("/audit/export.csv", params={"since": "soon"})
+    assert _exports(web) == []

@@ -22,6 +22,7 @@ from .test_graph_render import needs_dot  # noqa: F401 - dot is needed, under CI
 
 
 def drawn(s: ServicesState) -> ServicesState:
+    graph_render.clear_cache()
     follow = call(s, "load")
     assert follow is not None and follow.fn.__name__ == "draw"
     asyncio.run(call(s, "draw"))
@@ -55,6 +56,16 @@ def test_every_service_of_the_config_is_a_node_coloured_by_status(
     assert {e["status"] for e in s.legend} >= {"P1", "acknowledged", "healthy"}
     assert s.teams[0] == "all" and "storefront" in s.teams
     assert s.focus_text == "" and s.focus_error == ""
+
+
+def test_a_second_visit_gets_the_drawing_with_its_first_answer(
+        state: Callable[..., Any]) -> None:
+    """Drawn once, the same graph is sent with the page's first state, not after a second
+    round trip."""
+    first = drawn(state(ServicesState, OBSERVER, "/services"))
+    again = state(ServicesState, OBSERVER, "/services")
+    assert call(again, "load") is None
+    assert again.graph_svg == first.graph_svg and again.graph_width == first.graph_width
 
 
 def test_the_blast_radius_of_an_incident(state: Callable[..., Any],

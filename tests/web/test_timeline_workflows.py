@@ -1,5 +1,6 @@
-"""A workflow's run on the incident page's timeline: each step one line with its outcome, HTTP
-status, duration and attempt, and no separate delivery lines for the step's outbox row."""
+"""A workflow's run on the incident page's timeline, read as the page reads it: each step one line
+folded under the run with its outcome, HTTP status, duration and attempt, and no separate
+delivery entry for the step's outbox row."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from sqlalchemy.orm import Session
 
 from oncall.core.workflows import PlannedRun, PlannedStep
 from oncall.db.engine import write_session
-from oncall.incidents import events
+from oncall.incidents import events, queries
 from oncall.store.outbox import queue_run
-from oncall.web.queries import incident_story
+from oncall.web import cockpit_reads
+from oncall.web import timeline as tl
 
 NOW = datetime(2026, 11, 25, 14, 5, tzinfo=UTC)
 
@@ -35,14 +37,12 @@ def test_a_workflow_step_is_one_line_of_the_story(web: Engine,
                             "kind": "webhook", "outcome": "succeeded", "status_code": 201,
                             "duration_ms": 42, "attempt": 1, "detail": "{\"id\": 7}"})
     with Session(web) as session:
-        story = incident_story(session, incident_id)
-    assert story is not None
-    lines = [(t.kind, t.text) for t in story.timeline if "workflow" in t.kind]
-    assert lines == [
-        ("workflow.started", "p1-broadcast on incident.triggered: 1 step(s)"),
-        ("workflow.step_succeeded",
-         'p1-broadcast step 0 (steps[0]) webhook: succeeded, HTTP 201, 42 ms, attempt 1 — '
-         '{"id": 7}'),
-    ]
-    assert not [t for t in story.timeline if t.kind.startswith("notification.")
-                and "webhook" in t.text]
+        detail = queries.incident_detail(session, incident_id)
+        assert detail is not None
+        entries = tl.build(*cockpit_reads.timeline_inputs(session, incident_id,
+                                                          detail.timeline), [])
+    runs = [e for e in entries if e.category == "automation"]
+    assert [(e.text, [line.text for line in e.lines]) for e in runs] == [
+        ("Workflow p1-broadcast ran on incident.triggered (1 step): 1 succeeded",
+         ['Step 1 (webhook): succeeded, HTTP 201, 42 ms, attempt 1 — {"id": 7}'])]
+    assert [e.kind for e in entries if e.kind.startswith("notification")] == []

@@ -23,6 +23,13 @@ NAV = [
     ("This week", "/oncall/week"),
     ("Audit", "/audit"),
 ]
+EDITORS = [
+    ("New schedule", "/schedules/new"),
+    ("New escalation policy", "/policies/new"),
+    ("New workflow", "/workflows/new"),
+]
+"""The editors that write YAML for a pull request; editing an existing document starts from
+its page (schedules, /config)."""
 ADMIN_ONLY = frozenset({"/audit"})
 """NAV entries shown to platform admins only (the pages refuse everyone else as well)."""
 
@@ -30,6 +37,19 @@ ADMIN_ONLY = frozenset({"/audit"})
 def nav_link(label: str, href: str) -> rx.Component:
     link = rx.link(label, href=href, size="3", weight="medium")
     return rx.cond(SessionState.is_platform_admin, link) if href in ADMIN_ONLY else link
+
+
+def editors_menu() -> rx.Component:
+    """"Write config ▾": the editors, as links a keyboard reaches and a new tab can open."""
+    return rx.menu.root(
+        rx.menu.trigger(rx.button("Write config", rx.icon("chevron-down", size=14),
+                                  variant="ghost", size="2", id="editors-menu")),
+        rx.menu.content(*[
+            rx.menu.item(rx.link(label, href=href, underline="none", color="inherit",
+                                 width="100%"))
+            for label, href in EDITORS
+        ]),
+    )
 
 
 THEME_COLOR = "#3e63dd"
@@ -91,7 +111,9 @@ def navbar() -> rx.Component:
         rx.el.nav(
             rx.flex(
                 *[nav_link(label, href) for label, href in NAV],
+                editors_menu(),
                 spacing="3",
+                align="center",
                 wrap="wrap",
             ),
             aria_label="Main",

@@ -16,7 +16,7 @@ from typing import Any, Union
 import yaml
 from pydantic import BaseModel
 
-from oncall.config.models import KINDS, Rotation
+from oncall.config.models import KINDS, ActionStep, Rotation
 
 FIRST = ("kind", "name")
 ORDER_OVERRIDES: dict[type[BaseModel], tuple[str, ...]] = {
@@ -24,7 +24,14 @@ ORDER_OVERRIDES: dict[type[BaseModel], tuple[str, ...]] = {
     Rotation: ("every", "rrule", "start"),
 }
 """Where the written order differs from the model's declaration order."""
+LAST: dict[type[BaseModel], tuple[str, ...]] = {
+    # `- slack: {...}` then `continue_on_error: true`: the step's kind leads its item.
+    ActionStep: ("continue_on_error",),
+}
+"""Fields written after the others, for a model and its subclasses."""
 FLOW_LIST_MAX = 7
+FLOW_WIDTH = 100
+"""The most characters a one-line mapping holds (roughly: keys, values and separators)."""
 _CLOCK = re.compile(r"^\d{1,2}:\d{2}(:\d{2})?$")
 """Quoted: YAML 1.1 readers take an unquoted 17:00 for a number (sexagesimal)."""
 
@@ -33,13 +40,30 @@ class _Flow(dict[str, Any]):
     """A small mapping of scalars written on one line: `rotation: {every: 1w, start: ...}`."""
 
 
+_BOOL_12 = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
+
+
 class _Dumper(yaml.SafeDumper):
+    """YAML 1.2 core typing, as the loader reads (`oncall.config.yamlsource`): `on:` is a
+    key, not the boolean YAML 1.1 makes of it, so it is written plain as the repo writes it."""
+
     def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
         """Lists indented under their key (`layers:` then `  - name: ...`), as the repo has."""
         super().increase_indent(flow, False)
 
 
+_Dumper.yaml_implicit_resolvers = {
+    first: [(tag, _BOOL_12 if tag == "tag:yaml.org,2002:bool" else pattern)
+            for tag, pattern in resolvers]
+    for first, resolvers in yaml.SafeDumper.yaml_implicit_resolvers.items()
+}
+
+
 def _str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    """Clock times quoted; text of several lines as a literal block (`|`), read as written."""
+    if "\n" in value.rstrip("\n") and not any(line != line.rstrip() for line in
+                                              value.splitlines()):
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
     style = '"' if _CLOCK.match(value) else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
@@ -82,7 +106,9 @@ def _aliases(model: type[BaseModel]) -> list[tuple[str, Any]]:
     if preferred:
         rank = {k: i for i, k in enumerate(preferred)}
         out.sort(key=lambda item: rank.get(item[0], len(rank)))
-    return out
+    last = [k for base, keys in LAST.items() if issubclass(model, base) for k in keys]
+    return [item for item in out if item[0] not in last] + [item for item in out
+                                                             if item[0] in last]
 
 
 def _pick(candidates: list[type[BaseModel]], value: dict[str, Any]) -> type[BaseModel] | None:
@@ -106,9 +132,15 @@ def _canon(value: Any, candidates: list[type[BaseModel]], top: bool = False) -> 
     order += [k for k in present if k not in order]
     annotations = dict(fields)
     out = {k: _canon(present[k], _models_in(annotations.get(k))) for k in order}
-    if not top and all(_small(v) for v in out.values()):
+    if not top and all(_small(v) for v in out.values()) and _short(out):
         return _Flow(out)
     return out
+
+
+def _short(mapping: dict[str, Any]) -> bool:
+    """Fits on one line beside its key: a longer mapping is written a field a line, so no
+    text is folded across lines inside quotes."""
+    return sum(len(str(k)) + len(str(v)) + 4 for k, v in mapping.items()) <= FLOW_WIDTH
 
 
 def _scalar(value: Any) -> bool:
@@ -116,9 +148,10 @@ def _scalar(value: Any) -> bool:
 
 
 def _small(value: Any) -> bool:
+    """Fits a one-line mapping: a scalar of one line, or a short list of them."""
     if isinstance(value, list):
-        return len(value) <= FLOW_LIST_MAX and all(map(_scalar, value))
-    return _scalar(value)
+        return len(value) <= FLOW_LIST_MAX and all(map(_small, value))
+    return _scalar(value) and not (isinstance(value, str) and "\n" in value)
 
 
 def canonical(document: dict[str, Any]) -> dict[str, Any]:

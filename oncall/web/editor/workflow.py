@@ -17,7 +17,7 @@ from typing import Any, get_args
 import yaml
 from jinja2 import UndefinedError
 
-from oncall.config.checks import _expression_problem, _template_problem
+from oncall.config.checks import expression_problem, template_problem
 from oncall.config.configset import ConfigSet
 from oncall.config.models import (
     MAX_RESPONSE_BYTES,
@@ -416,7 +416,7 @@ def condition_problem(source: str) -> str | None:
     """A `when` or `if`, checked exactly as `oncall validate` checks it."""
     if not source.strip():
         return None
-    return _expression_problem(source.strip(), WORKFLOW_VARIABLES)
+    return expression_problem(source.strip(), WORKFLOW_VARIABLES)
 
 
 def _strings(value: Any) -> list[str]:
@@ -448,7 +448,7 @@ def field_problem(kind: str, field: Field, text: str) -> str | None:
     if field.template is not None:
         for s in strings:
             if "{{" in s or "{%" in s or "{#" in s:
-                problem = _template_problem(s, field.template)
+                problem = template_problem(s, field.template)
                 if problem is not None:
                     return problem
     return None

@@ -21,6 +21,7 @@ from oncall.schedules_service import (
 )
 from oncall.web import context, format, oncall_view
 from oncall.web.state.session import SessionState
+from oncall.web.state.zoned import ZonedPage
 
 
 def parse_local(text: str, tz: str) -> datetime:
@@ -34,7 +35,7 @@ def parse_local(text: str, tz: str) -> datetime:
     return value.replace(second=0, microsecond=0).astimezone(context.now().tzinfo)
 
 
-class OnCallState(SessionState):
+class OnCallState(ZonedPage, SessionState):
     schedules: list[dict[str, str]] = []  # noqa: RUF012
     services: list[dict[str, str]] = []  # noqa: RUF012
 
@@ -65,19 +66,6 @@ class OnCallState(SessionState):
             }
             for s in services
         ]
-
-    @rx.event
-    def load(self) -> Any:
-        guard = self._require()
-        if guard is not None:
-            return guard
-        self._refresh()
-        return self._ask_tz(OnCallState.apply_tz)
-
-    @rx.event
-    def apply_tz(self, tz: Any) -> None:
-        self._take_tz(tz)
-        self._refresh()
 
 
 class ScheduleState(SessionState):

@@ -10,11 +10,12 @@ from oncall.core.schedule import shifts
 from oncall.schedules_service import effective_schedule
 from oncall.web import context, format, schedule_list, week_grid
 from oncall.web.state.session import SessionState
+from oncall.web.state.zoned import ZonedPage
 
 GAP = "no one (coverage gap)"
 
 
-class ScheduleListState(SessionState):
+class ScheduleListState(ZonedPage, SessionState):
     query: str = ""
     rows: list[dict[str, str]] = []  # noqa: RUF012
     total: int = 0
@@ -56,25 +57,12 @@ class ScheduleListState(SessionState):
         self.rows = [r for r in self._all if schedule_list.matches(r["name"], self.query)]
 
     @rx.event
-    def load(self) -> Any:
-        guard = self._require()
-        if guard is not None:
-            return guard
-        self._refresh()
-        return self._ask_tz(ScheduleListState.apply_tz)
-
-    @rx.event
-    def apply_tz(self, tz: Any) -> None:
-        self._take_tz(tz)
-        self._refresh()
-
-    @rx.event
     def set_query(self, value: str) -> None:
         self.query = str(value)[:200]
         self._search()
 
 
-class WeekState(SessionState):
+class WeekState(ZonedPage, SessionState):
     offset: int = 0
     week_label: str = ""
     days: list[str] = []  # noqa: RUF012
@@ -121,19 +109,8 @@ class WeekState(SessionState):
             for p in week_grid.people(by_schedule, week)
         ]
 
-    @rx.event
-    def load(self) -> Any:
-        guard = self._require()
-        if guard is not None:
-            return guard
+    def _start(self) -> None:
         self.offset = 0
-        self._refresh()
-        return self._ask_tz(WeekState.apply_tz)
-
-    @rx.event
-    def apply_tz(self, tz: Any) -> None:
-        self._take_tz(tz)
-        self._refresh()
 
     @rx.event
     def prev_week(self) -> None:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import reflex as rx
-
 from oncall.web import catalog, context, format, graph, service_view
 from oncall.web.state.session import SessionState
+from oncall.web.state.zoned import ZonedPage
 
 
-class ServiceState(SessionState):
+class ServiceState(ZonedPage, SessionState):
     service_name: str = ""
     found: bool = False
     info: dict[str, str] = {}  # noqa: RUF012
@@ -70,16 +67,3 @@ class ServiceState(SessionState):
             for i in sorted(config.integrations.values(), key=lambda i: i.name)
             if i.service == self.service_name
         ]
-
-    @rx.event
-    def load(self) -> Any:
-        guard = self._require()
-        if guard is not None:
-            return guard
-        self._refresh()
-        return self._ask_tz(ServiceState.apply_tz)
-
-    @rx.event
-    def apply_tz(self, tz: Any) -> None:
-        self._take_tz(tz)
-        self._refresh()

@@ -17,8 +17,9 @@ from oncall.store import heartbeats as heartbeat_store
 from oncall.store.ratelimit import Limiter
 from oncall.web import catalog, context, format, graph, queries, service_view
 from oncall.web.components import changes
-from oncall.web.graph_render import GraphUnavailable, render_async
+from oncall.web.graph_render import GraphUnavailable, cached, render_async
 from oncall.web.state.session import SessionState
+from oncall.web.state.zoned import ZonedPage
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +175,16 @@ class ServicesState(SessionState):
         if guard is not None:
             return guard
         self._refresh()
-        return ServicesState.draw if self._dot else None
+        if not self._dot:
+            return None
+        drawn = cached(self._dot, self._graph_label())
+        if drawn is None:
+            return ServicesState.draw
+        self.graph_svg, self.graph_width, self.graph_error = drawn.markup, drawn.width_pt, ""
+        return None
+
+    def _graph_label(self) -> str:
+        return f"Dependency graph of {self.graph_count} services"
 
     @rx.event
     def select(self, name: str) -> None:
@@ -185,9 +195,8 @@ class ServicesState(SessionState):
         """Lay the graph out (`dot`, in a thread; cached by its source)."""
         if not self._dot:
             return
-        label = f"Dependency graph of {self.graph_count} services"
         try:
-            drawn = await render_async(self._dot, label)
+            drawn = await render_async(self._dot, self._graph_label())
         except GraphUnavailable as exc:
             self.graph_svg, self.graph_width, self.graph_error = "", 0.0, str(exc)
             return
@@ -212,7 +221,7 @@ class ServicesState(SessionState):
         self.zoom = 100
 
 
-class ConfigState(SessionState):
+class ConfigState(ZonedPage, SessionState):
     objects: list[dict[str, str]] = []  # noqa: RUF012
     run: dict[str, str] = {}  # noqa: RUF012
     run_errors: list[str] = []  # noqa: RUF012
@@ -252,19 +261,6 @@ class ConfigState(SessionState):
                 ),
             }
             self.run_errors = [str(e) for e in last.errors][:50]
-
-    @rx.event
-    def load(self) -> Any:
-        guard = self._require()
-        if guard is not None:
-            return guard
-        self._refresh()
-        return self._ask_tz(ConfigState.apply_tz)
-
-    @rx.event
-    def apply_tz(self, tz: Any) -> None:
-        self._take_tz(tz)
-        self._refresh()
 
     @rx.event
     def set_kind_filter(self, kind: str) -> None:
