@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from sqlalchemy import URL
+from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
+from sqlalchemy.sql.elements import ClauseElement
 
 POOL_SIZE = 8
 """Connections per process and event loop: in-flight ingest statements, not requests."""
@@ -112,3 +115,32 @@ class AsyncPostgres:
         pool = self._pools.pop(asyncio.get_running_loop(), None)
         if pool is not None:
             await pool.close()
+
+
+class Compiled:
+    """A SQLAlchemy Core statement compiled once for psycopg, so the module that owns a
+    table's writes defines each statement once and it runs on a session and on these
+    connections alike. Values are passed as the database takes them: JSON as text (it is cast
+    by the statement), times as aware datetimes; no `IN` (write `= ANY` or `OR`)."""
+
+    def __init__(self, statement: ClauseElement) -> None:
+        done = statement.compile(dialect=_DIALECT)
+        self.sql: str = str(done)
+        if "POSTCOMPILE" in self.sql:
+            raise ValueError("an IN is compiled per call: write the statement without one")
+        self.defaults: dict[str, Any] = dict(done.params)
+
+    def params(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        return {**self.defaults, **values}
+
+    async def execute(self, conn: psycopg.AsyncConnection, values: Mapping[str, Any]
+                      ) -> psycopg.AsyncCursor[Any]:
+        return await conn.execute(self.sql, self.params(values))
+
+    async def execute_many(self, conn: psycopg.AsyncConnection,
+                           rows: Sequence[Mapping[str, Any]]) -> None:
+        async with conn.cursor() as cursor:
+            await cursor.executemany(self.sql, [self.params(row) for row in rows])
+
+
+_DIALECT = PGDialect_psycopg()  # type: ignore[no-untyped-call]

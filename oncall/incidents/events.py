@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any, NotRequired, TypedDict, Unpack, cast
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict, Unpack, cast
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Table, bindparam, insert
 from sqlalchemy.orm import Session
 
 from oncall.core.incident import Event
+from oncall.db.aio import Compiled
 from oncall.db.models import AuditEventRow
 from oncall.incidents.actors import Actor
+
+if TYPE_CHECKING:
+    import psycopg
 
 TRIGGERED = "incident.triggered"
 ALERT = "incident.alert"
@@ -71,6 +75,19 @@ def write(session: Session, **event: Unpack[EventFields]) -> None:
     """`record` for a caller that never reads the row back (state changes on the hot paths):
     one plain insert, without the object and the flush that reads its id."""
     session.execute(_INSERT, row_values(**event))
+
+
+_JSON = ("before", "after", "data")
+_INSERT_AIO = Compiled(_INSERT.values({
+    name: bindparam(name) for name in row_values(at=datetime.min, actor="", type="")}))
+
+
+async def write_async(conn: psycopg.AsyncConnection, **event: Unpack[EventFields]) -> None:
+    """`write` on the ingest endpoint's asyncio connection (PostgreSQL)."""
+    values = row_values(**event)
+    await _INSERT_AIO.execute(conn, {
+        name: json.dumps(value) if name in _JSON and value is not None else value
+        for name, value in values.items()})
 
 
 DETAIL_SHOWN = 200

@@ -125,6 +125,11 @@ def _queue_updates(session: Session, incident_id: int, status: str, now: datetim
 
 
 def _state(incident: IncidentRow) -> machine.Incident:
+    return state_of(incident)
+
+
+def state_of(incident: Any) -> machine.Incident:
+    """The state machine's view of an incident row (ORM or plain)."""
     return machine.Incident(
         status=Status(incident.status),
         generation=incident.escalation_generation,
@@ -149,12 +154,12 @@ def _load(session: Session, incident_id: int, *, lock: bool = False) -> Incident
     return incident
 
 
-def _columns(t: machine.Transition, actor: Actor, now: datetime) -> dict[str, Any]:
-    """The incident columns that change from `t.before` to `t.after`."""
+def transition_columns(t: machine.Transition, actor: Actor, now: datetime) -> dict[str, Any]:
+    """The incident columns that change from `t.before` to `t.after` (statuses as text)."""
     before, after = t.before, t.after
     values: dict[str, Any] = {"version": after.version, "updated_at": now}
     if after.status is not before.status:
-        values["status"] = after.status
+        values["status"] = after.status.value
     if after.status is Status.TRIGGERED and before.status is Status.ACKNOWLEDGED:
         values |= {"acknowledged_at": None, "acknowledged_by_id": None}
     elif after.status is not before.status:
@@ -207,7 +212,7 @@ def _apply(
         incident = session.scalar(
             update(IncidentRow)
             .where(IncidentRow.id == incident_id, IncidentRow.version == t.before.version)
-            .values(**_columns(t, actor, now))
+            .values(**transition_columns(t, actor, now))
             .returning(IncidentRow)
             .execution_options(synchronize_session=False, populate_existing=True)
         )
@@ -262,9 +267,13 @@ def _settle(
     applied = _apply(session, loaded, actor, action, now)
     if not isinstance(applied, _Applied):
         return Outcome(applied, False)
-    status = applied.transition.after.status
-    return _record(session, applied, actor, now, before={"status": applied.before["status"]},
-                   after={"status": status}, data=data)
+    before, after = settled(applied.transition)
+    return _record(session, applied, actor, now, before=before, after=after, data=data)
+
+
+def settled(t: machine.Transition) -> tuple[dict[str, str], dict[str, str]]:
+    """The audit event's before and after of an acknowledge or resolve: the status."""
+    return {"status": t.before.status.value}, {"status": t.after.status.value}
 
 
 def acknowledge(session: Session, incident_id: int, actor: Actor, now: datetime) -> Outcome:

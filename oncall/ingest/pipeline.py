@@ -245,9 +245,18 @@ def single_plain_trigger(alerts: Sequence[Alert]) -> bool:
     return len(alerts) == 1 and alerts[0].action == "trigger" and alerts[0].delivery_id is None
 
 
+DELIVERY_COLUMNS = ("integration_name", "delivery_id", "alert_id", "event_action", "outcome",
+                    "payload", "received_at")
+
+
+def single_plain_resolve(alerts: Sequence[Alert]) -> bool:
+    """One resolve without a delivery id: PostgreSQL's endpoint resolves it on its loop."""
+    return len(alerts) == 1 and alerts[0].action == "resolve" and alerts[0].delivery_id is None
+
+
 def delivery_values(integration: str, alert: Alert, outcome: str, alert_ids: Sequence[int],
                     now: datetime) -> dict[str, Any]:
-    """The `alert_deliveries` row of one delivery, for `DELIVERY`."""
+    """The `alert_deliveries` row of one delivery (`DELIVERY_COLUMNS`), for `DELIVERY`."""
     return {
         "integration_name": integration,
         "delivery_id": fit_optional(AlertDeliveryRow.delivery_id, alert.delivery_id),

@@ -3,9 +3,11 @@
 `IngestStore.accept` is what the ingest endpoint calls: the database's fast path for the
 common delivery (one trigger without a delivery id), else `pipeline.ingest` in a worker thread
 with this store's operations. Each hot operation (claim a replay mark, lock an alert, repeat,
-open or join) has one definition per database, in `ingest_postgres` and `ingest_sqlite`;
-resolve is one definition for both, here. They write exactly the rows the other database's
-implementation writes, which tests/store/test_ingest_stores.py checks row by row.
+open or join) has one definition per database, in `ingest_postgres` and `ingest_sqlite`.
+Resolve's session definition is here, for both databases' general path; PostgreSQL's endpoint
+resolves a lone resolve on its asyncio connection with the same rules (`resolved_alerts`,
+the state machine, the timers' and outbox's own statements). Each writes exactly the rows the
+others write, which tests/store/test_ingest_stores.py checks row by row.
 """
 
 from __future__ import annotations
@@ -118,26 +120,23 @@ class IngestStore(ABC):
 
     def resolve(self, session: Session, firing: Sequence[AlertRow], alert: Alert, now: datetime,
                 actor: Actor) -> tuple[str, list[int], list[int]]:
-        """The source resolved the alert; an incident whose alerts are all resolved resolves."""
+        """The source resolved the alert: its firing rows resolve, each incident they belong
+        to records it, then an incident whose alerts are all resolved resolves."""
         at = alert.occurred_at
         session.execute(
             update(AlertRow).where(AlertRow.id.in_([row.id for row in firing]))
             .values(status=RESOLVED, resolved_at=at, last_event_at=at)
             .execution_options(synchronize_session="evaluate"))
-        incidents: list[int] = []
-        for incident_id in dict.fromkeys(r.incident_id for r in firing
-                                         if r.incident_id is not None):
-            incidents.append(incident_id)
-            events.write(
-                session, at=now, actor=actor, type=events.ALERT, incident_id=incident_id,
-                data={"alert_ids": [r.id for r in firing if r.incident_id == incident_id],
-                      "status": RESOLVED, "dedup_key": alert.dedup_key},
-            )
+        noted = resolved_alerts([(row.id, row.incident_id) for row in firing], alert)
+        for incident_id, data in noted:
+            events.write(session, at=now, actor=actor, type=events.ALERT,
+                         incident_id=incident_id, data=data)
+        for incident_id, _ in noted:
             left = session.scalar(select(func.count(AlertRow.id)).where(
                 AlertRow.incident_id == incident_id, AlertRow.status == FIRING))
             if not left:
-                service.resolve(session, incident_id, actor, now, note="resolved by the source")
-        return RESOLVED_OUTCOME, [row.id for row in firing], incidents
+                service.resolve(session, incident_id, actor, now, note=SOURCE_RESOLVED)
+        return RESOLVED_OUTCOME, [row.id for row in firing], [i for i, _ in noted]
 
     def general(self, config: ConfigSet, integration: Integration, alerts: list[Alert],
                 now: datetime, services: ServiceDirectory, mark: replays.Mark | None,
@@ -163,6 +162,19 @@ class IngestStore(ABC):
                                 ) -> Result:
         return await run_in_threadpool(self.general, config, integration, alerts, now,
                                        services, mark, repeat_tried)
+
+
+SOURCE_RESOLVED = "resolved by the source"
+"""The note of an incident resolved because its last firing alert resolved."""
+
+
+def resolved_alerts(firing: Sequence[tuple[int, int | None]], alert: Alert
+                    ) -> list[tuple[int, dict[str, Any]]]:
+    """For each incident of the firing rows (alert id, incident id) a resolve resolved, in
+    the order the rows were read: its id and the data of its 'alert' event."""
+    return [(incident_id, {"alert_ids": [a for a, i in firing if i == incident_id],
+                           "status": RESOLVED, "dedup_key": alert.dedup_key})
+            for incident_id in dict.fromkeys(i for _, i in firing if i is not None)]
 
 
 def opening(config: ConfigSet, integration: Integration, alert: Alert, now: datetime,

@@ -10,6 +10,7 @@ advisory lock and the read `pipeline` takes too), on autocommit asyncio connecti
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Sequence
@@ -18,33 +19,49 @@ from typing import Any
 
 import psycopg
 from psycopg import errors
-from sqlalchemy import Engine
+from psycopg.rows import namedtuple_row
+from sqlalchemy import Engine, bindparam, update
 from sqlalchemy.orm import Session
 
 from oncall.config.configset import ConfigSet
 from oncall.config.models import Integration
+from oncall.core import incident as machine
 from oncall.core.alerts import Alert
 from oncall.core.incident import START_CYCLE, START_STEP, Status
 from oncall.core.routing import route
-from oncall.db.aio import AsyncPostgres
+from oncall.db.aio import AsyncPostgres, Compiled
 from oncall.db.models import AlertDeliveryRow, AlertRow, fit, fit_optional
-from oncall.incidents import events
+from oncall.incidents import events, service
 from oncall.incidents.actors import Actor
 from oncall.ingest import replays
 from oncall.ingest.pipeline import (
     DEDUPLICATED,
+    DELIVERY,
+    DELIVERY_COLUMNS,
     FIRING,
     MAX_ROWS_PER_ALERT,
     NEW,
+    RESOLVED_OUTCOME,
     Result,
     ServiceDirectory,
     alert_annotations,
     alert_fingerprint,
+    delivery_values,
+    single_plain_resolve,
     single_plain_trigger,
 )
 from oncall.store import timers
-from oncall.store.ingest import IngestStore, Opened, Opening, opening
+from oncall.store.ingest import (
+    SOURCE_RESOLVED,
+    IngestStore,
+    Opened,
+    Opening,
+    opening,
+    resolved_alerts,
+)
 from oncall.store.ingest_batch import RepeatBatcher
+from oncall.store.outbox import INCIDENTS
+from oncall.store.outbox_postgres import posted_async, settle_async
 
 REPEAT_SQL = """
 WITH bumped AS (
@@ -70,10 +87,28 @@ _LOCK_SQL = "SELECT pg_advisory_xact_lock(%(lock)s)"
 _SERVICE_SQL = "SELECT id FROM services WHERE name = %(name)s AND retired_at IS NULL"
 
 _KNOWN_SQL = f"""
-SELECT status, last_event_at FROM alerts
+SELECT id, status, last_event_at, incident_id FROM alerts
 WHERE integration_name = %(integration)s AND fingerprint = %(fp)s
 ORDER BY id DESC LIMIT {MAX_ROWS_PER_ALERT}
 """
+"""The alert's rows as `pipeline` reads them (newest first), under its lock."""
+
+_RESOLVE_ALERTS_SQL = """
+UPDATE alerts SET status = 'resolved', resolved_at = %(at)s, last_event_at = %(at)s
+WHERE id = ANY(%(ids)s)
+"""
+
+_SETTLING_SQL = """
+SELECT i.id, i.status, i.escalation_generation, i.escalation_cycle, i.escalation_step,
+       i.assignee_id, i.priority, i.version,
+       (SELECT count(*) FROM alerts a WHERE a.incident_id = i.id AND a.status = 'firing') AS left
+FROM incidents i WHERE i.id = ANY(%(ids)s)
+"""
+"""Each incident a resolve touched, as the state machine needs it, and its alerts still firing
+(read after the resolve's own rows changed, in its transaction)."""
+
+_DELIVERY_AIO = Compiled(DELIVERY.values({
+    name: bindparam(name) for name in DELIVERY_COLUMNS}))
 
 _CLAIM_SQL = (
     "INSERT INTO ingest_replays (integration, digest, expires_at)"
@@ -214,6 +249,7 @@ class PostgresIngest(IngestStore):
         super().__init__(engine)
         self.postgres = AsyncPostgres(engine.url)
         self.repeats = RepeatBatcher(self.postgres, REPEAT_SQL)
+        self.timers = timers.Timers(engine)
 
     async def open(self) -> None:
         await self.postgres.open()
@@ -251,6 +287,10 @@ class PostgresIngest(IngestStore):
     async def accept(self, config: ConfigSet, integration: Integration, alerts: list[Alert],
                      now: datetime, services: ServiceDirectory,
                      mark: replays.Mark | None = None) -> Result:
+        if single_plain_resolve(alerts) and mark is None:
+            resolved = await self._resolve(integration, alerts[0], now)
+            if resolved is not None:
+                return resolved
         if not single_plain_trigger(alerts):
             return await self.general_in_thread(config, integration, alerts, now, services, mark)
         alert = alerts[0]
@@ -322,6 +362,83 @@ class PostgresIngest(IngestStore):
                     raise
         raise AssertionError("unreachable")
 
+    async def _resolve(self, integration: Integration, alert: Alert, now: datetime
+                       ) -> Result | None:
+        """A lone resolve of a firing alert on the event loop, as `IngestStore.resolve` and
+        `incidents.service.resolve` would write it on the general path; None: the general
+        path decides (nothing firing, an event older than what is known, a concurrent change
+        of an incident)."""
+        for attempt in range(RETRIES):
+            try:
+                async with self.postgres.connection() as conn, conn.transaction():
+                    return await self.resolve_async(conn, integration, alert, now)
+            except _Fallback:
+                return None
+            except _RETRYABLE:
+                if attempt == RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def resolve_async(self, conn: psycopg.AsyncConnection, integration: Integration,
+                            alert: Alert, now: datetime) -> Result:
+        """The resolve in the caller's transaction, in four round trips; `_Fallback` rolls it
+        back for the general path."""
+        name, at = integration.name, alert.occurred_at
+        actor = Actor.integration(name)
+        fp = alert_fingerprint(alert.dedup_key)
+        async with conn.pipeline():
+            await conn.execute(_LOCK_SQL, {"lock": alert_lock_key(name, fp)})
+            known = await (await conn.execute(_KNOWN_SQL, {"integration": name, "fp": fp})
+                           ).fetchall()
+        firing = [(row[0], row[3]) for row in known if row[1] == FIRING]
+        if not firing or any(row[2] > at for row in known):
+            raise _Fallback  # resolved before, or stale: `pipeline` decides
+        noted = resolved_alerts(firing, alert)
+        async with conn.pipeline():
+            await conn.execute(_RESOLVE_ALERTS_SQL, {"at": at, "ids": [a for a, _ in firing]})
+            for incident_id, data in noted:
+                await events.write_async(conn, at=now, actor=actor, type=events.ALERT,
+                                         incident_id=incident_id, data=data)
+            settling: psycopg.AsyncCursor[Any] = conn.cursor(row_factory=namedtuple_row)
+            await settling.execute(_SETTLING_SQL, {"ids": [i for i, _ in noted]})
+            read = {row.id: row for row in await settling.fetchall()}
+            incidents: list[Any] = [read[i] for i, _ in noted if read[i].left == 0]
+            posted = {row.id: await posted_async(conn, row.id) for row in incidents}
+        async with conn.pipeline():
+            for row in incidents:
+                await self._settle(conn, row, posted[row.id], actor, now)
+            await _DELIVERY_AIO.execute(conn, {**delivery_values(
+                name, alert, RESOLVED_OUTCOME, [a for a, _ in firing], now),
+                "payload": json.dumps(alert.to_json())})
+        result = Result()
+        result._add(RESOLVED_OUTCOME, [a for a, _ in firing], [i for i, _ in noted])
+        return result
+
+    async def _settle(self, conn: psycopg.AsyncConnection, row: Any, posted: list[Any],
+                      actor: Actor, now: datetime) -> None:
+        """`incidents.service.resolve` of an incident whose last firing alert resolved."""
+        t = machine.decide(service.state_of(row), machine.Resolve(), now)
+        if not t.changed:
+            return
+        if t.refused is not None or t.timer is not None or t.hasten or t.event is None:
+            raise _Fallback
+        columns = service.transition_columns(t, actor, now)
+        updated = await _incident_update(tuple(columns)).execute(
+            conn, {"iid": row.id, "expected": t.before.version,
+                   **{f"v_{name}": value for name, value in columns.items()}})
+        if await updated.fetchone() is None:
+            raise _Fallback  # changed meanwhile: the general path reads it again
+        if t.stop_escalation:
+            await self.timers.cancel_pending_async(conn, row.id, now)
+        status = t.after.status
+        await settle_async(conn, row.id, now, stop=t.stop_escalation,
+                           status=status.value if status is not t.before.status
+                           and status is not Status.TRIGGERED else None, posted=posted)
+        before, after = service.settled(t)
+        await events.write_async(conn, at=now, actor=actor, type=t.event.value,
+                                 incident_id=row.id, before=before, after=after,
+                                 data={"note": SOURCE_RESOLVED})
+
     @staticmethod
     async def repeat_async(conn: psycopg.AsyncConnection, integration: Integration,
                            alert: Alert, now: datetime) -> Result | None:
@@ -355,11 +472,11 @@ class PostgresIngest(IngestStore):
             await conn.execute(_LOCK_SQL, {"lock": alert_lock_key(name, fp)})
             known = await (await conn.execute(_KNOWN_SQL, {"integration": name, "fp": fp})
                            ).fetchall()
-            if any(status == FIRING for status, _ in known):
+            if any(row[1] == FIRING for row in known):
                 # a concurrent delivery of the same alert opened it since the repeat looked
                 # (an alert storm): now it is visible, so this is a repeat after all
                 return await self.repeat_async(conn, integration, alert, now)
-            if any(last > alert.occurred_at for _, last in known):
+            if any(row[2] > alert.occurred_at for row in known):
                 return None  # leaving the block commits a transaction that wrote nothing
             opened = await conn.execute(_OPEN_SQL, open_params(paging, deliver=True))
         row = await opened.fetchone()
@@ -367,6 +484,17 @@ class PostgresIngest(IngestStore):
         result = Result()
         result._add(NEW, [row[1]], [row[0]])
         return result
+
+
+@functools.cache
+def _incident_update(columns: tuple[str, ...]) -> Compiled:
+    """The compare-and-set of a transition that changes `columns` (`transition_columns`),
+    compiled once per set of columns."""
+    return Compiled(
+        update(INCIDENTS)
+        .where(INCIDENTS.c.id == bindparam("iid"), INCIDENTS.c.version == bindparam("expected"))
+        .values({name: bindparam(f"v_{name}") for name in columns})
+        .returning(INCIDENTS.c.id))
 
 
 async def _service_id(conn: psycopg.AsyncConnection, services: ServiceDirectory,

@@ -20,7 +20,7 @@ run on: the next step (found by its key) released when one succeeds (or fails wi
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, Protocol, cast
@@ -732,33 +732,41 @@ def queue_hooks(conn: Connection, hooks: list[tuple[str, str, str, Mapping[str, 
         for key, url, content, headers in hooks])
 
 
+CANCEL_PAGES = (
+    update(NOTIFICATIONS)
+    .where(NOTIFICATIONS.c.incident_id == bindparam("iid"), NOTIFICATIONS.c.status == _PENDING,
+           NOTIFICATIONS.c.kind == "page")
+    .values(status=_CANCELLED, failed_at=bindparam("now"), last_error=NO_LONGER_TRIGGERED)
+)
+"""An incident's pages not yet sent, cancelled; what is in flight is checked at claim time."""
+
+
 def cancel_pages(session: Session, incident_id: int, now: datetime) -> None:
-    """Cancel an incident's pages not yet sent; what is in flight is checked at claim time."""
-    session.execute(
-        update(NotificationRow)
-        .where(
-            NotificationRow.incident_id == incident_id,
-            NotificationRow.status == _PENDING,
-            NotificationRow.kind == "page",
-        )
-        .values(status=NotificationStatus.CANCELLED.value, failed_at=now,
-                last_error=NO_LONGER_TRIGGERED)
-    )
+    session.execute(CANCEL_PAGES, {"iid": incident_id, "now": now})
 
 
-def queue_updates(session: Session, incident_id: int, status: str, now: datetime) -> None:
-    """Messages already posted (Slack) are rewritten to show the new state; a Teams channel,
-    whose webhook cannot edit a card, gets a new card. Each once (its idempotency key): read
-    and written as plain rows, as this runs in every acknowledge and resolve."""
-    N = NOTIFICATIONS.c
-    posted = session.execute(
-        select(N.id, N.channel, N.kind, N.user_id, N.address, N.provider_data).where(
-            N.incident_id == incident_id,
-            N.status == NotificationStatus.SENT.value,
-            N.channel.in_(("slack", "teams")),
-            N.kind.in_(("page", "channel")),
-        )
-    ).all()
+POSTED = (
+    select(NOTIFICATIONS.c.id, NOTIFICATIONS.c.channel, NOTIFICATIONS.c.kind,
+           NOTIFICATIONS.c.user_id, NOTIFICATIONS.c.address, NOTIFICATIONS.c.provider_data)
+    .where(NOTIFICATIONS.c.incident_id == bindparam("iid"),
+           NOTIFICATIONS.c.status == NotificationStatus.SENT.value,
+           # not IN: this runs on asyncio connections too (`oncall.db.aio.Compiled`)
+           or_(NOTIFICATIONS.c.channel == "slack", NOTIFICATIONS.c.channel == "teams"),
+           or_(NOTIFICATIONS.c.kind == "page", NOTIFICATIONS.c.kind == "channel"))
+    .order_by(NOTIFICATIONS.c.id)
+)
+"""An incident's messages already posted where a message can be updated or followed up."""
+QUEUED_UPDATE = ("idempotency_key", "incident_id", "kind", "status", "attempt_count",
+                 "next_attempt_at", "created_at", "user_id", "channel", "address",
+                 "provider_data")
+"""The columns of an update's row (`update_rows`)."""
+
+
+def update_rows(posted: Sequence[Any], incident_id: int, status: str, now: datetime
+                ) -> list[dict[str, Any]]:
+    """The update owed for each message `POSTED` read, once (its idempotency key): a Slack
+    message is rewritten to show the new state; a Teams channel, whose webhook cannot edit
+    a card, gets a new card."""
     queued: list[dict[str, Any]] = []
     for sent in posted:
         base = {"idempotency_key": f"update:{sent.id}:{status}", "incident_id": incident_id,
@@ -775,8 +783,17 @@ def queue_updates(session: Session, incident_id: int, status: str, now: datetime
         queued.append(base | {"user_id": sent.user_id, "channel": "slack",
                               "address": str(data["channel"]),
                               "provider_data": {"channel": data["channel"], "ts": data["ts"]}})
+    return queued
+
+
+def queue_updates(session: Session, incident_id: int, status: str, now: datetime) -> None:
+    """`update_rows` of the incident's posted messages, those not queued before. Read and
+    written as plain rows, as this runs in every acknowledge and resolve."""
+    queued = update_rows(session.execute(POSTED, {"iid": incident_id}).all(), incident_id,
+                         status, now)
     if not queued:
         return
+    N = NOTIFICATIONS.c
     there = set(session.scalars(select(N.idempotency_key).where(
         N.idempotency_key.in_([row["idempotency_key"] for row in queued]))))
     missing = [row for row in queued if row["idempotency_key"] not in there]

@@ -6,15 +6,20 @@ workflow step's record unless it cancels the rest of its run."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
+import psycopg
 from sqlalchemy import Table, bindparam, exists, func, insert, select, update
 from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from oncall.core.delivery import Breaker, Circuit
+from oncall.db.aio import Compiled
 from oncall.store.outbox import (
     ATTEMPTS,
+    CANCEL_PAGES,
     CANDIDATE,
     CIRCUITS,
     EVENTS,
@@ -24,6 +29,8 @@ from oncall.store.outbox import (
     NOTIFICATIONS,
     PICK,
     PICK_DUE,
+    POSTED,
+    QUEUED_UPDATE,
     RELEASE_STEP,
     WORKFLOW,
     Call,
@@ -36,6 +43,7 @@ from oncall.store.outbox import (
     claim_values,
     lease_params,
     sent_values,
+    update_rows,
 )
 
 
@@ -178,3 +186,42 @@ class PostgresOutbox(Outbox):
             return Dispatched("skipped")
         released = (row.released,) if record.release is not None and row.released else ()
         return Dispatched(record.outcome, retry_at=record.retry_at, released=released)
+
+
+# --- an incident settled on the ingest endpoint's asyncio connection ---------------------------
+
+_CANCEL_PAGES_AIO = Compiled(CANCEL_PAGES)
+_POSTED_AIO = Compiled(POSTED)
+_QUEUE_UPDATE_AIO = Compiled(
+    pg_insert(NOTIFICATIONS).values({name: bindparam(name) for name in QUEUED_UPDATE})
+    .on_conflict_do_nothing(index_elements=["idempotency_key"]))
+
+
+async def posted_async(conn: psycopg.AsyncConnection, incident_id: int) -> list[Any]:
+    """`POSTED`: read before the incident changes, so the updates are queued with its change."""
+    return await (await _POSTED_AIO.execute(conn, {"iid": incident_id})).fetchall()
+
+
+async def settle_async(conn: psycopg.AsyncConnection, incident_id: int, now: datetime, *,
+                       stop: bool, status: str | None, posted: list[Any]) -> None:
+    """`cancel_pages` (`stop`) and `queue_updates` for `status`, in the caller's transaction
+    on an asyncio connection: the statements of the session path, compiled once; an update
+    queued before is skipped by its idempotency key."""
+    if stop:
+        await _CANCEL_PAGES_AIO.execute(conn, {"iid": incident_id, "now": now})
+    if status is None:
+        return
+    rows = [{**row, "provider_data": None if row["provider_data"] is None
+             else json.dumps(row["provider_data"])}
+            for row in update_rows([_Posted(*r) for r in posted], incident_id, status, now)]
+    if rows:
+        await _QUEUE_UPDATE_AIO.execute_many(conn, rows)
+
+
+class _Posted(NamedTuple):
+    id: int
+    channel: str
+    kind: str
+    user_id: int | None
+    address: str
+    provider_data: dict[str, Any] | None

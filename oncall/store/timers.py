@@ -9,12 +9,16 @@ open-or-join statement writes an incident's first timer itself; every other writ
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Connection, Engine, Row, Table, bindparam, case, insert, select, update
 from sqlalchemy.orm import Session
 
+from oncall.db.aio import Compiled
 from oncall.db.models import EscalationTimerRow
+
+if TYPE_CHECKING:
+    import psycopg
 
 _T = cast(Table, EscalationTimerRow.__table__)
 
@@ -64,6 +68,7 @@ _CANCEL_PENDING = (
     .where(_T.c.incident_id == bindparam("iid"), _T.c.status == PENDING)
     .values(status=CANCELLED, done_at=bindparam("now"))
 )
+_CANCEL_PENDING_AIO = Compiled(_CANCEL_PENDING)
 
 # The earliest pending timer of the incident's current escalation, made due now.
 _HASTEN = (
@@ -147,6 +152,11 @@ class Timers:
     def cancel_pending(self, bind: Bind, incident_id: int, now: datetime) -> None:
         """Stop an incident's escalation: its pending timers will not run."""
         bind.execute(_CANCEL_PENDING, {"iid": incident_id, "now": now})
+
+    async def cancel_pending_async(self, conn: psycopg.AsyncConnection, incident_id: int,
+                                   now: datetime) -> None:
+        """`cancel_pending` on the ingest endpoint's asyncio connection (PostgreSQL)."""
+        await _CANCEL_PENDING_AIO.execute(conn, {"iid": incident_id, "now": now})
 
     def hasten(self, bind: Bind, incident_id: int, generation: int,
                now: datetime) -> tuple[int, int] | None:

@@ -36,6 +36,7 @@ from oncall.db.models import (
     EscalationTimerRow,
     IncidentRow,
     IngestReplayRow,
+    NotificationRow,
 )
 from oncall.incidents import service
 from oncall.incidents.actors import Actor
@@ -53,7 +54,7 @@ DROPPED = {"alertname": "CheckoutDown", "env": "staging"}
 TABLES: tuple[Table, ...] = tuple(
     cast(Table, row.__table__)
     for row in (IncidentRow, AlertRow, EscalationTimerRow, AuditEventRow, AlertDeliveryRow,
-                IngestReplayRow)
+                IngestReplayRow, NotificationRow)
 )
 REFERENCES = {"incident_id": "incidents", "alert_id": "alerts"}
 
@@ -74,10 +75,13 @@ def mark(digest: str) -> replays.Mark:
 class Delivery:
     alerts: tuple[Alert, ...]
     mark: replays.Mark | None = None
+    posted: bool = False
+    """Before it: every open incident has a Slack page and a Teams card sent, which its
+    acknowledge or resolve then updates."""
 
 
-def one(*alerts: Alert, signed: str | None = None) -> Delivery:
-    return Delivery(alerts, mark(signed) if signed else None)
+def one(*alerts: Alert, signed: str | None = None, posted: bool = False) -> Delivery:
+    return Delivery(alerts, mark(signed) if signed else None, posted)
 
 
 SEQUENCE = (
@@ -102,6 +106,12 @@ SEQUENCE = (
     one(alert("d", minutes=1, delivery_id="d-1", **CHECKOUT, pod="4")),  # a duplicate delivery
     one(alert("d", minutes=1, delivery_id="d-2", **CHECKOUT, pod="4")),  # a repeat with an id
     one(alert("e", "resolve", 1, **CHECKOUT), alert("e", minutes=0, **CHECKOUT)),
+    one(alert("n", "resolve", 2, **NODE), posted=True),  # two incidents, n2 still firing
+    one(alert("d", "resolve", 2, **CHECKOUT, pod="4")),  # its incident has another firing
+    one(alert("a", "resolve", 4, **CHECKOUT, pod="1")),  # older than the trigger: stale
+    one(alert("a", "resolve", 6, **CHECKOUT, pod="1"), posted=True),  # the last: resolves
+    one(alert("a", "resolve", 7, **CHECKOUT, pod="1")),  # resolved before: its time kept
+    one(alert("n2", "resolve", 3, **NODE)),  # the last alert of two acknowledged incidents
 )
 
 
@@ -128,8 +138,27 @@ def engines(postgres_url: str, tmp_path: Path, example_config: ConfigSet
         sqlite.dispose()
 
 
+def _post(engine: Engine, at: datetime) -> None:
+    """A Slack page and a Teams channel card sent for every open incident, and an SMS page
+    not sent yet (which its acknowledge or resolve cancels)."""
+    with write_session(engine) as session:
+        for rank, incident_id in enumerate(session.scalars(select(IncidentRow.id).where(
+                IncidentRow.status != "resolved").order_by(IncidentRow.id))):
+            for channel, kind, status, data in (
+                    ("slack", "page", "sent", {"channel": "D1", "ts": "1.5"}),
+                    ("teams", "channel", "sent", None), ("sms", "page", "pending", None)):
+                session.add(NotificationRow(
+                    idempotency_key=f"{channel}:{rank}:{at.isoformat()}",
+                    incident_id=incident_id, channel=channel, address=f"{channel}-address",
+                    kind=kind, status=status, attempt_count=0 if status == "pending" else 1,
+                    next_attempt_at=at + timedelta(hours=1), provider_data=data,
+                    created_at=at, sent_at=at if status == "sent" else None))
+
+
 def _store(engine: Engine, config: ConfigSet, delivery: Delivery, services: ServiceDirectory
            ) -> Result | str:
+    if delivery.posted:
+        _post(engine, delivery.alerts[0].occurred_at)
     store = stores_for(engine).ingest
     integration, alerts = config.integrations[INTEGRATION], list(delivery.alerts)
     try:
@@ -220,7 +249,12 @@ def test_both_stores_write_the_same_rows_for_every_delivery(
     assert [row["outcome"] for row in final["alert_deliveries"]] == [
         "new", "deduplicated", "new", "deduplicated", "new", "deduplicated", "resolved",
         "stale", "resolved", "resolved", "new", "new", "acknowledged", "suppressed",
-        "deduplicated", "new", "new", "deduplicated", "resolved", "stale"]
+        "deduplicated", "new", "new", "deduplicated", "resolved", "stale", "resolved",
+        "resolved", "stale", "resolved", "deduplicated", "resolved"]
+    assert [row["status"] for row in final["incidents"]] == ["resolved"] * 4
+    assert sum(1 for row in final["notifications"] if row["kind"] == "update") == 12
+    assert {row["status"] for row in final["notifications"] if row["channel"] == "sms"} == {
+        "cancelled"}
 
 
 # --- open_or_join on the caller's session, on each database --------------------------------------
