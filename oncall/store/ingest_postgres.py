@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -325,19 +325,27 @@ class PostgresIngest(IngestStore):
                       ) -> Result | None:
         """The replay claim, the repeat or the new alert in one transaction (not batched: the
         claim must commit or roll back with this delivery alone)."""
+        async def claimed(conn: psycopg.AsyncConnection) -> Result:
+            cursor = await conn.execute(_CLAIM_SQL, mark.values())
+            if await cursor.fetchone() is None:
+                raise replays.Replayed(
+                    f"integration {mark.integration}: signature accepted before")
+            result = (await self.repeat_async(conn, integration, alert, now)
+                      or await self.open_async(conn, config, integration, alert, now, services))
+            if result is None:
+                raise _Fallback
+            return result
+
+        return await self._transaction(claimed)
+
+    async def _transaction(self, work: Callable[[psycopg.AsyncConnection], Awaitable[Result]]
+                           ) -> Result | None:
+        """`work` in one transaction on a pooled connection, retried on deadlocks and
+        serialisation failures; None if it raised `_Fallback` (rolled back)."""
         for attempt in range(RETRIES):
             try:
                 async with self.postgres.connection() as conn, conn.transaction():
-                    cursor = await conn.execute(_CLAIM_SQL, mark.values())
-                    if await cursor.fetchone() is None:
-                        raise replays.Replayed(
-                            f"integration {mark.integration}: signature accepted before")
-                    result = (await self.repeat_async(conn, integration, alert, now)
-                              or await self.open_async(conn, config, integration, alert, now,
-                                                       services))
-                    if result is None:
-                        raise _Fallback
-                return result
+                    return await work(conn)
             except _Fallback:
                 return None
             except _RETRYABLE:
@@ -368,16 +376,8 @@ class PostgresIngest(IngestStore):
         `incidents.service.resolve` would write it on the general path; None: the general
         path decides (nothing firing, an event older than what is known, a concurrent change
         of an incident)."""
-        for attempt in range(RETRIES):
-            try:
-                async with self.postgres.connection() as conn, conn.transaction():
-                    return await self.resolve_async(conn, integration, alert, now)
-            except _Fallback:
-                return None
-            except _RETRYABLE:
-                if attempt == RETRIES - 1:
-                    raise
-        raise AssertionError("unreachable")
+        return await self._transaction(
+            lambda conn: self.resolve_async(conn, integration, alert, now))
 
     async def resolve_async(self, conn: psycopg.AsyncConnection, integration: Integration,
                             alert: Alert, now: datetime) -> Result:
