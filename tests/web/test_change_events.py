@@ -43,6 +43,7 @@ def test_the_service_card_shows_the_last_days_changes_newest_first(
     _seed(web)
     s: ServicesState = state(ServicesState, OBSERVER, "/services")
     call(s, "load")
+    call(s, "show_cards")
     by_name = {c["name"]: c["changes"] for c in s.cards}
     assert [c["summary"] for c in by_name["storefront-web"]] == [
         "Flag new-checkout on", "Deploy storefront v42"]

@@ -21,6 +21,7 @@ NAME = "payments-db-nightly-backup"
 def _badges(state: Callable[..., Any]) -> list[dict[str, str]]:
     s: ServicesState = state(ServicesState, OBSERVER, "/services")
     call(s, "load")
+    call(s, "show_cards")
     card = next(c for c in s.cards if c["name"] == "payments-db")
     assert all(not c["heartbeats"] for c in s.cards if c["name"] != "payments-db")
     return list(card["heartbeats"])

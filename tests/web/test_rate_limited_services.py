@@ -18,6 +18,7 @@ from .conftest import OBSERVER, call
 def _limited(state: Callable[..., Any]) -> dict[str, list[dict[str, str]]]:
     s: ServicesState = state(ServicesState, OBSERVER, "/services")
     call(s, "load")
+    call(s, "show_cards")
     return {c["name"]: list(c["limited"]) for c in s.cards if c["limited"]}
 
 

@@ -23,11 +23,11 @@ def test_a_flood_of_events_is_dropped_past_the_burst(
         web: Engine, state: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(throttle, "limits_of", lambda config: TIGHT)
     ran: list[str] = []
-    monkeypatch.setattr(ServicesState, "_refresh", lambda self: ran.append("refresh"))
+    monkeypatch.setattr(ServicesState, "_graph_source", lambda self: ran.append("refresh"))
     flooding: ServicesState = state(ServicesState, OBSERVER, "/services")
     answers = [call(flooding, "load") for _ in range(5)]
     assert ran == ["refresh"] * 3  # the clock stands still: no refill
-    assert answers[:3] == [None] * 3
+    assert answers[:3] == [ServicesState.show_cards] * 3
     assert all(a is not None and "too many actions" in str(a) for a in answers[3:])
     assert flooding.user_email  # still signed in: nothing was forgotten
     calm: ServicesState = state(ServicesState, RESPONDER, "/services")

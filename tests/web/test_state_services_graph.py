@@ -24,8 +24,9 @@ from .test_graph_render import needs_dot  # noqa: F401 - dot is needed, under CI
 def drawn(s: ServicesState) -> ServicesState:
     graph_render.clear_cache()
     follow = call(s, "load")
-    assert follow is not None and follow.fn.__name__ == "draw"
+    assert [f.fn.__name__ for f in follow] == ["draw", "show_cards"]
     asyncio.run(call(s, "draw"))
+    call(s, "show_cards")
     return s
 
 
@@ -64,8 +65,9 @@ def test_a_second_visit_gets_the_drawing_with_its_first_answer(
     round trip."""
     first = drawn(state(ServicesState, OBSERVER, "/services"))
     again = state(ServicesState, OBSERVER, "/services")
-    assert call(again, "load") is None
+    assert call(again, "load") == ServicesState.show_cards
     assert again.graph_svg == first.graph_svg and again.graph_width == first.graph_width
+    assert again.cards == []  # the cards follow in a second answer
 
 
 def test_the_blast_radius_of_an_incident(state: Callable[..., Any],

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import reflex as rx
 
+from oncall.config.configset import ConfigSet
 from oncall.db.engine import write_session
 from oncall.incidents.actors import Actor
 from oncall.reconcile.state import read_current
@@ -56,6 +57,8 @@ def proposal_for(r: Review, actor: Actor, branch: str) -> Proposal:
 
 
 class ReviewMixin(rx.State, mixin=True):
+    original: str = ""
+    """The object being edited as the applied config names it; "" for a new one."""
     review_yaml: str = ""
     review_path: str = ""
     review_lines: list[dict[str, str]] = []  # noqa: RUF012
@@ -89,7 +92,7 @@ class ReviewMixin(rx.State, mixin=True):
 
     def _editor_original(self) -> str | None:
         """The name of the object being edited as the config has it; None for a new one."""
-        raise NotImplementedError
+        return self.original or None
 
     def _editor_document(self) -> dict[str, Any]:
         raise NotImplementedError
@@ -97,6 +100,15 @@ class ReviewMixin(rx.State, mixin=True):
     def _editor_teams(self) -> list[str]:
         """The teams whose admins may propose this change (before and after the edit)."""
         raise NotImplementedError
+
+    def _route_name(self) -> str:
+        """The edited object's name from the page's route (`[name]`)."""
+        raw = self.router.page.params.get("name", "") or ""
+        return str(raw[0] if isinstance(raw, list) else raw)
+
+    def _config(self) -> ConfigSet:
+        with context.read_session() as session:
+            return context.config(session)
 
     # --- the review -----------------------------------------------------------------------
 

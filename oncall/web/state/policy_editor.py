@@ -38,8 +38,6 @@ def _target_teams(config: ConfigSet, targets: list[str]) -> set[str]:
 
 
 class PolicyEditorState(ReviewMixin, SessionState):
-    original: str = ""
-    """The policy's name in the applied config; empty for a new one."""
     found: bool = True
     name: str = ""
     description: str = ""
@@ -57,9 +55,6 @@ class PolicyEditorState(ReviewMixin, SessionState):
     def _editor_kind(self) -> str:
         return "EscalationPolicy"
 
-    def _editor_original(self) -> str | None:
-        return self.original or None
-
     def _editor_document(self) -> dict[str, Any]:
         return P.document(self._form)
 
@@ -69,14 +64,6 @@ class PolicyEditorState(ReviewMixin, SessionState):
         return policy_teams(config, self.original or None, self._form)
 
     # --- plumbing ----------------------------------------------------------------------------
-
-    def _route_name(self) -> str:
-        raw = self.router.page.params.get("name", "") or ""
-        return str(raw[0] if isinstance(raw, list) else raw)
-
-    def _config(self) -> ConfigSet:
-        with context.read_session() as session:
-            return context.config(session)
 
     def _show(self, form: P.PolicyForm) -> None:
         """Store the form, show it, and review the document it makes."""

@@ -27,8 +27,6 @@ WINDOW_FIELDS = ("from", "to")
 
 
 class ScheduleEditorState(ReviewMixin, SessionState):
-    original: str = ""
-    """The schedule being edited as the config names it; "" for a new one."""
     missing: bool = False
     fields: dict[str, str] = {}  # noqa: RUF012
     layers: list[dict[str, str]] = []  # noqa: RUF012
@@ -49,9 +47,6 @@ class ScheduleEditorState(ReviewMixin, SessionState):
 
     def _editor_kind(self) -> str:
         return "Schedule"
-
-    def _editor_original(self) -> str | None:
-        return self.original or None
 
     def _form(self) -> sf.Form:
         return sf.Form(dict(self.fields), [dict(x) for x in self.layers],

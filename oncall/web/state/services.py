@@ -137,6 +137,10 @@ class ServicesState(SessionState):
                                      rankdir="LR" if len(shown) > WIDE else "TB")
 
     def _refresh(self) -> None:
+        self._graph_source()
+        self._cards()
+
+    def _cards(self) -> None:
         with context.read_session() as session:
             config = context.config(session)
             cards = catalog.services(session, config)
@@ -167,21 +171,27 @@ class ServicesState(SessionState):
             }
             for c in cards
         ]
-        self._graph_source()
 
     @rx.event
     def load(self) -> Any:
+        """The graph first, the cards of every service in a second answer: the page's top
+        (a drawing this process made before, sent with the first answer) does not wait for
+        the browser to lay out two hundred cards."""
         guard = self._require()
         if guard is not None:
             return guard
-        self._refresh()
-        if not self._dot:
-            return None
-        drawn = cached(self._dot, self._graph_label())
-        if drawn is None:
-            return ServicesState.draw
-        self.graph_svg, self.graph_width, self.graph_error = drawn.markup, drawn.width_pt, ""
-        return None
+        self._graph_source()
+        drawn = cached(self._dot, self._graph_label()) if self._dot else None
+        if drawn is not None:
+            self.graph_svg, self.graph_width, self.graph_error = (
+                drawn.markup, drawn.width_pt, "")
+        elif self._dot:
+            return [ServicesState.draw, ServicesState.show_cards]
+        return ServicesState.show_cards
+
+    @rx.event
+    def show_cards(self) -> None:
+        self._cards()
 
     def _graph_label(self) -> str:
         return f"Dependency graph of {self.graph_count} services"

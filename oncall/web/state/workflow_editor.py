@@ -11,7 +11,6 @@ import reflex as rx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from oncall.config.configset import ConfigSet
 from oncall.db.models import IncidentRow, ServiceRow
 from oncall.incidents.queries import workflow_incidents
 from oncall.web import context, format
@@ -44,8 +43,6 @@ def recent_incidents(session: Session, query: str, limit: int = RECENT) -> list[
 
 
 class WorkflowEditorState(ReviewMixin, SessionState):
-    original: str = ""
-    """The workflow's name in the applied config; empty for a new one."""
     found: bool = True
     name: str = ""
     description: str = ""
@@ -68,9 +65,6 @@ class WorkflowEditorState(ReviewMixin, SessionState):
     def _editor_kind(self) -> str:
         return "Workflow"
 
-    def _editor_original(self) -> str | None:
-        return self.original or None
-
     def _editor_document(self) -> dict[str, Any]:
         return W.document(self._form)
 
@@ -80,14 +74,6 @@ class WorkflowEditorState(ReviewMixin, SessionState):
         return []
 
     # --- plumbing ----------------------------------------------------------------------------
-
-    def _route_name(self) -> str:
-        raw = self.router.page.params.get("name", "") or ""
-        return str(raw[0] if isinstance(raw, list) else raw)
-
-    def _config(self) -> ConfigSet:
-        with context.read_session() as session:
-            return context.config(session)
 
     def _show(self, form: W.WorkflowForm) -> None:
         """Store the form, show it with its problems, refresh the preview, review it."""
