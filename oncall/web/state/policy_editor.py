@@ -9,7 +9,6 @@ from typing import Any
 import reflex as rx
 
 from oncall.config.configset import ConfigSet
-from oncall.web import context
 from oncall.web.editor import policy as P
 from oncall.web.state.editor_review import ReviewMixin
 from oncall.web.state.session import SessionState
@@ -59,9 +58,7 @@ class PolicyEditorState(ReviewMixin, SessionState):
         return P.document(self._form)
 
     def _editor_teams(self) -> list[str]:
-        with context.read_session() as session:
-            config = context.config(session)
-        return policy_teams(config, self.original or None, self._form)
+        return policy_teams(self._config(), self.original or None, self._form)
 
     # --- plumbing ----------------------------------------------------------------------------
 

@@ -59,8 +59,7 @@ class ScheduleEditorState(ReviewMixin, SessionState):
     def _editor_teams(self) -> list[str]:
         teams = [self.fields.get("team", "")]
         if self.original:
-            with context.read_session() as session:
-                applied = context.config(session).schedules.get(self.original)
+            applied = self._config().schedules.get(self.original)
             if applied is not None:
                 teams.append(applied.team)
         return [t for t in teams if t]
