@@ -174,7 +174,7 @@ HANDLERS: Mapping[str, Rule] = {
         "set_until": R.READ,
     }),
     **_of("ConfigState", {"apply_tz": R.READ, "load": R.READ, "set_kind_filter": R.READ}),
-    **_of("ServicesState", {"load": R.READ, "select": R.READ}),
+    **_of("ServicesState", {"load": R.READ, "select": R.READ, "show_cards": R.READ}),
     **_of("ServicesState", {"draw": R.READ, "set_team_filter": R.READ, "zoom_in": R.READ,
                             "zoom_out": R.READ, "zoom_reset": R.READ}),
     **_of("ServiceState", {"apply_tz": R.READ, "load": R.READ}),

@@ -27,7 +27,10 @@ from .conftest import NOW, OBSERVER, RESPONDER, call
 def test_services_catalog(state: Callable[..., Any], incident: Callable[..., int]) -> None:
     incident("Catalog down", "catalog-api")
     s: ServicesState = state(ServicesState, OBSERVER, "/services")
-    call(s, "load")
+    chained = call(s, "load")
+    assert ServicesState.show_cards in (chained if isinstance(chained, list) else [chained])
+    assert s.cards == []
+    call(s, "show_cards")
     catalog = next(c for c in s.cards if c["name"] == "catalog-api")
     assert catalog["team"] == "storefront" and catalog["open"] == "1"
     assert catalog["status"] == "critical"
