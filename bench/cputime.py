@@ -94,6 +94,30 @@ class CpuMeter:
         }
 
 
+def settle(*roots: int, quiet: float = 0.1, within: float = 60.0) -> float:
+    """Wait until the process trees under `roots` use less than `quiet` of a core over half a
+    second: servers that answer their first request may still be starting sibling processes,
+    importing and connecting, and that CPU would be charged to the first measured second.
+    Returns the seconds waited."""
+    import time
+
+    started = time.monotonic()
+    selects = [tree(root) for root in roots]
+
+    def used() -> float:
+        procs = _all()
+        return sum(procs[pid][2] for select in selects for pid in select(procs))
+
+    before = used()
+    while time.monotonic() - started < within:
+        time.sleep(0.5)
+        now = used()
+        if now - before < quiet * 0.5:
+            break
+        before = now
+    return time.monotonic() - started
+
+
 SPEED_LOOP = "for i in range(10_000_000): pass"
 
 

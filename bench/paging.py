@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import os
 import shutil
 import signal
@@ -27,7 +28,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -35,12 +35,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import psycopg
 import redis
-from cputime import cpu_reference
-from sqlalchemy import func, insert, select
+from cputime import CpuMeter, cpu_reference, named, settle, tree
+from ingest import http_request
+from loadgen import Load, Plan
+from sqlalchemy import Engine, func, insert, select
 
 from oncall.db.engine import make_engine, write_session
 from oncall.db.models import EscalationTimerRow, IncidentRow, NotificationRow, ServiceRow
@@ -50,6 +54,9 @@ from oncall.worker.queue import tasks_for
 
 ONCALL = str(Path(sys.executable).with_name("oncall"))
 SECRET = "bench-hook-secret"
+PATH = "/api/v1/integrations/hooks/alerts"
+CONNECTIONS = 32
+CORES = os.cpu_count() or 1
 CONFIG = {
     "rules/team.yaml": """\
 kind: Team
@@ -155,43 +162,32 @@ class Processes:
         self.procs.clear()
 
 
-def post_alerts(api: str, rate: float, seconds: float) -> tuple[dict[str, float], int]:
-    """Post `rate * seconds` new alerts (`bench-NNNNNN` in each summary) at `rate` per second;
-    when each one's 202 reached the sender (wall clock, by marker), and how many were not 202."""
-    accepted: dict[str, float] = {}
-    errors = 0
-    lock = threading.Lock()
-    total = int(rate * seconds)
-    client = httpx.Client(timeout=10, limits=httpx.Limits(max_connections=32))
-
-    def send(n: int) -> None:
-        nonlocal errors
-        body = {"summary": f"bench-{n:06d} error rate high", "severity": "critical",
-                "dedup_key": f"bench-{n}", "labels": {"n": str(n)}}
-        r = client.post(f"{api}/api/v1/integrations/hooks/alerts", json=body,
-                        headers={"Authorization": f"Bearer {SECRET}"})
-        with lock:
-            if r.status_code == 202:
-                accepted[f"bench-{n:06d}"] = time.time()
-            else:
-                errors += 1
-
-    start = time.monotonic()
-    threads = []
-    for n in range(total):
-        delay = start + n / rate - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-        t = threading.Thread(target=send, args=(n,))
-        t.start()
-        threads.append(t)
-    for t in threads:
-        t.join()
-    return accepted, errors
+def new_alerts(rate: float, seconds: float, prefix: str) -> Plan:
+    """`rate * seconds` alerts at `rate` per second, each a new incident whose summary starts
+    with its marker (`<prefix>-NNNNNN`, 12 characters)."""
+    auth = {"Authorization": f"Bearer {SECRET}"}
+    plan: Plan = []
+    for n in range(int(rate * seconds)):
+        marker = f"{prefix}-{n:06d}"
+        body = {"summary": f"{marker} error rate high", "severity": "critical",
+                "dedup_key": marker, "labels": {"n": str(n)}}
+        plan.append((n / rate, http_request(PATH, json.dumps(body).encode(), auth), marker))
+    return plan
 
 
-def first_pages(slack: SlackPeer, accepted: dict[str, float],
-                wait: float = 60) -> dict[str, float]:
+def post_alerts(api: str, rate: float, seconds: float, prefix: str = "bench"
+                ) -> tuple[dict[str, float], int, float]:
+    """Post new alerts at `rate` per second from a generator process; when each one's 202
+    reached the sender (wall clock, by marker), how many were not 202, and the generator's
+    CPU seconds."""
+    load = Load(urlsplit(api).port or 80, new_alerts, (rate, seconds, prefix), CONNECTIONS)
+    result = load.wait()
+    errors = sum(1 for _o, _l, status in result["sent"] if status != 202)
+    return result["accepted"], errors, result["generator_cpu"]
+
+
+def first_pages(slack: SlackPeer, accepted: dict[str, float], wait: float = 60,
+                prefix: str = "bench") -> dict[str, float]:
     """When the Slack peer received each alert's first message, waiting up to `wait` seconds
     for every accepted alert to be paged."""
     deadline = time.monotonic() + wait
@@ -203,7 +199,7 @@ def first_pages(slack: SlackPeer, accepted: dict[str, float],
             if request.path != "/api/chat.postMessage":
                 continue
             text = str(request.params().get("text", ""))
-            i = text.find("bench-")
+            i = text.find(f"{prefix}-")
             if i >= 0:
                 alert = text[i : i + 12]
                 first[alert] = min(first.get(alert, request.received_at), request.received_at)
@@ -219,8 +215,9 @@ WINDOW = 5.0
 shows apart from the steady state."""
 
 
-def first_page_latency(api: str, slack: SlackPeer, rate: float, seconds: float) -> dict[str, float]:
-    accepted, errors = post_alerts(api, rate, seconds)
+def first_page_latency(api: str, slack: SlackPeer, rate: float, seconds: float
+                       ) -> dict[str, Any]:
+    accepted, errors, generator_cpu = post_alerts(api, rate, seconds)
     first = first_pages(slack, accepted)
     latencies = [first[a] - t for a, t in accepted.items() if a in first]
     start = min(accepted.values(), default=0.0)
@@ -236,15 +233,13 @@ def first_page_latency(api: str, slack: SlackPeer, rate: float, seconds: float) 
         "max": max(latencies) if latencies else float("nan"),
         "p99_per_window_ms": [round(1000 * percentile(values, 0.99))
                               for _n, values in sorted(windows.items())],
+        "generator_cpu": generator_cpu,
     }
 
 
-def escalation_lateness(database_url: str, redis_url: str | None, timers: int,
-                        window: float) -> dict[str, float]:
-    engine = make_engine(database_url)
-    settings = Settings(database_url=database_url, redis_url=redis_url)
-    # start from a quiet worker: nothing left over from the paging run
-    for _ in range(120):
+def wait_quiet(engine: Engine, within: float = 120) -> None:
+    """Until no page or message is due and unsent: a measurement starts from an idle worker."""
+    for _ in range(int(within)):
         with engine.connect() as conn:
             busy = conn.scalar(
                 select(func.count()).select_from(NotificationRow).where(
@@ -253,8 +248,15 @@ def escalation_lateness(database_url: str, redis_url: str | None, timers: int,
                 )
             )
         if not busy:
-            break
+            return
         time.sleep(1)
+
+
+def escalation_lateness(database_url: str, redis_url: str | None, timers: int,
+                        window: float) -> dict[str, float]:
+    engine = make_engine(database_url)
+    settings = Settings(database_url=database_url, redis_url=redis_url)
+    wait_quiet(engine)  # nothing left over from the paging run
     tasks = tasks_for(settings)
     per_second = 50.0
     now = datetime.now(UTC)
@@ -355,7 +357,7 @@ def running_stack(kind: str, workers: int, threads: int, env: dict[str, str],
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
-        time.sleep(2)
+        settle(*(p.pid for p in procs.procs))
         yield Stack(kind, root, backend, procs, api)
     finally:
         if procs is not None:
@@ -367,7 +369,28 @@ def running_stack(kind: str, workers: int, threads: int, env: dict[str, str],
 def run(kind: str, args: argparse.Namespace) -> None:
     with (SlackPeer(users={"alice@example.com": "UALICE", "bob@example.com": "UBOB"}) as slack,
           running_stack(kind, args.workers, args.threads, slack.env()) as stack):
+        if args.warmup:
+            warm, _errors, _cpu = post_alerts(stack.api, args.rate, args.warmup, "warmp")
+            first_pages(slack, warm, prefix="warmp")
+            engine = make_engine(stack.backend.database_url)
+            wait_quiet(engine)
+            engine.dispose()
+        api_pid, *worker_pids = (p.pid for p in stack.procs.procs)
+        meter = CpuMeter(api=tree(api_pid), workers=lambda procs: [
+            pid for root in worker_pids for pid in tree(root)(procs)],
+            postgres=named("postgres"), redis=named("redis-server"), bench=tree(os.getpid()))
+        meter.start()
+        started = time.monotonic()
         paging = first_page_latency(stack.api, slack, args.rate, args.seconds)
+        cpu = meter.stop()
+        elapsed = time.monotonic() - started
+        cpu["bench"] -= cpu["api"] + cpu["workers"]  # the api and workers are its children
+        cpu["bench"] += paging["generator_cpu"]
+        incidents = max(1, paging["accepted"])
+        print(f"{kind}: CPU per incident " + ", ".join(
+            f"{name} {1000 * seconds / incidents:.2f} ms" for name, seconds in cpu.items())
+            + f"; machine busy {100 * sum(cpu.values()) / elapsed / CORES:.0f}%"
+            f", steal {100 * meter.steal:.0f}%", flush=True)
         print(f"{kind}: ingest accepted -> first Slack request, {args.rate:g} alerts/s for "
               f"{args.seconds:g} s: {paging}", flush=True)
         lateness = escalation_lateness(stack.backend.database_url, stack.backend.redis_url,
@@ -391,6 +414,8 @@ def main() -> None:
     parser.add_argument("--backend", choices=["embedded", "production", "both"], default="both")
     parser.add_argument("--rate", type=float, default=50.0)
     parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--warmup", type=float, default=5.0,
+                        help="seconds of the same load before the measured run, not measured")
     parser.add_argument("--timers", type=int, default=10_000)
     parser.add_argument("--window", type=float, default=60.0)
     parser.add_argument("--workers", type=int, default=1, help="`oncall worker` processes")

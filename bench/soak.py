@@ -20,10 +20,7 @@ each process grows less than 10% after the first 5 minutes; p99s stable from win
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import multiprocessing
-import queue
 import random
 import time
 from collections import Counter
@@ -32,7 +29,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from cputime import cpu_reference
-from ingest import http_request, read_response
+from ingest import http_request
+from loadgen import Load, Plan
 from paging import SECRET, percentile, running_stack
 from sqlalchemy import text
 
@@ -72,14 +70,13 @@ def server_processes(pid: int) -> list[int]:
     return found
 
 
-def plan(rate: int, new: int, hold: float, seconds: float
-         ) -> list[tuple[float, bytes, str | None]]:
+def plan(rate: int, new: int, hold: float, seconds: float) -> Plan:
     """Every request of the run: (offset in seconds, the HTTP request, the incident marker it
     opens or None). Each second `new` alerts open an incident, as many resolve one opened
     `hold` seconds before, and the rest repeat an open one."""
     rng = random.Random(7)
     auth = {"Authorization": f"Bearer {SECRET}"}
-    requests: list[tuple[float, bytes, str | None]] = []
+    requests: Plan = []
     open_keys: list[str] = []
     opened_at: list[tuple[float, str]] = []
     serial = 0
@@ -106,56 +103,6 @@ def plan(rate: int, new: int, hold: float, seconds: float
         requests.extend((now + n / rate, http_request(PATH, json.dumps(body).encode(), auth),
                          opens) for n, (body, opens) in enumerate(bodies))
     return requests
-
-
-async def drive(port: int, rate: int, new: int, hold: float, seconds: float,
-                connections: int) -> dict[str, Any]:
-    """The open-loop generator, in its own process so that its CPU never slows the sampling
-    or the Slack peer: requests scheduled at fixed times over keep-alive connections (the
-    same client as bench/ingest.py); latency counts from the scheduled time."""
-    requests = plan(rate, new, hold, seconds)
-    ingest: list[tuple[float, float, int]] = []
-    opened: dict[str, float] = {}
-    next_index = 0
-    start = 0.0
-    connected = 0
-    go = asyncio.Event()
-
-    async def worker() -> None:
-        nonlocal next_index, connected, start
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        connected += 1
-        if connected == connections:
-            start = time.perf_counter() + 0.05
-            go.set()
-        await go.wait()
-        try:
-            while next_index < len(requests):
-                offset, request, marker = requests[next_index]
-                next_index += 1
-                delay = start + offset - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                writer.write(request)
-                try:
-                    status = await read_response(reader)
-                except (OSError, asyncio.IncompleteReadError):
-                    status = 0
-                    writer.close()
-                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-                ingest.append((offset, time.perf_counter() - start - offset, status))
-                if marker is not None and status == 202:
-                    opened[marker] = time.time()
-        finally:
-            writer.close()
-
-    cpu = time.process_time()
-    await asyncio.gather(*(worker() for _ in range(connections)))
-    return {"ingest": ingest, "opened": opened, "generator_cpu": time.process_time() - cpu}
-
-
-def _generate(queue: Any, *args: Any) -> None:
-    queue.put(asyncio.run(drive(*args)))
 
 
 def first_pages(slack: SlackPeer, seen: int, first: dict[str, float],
@@ -201,31 +148,20 @@ def main() -> int:
         processes = {f"api-{n}": pid for n, pid in enumerate(sorted(server_processes(api_parent)))}
         processes.update({f"worker-{n}": pid for n, pid in enumerate(workers)})
         memory: dict[str, list[tuple[float, int]]] = {name: [] for name in processes}
-        ctx = multiprocessing.get_context("spawn")
-        results = ctx.Queue()
-        generator = ctx.Process(target=_generate, args=(
-            results, urlsplit(stack.api).port, args.rate, args.new, args.hold, seconds,
-            CONNECTIONS))
-        generator.start()
+        generator = Load(urlsplit(stack.api).port or 80, plan,
+                         (args.rate, args.new, args.hold, seconds), CONNECTIONS)
         started = time.monotonic()
         first: dict[str, float] = {}
         posts: Counter[tuple[str, str]] = Counter()
         seen = 0
-        while True:
-            try:
-                load = results.get(timeout=SAMPLE_EVERY)
-                break
-            except queue.Empty:
-                if not generator.is_alive():
-                    raise RuntimeError("the load generator died") from None
+        while (load := generator.poll(SAMPLE_EVERY)) is None:
             at = time.monotonic() - started
             for name, pid in processes.items():
                 memory[name].append((at, rss_kib(pid)))
             seen = first_pages(slack, seen, first, posts)
-        generator.join()
         lasted = time.monotonic() - started
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and len(first) < len(load["opened"]):
+        while time.monotonic() < deadline and len(first) < len(load["accepted"]):
             time.sleep(1)
             seen = first_pages(slack, seen, first, posts)
         time.sleep(5)
@@ -241,9 +177,9 @@ def main() -> int:
             autovacuum = conn.scalar(text("SHOW autovacuum"))
         engine.dispose()
 
-    statuses = Counter(status for _o, _l, status in load["ingest"])
-    ingest = window_p99s([(offset, latency) for offset, latency, _s in load["ingest"]])
-    start_of = dict(load["opened"])
+    statuses = Counter(status for _o, _l, status in load["sent"])
+    ingest = window_p99s([(offset, latency) for offset, latency, _s in load["sent"]])
+    start_of = dict(load["accepted"])
     paged = sum(1 for marker in start_of if marker in first)
     markers = sorted(start_of)  # in the order they were opened, `--new` a second
     per_window = max(1, int(args.new * WINDOW))
@@ -257,7 +193,7 @@ def main() -> int:
     print(f"{args.minutes:g} min at {args.rate}/s ({args.new} new incidents/s, resolved after "
           f"{args.hold:g} s), {args.api} API and {args.workers} worker processes; "
           f"PostgreSQL autovacuum {autovacuum}")
-    sent = len(load["ingest"])
+    sent = len(load["sent"])
     print(f"answers: {dict(statuses)}; {sent} requests in {lasted:.0f} s "
           f"({sent / lasted:.0f}/s; the generator's CPU {load['generator_cpu']:.0f} s)")
     print("ingest p99 per 5 min: " + " ".join(f"{1000 * p:.0f}" for p in ingest) + " ms")

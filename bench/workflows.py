@@ -159,7 +159,7 @@ def run(kind: str, args: argparse.Namespace) -> list[str]:
           running_stack(kind, workers, threads, {**slack.env(), "BENCH_HOOKS_URL": hooks.url},
                         BENCH_CONFIG) as stack):
         started = time.monotonic()
-        accepted, errors = post_alerts(stack.api, args.rate, args.seconds)
+        accepted, errors, _cpu = post_alerts(stack.api, args.rate, args.seconds)
         sent = time.monotonic()
         first = first_pages(slack, accepted, wait=args.wait)
         left = max(0.0, args.wait - (time.monotonic() - sent))  # one deadline for both
