@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from oncall.config.configset import ConfigSet
 from oncall.db.applied import ConfigCache
-from oncall.db.engine import engine_options, make_engine
+from oncall.db.engine import engine_options, make_engine, read_session
 from oncall.settings import Settings
 from oncall.store import Stores, stores_for
 from oncall.store.ratelimit import Limiter, limiter_for
@@ -84,7 +84,7 @@ class Context:
         fresh = self.configs.fresh()
         if fresh is not None:
             return fresh
-        with Session(self.engine) as own:
+        with read_session(self.engine) as own:
             return self.configs.get(own)
 
     def tasks(self) -> Tasks:

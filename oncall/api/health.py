@@ -30,6 +30,7 @@ from oncall.api import problems
 from oncall.api.app import ApiContext
 from oncall.api.openapi import json_body, problem
 from oncall.api.routing import Operation, bind
+from oncall.db.engine import read_connection
 from oncall.db.migrate import current_revisions, head_revisions
 from oncall.db.models import ReconcileRunRow
 
@@ -73,7 +74,7 @@ def check(engine: Engine, heads: set[str]) -> Readiness:
         return Readiness({DATABASE: OK, MIGRATIONS: "not current: run `oncall db upgrade`",
                           CONFIG: "unknown"})
     try:
-        with engine.connect() as conn:
+        with read_connection(engine) as conn:
             applied = conn.execute(_APPLIED).first() is not None
     except Exception as exc:  # noqa: BLE001
         log.warning("readiness: reading the applied config failed: %s", exc.__class__.__name__)

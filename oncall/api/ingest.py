@@ -33,7 +33,6 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -46,7 +45,7 @@ from oncall.api.routing import Operation
 from oncall.config.configset import ConfigSet
 from oncall.config.models import Integration
 from oncall.config.types import MissingSecret, resolve_env
-from oncall.db.engine import write_session
+from oncall.db.engine import read_session, write_session
 from oncall.incidents import events
 from oncall.ingest import auth, limits, replays
 from oncall.ingest.normalizers import PayloadError, normalize
@@ -177,7 +176,7 @@ def routes(ctx: ApiContext) -> list[BaseRoute]:
 
 
 def _lookup(ctx: ApiContext, name: str) -> tuple[ConfigSet, Integration | None]:
-    with Session(ctx.engine) as session:
+    with read_session(ctx.engine) as session:
         config = ctx.config(session)
     return config, config.integrations.get(name)
 

@@ -19,7 +19,7 @@ from oncall.config.configset import ConfigSet
 from oncall.config.models import Heartbeat, Integration, RoutingRule
 from oncall.core import heartbeats as core
 from oncall.core.alerts import Alert
-from oncall.db.engine import write_session
+from oncall.db.engine import read_connection, write_session
 from oncall.ingest import pipeline
 from oncall.store import heartbeats as store
 from oncall.store import stores_for
@@ -71,7 +71,7 @@ def sweep(engine: Engine, config: ConfigSet, now: datetime) -> list[int]:
     if not beats:
         return []
     cutoffs = {name: core.cutoff(beat, now) for name, beat in beats.items()}
-    with engine.connect() as conn:
+    with read_connection(engine) as conn:
         candidates = store.overdue(conn, cutoffs)
     opened: list[int] = []
     for name in candidates:

@@ -37,6 +37,7 @@ from sqlalchemy import (
     bindparam,
     case,
     insert,
+    literal,
     or_,
     select,
     union_all,
@@ -50,7 +51,7 @@ from oncall.config.configset import ConfigSet
 from oncall.core.delivery import Backoff, Breaker, BreakerPolicy, Circuit
 from oncall.core.incident import Status
 from oncall.core.workflows import PlannedRun, step_key
-from oncall.db.engine import write_connection, write_session
+from oncall.db.engine import read_connection, write_connection, write_session
 from oncall.db.models import (
     AuditEventRow,
     ContactMethodRow,
@@ -160,6 +161,11 @@ _CANCELLED = NotificationStatus.CANCELLED.value
 _WAITING = NotificationStatus.WAITING.value
 NO_LONGER_TRIGGERED = "incident no longer triggered"
 EARLIER_STEP_FAILED = "an earlier step failed"
+_IS_PENDING = literal(_PENDING, literal_execute=True)
+_IS_SENDING = literal(_SENDING, literal_execute=True)
+"""The statuses of a due row, written into the statement rather than bound: the driver
+prepares the hot statements, and PostgreSQL's plan for a prepared statement can use the
+partial index of `status = 'pending'` only when the status is in its text."""
 NOW = bindparam("now", type_=UTCDateTime())
 STALE = bindparam("stale", type_=UTCDateTime())
 WF_STALE = bindparam("wf_stale", type_=UTCDateTime())
@@ -171,9 +177,9 @@ def _due_arms(table: FromClause, now: Any, stale: Any, wf_stale: Any
     workflow step's lease is `WORKFLOW_LEASE`, a notification's the policy's). One condition
     per way of being due, each an index range on (status, next_attempt_at)."""
     n = table.c
-    return ((n.status == _PENDING) & (n.next_attempt_at <= now),
-            (n.status == _SENDING) & (n.kind != WORKFLOW) & (n.claimed_at < stale),
-            (n.status == _SENDING) & (n.kind == WORKFLOW) & (n.claimed_at < wf_stale))
+    return ((n.status == _IS_PENDING) & (n.next_attempt_at <= now),
+            (n.status == _IS_SENDING) & (n.kind != WORKFLOW) & (n.claimed_at < stale),
+            (n.status == _IS_SENDING) & (n.kind == WORKFLOW) & (n.claimed_at < wf_stale))
 
 
 def _due(table: FromClause, now: Any, stale: Any, wf_stale: Any) -> ColumnElement[bool]:
@@ -519,7 +525,7 @@ class Outbox(ABC):
         return None
 
     def read_breakers(self, names: list[str]) -> dict[str, Breaker]:
-        with self.engine.connect() as conn:
+        with read_connection(self.engine) as conn:
             return read_breakers(conn, names)
 
     def record_step(self, notification_id: int, claimed: Claim,

@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Engine, Table, case, insert, literal, select,
 from sqlalchemy.exc import IntegrityError
 
 from oncall.core.ratelimit import LEASE_SECONDS, Decision, Lease, Limit, lease_size, take
-from oncall.db.engine import write_connection
+from oncall.db.engine import read_connection, write_connection
 from oncall.db.models import RateLimitRow, fit
 
 _T = cast(Table, RateLimitRow.__table__)
@@ -109,7 +109,7 @@ class DatabaseLimiter:
         wanted = sorted(set(keys))
         if not wanted:
             return {}
-        with self.engine.connect() as conn:
+        with read_connection(self.engine) as conn:
             rows = conn.execute(select(_T.c.key, _T.c.refused).where(_T.c.key.in_(wanted)))
             return {k: int(n) for k, n in rows}
 

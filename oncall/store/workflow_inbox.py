@@ -19,6 +19,7 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, Table, bindparam, delete, exists, select
 
+from oncall.db.engine import read_connection
 from oncall.db.models import AuditEventRow, WorkflowInboxRow
 
 _W = cast(Table, WorkflowInboxRow.__table__)
@@ -58,7 +59,7 @@ class WorkflowInbox:
 
     def any(self) -> bool:
         """Whether anything waits: a cheap read, so an idle sweep opens no write transaction."""
-        with self.engine.connect() as conn:
+        with read_connection(self.engine) as conn:
             return bool(conn.scalar(_ANY))
 
     def claim(self, conn: Connection, limit: int = 100) -> list[InboxEvent]:

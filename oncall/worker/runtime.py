@@ -12,11 +12,10 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session
 
 from oncall.config.configset import ConfigSet
 from oncall.context import Context, utc_now
-from oncall.db.engine import write_connection, write_session
+from oncall.db.engine import read_session, write_connection, write_session
 from oncall.notify.providers.base import DeliveryResult
 from oncall.notify.settings import ProviderSettings
 from oncall.settings import Settings
@@ -181,7 +180,7 @@ class Runtime:
             if limit == 1 or (ids is not None and len(ids) == 1):
                 raise
             log.exception("a batch of escalation steps failed; running them one by one")
-        with Session(self.engine) as session:
+        with read_session(self.engine) as session:
             candidates = ids if ids is not None else due_timer_ids(session, self.clock(), limit)
         results: list[StepResult] = []
         for timer_id in candidates:
@@ -231,16 +230,16 @@ class Runtime:
                                      status_code=outcome.status_code)
 
     def due_timers(self) -> list[int]:
-        with Session(self.engine) as session:
+        with read_session(self.engine) as session:
             return due_timer_ids(session, self.clock())
 
     def due_notifications(self) -> list[int]:
-        with Session(self.engine) as session:
+        with read_session(self.engine) as session:
             return due_notification_ids(session, self.clock(), lease=self.policy.lease)
 
     def due_background(self) -> list[int]:
         """Due workflow steps, mail and hooks: the steps lane's rows."""
-        with Session(self.engine) as session:
+        with read_session(self.engine) as session:
             return stores_for(self.engine).outbox.due_ids(session, self.clock(),
                                                          lease=self.policy.lease,
                                                          background=True)
