@@ -128,11 +128,9 @@ def stub_path(tmp_path: Path) -> dict[str, str]:
         (["api", "--host", "0.0.0.0"], {}, "oncall api --host 0.0.0.0"),
         (["worker"], {}, "oncall worker"),
         (["--help"], {}, "oncall --help"),
-        (["web"], {}, "reflex run --env prod --single-port --backend-host 0.0.0.0 "
-                      "--frontend-port 3000 --backend-port 3000"),
-        (["web"], {"ONCALL_WEB_PORT": "8000"}, "reflex run --env prod --single-port "
-                                              "--backend-host 0.0.0.0 --frontend-port 8000 "
-                                              "--backend-port 8000"),
+        (["web"], {}, "oncall web --host 0.0.0.0 --port 3000"),
+        (["web"], {"ONCALL_WEB_PORT": "8000"}, "oncall web --host 0.0.0.0 --port 8000"),
+        (["web", "--rebuild"], {}, "oncall web --host 0.0.0.0 --port 3000 --rebuild"),
     ],
 )
 def test_the_entry_point_picks_the_role(stub_path: dict[str, str], argv: list[str],
@@ -147,8 +145,8 @@ def _exec_start(unit: Path) -> list[str]:
     return shlex.split(line.removeprefix("ExecStart=").replace("%i", "8080"))
 
 
-@pytest.mark.parametrize("unit", [u for u in UNITS if "oncall-web" not in u.name
-                                  and "migrate" not in u.name], ids=lambda u: u.name)
+@pytest.mark.parametrize("unit", [u for u in UNITS if "migrate" not in u.name],
+                         ids=lambda u: u.name)
 def test_each_units_command_line_parses(unit: Path) -> None:
     argv = _exec_start(unit)
     assert argv[0] == "/opt/oncall/venv/bin/oncall"

@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "vapid_commands",
     "user_commands",
     "run_commands",
+    "web_commands",
     "incident_commands",
     "workflow_commands",
     "status_page_commands",

@@ -156,13 +156,8 @@ def run(args: argparse.Namespace) -> int:
     code = _apply(settings, args.dir)
     if code:
         return code
-    env = dict(os.environ)
+    env = web_build.reflex_environment(ROOT, os.environ)
     env.setdefault("ONCALL_PUBLIC_URL", f"http://localhost:{args.port}")
-    bun = ROOT / "tools" / "node_modules" / ".bin" / "bun"
-    if bun.exists():
-        env.setdefault("REFLEX_BUN_PATH", str(bun))
-    env.setdefault("REFLEX_TELEMETRY_ENABLED", "false")
-    env.setdefault("REFLEX_CHECK_LATEST_VERSION", "false")
     bin_dir = Path(sys.executable).parent
     try:
         web_build.ensure_build(ROOT, args.port, env, force=args.rebuild, say=_say,

@@ -263,16 +263,30 @@ def build_lock(root: Path, say: Echo | None = None) -> Iterator[None]:
 REFLEX_NEXT_STEP = "reflex run` to start"
 """Part of what Reflex prints after setting up `.web/`; wrong here (it is `oncall run`)."""
 
+RUN_AGAIN = "`make run`, or `.venv/bin/oncall run .`"
+"""How the app is started again, in the advice that replaces Reflex's (`oncall run`'s)."""
 
-def rewrite_line(line: str, port: int) -> str:
+
+def rewrite_line(line: str, port: int, again: str = RUN_AGAIN) -> str:
     """Reflex's output line, or what to do instead of `uv run reflex run`."""
     if REFLEX_NEXT_STEP in line or "uv run reflex run" in line:
         return (
             f"oncall: Reflex's frontend is set up in .web/; the app starts at "
-            f"http://localhost:{port} (to start it again later: `make run`, "
-            f"or `.venv/bin/oncall run .`)"
+            f"http://localhost:{port} (to start it again later: {again})"
         )
     return line
+
+
+def reflex_environment(root: Path, environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment the build and the server run in: the project's bun if it is installed
+    (`make setup` puts it in tools/), and no calls home from Reflex."""
+    env = dict(environ)
+    bun = root / "tools" / "node_modules" / ".bin" / "bun"
+    if bun.exists():
+        env.setdefault("REFLEX_BUN_PATH", str(bun))
+    env.setdefault("REFLEX_TELEMETRY_ENABLED", "false")
+    env.setdefault("REFLEX_CHECK_LATEST_VERSION", "false")
+    return env
 
 
 EXPORT = ("export", "--frontend-only", "--no-zip", "--env", "prod")
@@ -280,7 +294,7 @@ EXPORT = ("export", "--frontend-only", "--no-zip", "--env", "prod")
 
 def reflex_export(
     root: Path, environ: Mapping[str, str], port: int, echo: Echo,
-    reflex: Path | None = None,
+    reflex: Path | None = None, again: str = RUN_AGAIN,
 ) -> None:
     """Compile the app and build the frontend for `port` into `.web/build/client`, echoing
     Reflex's output with its advice rewritten."""
@@ -303,7 +317,7 @@ def reflex_export(
     assert process.stdout is not None
     with process.stdout:
         for line in process.stdout:
-            echo(rewrite_line(line.rstrip("\n"), port))
+            echo(rewrite_line(line.rstrip("\n"), port, again))
     if process.wait() != 0:
         raise BuildError(f"`reflex export` exited with {process.returncode}")
 
@@ -354,6 +368,8 @@ def _why(found: Mapping[str, Any] | None, wanted: Mapping[str, Any]) -> str:
     return "the app's code, assets, settings or Reflex changed"
 
 
-def serve_command(port: int) -> list[str]:
-    """Runs the backend on `port` serving the build in `.web/` (run it with cwd = the root)."""
-    return [sys.executable, "-m", "oncall.cli.web_serve", "--port", str(port)]
+def serve_command(port: int, host: str | None = None) -> list[str]:
+    """Runs the backend on `port` (of `host`, Reflex's default 0.0.0.0 if None) serving the
+    build in `.web/` (run it with cwd = the root)."""
+    command = [sys.executable, "-m", "oncall.cli.web_serve", "--port", str(port)]
+    return command if host is None else [*command, "--host", host]

@@ -24,6 +24,7 @@ def _already_built(*_: object, **__: object) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m oncall.cli.web_serve")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--host", help="address the backend listens on (Reflex's default)")
     args = parser.parse_args(argv)
 
     import importlib
@@ -42,8 +43,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from reflex.reflex import cli
 
     port = str(args.port)
+    host = ["--backend-host", args.host] if args.host else []
     cli.main(
-        args=["run", "--env", "prod", "--single-port", "--frontend-port", port,
+        args=["run", "--env", "prod", "--single-port", *host, "--frontend-port", port,
               "--backend-port", port],
         prog_name="reflex",
     )

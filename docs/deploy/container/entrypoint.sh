@@ -7,7 +7,6 @@ set -eu
 if [ "${1:-}" = "web" ]; then
     shift
     port="${ONCALL_WEB_PORT:-3000}"
-    exec reflex run --env prod --single-port --backend-host 0.0.0.0 \
-        --frontend-port "$port" --backend-port "$port" "$@"
+    exec oncall web --host 0.0.0.0 --port "$port" "$@"
 fi
 exec oncall "$@"
