@@ -261,7 +261,8 @@ def build_lock(root: Path, say: Echo | None = None) -> Iterator[None]:
 
 
 REFLEX_NEXT_STEP = "reflex run` to start"
-"""Part of what Reflex prints after setting up `.web/`; wrong here (it is `oncall run`)."""
+"""Part of what Reflex prints after setting up `.web/`; wrong here (it is `oncall run` or
+`oncall web`)."""
 
 RUN_AGAIN = "`make run`, or `.venv/bin/oncall run .`"
 """How the app is started again, in the advice that replaces Reflex's (`oncall run`'s)."""
