@@ -374,6 +374,7 @@ def running_stack(kind: str, workers: int, threads: int, env: dict[str, str],
 def run(kind: str, args: argparse.Namespace) -> None:
     with (SlackPeer(users={"alice@example.com": "UALICE", "bob@example.com": "UBOB"}) as slack,
           running_stack(kind, args.workers, args.threads, slack.env()) as stack):
+        slack.slow(args.provider_latency)
         if args.warmup:
             warm, _errors, _cpu = post_alerts(stack.api, args.rate, args.warmup, "warmp")
             first_pages(slack, warm, prefix="warmp")
@@ -426,6 +427,9 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=60.0)
     parser.add_argument("--workers", type=int, default=1, help="`oncall worker` processes")
     parser.add_argument("--threads", type=int, default=4, help="threads per worker")
+    parser.add_argument("--provider-latency", type=float, default=0.0, metavar="SECONDS",
+                        help="the Slack peer answers each call this long after it arrived, as "
+                             "Slack across the internet does (0.1-0.3 s); default 0")
     args = parser.parse_args()
     for kind in (["embedded", "production"] if args.backend == "both" else [args.backend]):
         run(kind, args)

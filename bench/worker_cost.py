@@ -90,8 +90,9 @@ def prepare(url: str, root: Path, incidents: int, config: dict[str, str]) -> Non
 
 
 def together(sends: list[Send]) -> Iterator[list[tuple[int, list[Call]]]]:
-    """A batch's sends in turn in this thread (its CPU is counted), as the worker sends one
-    channel's pages (`oncall.worker.dispatcher.in_turn`)."""
+    """A batch's sends in turn in this thread (its CPU is counted), as the worker sends a
+    fast provider's pages (`oncall.worker.handlers._side_by_side` deals a batch to one thread
+    when its calls take a millisecond, as the local peer's do)."""
     return in_turn(sends, list(range(len(sends))))
 
 

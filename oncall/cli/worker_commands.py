@@ -50,6 +50,10 @@ def register(sub: Any) -> None:
     p.add_argument("--step-threads", type=int, default=8,
                    help="workflow steps run at once (default 8): a step mostly waits on its "
                         "webhook or runbook, so more than cores")
+    p.add_argument("--send-threads", type=int, default=32,
+                   help="provider calls in flight at once per channel (default 32): a page to "
+                        "Slack, Twilio or SES mostly waits 0.1-0.5 s on the provider, so a "
+                        "burst of incidents needs many side by side")
     p.add_argument(
         "--sweep-interval",
         type=float,
@@ -166,9 +170,10 @@ def worker(args: argparse.Namespace) -> int:
         level=os.environ.get("ONCALL_LOG_LEVEL", "INFO"),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    if (args.threads < 1 or args.step_threads < 1 or args.sweep_interval <= 0
-            or args.grace < 0):
-        print("oncall: error: --threads, --step-threads and --sweep-interval must be positive, "
+    if (args.threads < 1 or args.step_threads < 1 or args.send_threads < 1
+            or args.sweep_interval <= 0 or args.grace < 0):
+        print("oncall: error: --threads, --step-threads, --send-threads and --sweep-interval "
+              "must be positive, "
               "--grace not negative", file=sys.stderr)
         return 2
     try:
@@ -184,7 +189,7 @@ def worker(args: argparse.Namespace) -> int:
         return 1
     quiet_outages()
     handlers.install(runtime, step_threads=args.step_threads,
-                     sweep_interval=args.sweep_interval)
+                     sweep_interval=args.sweep_interval, send_threads=args.send_threads)
     if args.metrics_port is not None:
         metrics.serve(args.metrics_port)
     tasks = tasks_for(runtime.settings)

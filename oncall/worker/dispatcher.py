@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
 from time import monotonic
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -105,8 +105,17 @@ def _call(
     return provider.send(address, notice)
 
 
-Send = tuple[str, Callable[[], list[Call]]]
-"""One claimed row's send: its channel, and the function making its provider calls."""
+class Send(NamedTuple):
+    """One claimed row's send."""
+
+    channel: str
+    turn: tuple[str, int | None]
+    """Its address and incident: the sends of one incident to one address go out in the
+    order of their rows (a post before its update), the others side by side."""
+    call: Callable[[], list[Call]]
+    """Makes its provider calls."""
+
+
 Sends = Callable[[list[Send]], Iterator[list[tuple[int, list[Call]]]]]
 """Runs a batch's sends and yields them as they finish, in groups of (index in the batch, its
 calls), each group recorded as soon as it is yielded."""
@@ -114,8 +123,8 @@ calls), each group recorded as soon as it is yielded."""
 
 def one_by_one(sends: list[Send]) -> Iterator[list[tuple[int, list[Call]]]]:
     """Each send in turn, each recorded on its own (a single queued row's path)."""
-    for index, (_channel, send) in enumerate(sends):
-        yield [(index, send())]
+    for index, send in enumerate(sends):
+        yield [(index, send.call())]
 
 
 RECORD_WITHIN = 0.05
@@ -127,9 +136,7 @@ def in_turn(sends: list[Send], indexes: list[int]) -> Iterator[list[tuple[int, l
     """The sends of `indexes` one after another in this thread, recorded in groups: what was
     sent is recorded before the next call once it has waited `RECORD_WITHIN`, and a send that
     did not go out is recorded at once with those before it, so its circuit is counted before
-    the next call to its provider. One after another beats side by side for the usual batch:
-    the calls are short, and threads handing the GIL to each other cost more than they
-    save."""
+    the next call to its provider."""
     done: list[tuple[int, list[Call]]] = []
     since = 0.0
     for index in indexes:
@@ -138,7 +145,7 @@ def in_turn(sends: list[Send], indexes: list[int]) -> Iterator[list[tuple[int, l
             done = []
         if not done:
             since = monotonic()
-        calls = sends[index][1]()
+        calls = sends[index].call()
         done.append((index, calls))
         if not calls[-1].result.ok:
             yield done
@@ -187,8 +194,8 @@ def dispatch_many(
             plain.append((notification_id, claim))
     failing: set[str] = set()
     calls: list[Send] = [
-        (claim.channel, partial(_send, outbox, claim, chains, policy.breaker, clock, now,
-                                failing))
+        Send(claim.channel, (claim.address, claim.incident_id),
+             partial(_send, outbox, claim, chains, policy.breaker, clock, now, failing))
         for _nid, claim in plain]
     for finished in sends(calls) if plain else ():
         group = [(*plain[index], made) for index, made in finished]

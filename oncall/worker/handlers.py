@@ -8,12 +8,13 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
+from functools import partial
 from time import monotonic
 from typing import TYPE_CHECKING
 
 from oncall.observability import metrics
 from oncall.store.outbox import Call, Dispatched
-from oncall.worker.dispatcher import Send, in_turn
+from oncall.worker.dispatcher import RECORD_WITHIN, Send, in_turn
 from oncall.worker.escalator import StepResult
 from oncall.worker.runtime import Runtime
 
@@ -28,10 +29,10 @@ _lock = threading.Lock()
 STEPS = "steps"
 """The lane of workflow steps: a backlog of webhook calls never queues ahead of a page."""
 SENDS = "sends"
-"""The provider calls of a batch's channels but one, each channel's side by side with the
-others. Escalation steps and the claims and records of pages run in the threads that sweep
-(the sweeper and the queue's)."""
-_lane_threads = {STEPS: 8, SENDS: 16}
+"""The provider calls of a batch's pages and messages, a pool per channel (`sends-slack`,
+`sends-email`, ...), each of `--send-threads`. Escalation steps and the claims and records of
+pages run in the threads that sweep (the sweeper and the queue's)."""
+_lane_threads = {STEPS: 8, SENDS: 32}
 _sweep_interval = 0.25
 """The sweeper's interval (`oncall worker --sweep-interval`)."""
 _last_sweep: list[float] = []
@@ -39,10 +40,11 @@ _last_sweep: list[float] = []
 
 
 def install(runtime: Runtime, step_threads: int | None = None,
-            sweep_interval: float | None = None) -> None:
+            sweep_interval: float | None = None, send_threads: int | None = None) -> None:
     """Hand this process's runtime (and so its context) to the tasks, once, with the threads
-    of its steps lane and the sweeper's interval: the worker command does it at start-up with
-    `--step-threads` and `--sweep-interval`."""
+    of its steps lane and of each channel's sends, and the sweeper's interval: the worker
+    command does it at start-up with `--step-threads`, `--send-threads` and
+    `--sweep-interval`."""
     global _runtime, _sweep_interval
     with _lock:
         _runtime = runtime
@@ -50,6 +52,8 @@ def install(runtime: Runtime, step_threads: int | None = None,
             _sweep_interval = sweep_interval
         if step_threads is not None:
             _lane_threads[STEPS] = step_threads
+        if send_threads is not None:
+            _lane_threads[SENDS] = send_threads
 
 
 def runtime() -> Runtime:
@@ -78,7 +82,8 @@ def _executor(lane: str) -> ThreadPoolExecutor:
     with _lock:
         pool = _pools.get(lane)
         if pool is None:
-            pool = _pools[lane] = ThreadPoolExecutor(max_workers=_lane_threads[lane],
+            threads = _lane_threads[lane.split("-", 1)[0]]
+            pool = _pools[lane] = ThreadPoolExecutor(max_workers=threads,
                                                      thread_name_prefix=f"sweep-{lane}")
         return pool
 
@@ -173,7 +178,7 @@ def _send(ids: list[int] | None) -> dict[int, Dispatched]:
     of its run) is run at once from this thread, so a run's steps follow each other without a
     queue round trip or a sweep. The outcome of each row claimed."""
     rt = runtime()
-    outcomes = rt.dispatch_many(ids, OUTBOX_BATCH, sends=_by_channel)
+    outcomes = rt.dispatch_many(ids, OUTBOX_BATCH, sends=_side_by_side)
     tasks = _tasks()
     released: list[int] = []
     for notification_id, outcome in outcomes.items():
@@ -187,41 +192,116 @@ def _send(ids: list[int] | None) -> dict[int, Dispatched]:
     return outcomes
 
 
-def _by_channel(sends: list[Send]) -> Iterator[list[tuple[int, list[Call]]]]:
-    """A batch's sends, one channel's after another in turn (`in_turn`), the channels side by
-    side in the sends pool: a provider hanging until its timeout holds up the pages of its own
-    channel only, while Slack, email, SMS and voice pages each go out, and are recorded, without
-    waiting for the others. A batch of one channel (the usual case) runs in this thread."""
-    by_channel: dict[str, list[int]] = {}
-    for index, (channel, _send) in enumerate(sends):
-        by_channel.setdefault(channel, []).append(index)
-    if len(by_channel) == 1:
-        yield from in_turn(sends, next(iter(by_channel.values())))
+START_WITHIN = 0.05
+"""Seconds a send may wait behind the sends before it in its thread: a batch's sends are
+dealt out to as many threads as keep each one's wait under this, by how long its channel's
+calls have been taking in this process."""
+_send_seconds: dict[str, float] = {}
+"""How long a send takes per channel, a moving average of this process's latest sends."""
+FIRST_GUESS = 0.1
+"""Seconds a channel's send is taken to last before this process has timed one: a provider
+across the internet."""
+
+
+def _timed(channel: str, call: Callable[[], list[Call]]) -> list[Call]:
+    started = monotonic()
+    try:
+        return call()
+    finally:
+        took = monotonic() - started
+        with _lock:
+            _send_seconds[channel] = 0.8 * _send_seconds.get(channel, took) + 0.2 * took
+
+
+Turns = list[list[int]]
+"""Sends dealt to one thread: turns of indexes, each turn the sends of one incident to one
+address (`Send.turn`) in the order of their rows (a post before its update)."""
+
+
+def _dealt(sends: list[Send]) -> list[tuple[str, Turns]]:
+    """The batch's sends dealt out to threads, each a channel and its turns: as many sends
+    to a thread as its channel's calls take to fill `START_WITHIN`, at least one turn."""
+    turns: dict[tuple[str, tuple[str, int | None]], list[int]] = {}
+    for index, send in enumerate(sends):
+        turns.setdefault((send.channel, send.turn), []).append(index)
+    with _lock:
+        per_thread = {channel: int(START_WITHIN / max(seconds, 1e-6))
+                      for channel, seconds in _send_seconds.items()}
+    dealt: list[tuple[str, Turns]] = []
+    filling: dict[str, tuple[Turns, list[int]]] = {}
+    for (channel, _turn), indexes in turns.items():
+        chunk, count = filling.get(channel, (None, [0]))
+        if chunk is None or count[0] + len(indexes) > per_thread.get(
+                channel, int(START_WITHIN / FIRST_GUESS)):
+            chunk, count = filling[channel] = ([], [0])
+            dealt.append((channel, chunk))
+        chunk.append(indexes)
+        count[0] += len(indexes)
+    return dealt
+
+
+def _side_by_side(sends: list[Send]) -> Iterator[list[tuple[int, list[Call]]]]:
+    """A batch's sends, side by side as far as their calls wait (`_dealt`), each channel's in
+    a pool of its own; yielded in groups as they finish (`RECORD_WITHIN`, and at once after a
+    failure, so its circuit is counted before more calls go to its provider).
+
+    A provider call across the internet takes 0.1-0.5 s, nearly all of it waiting: one after
+    another, a batch of 50 incidents' pages would reach its last person many seconds late;
+    against a provider answering within a millisecond, threads handing the GIL to each other
+    would cost more than they save. A thread whose provider turned slow deals the turns it has
+    not started out to threads of their own, and a provider hanging until its timeout holds up
+    its own channel's pages only, while the other channels' go out and are recorded. Sends that
+    fit in one thread run in this one."""
+    sends = [send._replace(call=partial(_timed, send.channel, send.call)) for send in sends]
+    dealt = _dealt(sends)
+    if len(dealt) == 1 and len(dealt[0][1]) == 1:
+        yield from in_turn(sends, dealt[0][1][0])
         return
-    finished: queue.SimpleQueue[list[tuple[int, list[Call]]] | BaseException | None] = (
+    finished: queue.SimpleQueue[tuple[int, list[Call]] | BaseException | int] = (
         queue.SimpleQueue())
 
-    def one_channel(indexes: list[int]) -> None:
+    def one_thread(channel: str, turns: Turns) -> None:
         try:
-            for group in in_turn(sends, indexes):
-                finished.put(group)
+            for n, turn in enumerate(turns):
+                started = monotonic()
+                for index in turn:
+                    finished.put((index, sends[index].call()))
+                if monotonic() - started > START_WITHIN and len(turns) - n > 2:
+                    for rest in turns[n + 1:]:  # the provider turned slow: no more in turn
+                        _executor(f"{SENDS}-{channel}").submit(one_thread, channel, [rest])
+                    finished.put(len(turns) - n - 1)
+                    return
         except Exception as exc:  # noqa: BLE001 - handed to the batch's thread, which raises it
             finished.put(exc)
         finally:
-            finished.put(None)
+            finished.put(-1)
 
-    pool = _executor(SENDS)
-    for indexes in by_channel.values():
-        pool.submit(one_channel, indexes)
-    running = len(by_channel)
+    for channel, turns in dealt:
+        _executor(f"{SENDS}-{channel}").submit(one_thread, channel, turns)
+    running = len(dealt)
+    group: list[tuple[int, list[Call]]] = []
+    since = 0.0
     while running:
-        item = finished.get()
-        if item is None:
-            running -= 1
+        try:
+            item = finished.get(timeout=max(0.0, since + RECORD_WITHIN - monotonic())
+                                if group else None)
+        except queue.Empty:
+            yield group
+            group = []
+            continue
+        if isinstance(item, int):  # a thread done (-1), or threads dealt the rest of its sends
+            running += item
         elif isinstance(item, BaseException):
             raise item
         else:
-            yield item
+            if not group:
+                since = monotonic()
+            group.append(item)
+            if not item[1][-1].result.ok:
+                yield group
+                group = []
+    if group:
+        yield group
 
 
 def _planned(rt: Runtime) -> list[int]:

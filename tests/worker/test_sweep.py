@@ -22,6 +22,7 @@ from oncall.db.models import (
 from oncall.observability.metrics import PROCESS
 from oncall.testing.incidents import open_incident
 from oncall.worker import handlers
+from oncall.worker.dispatcher import Send
 
 from .conftest import Harness
 from .test_dispatcher import _Placeholders
@@ -43,6 +44,7 @@ class Tasks:
 def worker(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
     monkeypatch.setattr(handlers, "_runtime", harness.runtime)
     monkeypatch.setattr(handlers, "_tasks", lambda: Tasks())
+    monkeypatch.setattr(handlers, "_send_seconds", {})  # no timings from another test
     yield harness
 
 
@@ -162,3 +164,72 @@ def test_a_hanging_provider_holds_up_its_own_channel_only(worker: Harness) -> No
             NotificationRow.incident_id.in_(incidents),
             NotificationRow.channel == "slack")).all()
     assert slack and all(status == "pending" for status, _error in slack)  # retried later
+
+
+def _slack_posts(h: Harness, incidents: list[int]) -> int:
+    with h.engine.connect() as conn:
+        return len(conn.execute(select(NotificationRow.id).where(
+            NotificationRow.incident_id.in_(incidents), NotificationRow.channel == "slack",
+            NotificationRow.status == "sent")).all())
+
+
+BURST = 8
+"""Incidents per service of a burst: 24 in all, each with Slack pages and posts."""
+SLOW = 0.2
+"""Seconds the Slack peer takes to answer, as Slack across the internet might."""
+
+
+@pytest.mark.parametrize("timed", ["untimed", "fast-until-now"])
+def test_a_slow_provider_s_pages_of_a_burst_go_out_side_by_side(
+    worker: Harness, timed: str
+) -> None:
+    """24 incidents' Slack sends (44 or more) against a provider taking 0.2 s a call: one
+    after another they would take 9 s or more; side by side the batch is done within a few.
+    Also when the channel's calls had been fast, so that the batch was dealt to one thread:
+    that thread deals out what it has not started once it falls behind."""
+    h = worker
+    if timed == "fast-until-now":
+        handlers._send_seconds["slack"] = 0.001
+    h.slack.slow(SLOW)
+    incidents = [_open(h, service, f"slow-{service}-{n}")
+                 for service in SERVICES for n in range(BURST)]
+    started = time.monotonic()
+    assert handlers._escalate(None) == len(incidents)
+    took = time.monotonic() - started
+    sent = _slack_posts(h, incidents)
+    assert sent >= len(incidents)  # every incident's Slack sends went out and were recorded
+    assert took < 20 * SLOW, f"{sent} Slack sends took {took:.1f} s"
+
+
+def _sends(*rows: tuple[str, str, int]) -> list[Send]:
+    return [Send(channel, (address, incident), lambda: []) for channel, address, incident in rows]
+
+
+@pytest.mark.parametrize(
+    ("timings", "rows", "dealt"),
+    [
+        pytest.param({"slack": 0.001}, [("slack", "U1", 1), ("slack", "#ops", 1),
+                                        ("slack", "U1", 2)],
+                     [("slack", [[0], [1], [2]])], id="fast-provider-one-thread"),
+        pytest.param({"slack": 0.2}, [("slack", "U1", 1), ("slack", "#ops", 1),
+                                      ("slack", "U1", 2)],
+                     [("slack", [[0]]), ("slack", [[1]]), ("slack", [[2]])],
+                     id="slow-provider-a-thread-each"),
+        pytest.param({}, [("slack", "U1", 1), ("slack", "U2", 2)],
+                     [("slack", [[0]]), ("slack", [[1]])], id="untimed-taken-as-slow"),
+        pytest.param({"slack": 0.2}, [("slack", "#ops", 7), ("slack", "U1", 7),
+                                      ("slack", "#ops", 7)],
+                     [("slack", [[0, 2]]), ("slack", [[1]])], id="post-then-update-in-turn"),
+        pytest.param({"slack": 0.02, "email": 0.001},
+                     [("slack", "U1", 1), ("email", "a@x", 1), ("slack", "U2", 2),
+                      ("slack", "U3", 3), ("email", "b@x", 2)],
+                     [("slack", [[0], [2]]), ("email", [[1], [4]]), ("slack", [[3]])],
+                     id="each-channel-its-own-threads"),
+    ],
+)
+def test_a_batch_is_dealt_to_threads_by_how_long_its_channel_s_calls_take(
+    monkeypatch: pytest.MonkeyPatch, timings: dict[str, float],
+    rows: list[tuple[str, str, int]], dealt: list[tuple[str, list[list[int]]]],
+) -> None:
+    monkeypatch.setattr(handlers, "_send_seconds", dict(timings))
+    assert handlers._dealt(_sends(*rows)) == dealt

@@ -74,6 +74,9 @@ class Reply:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 1024
+    """The listen backlog: socketserver's default of 5 refused connections from a worker's
+    burst of calls side by side, which no real provider does."""
     peer: Peer
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -130,6 +133,7 @@ class Peer:
         self._failure: Reply | None = None
         self._failures_left: int | None = None
         self._hang = False
+        self._latency = 0.0
         self._released = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -219,6 +223,13 @@ class Peer:
             self._hang, self._failure = True, None
             self._released.clear()
 
+    def slow(self, seconds: float) -> None:
+        """Answer every request `seconds` after it arrived, as a provider across the internet
+        does (a Slack or Twilio call takes 100–500 ms); 0 answers at once. Requests are
+        recorded on arrival and wait side by side."""
+        with self._lock:
+            self._latency = seconds
+
     def recover(self) -> None:
         with self._lock:
             self._hang, self._failure, self._failures_left = False, None, None
@@ -236,6 +247,8 @@ class Peer:
         if hang:
             self._released.wait(timeout=120)
             return None
+        if self._latency:
+            time.sleep(self._latency)
         with self._lock:
             self._answered.append(request)
         if failure is not None:
