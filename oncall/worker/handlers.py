@@ -228,15 +228,16 @@ def _dealt(sends: list[Send]) -> list[tuple[str, Turns]]:
         per_thread = {channel: int(START_WITHIN / max(seconds, 1e-6))
                       for channel, seconds in _send_seconds.items()}
     dealt: list[tuple[str, Turns]] = []
-    filling: dict[str, tuple[Turns, list[int]]] = {}
+    newest: dict[str, Turns] = {}
+    room: dict[str, int] = {}
+    """Sends the channel's newest thread may still take."""
     for (channel, _turn), indexes in turns.items():
-        chunk, count = filling.get(channel, (None, [0]))
-        if chunk is None or count[0] + len(indexes) > per_thread.get(
-                channel, int(START_WITHIN / FIRST_GUESS)):
-            chunk, count = filling[channel] = ([], [0])
-            dealt.append((channel, chunk))
-        chunk.append(indexes)
-        count[0] += len(indexes)
+        if channel not in newest or len(indexes) > room[channel]:
+            newest[channel] = []
+            dealt.append((channel, newest[channel]))
+            room[channel] = per_thread.get(channel, int(START_WITHIN / FIRST_GUESS))
+        newest[channel].append(indexes)
+        room[channel] -= len(indexes)
     return dealt
 
 
@@ -250,8 +251,8 @@ def _side_by_side(sends: list[Send]) -> Iterator[list[tuple[int, list[Call]]]]:
     against a provider answering within a millisecond, threads handing the GIL to each other
     would cost more than they save. A thread whose provider turned slow deals the turns it has
     not started out to threads of their own, and a provider hanging until its timeout holds up
-    its own channel's pages only, while the other channels' go out and are recorded. Sends that
-    fit in one thread run in this one."""
+    its own channel's pages only, while the other channels' go out and are recorded. A batch of
+    one turn (a queued row's path) runs in this thread."""
     sends = [send._replace(call=partial(_timed, send.channel, send.call)) for send in sends]
     dealt = _dealt(sends)
     if len(dealt) == 1 and len(dealt[0][1]) == 1:
@@ -267,9 +268,12 @@ def _side_by_side(sends: list[Send]) -> Iterator[list[tuple[int, list[Call]]]]:
                 for index in turn:
                     finished.put((index, sends[index].call()))
                 if monotonic() - started > START_WITHIN and len(turns) - n > 2:
-                    for rest in turns[n + 1:]:  # the provider turned slow: no more in turn
-                        _executor(f"{SENDS}-{channel}").submit(one_thread, channel, [rest])
-                    finished.put(len(turns) - n - 1)
+                    # the provider turned slow: the rest side by side, counted before any of
+                    # them can finish
+                    rest = turns[n + 1:]
+                    finished.put(len(rest))
+                    for turn_left in rest:
+                        _executor(f"{SENDS}-{channel}").submit(one_thread, channel, [turn_left])
                     return
         except Exception as exc:  # noqa: BLE001 - handed to the batch's thread, which raises it
             finished.put(exc)
