@@ -21,15 +21,15 @@ import signal
 import time
 
 from cputime import CpuMeter, cpu_reference, named, tree
-from paging import CORES, first_pages, post_alerts, running_stack
+from paging import CORES, first_pages, peer_env, post_alerts, running_stack
 
 from oncall.testing.peers import SlackPeer
 
 
 def run(args: argparse.Namespace) -> None:
     users = {"alice@example.com": "UALICE", "bob@example.com": "UBOB"}
-    with (SlackPeer(users=users) as slack,
-          running_stack(args.backend, args.workers, args.threads, slack.env()) as stack):
+    with (SlackPeer(users=users, tls=args.provider_tls) as slack,
+          running_stack(args.backend, args.workers, args.threads, peer_env(slack)) as stack):
         slack.slow(args.provider_latency)
         api_pid, *workers = (p.pid for p in stack.procs.procs)
         for pid in workers:  # started and settled, then held while the backlog builds
@@ -69,6 +69,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4, help="threads per worker")
     parser.add_argument("--provider-latency", type=float, default=0.0, metavar="SECONDS",
                         help="the Slack peer answers each call this long after it arrived")
+    parser.add_argument("--provider-tls", action="store_true",
+                        help="the Slack peer speaks HTTPS, as Slack does (the workers trust "
+                             "its throwaway CA)")
     run(parser.parse_args())
 
 

@@ -50,6 +50,7 @@ from oncall.db.engine import make_engine, write_session
 from oncall.db.models import EscalationTimerRow, IncidentRow, NotificationRow, ServiceRow
 from oncall.settings import Settings
 from oncall.testing.peers import SlackPeer
+from oncall.testing.peers.tls import certificates
 from oncall.worker.queue import tasks_for
 
 ONCALL = str(Path(sys.executable).with_name("oncall"))
@@ -184,6 +185,14 @@ def post_alerts(api: str, rate: float, seconds: float, prefix: str = "bench"
     result = load.wait()
     errors = sum(1 for _o, _l, status in result["sent"] if status != 202)
     return result["accepted"], errors, result["generator_cpu"]
+
+
+def peer_env(slack: SlackPeer) -> dict[str, str]:
+    """The Slack peer's settings, and over HTTPS the workers' trust in its throwaway CA."""
+    env = slack.env()
+    if slack.url.startswith("https:"):
+        env["SSL_CERT_FILE"] = str(certificates().ca_file)
+    return env
 
 
 def first_pages(slack: SlackPeer, accepted: dict[str, float], wait: float = 60,
@@ -372,8 +381,9 @@ def running_stack(kind: str, workers: int, threads: int, env: dict[str, str],
 
 
 def run(kind: str, args: argparse.Namespace) -> None:
-    with (SlackPeer(users={"alice@example.com": "UALICE", "bob@example.com": "UBOB"}) as slack,
-          running_stack(kind, args.workers, args.threads, slack.env()) as stack):
+    with (SlackPeer(users={"alice@example.com": "UALICE", "bob@example.com": "UBOB"},
+                    tls=args.provider_tls) as slack,
+          running_stack(kind, args.workers, args.threads, peer_env(slack)) as stack):
         slack.slow(args.provider_latency)
         if args.warmup:
             warm, _errors, _cpu = post_alerts(stack.api, args.rate, args.warmup, "warmp")
@@ -430,6 +440,9 @@ def main() -> None:
     parser.add_argument("--provider-latency", type=float, default=0.0, metavar="SECONDS",
                         help="the Slack peer answers each call this long after it arrived, as "
                              "Slack across the internet does (0.1-0.3 s); default 0")
+    parser.add_argument("--provider-tls", action="store_true",
+                        help="the Slack peer speaks HTTPS, as Slack does (the workers trust "
+                             "its throwaway CA)")
     args = parser.parse_args()
     for kind in (["embedded", "production"] if args.backend == "both" else [args.backend]):
         run(kind, args)

@@ -20,7 +20,6 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs
 
-from slack_sdk import WebClient
 from slack_sdk.signature import Clock, SignatureVerifier
 from sqlalchemy.orm import Session
 from starlette.requests import Request
@@ -39,6 +38,7 @@ from oncall.incidents.actors import Actor, Forbidden
 from oncall.incidents.events import params_text
 from oncall.incidents.people import actor_for_email
 from oncall.notify.message import mrkdwn, parse_slack_action
+from oncall.notify.providers.slack import KeptAliveWebClient
 from oncall.paging.targets import first_responders
 from oncall.postmortems import service as postmortems
 from oncall.statuspages import access as status_access
@@ -67,7 +67,8 @@ class SlackUsers:
     """Looks up a Slack user's email with `users.info`, remembering answers for a while."""
 
     def __init__(self, token: str, api_url: str, timeout: float = 5.0) -> None:
-        self._client = WebClient(token=token, base_url=api_url, timeout=int(max(timeout, 1)))
+        self._client = KeptAliveWebClient(token=token, base_url=api_url,
+                                          timeout=int(max(timeout, 1)))
         self._cache: dict[str, tuple[float, str | None]] = {}
         self._lock = threading.Lock()
 

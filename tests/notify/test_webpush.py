@@ -149,3 +149,14 @@ def test_an_endpoint_on_the_deny_list_is_never_called(push: PushServicePeer,
     assert not result.ok and not result.retryable and not result.gone
     assert "on the deny list" in (result.error or "")
     assert push.requests == []
+
+
+def test_pushes_to_one_service_share_a_kept_connection(
+    push: PushServicePeer, keys: tuple[str, str]
+) -> None:
+    provider = WebPushProvider(_settings(keys))
+    browsers = [Browser(push.endpoint(f"device-{n}")) for n in range(5)]
+    results = [provider.send(b.subscription, PAGE) for b in browsers]
+
+    assert all(r.ok for r in results)
+    assert push.connections == 1

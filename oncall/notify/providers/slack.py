@@ -2,7 +2,8 @@
 
 The client's own retry handlers are off: retries belong to the dispatcher, which records each
 attempt and applies backoff and the circuit breaker; a built-in retry would also double the
-time a hanging Slack holds a worker.
+time a hanging Slack holds a worker. Its calls go over kept-alive connections
+(`KeptAliveWebClient`).
 """
 
 from __future__ import annotations
@@ -10,12 +11,14 @@ from __future__ import annotations
 import threading
 import time
 from typing import Any
+from urllib.request import Request
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from oncall.notify.mail import Mail
 from oncall.notify.message import Notice, mrkdwn, render_slack
+from oncall.notify.providers import connections
 from oncall.notify.providers.base import (
     DeliveryResult,
     network_failure,
@@ -39,6 +42,37 @@ TEXT_LIMIT = 4000
 """Characters of a message's `text`: Slack truncates longer ones."""
 _GONE_DM_ERRORS = {"channel_not_found", "is_archived", "not_in_channel", "user_not_found",
                    "account_inactive", "cannot_dm_bot"}
+
+
+class KeptAliveWebClient(WebClient):
+    """slack-sdk's WebClient, its HTTP requests sent over a pool of kept-alive connections.
+
+    The SDK opens a connection (and over HTTPS a TLS session) for every call; its request
+    building, answers and errors are unchanged: only the one method that sends a built
+    request is replaced. slack_sdk is pinned, and tests/notify/test_slack_connections.py
+    holds the replaced method to the SDK's contract."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._http = connections.pool(self.ssl, self.proxy)
+
+    def _perform_urllib_http_request_internal(self, url: str, req: Request) -> dict[str, Any]:
+        if not url.lower().startswith(("http://", "https://")):
+            return super()._perform_urllib_http_request_internal(url, req)  # refuses it
+        data = req.data
+        response = connections.post(self._http, url, data if isinstance(data, bytes) else None,
+                                    dict(req.header_items()), float(self.timeout))
+        return {"status": response.status, "headers": response.headers,
+                "body": response.data.decode(_charset(response), errors="replace")}
+
+
+def _charset(response: Any) -> str:
+    content_type = str(response.headers.get("Content-Type") or "")
+    for part in content_type.split(";")[1:]:
+        name, _, value = part.strip().partition("=")
+        if name.lower() == "charset" and value:
+            return value.strip('"')
+    return "utf-8"
 
 
 class _Remembered:
@@ -72,7 +106,7 @@ class SlackProvider:
         settings.require("slack", slack_token=settings.slack_token)
         timeout = settings.timeout("slack")
         self._dms = _Remembered(DM_CACHE_SECONDS)
-        self.client = client or WebClient(
+        self.client = client or KeptAliveWebClient(
             token=settings.slack_token,
             base_url=settings.slack_api_url,
             # typed as int, but handed to the socket as is: fractions of a second work

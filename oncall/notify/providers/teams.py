@@ -7,10 +7,9 @@ cards (see `render_teams`). Classic webhooks answer 200 with `1`; Workflows webh
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 
 from oncall.notify.message import Notice, render_teams
+from oncall.notify.providers import connections
 from oncall.notify.providers.base import (
     DeliveryResult,
     http_failure,
@@ -25,6 +24,7 @@ class TeamsProvider:
 
     def __init__(self, settings: ProviderSettings) -> None:
         self.timeout = settings.timeout("teams")
+        self._pools = connections.Pools()
 
     def send(self, address: str, notice: Notice) -> DeliveryResult:
         """`address`: the channel's incoming-webhook URL (a secret: it is the credential)."""
@@ -32,23 +32,18 @@ class TeamsProvider:
             return DeliveryResult.failed(self.name, "bad webhook URL: not http(s)", retryable=False)
         body = json.dumps(render_teams(notice)).encode()
         try:
-            request = urllib.request.Request(
-                address,
-                data=body,
-                method="POST",
-                headers={"Content-Type": "application/json", "User-Agent": "oncall"},
-            )
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                text = response.read(2000).decode(errors="replace")
-        except urllib.error.HTTPError as exc:
-            detail = exc.read(2000).decode(errors="replace") if exc.fp else str(exc.reason)
-            return http_failure(self.name, exc.code, detail)
-        except (urllib.error.URLError, OSError) as exc:
+            response = connections.post(
+                self._pools.for_url(address), address, body,
+                {"Content-Type": "application/json", "User-Agent": "oncall"}, self.timeout)
+        except OSError as exc:
             return network_failure(self.name, exc)
         except ValueError as exc:
             return DeliveryResult.failed(self.name, f"bad webhook URL: {exc}", retryable=False)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a result
             return unexpected_failure(self.name, exc)
+        text = response.data[:2000].decode(errors="replace")
+        if response.status >= 300:
+            return http_failure(self.name, response.status, text)
         # classic connectors report throttling in a 200 body instead of a status
         if "429" in text and "throttl" in text.lower():
             return DeliveryResult.failed(

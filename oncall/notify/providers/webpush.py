@@ -18,6 +18,7 @@ from py_vapid import Vapid  # type: ignore[import-untyped]
 from pywebpush import WebPushException, webpush
 
 from oncall.notify.message import Notice, render_push
+from oncall.notify.providers import connections
 from oncall.notify.providers.base import (
     DeliveryResult,
     http_failure,
@@ -82,6 +83,7 @@ class WebPushProvider:
         self.timeout = settings.timeout("webpush")
         self.deny = DenyList.of(settings.endpoint_deny)
         self.ttl = settings.webpush_ttl
+        self._session = connections.session()
 
     def send(self, address: str, notice: Notice) -> DeliveryResult:
         """`address`: the subscription JSON."""
@@ -104,6 +106,7 @@ class WebPushProvider:
                 timeout=self.timeout,
                 ttl=self.ttl,
                 headers=headers,
+                requests_session=self._session,
             )
         except WebPushException as exc:
             response = exc.response

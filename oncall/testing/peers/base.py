@@ -91,6 +91,15 @@ class _Handler(BaseHTTPRequestHandler):
     for the client's delayed acknowledgement, some 40 ms a response, which no real provider
     adds and which held every caller's thread."""
 
+    def setup(self) -> None:
+        """One call per connection: counted, and closed once idle as long as the peer says
+        (real providers close kept-alive connections after a while)."""
+        peer = self.server.peer
+        peer._connected()
+        super().setup()
+        if peer._idle_close is not None:
+            self.connection.settimeout(peer._idle_close)
+
     def log_message(self, format: str, *args: Any) -> None:
         return
 
@@ -134,6 +143,8 @@ class Peer:
         self._failures_left: int | None = None
         self._hang = False
         self._latency = 0.0
+        self._idle_close: float | None = None
+        self._connections = 0
         self._released = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -192,6 +203,20 @@ class Peer:
         return {}
 
     # recording -------------------------------------------------------------------------------
+    def _connected(self) -> None:
+        with self._lock:
+            self._connections += 1
+
+    @property
+    def connections(self) -> int:
+        """How many connections clients have opened to the peer since it started."""
+        with self._lock:
+            return self._connections
+
+    def close_idle_after(self, seconds: float | None) -> None:
+        """Close a kept-alive connection once it has been idle this long (None: never)."""
+        self._idle_close = seconds
+
     @property
     def requests(self) -> list[RecordedRequest]:
         with self._lock:

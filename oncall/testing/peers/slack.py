@@ -25,10 +25,12 @@ class SlackPeer(Peer):
         users: Mapping[str, str] | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        tls: bool = False,
     ) -> None:
         """`users`: email → Slack user id known to `users.lookupByEmail`.
-        `token`: the bot token required in `Authorization`; None accepts any."""
-        super().__init__(host, port)
+        `token`: the bot token required in `Authorization`; None accepts any.
+        `tls`: HTTPS, as Slack is (with the throwaway CA of `peers.tls`)."""
+        super().__init__(host, port, tls)
         self.token = token
         self.users: dict[str, str] = dict(users or {})
         self.channels: dict[str, str] = {}
