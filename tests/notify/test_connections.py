@@ -91,22 +91,32 @@ def test_many_threads_share_the_pool() -> None:
         assert peer.connections <= 8
 
 
-def test_a_webhook_goes_through_the_proxy_the_environment_names(
-    monkeypatch: pytest.MonkeyPatch,
+PROXIED = [
+    pytest.param(TeamsPeer, lambda peer, url: TeamsProvider(provider_settings()).send(
+        url + "/webhookb2/oncall-test/IncomingWebhook/0123", PAGE), id="teams"),
+    pytest.param(lambda: SlackPeer(users=USERS), lambda peer, url: SlackProvider(
+        provider_settings(peer.env(), ONCALL_SLACK_API_URL=url + "/api/")).send(
+        "#checkout", PAGE), id="slack"),
+]
+
+
+@pytest.mark.parametrize(("make_peer", "send"), PROXIED)
+def test_calls_go_through_the_proxy_the_environment_names_but_not_for_no_proxy(
+    monkeypatch: pytest.MonkeyPatch, make_peer: Callable[[], Peer],
+    send: Callable[[Peer, str], DeliveryResult],
 ) -> None:
-    for name in ("NO_PROXY", "no_proxy", "http_proxy"):
+    for name in ("NO_PROXY", "no_proxy", "http_proxy", "https_proxy", "HTTPS_PROXY"):
         monkeypatch.delenv(name, raising=False)
-    with TeamsPeer() as proxy:
+    with make_peer() as proxy:  # a peer takes a proxy's absolute-form requests as its own
         monkeypatch.setenv("HTTP_PROXY", proxy.url)
-        url = "http://teams.example.invalid/webhookb2/oncall-test/IncomingWebhook/0123"
-        result = TeamsProvider(provider_settings()).send(url, PAGE)
+        provider_url = "http://provider.example.invalid"
+        result = send(proxy, provider_url)
 
         assert result.ok, result.detail
         (request,) = proxy.requests
-        assert request.path == "/webhookb2/oncall-test/IncomingWebhook/0123"
-        assert request.header("Host") == "teams.example.invalid"
+        assert request.header("Host") == "provider.example.invalid"
 
-        monkeypatch.setenv("NO_PROXY", "teams.example.invalid")
-        bypassed = TeamsProvider(provider_settings()).send(url, PAGE)
+        monkeypatch.setenv("NO_PROXY", "provider.example.invalid")
+        bypassed = send(proxy, provider_url)
         assert not bypassed.ok and bypassed.retryable  # straight to a name that resolves nowhere
         assert len(proxy.requests) == 1

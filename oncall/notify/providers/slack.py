@@ -11,7 +11,8 @@ from __future__ import annotations
 import threading
 import time
 from typing import Any
-from urllib.request import Request
+from urllib.parse import urlsplit
+from urllib.request import Request, proxy_bypass
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -49,12 +50,15 @@ class KeptAliveWebClient(WebClient):
 
     The SDK opens a connection (and over HTTPS a TLS session) for every call; its request
     building, answers and errors are unchanged: only the one method that sends a built
-    request is replaced. slack_sdk is pinned, and tests/notify/test_slack_connections.py
-    holds the replaced method to the SDK's contract."""
+    request is replaced. slack_sdk is pinned, and tests/notify/test_slack.py and
+    test_connections.py hold the replaced method to the SDK's contract. The proxy is the
+    SDK's (`HTTPS_PROXY` and the like), except that `NO_PROXY` is honoured too."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._http = connections.pool(self.ssl, self.proxy)
+        host = urlsplit(self.base_url).netloc
+        proxy = None if not self.proxy or proxy_bypass(host) else self.proxy
+        self._http = connections.pool(self.ssl, proxy)
 
     def _perform_urllib_http_request_internal(self, url: str, req: Request) -> dict[str, Any]:
         if not url.lower().startswith(("http://", "https://")):
