@@ -233,3 +233,33 @@ def test_a_batch_is_dealt_to_threads_by_how_long_its_channel_s_calls_take(
 ) -> None:
     monkeypatch.setattr(handlers, "_send_seconds", dict(timings))
     assert handlers._dealt(_sends(*rows)) == dealt
+
+
+def test_due_steps_mail_and_hooks_are_looked_for_once_an_interval_not_on_every_kick(
+    worker: Harness, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A burst of alerts kicks a sweep every 50 ms from each API process; the steps lane's due
+    rows (retries, waits, mail, hooks) are looked for by the first of them and then at the
+    chore's interval, while every kick still sends the due pages."""
+    looked: list[float] = []
+
+    def due_background() -> list[int]:
+        looked.append(time.monotonic())
+        return []
+
+    chore = handlers._hand_out_background
+    monkeypatch.setattr(chore, "at", None)
+    monkeypatch.setattr(chore, "seconds", 60.0)  # however slow this machine's sweeps are
+    monkeypatch.setattr(worker.runtime, "due_background", due_background)
+    incidents = [_open(worker, SERVICES[n % 3], f"kick-{n}") for n in range(5)]
+    for _ in range(5):
+        handlers.sweep()
+    assert len(looked) == 1
+    with worker.engine.connect() as conn:  # the kicks' sweeps paged every incident
+        paged = set(conn.scalars(select(NotificationRow.incident_id).where(
+            NotificationRow.incident_id.in_(incidents), NotificationRow.kind == "page",
+            NotificationRow.status == "sent")))
+    assert paged == set(incidents)
+    monkeypatch.setattr(chore, "at", time.monotonic() - chore.seconds)  # the interval is over
+    handlers.sweep()
+    assert len(looked) == 2
