@@ -19,6 +19,7 @@ from oncall.cli.vapid_commands import generate_keys
 from oncall.notify.providers.webpush import WebPushProvider
 from oncall.notify.settings import ProviderSettings
 from oncall.testing.peers import PushServicePeer, RecordedRequest
+from oncall.testing.peers.base import Reply
 
 from .conftest import PAGE, provider_settings
 
@@ -160,3 +161,21 @@ def test_pushes_to_one_service_share_a_kept_connection(
 
     assert all(r.ok for r in results)
     assert push.connections == 1
+
+
+def test_a_redirect_from_the_push_service_is_not_followed(keys: tuple[str, str]) -> None:
+    """The deny list checked the endpoint the browser sent; a push service that redirects
+    elsewhere (the cloud's metadata service, say) does not get the worker to follow."""
+    with PushServicePeer() as elsewhere:
+
+        class Redirecting(PushServicePeer):
+            def handle(self, request: RecordedRequest) -> Reply:
+                return Reply(307, b"", {"Location": elsewhere.endpoint("inside")})
+
+        with Redirecting() as push:
+            browser = Browser(push.endpoint("alice-laptop"))
+            result = WebPushProvider(_settings(keys)).send(browser.subscription, PAGE)
+
+        assert not result.ok and not result.retryable and result.status_code == 307
+        assert len(push.requests) == 1
+        assert elsewhere.requests == []

@@ -83,7 +83,9 @@ class WebPushProvider:
         self.timeout = settings.timeout("webpush")
         self.deny = DenyList.of(settings.endpoint_deny)
         self.ttl = settings.webpush_ttl
-        self._session = connections.session()
+        self._session = connections.session(follow_redirects=False)
+        """A redirect is never followed: the deny list checked the endpoint a browser sent,
+        not wherever its server would send the worker next."""
 
     def send(self, address: str, notice: Notice) -> DeliveryResult:
         """`address`: the subscription JSON."""
@@ -122,6 +124,11 @@ class WebPushProvider:
                     gone=True,
                 )
             return http_failure(self.name, status, str(getattr(response, "text", "")))
+        except requests.TooManyRedirects as exc:
+            status = int(getattr(exc.response, "status_code", 0) or 0)
+            return DeliveryResult.failed(
+                self.name, f"HTTP {status}: the push service redirected; not followed",
+                retryable=False, status_code=status or None)
         except (requests.RequestException, OSError) as exc:
             return network_failure(self.name, exc)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a result
