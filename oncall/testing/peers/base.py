@@ -209,7 +209,7 @@ class Peer:
 
     @property
     def connections(self) -> int:
-        """How many connections clients have opened to the peer since it started."""
+        """How many connections clients have opened to the peer since it was made."""
         with self._lock:
             return self._connections
 
