@@ -70,13 +70,13 @@ def env_proxy(url: str) -> str | None:
     return proxy
 
 
-def session(follow_redirects: bool = True) -> requests.Session:
+def session() -> requests.Session:
     """A requests session kept by one provider whose library takes one (web push); requests
-    trusts `REQUESTS_CA_BUNDLE` or certifi's store, and sends no retries of its own. Without
-    `follow_redirects` a redirect raises `requests.TooManyRedirects` before it is followed."""
+    trusts `REQUESTS_CA_BUNDLE` or certifi's store, and sends no retries of its own. Like the
+    pools it follows no redirect: one raises `requests.TooManyRedirects` before it is
+    followed."""
     kept = requests.Session()
-    if not follow_redirects:
-        kept.max_redirects = 0
+    kept.max_redirects = 0
     adapter = HTTPAdapter(pool_maxsize=CONNECTIONS_PER_HOST, max_retries=0)
     kept.mount("https://", adapter)
     kept.mount("http://", adapter)

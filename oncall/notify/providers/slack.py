@@ -14,6 +14,8 @@ from typing import Any
 from urllib.parse import urlsplit
 from urllib.request import Request, proxy_bypass
 
+from requests.structures import CaseInsensitiveDict
+from requests.utils import get_encoding_from_headers
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
@@ -67,16 +69,9 @@ class KeptAliveWebClient(WebClient):
         response = connections.post(self._http, url, data if isinstance(data, bytes) else None,
                                     dict(req.header_items()), float(self.timeout))
         return {"status": response.status, "headers": response.headers,
-                "body": response.data.decode(_charset(response), errors="replace")}
-
-
-def _charset(response: Any) -> str:
-    content_type = str(response.headers.get("Content-Type") or "")
-    for part in content_type.split(";")[1:]:
-        name, _, value = part.strip().partition("=")
-        if name.lower() == "charset" and value:
-            return value.strip('"')
-    return "utf-8"
+                "body": response.data.decode(
+                    get_encoding_from_headers(CaseInsensitiveDict(response.headers)) or "utf-8",
+                    errors="replace")}
 
 
 class _Remembered:

@@ -83,7 +83,7 @@ class WebPushProvider:
         self.timeout = settings.timeout("webpush")
         self.deny = DenyList.of(settings.endpoint_deny)
         self.ttl = settings.webpush_ttl
-        self._session = connections.session(follow_redirects=False)
+        self._session = connections.session()
         """A redirect is never followed: the deny list checked the endpoint a browser sent,
         not wherever its server would send the worker next."""
 
