@@ -139,6 +139,11 @@ def test_worker_killed_before_a_step_is_due(
     worker = stack.start_worker()
     stack.post_alert()
     wait_for(lambda: mails_to(smtp, "alice@example.com") == 1, 3.0)
+    # Killed between a provider taking a page and its row being recorded, a worker sends it
+    # again (at least once; `test_worker_killed_while_sending`): what this test holds is the
+    # step that is not yet due, so the kill waits until step 1's pages are all recorded.
+    wait_for(lambda: sql(stack, "SELECT count(*) FROM notifications "
+                                "WHERE status IN ('pending', 'sending')") == [(0,)], 5.0)
     due = datetime.fromisoformat(
         str(sql(stack, "SELECT due_at FROM escalation_timers WHERE status='pending'")[0][0])
     )
