@@ -1,19 +1,23 @@
-"""Providers keep their connections: a page is a request on an open connection, not a new
-TCP and TLS handshake, and a connection the provider closed while idle costs a new one, not
-a failed page."""
+"""Providers keep their connections: a page is a request on an open connection (a message on
+an open SMTP session), not a new TCP and TLS handshake, and a connection the provider closed
+while idle costs a new one, not a failed page."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Protocol
 
 import pytest
 
 from oncall.notify.providers.base import DeliveryResult
 from oncall.notify.providers.slack import SlackProvider
+from oncall.notify.providers.smtp import SmtpProvider
 from oncall.notify.providers.teams import TeamsProvider
 from oncall.testing.peers import SlackPeer, TeamsPeer
 from oncall.testing.peers.base import Peer
+from oncall.testing.peers.smtp import SmtpPeer
 from oncall.testing.peers.tls import certificates
 
 from .conftest import PAGE, provider_settings
@@ -21,20 +25,43 @@ from .conftest import PAGE, provider_settings
 USERS = {"alice@example.com": "U0ALICE"}
 
 
-def _slack_channel(peer: Peer) -> Callable[[], DeliveryResult]:
+class Kept(AbstractContextManager["Kept"], Protocol):
+    """A provider's stand-in that counts the connections made to it."""
+
+    @property
+    def connections(self) -> int: ...
+
+    def close_idle_after(self, seconds: float | None) -> None: ...
+
+
+def taken(peer: Kept) -> int:
+    """What the stand-in took: mails for SMTP, requests for the others."""
+    if isinstance(peer, SmtpPeer):
+        return len(peer.mails)
+    assert isinstance(peer, Peer)
+    return len(peer.requests)
+
+
+def _slack_channel(peer: Kept) -> Callable[[], DeliveryResult]:
     provider = SlackProvider(provider_settings(peer.env()))
     return lambda: provider.send("#checkout", PAGE)
 
 
-def _slack_dm(peer: Peer) -> Callable[[], DeliveryResult]:
+def _slack_dm(peer: Kept) -> Callable[[], DeliveryResult]:
     provider = SlackProvider(provider_settings(peer.env()))
     return lambda: provider.send("alice@example.com", PAGE)
 
 
-def _teams(peer: Peer) -> Callable[[], DeliveryResult]:
+def _teams(peer: Kept) -> Callable[[], DeliveryResult]:
     assert isinstance(peer, TeamsPeer)
     provider = TeamsProvider(provider_settings())
     return lambda: provider.send(peer.webhook_url, PAGE)
+
+
+def _smtp(peer: Kept) -> Callable[[], DeliveryResult]:
+    assert isinstance(peer, SmtpPeer)
+    provider = SmtpProvider(provider_settings(peer.env()))
+    return lambda: provider.send("alice@example.com", PAGE)
 
 
 CASES = [
@@ -42,6 +69,8 @@ CASES = [
     pytest.param(lambda: SlackPeer(users=USERS), _slack_dm, id="slack-dm"),
     pytest.param(lambda: SlackPeer(users=USERS, tls=True), _slack_channel, id="slack-https"),
     pytest.param(TeamsPeer, _teams, id="teams"),
+    pytest.param(SmtpPeer, _smtp, id="smtp"),
+    pytest.param(lambda: SmtpPeer(starttls=True), _smtp, id="smtp-starttls"),
 ]
 
 
@@ -52,20 +81,20 @@ def _trust_the_peers(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize(("make_peer", "sender"), CASES)
 def test_pages_go_out_over_one_kept_connection(
-    make_peer: Callable[[], Peer], sender: Callable[[Peer], Callable[[], DeliveryResult]]
+    make_peer: Callable[[], Kept], sender: Callable[[Kept], Callable[[], DeliveryResult]]
 ) -> None:
     with make_peer() as peer:
         send = sender(peer)
         results = [send() for _ in range(12)]
 
-        assert all(r.ok for r in results), [r.detail for r in results if not r.ok]
-        assert len(peer.requests) >= 12
+        assert all(r.ok for r in results), [r.error for r in results if not r.ok]
+        assert taken(peer) >= 12
         assert peer.connections == 1
 
 
 @pytest.mark.parametrize(("make_peer", "sender"), CASES)
 def test_a_connection_closed_while_idle_costs_a_new_one_not_a_page(
-    make_peer: Callable[[], Peer], sender: Callable[[Peer], Callable[[], DeliveryResult]]
+    make_peer: Callable[[], Kept], sender: Callable[[Kept], Callable[[], DeliveryResult]]
 ) -> None:
     with make_peer() as peer:
         peer.close_idle_after(0.2)
@@ -74,21 +103,66 @@ def test_a_connection_closed_while_idle_costs_a_new_one_not_a_page(
         time.sleep(0.6)  # the peer has closed the idle connection by now
         second = send()
 
-        assert first.ok and second.ok, (first.detail, second.detail)
+        assert first.ok and second.ok, (first.error, second.error)
         assert peer.connections == 2
 
 
-def test_many_threads_share_the_pool() -> None:
+@pytest.mark.parametrize(("make_peer", "sender"), [CASES[0], CASES[-1]])
+def test_many_threads_share_the_pool(
+    make_peer: Callable[[], Kept], sender: Callable[[Kept], Callable[[], DeliveryResult]]
+) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    with SlackPeer(users=USERS) as peer:
-        peer.slow(0.05)
-        send = _slack_channel(peer)
+    with make_peer() as peer:
+        if isinstance(peer, SlackPeer):
+            peer.slow(0.05)
+        send = sender(peer)
         with ThreadPoolExecutor(8) as pool:
             results = list(pool.map(lambda _: send(), range(40)))
 
         assert all(r.ok for r in results)
+        assert taken(peer) >= 40
         assert peer.connections <= 8
+
+
+def test_an_smtp_session_that_failed_is_not_used_again(short_timeout: str) -> None:
+    """A refused message or a server that stopped answering leaves the session in a state
+    nobody should trust: the next message opens a new one, and goes out."""
+    with SmtpPeer() as peer:
+        provider = SmtpProvider(provider_settings(peer.env(), ONCALL_SMTP_TIMEOUT=short_timeout))
+        send = lambda: provider.send("alice@example.com", PAGE)  # noqa: E731
+        peer.reject(550)
+        refused = send()
+        peer.recover()
+        after_refusal = send()
+        peer.hang(seconds=5)
+        timed_out = send()
+        peer.recover()
+        after_timeout = send()
+
+        assert not refused.ok and not refused.retryable
+        assert not timed_out.ok and timed_out.retryable
+        assert after_refusal.ok and after_timeout.ok
+        assert len(peer.mails) == 2
+        assert peer.connections == 3
+
+
+def test_smtp_sessions_are_ended_after_a_while_unused_and_after_many_messages(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from oncall.notify.providers import smtp
+
+    with SmtpPeer() as peer:
+        provider = SmtpProvider(provider_settings(peer.env()))
+        clock = [0.0]
+        provider.sessions = smtp.SmtpSessions(provider._connect, clock=lambda: clock[0])
+        monkeypatch.setattr(smtp, "MESSAGES_PER_SESSION", 3)
+        for _ in range(4):
+            assert provider.send("alice@example.com", PAGE).ok
+        assert peer.connections == 2  # the fourth message on a second session
+        clock[0] += smtp.IDLE_LIMIT
+        assert provider.send("alice@example.com", PAGE).ok
+        assert peer.connections == 3
 
 
 PROXIED = [
@@ -112,7 +186,7 @@ def test_calls_go_through_the_proxy_the_environment_names_but_not_for_no_proxy(
         provider_url = "http://provider.example.invalid"
         result = send(proxy, provider_url)
 
-        assert result.ok, result.detail
+        assert result.ok, result.error
         (request,) = proxy.requests
         assert request.header("Host") == "provider.example.invalid"
 

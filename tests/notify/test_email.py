@@ -10,6 +10,7 @@ from oncall.notify.providers.ses import SesProvider
 from oncall.notify.providers.smtp import SmtpProvider
 from oncall.testing.peers.aws import MotoPeer
 from oncall.testing.peers.smtp import SmtpPeer
+from oncall.testing.peers.tls import certificates
 
 from .conftest import PAGE, RESOLVED, provider_settings
 
@@ -65,6 +66,23 @@ def test_smtp_server_down_is_retryable() -> None:
         env = peer.env()
     result = SmtpProvider(provider_settings(env)).send("alice@example.com", PAGE)
     assert not result.ok and result.retryable
+
+
+def test_smtp_upgrades_with_starttls_and_checks_the_certificate(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with SmtpPeer(starttls=True) as peer:
+        monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+        untrusted = SmtpProvider(provider_settings(peer.env())).send("alice@example.com", PAGE)
+        monkeypatch.setenv("SSL_CERT_FILE", str(certificates().ca_file))
+        trusted = SmtpProvider(provider_settings(peer.env())).send("alice@example.com", PAGE)
+        plain = SmtpProvider(provider_settings(peer.env(), ONCALL_SMTP_URL=peer.url.split("?")[0])
+                             ).send("alice@example.com", PAGE)
+
+    assert not untrusted.ok and untrusted.retryable and "certificate" in (untrusted.error or "")
+    assert trusted.ok, trusted.error
+    assert not plain.ok and plain.status_code == 530  # the server wants STARTTLS first
+    assert [m.rcpt_tos for m in peer.mails] == [("alice@example.com",)]
 
 
 def test_ses_sends_through_moto(aws: MotoPeer) -> None:

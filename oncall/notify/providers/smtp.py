@@ -2,12 +2,20 @@
 
 SMTP says itself what is worth retrying: 4xx replies are temporary (greylisting, a full queue)
 and 5xx are permanent (unknown mailbox, relaying denied), the reverse of HTTP's meaning.
+
+A session (TCP, greeting, EHLO, STARTTLS, EHLO again, AUTH) costs several round trips and a TLS
+handshake; one message on an open session costs MAIL, RCPT and DATA. Sessions are kept between
+messages the way a mail relay keeps them.
 """
 
 from __future__ import annotations
 
 import smtplib
 import ssl
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -54,6 +62,75 @@ def text_email(sender: str, recipient: str, subject: str, text: str,
     return message
 
 
+IDLE_LIMIT = 30.0
+"""Seconds a session is kept unused: servers end idle sessions (RFC 5321 asks them to wait at
+least five minutes; many wait one), and one found ended costs a NOOP and a new session."""
+
+MESSAGES_PER_SESSION = 100
+"""Messages sent on one session before it is ended: some servers cap them and answer 421."""
+
+
+@dataclass
+class _Session:
+    smtp: smtplib.SMTP
+    messages: int = 0
+    idle_since: float = 0.0
+
+
+class SmtpSessions:
+    """Open SMTP sessions kept between messages, shared by a process's threads: each message
+    takes one (or opens one), and gives it back only after the server accepted the message, so
+    a session that failed in any way is never used again."""
+
+    def __init__(self, connect: Callable[[], smtplib.SMTP],
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._connect = connect
+        self._clock = clock
+        self._idle: list[_Session] = []
+        self._lock = threading.Lock()
+
+    def take(self) -> _Session:
+        """The most recently used open session that still answers NOOP, or a new one."""
+        while True:
+            with self._lock:
+                session = self._idle.pop() if self._idle else None
+            if session is None:
+                return _Session(self._connect())
+            if self._clock() - session.idle_since < IDLE_LIMIT and _answers(session.smtp):
+                return session
+            _end(session.smtp)
+
+    def give_back(self, session: _Session) -> None:
+        session.messages += 1
+        if session.messages >= MESSAGES_PER_SESSION:
+            _end(session.smtp)
+            return
+        session.idle_since = self._clock()
+        with self._lock:
+            self._idle.append(session)
+
+    @staticmethod
+    def discard(session: _Session) -> None:
+        session.smtp.close()
+
+
+def _answers(smtp: smtplib.SMTP) -> bool:
+    """Whether the server still holds the session: NOOP is the only way to ask, and costs one
+    round trip where a new session costs several and a TLS handshake."""
+    try:
+        code, _ = smtp.noop()
+    except (smtplib.SMTPException, OSError):
+        return False
+    return code == 250
+
+
+def _end(smtp: smtplib.SMTP) -> None:
+    try:
+        smtp.quit()
+    except (smtplib.SMTPException, OSError):
+        smtp.close()
+
+
 class SmtpProvider:
     name = "smtp"
 
@@ -67,6 +144,7 @@ class SmtpProvider:
         self.sender = settings.email_from
         self.timeout = settings.timeout("smtp")
         self.ssl_context = ssl_context or ssl.create_default_context()
+        self.sessions = SmtpSessions(self._connect)
 
     def send(self, address: str, notice: Notice) -> DeliveryResult:
         try:
@@ -96,8 +174,7 @@ class SmtpProvider:
     def send_message(self, message: EmailMessage) -> DeliveryResult:
         """Send one message and read the server's answer (4xx temporary, 5xx permanent)."""
         try:
-            with self._connect() as smtp:
-                refused = smtp.send_message(message)
+            refused = self._send(message)
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             detail = "; ".join(
@@ -131,6 +208,16 @@ class SmtpProvider:
                 self.name, f"recipient refused: {refused}", retryable=False
             )
         return DeliveryResult.sent(self.name, str(message["Message-ID"]))
+
+    def _send(self, message: EmailMessage) -> dict[str, tuple[int, bytes]]:
+        session = self.sessions.take()
+        try:
+            refused = session.smtp.send_message(message)
+        except BaseException:
+            self.sessions.discard(session)
+            raise
+        self.sessions.give_back(session)
+        return refused
 
     def _connect(self) -> smtplib.SMTP:
         server = self.server

@@ -1,7 +1,10 @@
 """An SMTP server (aiosmtpd) on a free local port that records every message it accepts.
 
 Switches: `reject(code, text)` answers every recipient with that reply (4xx temporary, 5xx
-permanent); `hang()` stalls after DATA so a client's timeout can be seen.
+permanent); `hang()` stalls after DATA so a client's timeout can be seen;
+`close_idle_after(seconds)` ends a session left idle that long, as real servers do.
+`SmtpPeer(starttls=True)` requires STARTTLS with a certificate from the throwaway CA
+(`oncall.testing.peers.tls`) before it takes mail, as a mail relay on the internet does.
 """
 
 from __future__ import annotations
@@ -15,6 +18,9 @@ from types import TracebackType
 from typing import Any, Self, cast
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
+
+from oncall.testing.peers.tls import certificates
 
 
 @dataclass(frozen=True)
@@ -58,8 +64,32 @@ class _Recorder:
         return "250 Message accepted for delivery"
 
 
+class _CountingSMTP(SMTP):  # type: ignore[misc]
+    """A session that tells the peer it was opened (not again after STARTTLS)."""
+
+    def __init__(self, peer: SmtpPeer, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.peer = peer
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self._original_transport is None:
+            with self.peer._lock:
+                self.peer._connections += 1
+        super().connection_made(transport)
+
+
 class _FreePortController(Controller):  # type: ignore[misc]
     """aiosmtpd connects to its own port to start; with port 0, learn the real one first."""
+
+    def __init__(self, peer: SmtpPeer, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.peer = peer
+
+    def factory(self) -> SMTP:
+        kwargs = dict(self.SMTP_kwargs)
+        if self.peer._idle_close is not None:
+            kwargs["timeout"] = self.peer._idle_close
+        return _CountingSMTP(self.peer, self.handler, **kwargs)
 
     def _trigger_server(self) -> None:
         if self.port == 0 and self.server is not None:
@@ -71,16 +101,26 @@ class _FreePortController(Controller):  # type: ignore[misc]
 class SmtpPeer:
     name = "smtp"
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *,
+                 starttls: bool = False) -> None:
         self._lock = threading.Lock()
         self._mails: list[ReceivedMail] = []
         self.rejection: str | None = None
         self.hanging = threading.Event()
         self.hang_seconds = 30.0
-        self._controller = _FreePortController(_Recorder(self), hostname=host, port=port)
+        self._connections = 0
+        self._idle_close: float | None = None
+        self.starttls = starttls
+        tls: dict[str, Any] = {}
+        if starttls:
+            tls = {"tls_context": certificates().server_context(), "require_starttls": True}
+        self._controller = _FreePortController(self, _Recorder(self), hostname=host, port=port,
+                                               **tls)
 
     def start(self) -> Self:
         self._controller.start()
+        with self._lock:  # aiosmtpd's own session, which checked that the server answers
+            self._connections = 0
         return self
 
     def stop(self) -> None:
@@ -108,7 +148,8 @@ class SmtpPeer:
 
     @property
     def url(self) -> str:
-        return f"smtp://{self.host}:{self.port}"
+        query = "?starttls=true" if self.starttls else ""
+        return f"smtp://{self.host}:{self.port}{query}"
 
     def env(self) -> dict[str, str]:
         return {"ONCALL_SMTP_URL": self.url}
@@ -117,6 +158,17 @@ class SmtpPeer:
     def mails(self) -> list[ReceivedMail]:
         with self._lock:
             return list(self._mails)
+
+    @property
+    def connections(self) -> int:
+        """How many sessions clients have opened since the peer was made."""
+        with self._lock:
+            return self._connections
+
+    def close_idle_after(self, seconds: float | None) -> None:
+        """End a session once it has been idle this long (None: aiosmtpd's five minutes);
+        sessions opened from now on."""
+        self._idle_close = seconds
 
     def reject(self, code: int = 550, text: str = "5.1.1 Mailbox unavailable") -> None:
         self.rejection = f"{code} {text}"
