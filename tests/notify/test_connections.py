@@ -147,6 +147,22 @@ def test_an_smtp_session_that_failed_is_not_used_again(short_timeout: str) -> No
         assert peer.connections == 3
 
 
+def test_a_kept_smtp_session_whose_server_stopped_answering_fails_after_one_timeout(
+    short_timeout: str,
+) -> None:
+    with SmtpPeer() as peer:
+        provider = SmtpProvider(provider_settings(peer.env(), ONCALL_SMTP_TIMEOUT=short_timeout))
+        assert provider.send("alice@example.com", PAGE).ok
+        peer.hang(seconds=5)
+        started = time.monotonic()
+        result = provider.send("alice@example.com", PAGE)
+        took = time.monotonic() - started
+
+        assert not result.ok and result.retryable
+        assert took < 1.5 * float(short_timeout)  # not a second timeout on a new session
+        assert peer.connections == 1
+
+
 def test_smtp_sessions_are_ended_after_a_while_unused_and_after_many_messages(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -90,7 +90,9 @@ class SmtpSessions:
         self._lock = threading.Lock()
 
     def take(self) -> _Session:
-        """The most recently used open session that still answers NOOP, or a new one."""
+        """The most recently used open session that still answers NOOP, or a new one; a
+        server that lets NOOP time out fails the send at once rather than after a second
+        timeout on a new session."""
         while True:
             with self._lock:
                 session = self._idle.pop() if self._idle else None
@@ -119,6 +121,10 @@ def _answers(smtp: smtplib.SMTP) -> bool:
     round trip where a new session costs several and a TLS handshake."""
     try:
         code, _ = smtp.noop()
+    except smtplib.SMTPServerDisconnected as exc:
+        if isinstance(exc.__context__, TimeoutError):
+            raise  # the server holds the session and says nothing: a new one would wait too
+        return False
     except (smtplib.SMTPException, OSError):
         return False
     return code == 250

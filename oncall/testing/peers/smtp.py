@@ -1,7 +1,7 @@
 """An SMTP server (aiosmtpd) on a free local port that records every message it accepts.
 
 Switches: `reject(code, text)` answers every recipient with that reply (4xx temporary, 5xx
-permanent); `hang()` stalls after DATA so a client's timeout can be seen;
+permanent); `hang()` stalls NOOP and the end of DATA so a client's timeout can be seen;
 `close_idle_after(seconds)` ends a session left idle that long, as real servers do.
 `SmtpPeer(starttls=True)` requires STARTTLS with a certificate from the throwaway CA
 (`oncall.testing.peers.tls`) before it takes mail, as a mail relay on the internet does.
@@ -52,6 +52,11 @@ class _Recorder:
         if self.peer.rejection:
             return self.peer.rejection
         envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_NOOP(self, server: Any, session: Any, envelope: Any, arg: str) -> str:
+        if self.peer.hanging.is_set():
+            await asyncio.sleep(self.peer.hang_seconds)
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
