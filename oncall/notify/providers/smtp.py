@@ -100,7 +100,7 @@ class SmtpSessions:
                 return _Session(self._connect())
             if self._clock() - session.idle_since < IDLE_LIMIT and _answers(session.smtp):
                 return session
-            _end(session.smtp)
+            session.smtp.close()  # no QUIT: a page waits, and the server may be gone
 
     def give_back(self, session: _Session) -> None:
         session.messages += 1
