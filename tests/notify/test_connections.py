@@ -159,7 +159,7 @@ def test_a_kept_smtp_session_whose_server_stopped_answering_fails_after_one_time
         took = time.monotonic() - started
 
         assert not result.ok and result.retryable
-        assert took < 1.5 * float(short_timeout)  # not a second timeout on a new session
+        assert took < 1.8 * float(short_timeout)  # a second timeout would make it 2x or more
         assert peer.connections == 1
 
 
