@@ -31,6 +31,8 @@ class Kept(AbstractContextManager["Kept"], Protocol):
     @property
     def connections(self) -> int: ...
 
+    def env(self) -> dict[str, str]: ...
+
     def close_idle_after(self, seconds: float | None) -> None: ...
 
 
@@ -130,7 +132,10 @@ def test_an_smtp_session_that_failed_is_not_used_again(short_timeout: str) -> No
     nobody should trust: the next message opens a new one, and goes out."""
     with SmtpPeer() as peer:
         provider = SmtpProvider(provider_settings(peer.env(), ONCALL_SMTP_TIMEOUT=short_timeout))
-        send = lambda: provider.send("alice@example.com", PAGE)  # noqa: E731
+
+        def send() -> DeliveryResult:
+            return provider.send("alice@example.com", PAGE)
+
         peer.reject(550)
         refused = send()
         peer.recover()

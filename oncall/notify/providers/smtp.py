@@ -111,10 +111,6 @@ class SmtpSessions:
         with self._lock:
             self._idle.append(session)
 
-    @staticmethod
-    def discard(session: _Session) -> None:
-        session.smtp.close()
-
 
 def _answers(smtp: smtplib.SMTP) -> bool:
     """Whether the server still holds the session: NOOP is the only way to ask, and costs one
@@ -220,7 +216,7 @@ class SmtpProvider:
         try:
             refused = session.smtp.send_message(message)
         except BaseException:
-            self.sessions.discard(session)
+            session.smtp.close()  # never given back: a failed session is not trusted again
             raise
         self.sessions.give_back(session)
         return refused
